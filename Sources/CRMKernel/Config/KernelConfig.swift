@@ -1,0 +1,107 @@
+import Foundation
+
+/// Everything crmd is told at start: by its config file, then by flags.
+///
+/// The config file is JSON; every key is optional:
+/// ```json
+/// { "socket": "./crm.sock", "socket_mode": "0600", "data_dir": "./data",
+///   "plugin_dir": "./build/plugins", "enable": ["tablebooking"],
+///   "workers": 16, "log_level": "info", "log_format": "logfmt",
+///   "limits": { "max_message_bytes": 4194304, "max_in_flight_per_connection": 256,
+///               "read_timeout_ms": 10000, "idle_timeout_ms": 300000,
+///               "shutdown_grace_ms": 10000 },
+///   "plugins": { "tablebooking": { "opening_hour": "12" } } }
+/// ```
+public struct KernelConfig: Sendable {
+    public var socketPath = "./crm.sock"
+    public var socketMode: mode_t = 0o600
+    public var dataDirectory = "./data"
+    public var pluginDirectory = "./build/plugins"
+    /// nil means every plugin found in the plugin directory.
+    public var enabledPlugins: [String]? = nil
+    public var workerThreads = 16
+    public var limits = Limits()
+    /// Per-plugin settings, read by plugins through `config_get`.
+    public var pluginSettings: [String: [String: String]] = [:]
+    public var logLevel = "info"
+    public var logFormat = "logfmt"
+
+    public struct Limits: Sendable {
+        public var maxMessageBytes = 4 * 1024 * 1024
+        public var maxInFlightPerConnection = 256
+        public var readTimeoutMillis: Int64 = 10_000
+        public var idleTimeoutMillis: Int64 = 300_000
+        public var shutdownGraceMillis: Int64 = 10_000
+        public init() {}
+    }
+
+    public init() {}
+
+    public struct ConfigError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads a JSON config file over the defaults.
+    public static func load(file path: String) throws -> KernelConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(description: "cannot read config file \(path)")
+        }
+        let file: ConfigFile
+        do {
+            file = try JSONDecoder().decode(ConfigFile.self, from: data)
+        } catch {
+            throw ConfigError(description: "config file \(path) is not valid: \(error)")
+        }
+        var config = KernelConfig()
+        try file.apply(to: &config)
+        return config
+    }
+
+    /// Parses "0600"-style octal modes.
+    public static func parseMode(_ text: String) throws -> mode_t {
+        guard let mode = mode_t(text, radix: 8), mode <= 0o777 else {
+            throw ConfigError(description: "socket mode \(text) is not an octal file mode like 0600")
+        }
+        return mode
+    }
+}
+
+private struct ConfigFile: Decodable {
+    var socket: String?
+    var socket_mode: String?
+    var data_dir: String?
+    var plugin_dir: String?
+    var enable: [String]?
+    var workers: Int?
+    var log_level: String?
+    var log_format: String?
+    var limits: LimitsFile?
+    var plugins: [String: [String: String]]?
+
+    struct LimitsFile: Decodable {
+        var max_message_bytes: Int?
+        var max_in_flight_per_connection: Int?
+        var read_timeout_ms: Int64?
+        var idle_timeout_ms: Int64?
+        var shutdown_grace_ms: Int64?
+    }
+
+    func apply(to config: inout KernelConfig) throws {
+        if let socket { config.socketPath = socket }
+        if let socket_mode { config.socketMode = try KernelConfig.parseMode(socket_mode) }
+        if let data_dir { config.dataDirectory = data_dir }
+        if let plugin_dir { config.pluginDirectory = plugin_dir }
+        if let enable { config.enabledPlugins = enable }
+        if let workers { config.workerThreads = workers }
+        if let log_level { config.logLevel = log_level }
+        if let log_format { config.logFormat = log_format }
+        if let plugins { config.pluginSettings = plugins }
+        if let limits {
+            if let v = limits.max_message_bytes { config.limits.maxMessageBytes = v }
+            if let v = limits.max_in_flight_per_connection { config.limits.maxInFlightPerConnection = v }
+            if let v = limits.read_timeout_ms { config.limits.readTimeoutMillis = v }
+            if let v = limits.idle_timeout_ms { config.limits.idleTimeoutMillis = v }
+            if let v = limits.shutdown_grace_ms { config.limits.shutdownGraceMillis = v }
+        }
+    }
+}

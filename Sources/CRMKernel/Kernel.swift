@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+import NIOCore
+
+/// The daemon: plugins, then the RPC server; stopped in reverse.
+///
+/// `start()` and `stop()` are called from the main thread.
+public final class Kernel: @unchecked Sendable {
+    public let config: KernelConfig
+    public let router = Router()
+    public let plugins: PluginHost
+    private let health = HealthState()
+    private let dispatcher: PluginDispatcher
+    private var server: RPCServer?
+    private let logger = Logger(label: "crm.kernel")
+
+    public init(config: KernelConfig) {
+        self.config = config
+        plugins = PluginHost(router: router)
+        dispatcher = PluginDispatcher(threads: config.workerThreads)
+    }
+
+    public func start() throws {
+        try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        KernelServices.register(router: router, plugins: plugins, health: health)
+        plugins.loadAll(config: config)
+        router.seal()
+        let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health)
+        let server = RPCServer(shared: shared)
+        try server.start()
+        self.server = server
+        let loaded = plugins.plugins.filter(\.isLoaded).map(\.name)
+        logger.info("serving", metadata: ["plugins": "\(loaded.joined(separator: ","))",
+                                          "socket": "\(config.socketPath)"])
+    }
+
+    /// Graceful shutdown: stop accepting, finish calls in flight within the
+    /// grace period, wait for plugin handlers, then plugin shutdown hooks in
+    /// reverse load order. Plugins are never unloaded.
+    public func stop() {
+        logger.info("shutting down")
+        server?.shutdown(grace: .milliseconds(config.limits.shutdownGraceMillis))
+        let waitUntil = Date().addingTimeInterval(5)
+        while dispatcher.activeHandlers > 0 && Date() < waitUntil { usleep(5_000) }
+        if dispatcher.activeHandlers > 0 {
+            logger.warning("plugin handlers still running at exit", metadata: ["handlers": "\(dispatcher.activeHandlers)"])
+        } else {
+            dispatcher.shutdown()
+            plugins.shutdownAll()
+        }
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,150 @@
+import CRMPluginABI
+import Foundation
+import Logging
+
+/// Loads the planned plugins with dlopen, checks what each declares, runs
+/// their init hooks in dependency order and their shutdown hooks in reverse.
+/// Plugins are never dlclosed: images with Swift code cannot be unloaded.
+///
+/// Used from the main thread only.
+public final class PluginHost: @unchecked Sendable {
+    public private(set) var plugins: [PluginRecord] = []
+    private var loaded: [PluginRecord] = []
+    private let router: Router
+    private let logger = Logger(label: "crm.kernel.plugins")
+
+    public init(router: Router) {
+        self.router = router
+        HostAPI.router = router
+    }
+
+    public func loadAll(config: KernelConfig) {
+        let planner = PluginPlanner(directory: config.pluginDirectory, enabled: config.enabledPlugins,
+                                    settings: config.pluginSettings)
+        let (all, order) = planner.plan()
+        plugins = all
+        for record in order {
+            let missing = record.dependencies.filter { dep in !loaded.contains { $0.name == dep.name } }
+            if let dep = missing.first {
+                record.fail("depends on \(dep.name), which failed to load")
+                continue
+            }
+            do {
+                try load(record)
+                loaded.append(record)
+                record.state = .loaded
+                record.loadOrder = loaded.count
+                logger.info("plugin loaded", metadata: [
+                    "plugin": "\(record.name)", "version": "\(record.version)",
+                    "services": "\(record.services.joined(separator: ","))",
+                ])
+            } catch {
+                record.fail("\(error)")
+            }
+        }
+    }
+
+    /// Calls each loaded plugin's shutdown hook, last loaded first.
+    public func shutdownAll() {
+        for record in loaded.reversed() {
+            guard let shutdown = record.definition?.shutdown else { continue }
+            logger.info("plugin shutting down", metadata: ["plugin": "\(record.name)"])
+            shutdown(record.handle)
+        }
+    }
+
+    private func load(_ record: PluginRecord) throws {
+        guard let image = dlopen(record.libraryPath, RTLD_NOW | RTLD_LOCAL) else {
+            throw PluginLoadError("cannot load \(record.libraryPath): \(String(cString: dlerror()))")
+        }
+        guard let symbol = dlsym(image, CRM_PLUGIN_ENTRY_SYMBOL) else {
+            throw PluginLoadError("\(record.libraryPath) does not export \(CRM_PLUGIN_ENTRY_SYMBOL)")
+        }
+        let entry = unsafeBitCast(symbol, to: crm_plugin_entry_fn.self)
+        guard let defPointer = entry(CRM_PLUGIN_ABI_VERSION_VALUE, HostAPI.table) else {
+            throw PluginLoadError("the plugin's entry point refused to load (returned NULL)")
+        }
+        let size = UnsafeRawPointer(defPointer).load(as: UInt32.self)
+        guard size >= MemoryLayout<crm_plugin_def>.size else {
+            throw PluginLoadError("plugin definition is \(size) bytes; ABI \(CRM_PLUGIN_ABI_VERSION_VALUE) needs \(MemoryLayout<crm_plugin_def>.size)")
+        }
+        let def = defPointer.pointee
+        guard def.abi_version == CRM_PLUGIN_ABI_VERSION_VALUE else {
+            throw PluginLoadError("binary built for plugin ABI \(def.abi_version); this crmd speaks ABI \(CRM_PLUGIN_ABI_VERSION_VALUE)")
+        }
+        let name = def.name.map { String(cString: $0) } ?? ""
+        let version = def.version.map { String(cString: $0) } ?? ""
+        guard name == record.name else {
+            throw PluginLoadError("binary calls itself \"\(name)\" but its manifest says \"\(record.name)\"")
+        }
+        guard version == record.version else {
+            throw PluginLoadError("binary is version \(version) but its manifest says \(record.version)")
+        }
+        try checkBinaryDependencies(def, record)
+        let methods = try readMethods(def, record)
+        if let descriptor = def.descriptor_set, def.descriptor_set_len > 0 {
+            record.descriptorSet = Data(bytes: descriptor, count: def.descriptor_set_len)
+        }
+        record.definition = def
+        if let initialize = def.`init` {
+            var message: UnsafePointer<CChar>? = nil
+            let status = initialize(record.handle, HostAPI.table, &message)
+            if status != 0 {
+                let text = message.map { String(cString: $0) } ?? "no reason given"
+                throw PluginLoadError("init failed with \(String(cString: crm_status_name(status))): \(text)")
+            }
+        }
+        for method in methods { router.add(.plugin(method), name: method.fullName) }
+        record.services = Array(Set(methods.map(\.service))).sorted()
+    }
+
+    /// The binary's own dependency list must be satisfied too: the manifest
+    /// could be stale.
+    private func checkBinaryDependencies(_ def: crm_plugin_def, _ record: PluginRecord) throws {
+        guard def.dependency_count > 0, let base = def.dependencies else { return }
+        let stride = Int(UnsafeRawPointer(base).load(as: UInt32.self))
+        guard stride >= MemoryLayout<crm_dependency_def>.size else {
+            throw PluginLoadError("dependency entries are \(stride) bytes, need \(MemoryLayout<crm_dependency_def>.size)")
+        }
+        for i in 0..<def.dependency_count {
+            let dep = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i * stride, as: crm_dependency_def.self)
+            let depName = dep.name.map { String(cString: $0) } ?? ""
+            guard loaded.contains(where: { $0.name == depName }) else {
+                throw PluginLoadError("binary depends on \(depName), which is not loaded (its manifest does not say so)")
+            }
+        }
+    }
+
+    private func readMethods(_ def: crm_plugin_def, _ record: PluginRecord) throws -> [PluginMethod] {
+        guard def.method_count > 0, let base = def.methods else { return [] }
+        let stride = Int(UnsafeRawPointer(base).load(as: UInt32.self))
+        guard stride >= MemoryLayout<crm_method_def>.size else {
+            throw PluginLoadError("method entries are \(stride) bytes, need \(MemoryLayout<crm_method_def>.size)")
+        }
+        var methods: [PluginMethod] = []
+        var seen = Set<String>()
+        for i in 0..<def.method_count {
+            let entry = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i * stride, as: crm_method_def.self)
+            guard let cName = entry.full_name else { throw PluginLoadError("method \(i) has no name") }
+            let name = String(cString: cName)
+            guard Router.serviceName(of: name) != nil else {
+                throw PluginLoadError("method name \"\(name)\" is not of the form /package.Service/Method")
+            }
+            guard let handler = entry.handler else { throw PluginLoadError("method \(name) has no handler") }
+            guard entry.kind <= CRM_METHOD_SERVER_STREAMING.rawValue else {
+                throw PluginLoadError("method \(name) has unknown kind \(entry.kind)")
+            }
+            if let route = router.route(name) {
+                let owner: String
+                switch route {
+                case .kernel: owner = "the kernel"
+                case .plugin(let m): owner = "plugin \(m.plugin.name)"
+                }
+                throw PluginLoadError("method \(name) is already served by \(owner)")
+            }
+            guard seen.insert(name).inserted else { throw PluginLoadError("method \(name) is declared twice") }
+            methods.append(PluginMethod(plugin: record, def: entry, handler: handler))
+        }
+        return methods
+    }
+}

@@ -1,0 +1,93 @@
+import CRMPluginABI
+import Foundation
+import CRMProto
+import NIOCore
+
+/// A kernel method: runs on the connection's event loop, so it must be quick
+/// and never block.
+public struct KernelMethod: Sendable {
+    public let fullName: String
+    public let service: String
+    public let requestType: String
+    public let responseType: String
+    public let serverStreaming: Bool
+    /// Unary: the serialized response, or an error. Nil for streaming methods.
+    let unary: (@Sendable (ByteBuffer) throws -> [UInt8])?
+}
+
+/// A method a plugin registered.
+public final class PluginMethod: @unchecked Sendable {
+    public let fullName: String
+    public let service: String
+    public let requestType: String
+    public let responseType: String
+    public let serverStreaming: Bool
+    let plugin: PluginRecord
+    let handler: crm_handler_fn
+    let methodData: UnsafeMutableRawPointer?
+    /// Kept as a C string for `crm_call_context.method`.
+    let cFullName: UnsafeMutablePointer<CChar>
+
+    init(plugin: PluginRecord, def: crm_method_def, handler: crm_handler_fn) {
+        fullName = String(cString: def.full_name)
+        service = Router.serviceName(of: fullName) ?? fullName
+        requestType = def.request_type.map { String(cString: $0) } ?? ""
+        responseType = def.response_type.map { String(cString: $0) } ?? ""
+        serverStreaming = def.kind == CRM_METHOD_SERVER_STREAMING.rawValue
+        self.plugin = plugin
+        self.handler = handler
+        methodData = def.method_data
+        cFullName = strdup(fullName)!
+    }
+}
+
+public enum Route: Sendable {
+    case kernel(KernelMethod)
+    case plugin(PluginMethod)
+}
+
+/// Method name -> what serves it. Built during start-up, then only read, so
+/// the hot path takes no lock.
+public final class Router: @unchecked Sendable {
+    private(set) var routes: [String: Route] = [:]
+
+    func add(_ route: Route, name: String) { routes[name] = route }
+
+    public func route(_ method: String) -> Route? { routes[method] }
+
+    /// "crm.kernel.v1.Health" from "/crm.kernel.v1.Health/Check"; nil if malformed.
+    static func serviceName(of method: String) -> String? {
+        let parts = method.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty,
+              parts[1].contains(".") else { return nil }
+        return String(parts[1])
+    }
+
+    /// Every service with its methods, sorted by name; computed once by `seal()`.
+    private(set) var services: [(name: String, plugin: String, methods: [Route])] = []
+
+    /// Ends start-up: the routes are final from here on.
+    func seal() { services = groupServices() }
+
+    private func groupServices() -> [(name: String, plugin: String, methods: [Route])] {
+        var grouped: [String: (plugin: String, methods: [Route])] = [:]
+        for (_, route) in routes {
+            let (service, plugin): (String, String)
+            switch route {
+            case .kernel(let m): (service, plugin) = (m.service, "kernel")
+            case .plugin(let m): (service, plugin) = (m.service, m.plugin.name)
+            }
+            grouped[service, default: (plugin, [])].methods.append(route)
+        }
+        return grouped.keys.sorted().map { ($0, grouped[$0]!.plugin, grouped[$0]!.methods) }
+    }
+}
+
+extension Route {
+    var fullName: String {
+        switch self {
+        case .kernel(let m): return m.fullName
+        case .plugin(let m): return m.fullName
+        }
+    }
+}

@@ -1,0 +1,315 @@
+import CRMProto
+import CRMWire
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One client connection: checks the preface, cuts frames, dispatches calls
+/// and writes their answers. Everything here runs on the connection's event
+/// loop; plugin handlers are handed to `PluginDispatcher`'s workers and their
+/// results come back with `eventLoop.execute`.
+final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum InFlight {
+        case plugin(PluginCall, deadline: Scheduled<Void>?)
+        case healthWatch
+    }
+
+    let shared: ServerShared
+    var limits: KernelConfig.Limits { shared.config.limits }
+    var logger: Logger { shared.logger }
+
+    var context: ChannelHandlerContext!
+    var prefaceDone = false
+    var inbound: ByteBuffer?
+    var parser: FrameParser
+    var inFlight: [UInt64: InFlight] = [:]
+    var goingAway = false
+    var closed = false
+    var needsFlush = false
+    var peer: PeerCredentials?
+
+    // Timers (see ConnectionHandler+Timers.swift).
+    var lastReadNanos: NIODeadline = .now()
+    var partialSince: NIODeadline?
+    var timer: Scheduled<Void>?
+
+    init(shared: ServerShared) {
+        self.shared = shared
+        parser = FrameParser(maxPayloadBytes: shared.config.limits.maxMessageBytes)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peer = Self.peerCredentials(of: context.channel)
+        shared.connections.add(self)
+        partialSince = .now()  // the preface is due within the read timeout
+        armTimer()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closed = true
+        timer?.cancel()
+        for (_, call) in inFlight { if case .plugin(let c, let d) = call { c.cancel(); d?.cancel() } }
+        inFlight.removeAll()
+        shared.connections.remove(self)
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        lastReadNanos = .now()
+        if inbound == nil || inbound!.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound!.writeBuffer(&bytes)
+        }
+        if !prefaceDone && !readPreface() { return }
+        do {
+            while !closed, let event = try parser.next(&inbound!) {
+                switch event {
+                case .frame(let header, let payload): handleFrame(header, payload)
+                case .oversize(let header, let length):
+                    guard header.kind == .request else { throw FrameParser.ProtocolError(description: "oversize \(header.kind) frame") }
+                    answerRequestError(header, .resourceExhausted,
+                                       "message of \(length) bytes is over the \(limits.maxMessageBytes)-byte limit")
+                }
+            }
+        } catch {
+            protocolError("\(error)")
+            return
+        }
+        if inbound!.readableBytes == 0 {
+            inbound = nil
+            partialSince = nil
+        } else {
+            if partialSince == nil { partialSince = .now() }
+            if inbound!.readerIndex > 64 * 1024 { inbound!.discardReadBytes() }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flushIfNeeded()
+        context.fireChannelReadComplete()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    // MARK: preface
+
+    private func readPreface() -> Bool {
+        guard inbound!.readableBytes >= Preface.length else { return false }
+        let bytes = inbound!.readBytes(length: Preface.length)!
+        guard let (version, _) = Preface.parse(bytes) else {
+            rejectPreface(.invalidArgument, "not a crm RPC client (bad preface)")
+            return false
+        }
+        guard version == Preface.version else {
+            rejectPreface(.unimplemented, "protocol version \(version) is not supported; this server speaks \(Preface.version)")
+            return false
+        }
+        prefaceDone = true
+        partialSince = nil
+        writeRaw(Preface.serverBytes(status: .ok))
+        needsFlush = true
+        return true
+    }
+
+    private func rejectPreface(_ status: Crm_Rpc_V1_StatusCode, _ reason: String) {
+        logger.info("connection refused", metadata: ["reason": "\(reason)"])
+        writeRaw(Preface.serverBytes(status: status))
+        closeNow()
+    }
+
+    // MARK: frames
+
+    private func handleFrame(_ header: Crm_Rpc_V1_FrameHeader, _ payload: ByteBuffer) {
+        switch header.kind {
+        case .request: handleRequest(header, payload)
+        case .cancel: handleCancel(header.callID)
+        case .ping:
+            var pong = Crm_Rpc_V1_FrameHeader()
+            pong.kind = .pong
+            write(pong, payload: payload)
+        case .pong: break
+        default: protocolError("a client may not send \(header.kind) frames")
+        }
+    }
+
+    private func handleRequest(_ header: Crm_Rpc_V1_FrameHeader, _ payload: ByteBuffer) {
+        let id = header.callID
+        guard id != 0 else { return protocolError("REQUEST with call_id 0") }
+        guard inFlight[id] == nil else { return protocolError("call_id \(id) is already in flight") }
+        if goingAway { return answerRequestError(header, .unavailable, "server is shutting down") }
+        guard inFlight.count < limits.maxInFlightPerConnection else {
+            return answerRequestError(header, .resourceExhausted,
+                                      "more than \(limits.maxInFlightPerConnection) calls in flight on this connection")
+        }
+        guard let route = shared.router.route(header.method) else {
+            return answerRequestError(header, .unimplemented, "unknown method \(header.method)")
+        }
+        switch route {
+        case .kernel(let method):
+            if method.serverStreaming {
+                startHealthWatch(id)
+            } else {
+                runKernelUnary(method, id, payload)
+            }
+        case .plugin(let method):
+            let deadlineMicros = header.timeoutUs == 0 ? 0 : Clock.unixMicros() &+ header.timeoutUs
+            let call = PluginCall(method: method, caller: peer, deadlineUnixMicros: deadlineMicros,
+                                  metadata: header.metadata.map { ($0.key, $0.value) })
+            var deadline: Scheduled<Void>?
+            if header.timeoutUs > 0 {
+                let timeout = TimeAmount.microseconds(Int64(clamping: header.timeoutUs))
+                deadline = context.eventLoop.scheduleTask(in: timeout) { [self] in
+                    finishEarly(id, .deadlineExceeded, "deadline of \(header.timeoutUs) µs exceeded")
+                }
+            }
+            inFlight[id] = .plugin(call, deadline: deadline)
+            shared.dispatcher.run(call, id: id, payload: payload, on: self)
+        }
+    }
+
+    private func runKernelUnary(_ method: KernelMethod, _ id: UInt64, _ payload: ByteBuffer) {
+        do {
+            let response = try method.unary!(payload)
+            writeResponse(id, .ok, "", payload: response)
+        } catch let error as RPCError {
+            writeResponse(id, error.code, error.message, payload: [])
+        } catch {
+            logger.error("kernel method failed", metadata: ["method": "\(method.fullName)", "error": "\(error)"])
+            writeResponse(id, .internal, "internal error", payload: [])
+        }
+    }
+
+    private func handleCancel(_ id: UInt64) {
+        finishEarly(id, .cancelled, "cancelled by the client")
+    }
+
+    /// Ends a call before its handler has finished (cancel, deadline, shutdown).
+    func finishEarly(_ id: UInt64, _ status: Crm_Rpc_V1_StatusCode, _ message: String) {
+        guard let call = inFlight.removeValue(forKey: id) else { return }
+        if case .plugin(let c, let deadline) = call {
+            c.cancel()
+            deadline?.cancel()
+        }
+        writeResponse(id, status, message, payload: [])
+        flushIfNeeded()
+        closeIfDrained()
+    }
+
+    /// A plugin handler finished; called on the event loop.
+    func pluginFinished(_ id: UInt64, _ call: PluginCall, status: Int32) {
+        guard case .plugin(let current, let deadline)? = inFlight[id], current === call else { return }
+        inFlight.removeValue(forKey: id)
+        deadline?.cancel()
+        let code = Crm_Rpc_V1_StatusCode(code: status)
+        if code == .ok && !call.method.serverStreaming {
+            if call.response.count > limits.maxMessageBytes {
+                writeResponse(id, .resourceExhausted,
+                              "response of \(call.response.count) bytes is over the \(limits.maxMessageBytes)-byte limit",
+                              payload: [])
+            } else {
+                writeResponse(id, .ok, "", payload: call.response)
+            }
+        } else {
+            writeResponse(id, code, code == .ok ? "" : call.statusMessage, payload: [])
+        }
+        flushIfNeeded()
+        closeIfDrained()
+    }
+
+    private func answerRequestError(_ header: Crm_Rpc_V1_FrameHeader, _ status: Crm_Rpc_V1_StatusCode, _ message: String) {
+        writeResponse(header.callID, status, message, payload: [])
+    }
+
+    // MARK: writing
+
+    func writeResponse(_ id: UInt64, _ status: Crm_Rpc_V1_StatusCode, _ message: String, payload: [UInt8]) {
+        let header = FrameEncoder.responseHeader(callID: id, status: status, message: message)
+        var out = context.channel.allocator.buffer(capacity: 32 + payload.count)
+        FrameEncoder.write(header, payloadBytes: payload, into: &out)
+        context.write(wrapOutboundOut(out), promise: nil)
+        needsFlush = true
+    }
+
+    func write(_ header: Crm_Rpc_V1_FrameHeader, payload: ByteBuffer?) {
+        var out = context.channel.allocator.buffer(capacity: 32 + (payload?.readableBytes ?? 0))
+        FrameEncoder.write(header, payload: payload, into: &out)
+        context.write(wrapOutboundOut(out), promise: nil)
+        needsFlush = true
+    }
+
+    /// Writes one MESSAGE of a plugin's server stream, unless the call has
+    /// already ended; the future completes when the socket took the bytes.
+    func writeStreamFrame(_ frame: ByteBuffer, id: UInt64, call: PluginCall) -> EventLoopFuture<Void> {
+        guard case .plugin(let current, _)? = inFlight[id], current === call, !closed else {
+            return context.eventLoop.makeFailedFuture(RPCError(.cancelled, "call ended"))
+        }
+        return context.writeAndFlush(wrapOutboundOut(frame))
+    }
+
+    private func writeRaw(_ bytes: [UInt8]) {
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+    }
+
+    func flushIfNeeded() {
+        guard needsFlush, !closed else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    // MARK: ending
+
+    func sendGoAway(_ status: Crm_Rpc_V1_StatusCode, _ message: String) {
+        var header = Crm_Rpc_V1_FrameHeader()
+        header.kind = .goaway
+        header.status = status
+        header.statusMessage = message
+        write(header, payload: nil)
+        flushIfNeeded()
+    }
+
+    func protocolError(_ message: String) {
+        logger.info("protocol error; closing connection", metadata: ["reason": "\(message)"])
+        sendGoAway(.invalidArgument, "protocol error: \(message)")
+        closeNow()
+    }
+
+    func closeNow() {
+        guard !closed else { return }
+        closed = true
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: nil)
+        context.close(promise: nil)
+    }
+
+    /// After GOAWAY, the connection closes once its last call is answered.
+    func closeIfDrained() {
+        if goingAway && inFlight.isEmpty { closeNow() }
+    }
+
+    private static func peerCredentials(of channel: Channel) -> PeerCredentials? {
+        guard let provider = channel as? SocketOptionProvider else { return nil }
+        let future: EventLoopFuture<PeerCred> = provider.unsafeGetSocketOption(
+            level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
+        // On the channel's own loop the future is already complete, so this runs now.
+        var credentials: PeerCredentials?
+        future.whenSuccess { credentials = PeerCredentials(uid: $0.uid, gid: $0.gid, pid: $0.pid) }
+        return credentials
+    }
+}
+
+/// `struct ucred`, declared again so it can be Sendable.
+struct PeerCred: Sendable {
+    var pid: Int32 = 0
+    var uid: UInt32 = 0
+    var gid: UInt32 = 0
+}

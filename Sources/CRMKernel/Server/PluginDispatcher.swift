@@ -1,0 +1,79 @@
+import CRMProto
+import CRMWire
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Runs plugin handlers on worker threads, never on an event loop, and
+/// sends their results back to the connection's loop.
+final class PluginDispatcher: Sendable {
+    private let pool: NIOThreadPool
+    private let running = Atomic<Int>(0)
+
+    init(threads: Int) {
+        pool = NIOThreadPool(numberOfThreads: max(1, threads))
+        pool.start()
+    }
+
+    /// Handlers still running (the shutdown waits for them before plugin shutdown hooks).
+    var activeHandlers: Int { running.load(ordering: .relaxed) }
+
+    func run(_ call: PluginCall, id: UInt64, payload: ByteBuffer, on connection: ConnectionHandler) {
+        let loop = connection.context.eventLoop
+        let channel = connection.context.channel
+        let maxMessage = connection.limits.maxMessageBytes
+        if call.method.serverStreaming {
+            let box = UnsafeTransfer(connection)
+            call.streamSink = { bytes in
+                Self.sendStreamMessage(bytes, id: id, call: call, channel: channel, maxMessage: maxMessage) { frame in
+                    loop.flatSubmit { box.value.writeStreamFrame(frame, id: id, call: call) }
+                }
+            }
+        }
+        running.add(1, ordering: .relaxed)
+        let box = UnsafeTransfer(connection)
+        pool.submit { [self] state in
+            defer { running.subtract(1, ordering: .relaxed) }
+            let status: Int32
+            if state == .cancelled || call.isCancelled {
+                status = Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue)
+            } else {
+                status = payload.withUnsafeReadableBytes { call.run(request: $0) }
+            }
+            loop.execute { box.value.pluginFinished(id, call, status: status) }
+        }
+    }
+
+    /// Writes one MESSAGE frame and waits until the socket took it: a client
+    /// that reads slowly slows the plugin down instead of growing a buffer.
+    private static func sendStreamMessage(_ bytes: UnsafeRawBufferPointer, id: UInt64, call: PluginCall,
+                                          channel: Channel, maxMessage: Int,
+                                          write: (ByteBuffer) -> EventLoopFuture<Void>) -> Int32 {
+        guard bytes.count <= maxMessage else {
+            call.statusMessage = "stream message of \(bytes.count) bytes is over the \(maxMessage)-byte limit"
+            return Int32(Crm_Rpc_V1_StatusCode.resourceExhausted.rawValue)
+        }
+        var header = Crm_Rpc_V1_FrameHeader()
+        header.callID = id
+        header.kind = .message
+        var out = channel.allocator.buffer(capacity: 32 + bytes.count)
+        FrameEncoder.write(header, payloadBytes: bytes, into: &out)
+        do {
+            try write(out).wait()
+        } catch {
+            call.cancel()
+            return Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue)
+        }
+        return call.isCancelled ? Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue) : 0
+    }
+
+    func shutdown() {
+        try? pool.syncShutdownGracefully()
+    }
+}
+
+/// Carries a loop-bound object across threads; it is only used back on its loop.
+struct UnsafeTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,44 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// What every connection of one server shares. Immutable after start-up,
+/// except the connection registry, which locks.
+final class ServerShared: Sendable {
+    let config: KernelConfig
+    let router: Router
+    let dispatcher: PluginDispatcher
+    let health: HealthState
+    let connections = ConnectionRegistry()
+    let logger = Logger(label: "crm.kernel.rpc")
+
+    init(config: KernelConfig, router: Router, dispatcher: PluginDispatcher, health: HealthState) {
+        self.config = config
+        self.router = router
+        self.dispatcher = dispatcher
+        self.health = health
+    }
+}
+
+/// The open connections, so shutdown can reach each one on its own loop.
+final class ConnectionRegistry: Sendable {
+    private let handlers = NIOLockedValueBox<[ObjectIdentifier: UnsafeTransfer<ConnectionHandler>]>([:])
+
+    func add(_ handler: ConnectionHandler) {
+        handlers.withLockedValue { $0[ObjectIdentifier(handler)] = UnsafeTransfer(handler) }
+    }
+
+    func remove(_ handler: ConnectionHandler) {
+        _ = handlers.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(handler)) }
+    }
+
+    var count: Int { handlers.withLockedValue { $0.count } }
+
+    /// Runs `body` on each connection's event loop.
+    func forEach(_ body: @escaping @Sendable (ConnectionHandler) -> Void) {
+        let all = handlers.withLockedValue { Array($0.values) }
+        for box in all {
+            box.value.context.eventLoop.execute { body(box.value) }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+@main struct CrmCtl { static func main() {} }

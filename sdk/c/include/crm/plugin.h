@@ -1,0 +1,366 @@
+/*
+ * crm/plugin.h - the crmd plugin ABI.
+ *
+ * One plain-C header. A plugin is a shared library that exports one symbol,
+ * CRM_PLUGIN_ENTRY_SYMBOL ("crm_plugin_entry"), usually through
+ * CRM_DECLARE_PLUGIN. crmd calls it once, after dlopen, with the host's
+ * function table; it returns the plugin's definition (manifest, methods,
+ * hooks). crmd never dlcloses a plugin.
+ *
+ * Stability rules
+ *   - Every struct crossing the boundary starts with `uint32_t struct_size`.
+ *     A reader never reads a field that lies past the size the writer
+ *     stamped, so either side may be built against an older header.
+ *   - Structs only ever grow at the end. Removing or reordering a field, or
+ *     changing a signature, bumps CRM_PLUGIN_ABI_VERSION, and crmd refuses
+ *     plugins built for another version.
+ *   - Optional host features (storage, bus, ...) are asked for by name with
+ *     crm_host_api.get_feature and come back NULL when the host lacks them.
+ *
+ * Memory rules
+ *   - No allocator crosses the boundary: neither side frees what the other
+ *     allocated. Ownership is written next to every function below.
+ *   - Strings are NUL-terminated UTF-8.
+ *
+ * Threading
+ *   - init and shutdown run on crmd's main thread, one plugin at a time.
+ *   - Handlers run on crmd's worker threads, several at once: a handler must
+ *     be thread-safe with respect to the plugin's own state.
+ *   - Host functions may be called from any thread the host called the plugin on.
+ *
+ * Status codes are gRPC's, with the same numbers everywhere: the value a
+ * handler returns is the status the client receives in its RESPONSE frame.
+ *
+ * A minimal plugin:
+ *
+ *     static const crm_host_api *crm_host;   // used by the crm_call_* macros
+ *     static int32_t init(crm_plugin *self, const crm_host_api *host,
+ *                         const char **error) {
+ *         crm_host = host;
+ *         return CRM_STATUS_OK;
+ *     }
+ *     static int32_t hello(void *data, crm_call *call,
+ *                          const uint8_t *req, size_t len) {
+ *         crm_call_respond(call, req, len);   // echo the request back
+ *         return CRM_STATUS_OK;
+ *     }
+ *     static const crm_method_def methods[] = {
+ *         { CRM_METHOD_DEF_SIZE, "/acme.hello.v1.Hello/Echo", CRM_METHOD_UNARY,
+ *           hello, NULL, "acme.hello.v1.EchoRequest", "acme.hello.v1.EchoReply", 0 },
+ *     };
+ *     static const crm_plugin_def def = {
+ *         .struct_size = CRM_PLUGIN_DEF_SIZE, .abi_version = CRM_PLUGIN_ABI_VERSION,
+ *         .name = "hello", .version = "1.0.0",
+ *         .methods = methods, .method_count = 1, .init = init,
+ *     };
+ *     CRM_DECLARE_PLUGIN(def)
+ */
+#ifndef CRM_PLUGIN_H
+#define CRM_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The ABI this header describes. crmd loads only plugins built for it. */
+#define CRM_PLUGIN_ABI_VERSION 1u
+
+/** The one symbol a plugin exports. */
+#define CRM_PLUGIN_ENTRY_SYMBOL "crm_plugin_entry"
+
+#if defined(_WIN32)
+#define CRM_PLUGIN_EXPORT __declspec(dllexport)
+#else
+#define CRM_PLUGIN_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Status codes (gRPC's)                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef enum crm_status {
+    CRM_STATUS_OK = 0,
+    CRM_STATUS_CANCELLED = 1,
+    CRM_STATUS_UNKNOWN = 2,
+    CRM_STATUS_INVALID_ARGUMENT = 3,
+    CRM_STATUS_DEADLINE_EXCEEDED = 4,
+    CRM_STATUS_NOT_FOUND = 5,
+    CRM_STATUS_ALREADY_EXISTS = 6,
+    CRM_STATUS_PERMISSION_DENIED = 7,
+    CRM_STATUS_RESOURCE_EXHAUSTED = 8,
+    CRM_STATUS_FAILED_PRECONDITION = 9,
+    CRM_STATUS_ABORTED = 10,
+    CRM_STATUS_OUT_OF_RANGE = 11,
+    CRM_STATUS_UNIMPLEMENTED = 12,
+    CRM_STATUS_INTERNAL = 13,
+    CRM_STATUS_UNAVAILABLE = 14,
+    CRM_STATUS_DATA_LOSS = 15,
+    CRM_STATUS_UNAUTHENTICATED = 16
+} crm_status;
+
+typedef enum crm_log_level {
+    CRM_LOG_TRACE = 0,
+    CRM_LOG_DEBUG = 1,
+    CRM_LOG_INFO = 2,
+    CRM_LOG_WARNING = 3,
+    CRM_LOG_ERROR = 4
+} crm_log_level;
+
+/* ------------------------------------------------------------------------ */
+/* Opaque host objects                                                      */
+/* ------------------------------------------------------------------------ */
+
+/** The host's record of one loaded plugin. Host-owned, valid until exit. */
+typedef struct crm_plugin crm_plugin;
+
+/** One call in progress. Host-owned; valid only until the handler returns. */
+typedef struct crm_call crm_call;
+
+/* ------------------------------------------------------------------------ */
+/* Call context                                                             */
+/* ------------------------------------------------------------------------ */
+
+typedef struct crm_metadata_entry {
+    const char *key;
+    const char *value;
+} crm_metadata_entry;
+
+/**
+ * What a handler knows about its call. Host-owned, read-only, valid until
+ * the handler returns. Obtain it with crm_host_api.call_context.
+ */
+typedef struct crm_call_context {
+    uint32_t struct_size;
+    /** "/package.Service/Method" */
+    const char *method;
+    /** The caller's identity, from the socket's peer credentials; -1 when
+     *  the call did not come from a socket (an in-process call). */
+    int64_t caller_uid;
+    int64_t caller_gid;
+    int64_t caller_pid;
+    /** Absolute deadline in microseconds since the Unix epoch (UTC); 0 = none. */
+    uint64_t deadline_unix_us;
+    const crm_metadata_entry *metadata;
+    size_t metadata_count;
+    /** The name of the plugin that made this call in-process, or NULL. */
+    const char *calling_plugin;
+} crm_call_context;
+
+/* ------------------------------------------------------------------------ */
+/* Host function table                                                      */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Receives bytes the host owns. `data` is valid only during the callback:
+ * copy what you keep.
+ */
+typedef void (*crm_bytes_sink)(void *sink_context, const uint8_t *data, size_t len);
+
+/**
+ * The host's functions. Host-owned; valid until the process exits. Append-only:
+ * check `struct_size` (offsetof the member + its size) before using a member
+ * newer than your header's oldest supported host.
+ */
+typedef struct crm_host_api {
+    uint32_t struct_size;
+    uint32_t abi_version;
+
+    /** Log `message` (copied) under the plugin's label, "crm.plugin.<name>". */
+    void (*log)(crm_plugin *plugin, crm_log_level level, const char *message);
+
+    /**
+     * The value of configuration key `key` for this plugin (the `[plugins.<name>]`
+     * table of crmd's config file, or the environment CRM_PLUGIN_<NAME>_<KEY>),
+     * or NULL. Host-owned, valid until exit.
+     */
+    const char *(*config_get)(crm_plugin *plugin, const char *key);
+
+    /** The call's context. Host-owned; valid until the handler returns. */
+    const crm_call_context *(*call_context)(crm_call *call);
+
+    /**
+     * Set the response message of a unary call (the bytes are copied). The
+     * last call wins. Ignored unless the handler returns CRM_STATUS_OK.
+     */
+    void (*call_respond)(crm_call *call, const uint8_t *data, size_t len);
+
+    /** Set the status message the client sees with a non-OK status (copied). */
+    void (*call_set_message)(crm_call *call, const char *message);
+
+    /**
+     * Send one message of a server-streaming call (the bytes are copied).
+     * Returns CRM_STATUS_OK, or CRM_STATUS_CANCELLED once the client has gone
+     * or cancelled: the handler should then return promptly. Blocks while the
+     * client is slow to read, so a stream never buffers without bound.
+     */
+    int32_t (*call_send)(crm_call *call, const uint8_t *data, size_t len);
+
+    /** Non-zero once the call is cancelled or past its deadline. */
+    int (*call_is_cancelled)(crm_call *call);
+
+    /**
+     * Call another plugin's unary method in-process, on the calling thread.
+     * `parent` is the call being handled (its deadline and cancellation
+     * carry over) or NULL outside a handler. On CRM_STATUS_OK the response
+     * bytes are passed to `sink` before this returns; on an error, the
+     * status message is passed to `sink` instead (as UTF-8 bytes) if
+     * `error_sink` is non-NULL. Both callbacks' bytes are host-owned.
+     */
+    int32_t (*invoke)(crm_plugin *plugin, crm_call *parent, const char *method,
+                      const uint8_t *request, size_t request_len,
+                      crm_bytes_sink sink, crm_bytes_sink error_sink,
+                      void *sink_context);
+
+    /**
+     * An optional host feature by name and version, e.g. "crm.storage.v1",
+     * or NULL when this host lacks it. The returned table is host-owned and
+     * valid until exit; its layout is described by that feature's header.
+     */
+    const void *(*get_feature)(crm_plugin *plugin, const char *name);
+} crm_host_api;
+
+/* ------------------------------------------------------------------------ */
+/* Plugin definition                                                        */
+/* ------------------------------------------------------------------------ */
+
+typedef enum crm_method_kind {
+    CRM_METHOD_UNARY = 0,
+    CRM_METHOD_SERVER_STREAMING = 1
+} crm_method_kind;
+
+/**
+ * A method handler. Runs on a worker thread. `request` is host-owned and
+ * valid until the handler returns. Return a crm_status; on OK, set the
+ * response with call_respond (unary) or send messages with call_send
+ * (streaming). Never block indefinitely: check call_is_cancelled in loops.
+ */
+typedef int32_t (*crm_handler_fn)(void *method_data, crm_call *call,
+                                  const uint8_t *request, size_t request_len);
+
+/** Flags for crm_method_def.flags. */
+#define CRM_METHOD_FLAG_WRITES 0x1u /**< the method writes storage */
+
+typedef struct crm_method_def {
+    uint32_t struct_size;             /**< CRM_METHOD_DEF_SIZE */
+    const char *full_name;            /**< "/package.Service/Method" */
+    uint32_t kind;                    /**< crm_method_kind */
+    crm_handler_fn handler;
+    void *method_data;                /**< passed back to the handler */
+    const char *request_type;         /**< full protobuf type name */
+    const char *response_type;
+    uint32_t flags;
+} crm_method_def;
+
+typedef struct crm_dependency_def {
+    uint32_t struct_size;             /**< CRM_DEPENDENCY_DEF_SIZE */
+    const char *name;
+    /** Space-separated comparators: ">=1.2.0 <2.0.0"; NULL or "" = any. */
+    const char *version_range;
+} crm_dependency_def;
+
+typedef struct crm_migration_def {
+    uint32_t struct_size;             /**< CRM_MIGRATION_DEF_SIZE */
+    uint32_t version;                 /**< 1, 2, 3... applied in order */
+    const char *name;
+    const char *sql;
+} crm_migration_def;
+
+/**
+ * Called once after the plugin's dependencies are initialised. Store what
+ * you need of `host` and `self`; both are valid until exit. Return
+ * CRM_STATUS_OK, or an error status to be kept out of service; then
+ * `*error_message` may point at a plugin-owned string with static storage
+ * duration that the host shows as the reason.
+ */
+typedef int32_t (*crm_init_fn)(crm_plugin *self, const crm_host_api *host,
+                               const char **error_message);
+
+/** Called once at shutdown, in reverse load order, after the last call. */
+typedef void (*crm_shutdown_fn)(crm_plugin *self);
+
+/**
+ * A plugin's definition. Plugin-owned and must stay valid and unchanged for
+ * the life of the process (a static const object is the usual choice).
+ * Arrays hold elements of one struct_size each (the first element's).
+ */
+typedef struct crm_plugin_def {
+    uint32_t struct_size;             /**< CRM_PLUGIN_DEF_SIZE */
+    uint32_t abi_version;             /**< CRM_PLUGIN_ABI_VERSION */
+    const char *name;                 /**< [a-z][a-z0-9_]*, also its table prefix */
+    const char *version;              /**< semantic version "1.4.2" */
+    const char *description;
+
+    const crm_dependency_def *dependencies;
+    size_t dependency_count;
+    const crm_method_def *methods;
+    size_t method_count;
+
+    /** Topics published ("sales.lead.created") and patterns subscribed to. */
+    const char *const *publishes;
+    size_t publish_count;
+    const char *const *subscribes;
+    size_t subscribe_count;
+
+    const crm_migration_def *migrations;
+    size_t migration_count;
+
+    /** Serialized google.protobuf.FileDescriptorSet of its services. */
+    const uint8_t *descriptor_set;
+    size_t descriptor_set_len;
+
+    crm_init_fn init;                 /**< optional */
+    crm_shutdown_fn shutdown;         /**< optional */
+} crm_plugin_def;
+
+#define CRM_METHOD_DEF_SIZE ((uint32_t)sizeof(crm_method_def))
+#define CRM_DEPENDENCY_DEF_SIZE ((uint32_t)sizeof(crm_dependency_def))
+#define CRM_MIGRATION_DEF_SIZE ((uint32_t)sizeof(crm_migration_def))
+#define CRM_PLUGIN_DEF_SIZE ((uint32_t)sizeof(crm_plugin_def))
+
+/**
+ * The entry point. `host_abi_version` is the host's CRM_PLUGIN_ABI_VERSION;
+ * `host` is valid until exit. Return the plugin's definition (plugin-owned,
+ * valid until exit) or NULL to refuse loading.
+ */
+typedef const crm_plugin_def *(*crm_plugin_entry_fn)(uint32_t host_abi_version,
+                                                      const crm_host_api *host);
+
+/** Exports the entry symbol returning `def` (a crm_plugin_def object). */
+#define CRM_DECLARE_PLUGIN(def)                                                 \
+    CRM_PLUGIN_EXPORT const crm_plugin_def *crm_plugin_entry(                   \
+        uint32_t host_abi_version, const crm_host_api *host) {                  \
+        (void)host_abi_version;                                                 \
+        (void)host;                                                             \
+        return &(def);                                                          \
+    }
+
+/* Convenience wrappers, so plugin code reads like ordinary calls. They need a
+ * `const crm_host_api *` named by CRM_HOST (define it before including, or
+ * keep a global called crm_host). */
+#ifndef CRM_HOST
+#define CRM_HOST crm_host
+#endif
+#define crm_call_respond(call, data, len) (CRM_HOST)->call_respond((call), (data), (len))
+#define crm_call_set_message(call, msg) (CRM_HOST)->call_set_message((call), (msg))
+#define crm_call_send(call, data, len) (CRM_HOST)->call_send((call), (data), (len))
+#define crm_call_is_cancelled(call) (CRM_HOST)->call_is_cancelled((call))
+#define crm_call_get_context(call) (CRM_HOST)->call_context((call))
+
+/** The canonical name of a status ("NOT_FOUND"); static storage. */
+static inline const char *crm_status_name(int32_t status) {
+    static const char *const names[] = {
+        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+        "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+        "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+    return (status >= 0 && status <= 16) ? names[status] : "UNKNOWN";
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CRM_PLUGIN_H */
