@@ -91,7 +91,7 @@ let package = Package(
             name: "ProbePlugin",
             dependencies: ["CRMPluginKit"],
             path: "Tests/Fixtures/ProbePlugin",
-            exclude: ["manifest.json"],
+            exclude: ["probe.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
         .testTarget(

@@ -1,0 +1,119 @@
+import CRMPluginABI
+import CRMPluginKit
+import Foundation
+import Synchronization
+
+typealias EchoRequest = Crm_Testing_V1_EchoRequest
+typealias EchoResponse = Crm_Testing_V1_EchoResponse
+typealias CountResponse = Crm_Testing_V1_CountResponse
+
+/// A test fixture plugin written on the Swift plugin kit. Its methods expose
+/// the call machinery (context, cancellation, streaming, in-process calls)
+/// so the integration tests can check each over the real socket.
+enum Probe {
+    static let calls = Atomic<UInt64>(0)
+    static let cancellationsSeen = Atomic<UInt64>(0)
+    static let service = "/crm.testing.v1.Probe/"
+
+    static let definition: PluginDefinition = {
+        let def = PluginDefinition(name: "probe", version: "1.0.0", summary: "Conformance probe (test fixture)")
+        def.descriptorSet = Array(Data(base64Encoded: probeDescriptorSetBase64) ?? Data())
+        def.unary(service + "Echo", echo)
+        def.unary(service + "Sleep", sleep)
+        def.unary(service + "Fail", fail)
+        def.serverStream(service + "Count", count)
+        def.unary(service + "Relay", relay)
+        def.unary(service + "Stats", stats)
+        def.onInit = { host in host.log(.info, "probe ready") }
+        def.onShutdown = writeShutdownMarker
+        return def
+    }()
+
+    static func echo(_ ctx: CallContext, _ req: EchoRequest) -> EchoResponse {
+        calls.add(1, ordering: .relaxed)
+        var response = EchoResponse()
+        response.payload = req.payload
+        response.method = ctx.method
+        response.callerUid = ctx.callerUID
+        response.callerGid = ctx.callerGID
+        response.callerPid = ctx.callerPID
+        response.deadlineUnixUs = ctx.deadlineUnixMicros
+        response.metadata = ctx.metadata
+        response.configGreeting = ctx.host.config("greeting") ?? ""
+        return response
+    }
+
+    static func sleep(_ ctx: CallContext, _ req: Crm_Testing_V1_SleepRequest) -> Crm_Testing_V1_SleepResponse {
+        calls.add(1, ordering: .relaxed)
+        var response = Crm_Testing_V1_SleepResponse()
+        while response.sleptMillis < req.millis {
+            if ctx.isCancelled {
+                cancellationsSeen.add(1, ordering: .relaxed)
+                response.cancelled = true
+                return response
+            }
+            usleep(2_000)
+            response.sleptMillis += 2
+        }
+        return response
+    }
+
+    static func fail(_ ctx: CallContext, _ req: Crm_Testing_V1_FailRequest) throws -> Crm_Testing_V1_FailResponse {
+        calls.add(1, ordering: .relaxed)
+        guard let status = StatusCode(rawValue: Int32(req.code)) else {
+            throw PluginError.invalidArgument("code \(req.code) is not a status code")
+        }
+        if status == .ok { return Crm_Testing_V1_FailResponse() }
+        throw PluginError(status, req.message)
+    }
+
+    static func count(_ ctx: CallContext, _ req: Crm_Testing_V1_CountRequest,
+                      _ send: (CountResponse) throws -> Void) throws {
+        calls.add(1, ordering: .relaxed)
+        var n: UInt32 = 0
+        while n < req.count {
+            if ctx.isCancelled {
+                cancellationsSeen.add(1, ordering: .relaxed)
+                throw PluginError(.cancelled, "cancelled")
+            }
+            n += 1
+            var message = CountResponse()
+            message.n = n
+            try send(message)
+            if req.intervalMillis > 0 { usleep(req.intervalMillis * 1000) }
+        }
+    }
+
+    static func relay(_ ctx: CallContext, _ req: Crm_Testing_V1_RelayRequest) -> Crm_Testing_V1_RelayResponse {
+        calls.add(1, ordering: .relaxed)
+        var response = Crm_Testing_V1_RelayResponse()
+        do {
+            response.payload = Data(try ctx.host.invoke(req.method, request: Array(req.payload), parent: ctx))
+        } catch let error as PluginError {
+            response.status = UInt32(error.status.rawValue)
+            response.message = error.message
+        } catch {
+            response.status = UInt32(StatusCode.internal.rawValue)
+        }
+        return response
+    }
+
+    static func stats(_ ctx: CallContext, _ req: Crm_Testing_V1_StatsRequest) -> Crm_Testing_V1_StatsResponse {
+        var response = Crm_Testing_V1_StatsResponse()
+        response.calls = calls.load(ordering: .relaxed)
+        response.cancellationsSeen = cancellationsSeen.load(ordering: .relaxed)
+        return response
+    }
+
+    /// Lets the shutdown test see that the hook ran after the last call.
+    static func writeShutdownMarker() {
+        if let path = ProcessInfo.processInfo.environment["CRM_PROBE_SHUTDOWN_MARKER"] {
+            FileManager.default.createFile(atPath: path, contents: Data("probe shutdown\n".utf8))
+        }
+    }
+}
+
+@_cdecl("crm_plugin_entry")
+public func crmPluginEntry(_ abi: UInt32, _ host: UnsafePointer<crm_host_api>?) -> UnsafePointer<crm_plugin_def>? {
+    Probe.definition.export(hostABI: abi, host: host)
+}
