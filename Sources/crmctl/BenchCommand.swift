@@ -1,0 +1,77 @@
+import ArgumentParser
+import CRMClient
+import CRMProto
+import CRMWire
+import Foundation
+import SwiftProtobuf
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Load-test one unary method and report calls/s and latency percentiles.",
+        discussion: """
+        Each connection runs on its own thread and keeps --in-flight calls
+        outstanding for --duration seconds, then waits for the last answers.
+        Example: crmctl bench --method /crm.kernel.v1.Health/Check --connections 4 --in-flight 64 --duration 10
+        """)
+
+    @OptionGroup var connection: ConnectionOptions
+
+    @Option(name: .long, help: "The unary method to call.")
+    var method: String
+
+    @Option(name: .long, help: "The request as JSON (default: empty message).")
+    var json: String?
+
+    @Option(name: .long, help: "The request as base64 protobuf bytes, for types crmctl does not know.")
+    var base64: String?
+
+    @Option(name: .long, help: "Connections, each with its own thread.")
+    var connections = 1
+
+    @Option(name: .long, help: "Calls kept in flight per connection.")
+    var inFlight = 1
+
+    @Option(name: .long, help: "Seconds to run.")
+    var duration: Double = 5
+
+    @Option(name: .long, help: "Seconds to run before measuring (warm-up).")
+    var warmup: Double = 1
+
+    @Option(name: .long, help: "human or json.")
+    var format = "human"
+
+    func validate() throws {
+        guard connections > 0, inFlight > 0, duration > 0, warmup >= 0 else {
+            throw ValidationError("--connections, --in-flight and --duration must be positive")
+        }
+        guard ["human", "json"].contains(format) else { throw ValidationError("--format is human or json") }
+        guard json == nil || base64 == nil else { throw ValidationError("give --json or --base64, not both") }
+    }
+
+    func run() async throws {
+        try await runCalls {
+            let payload = try await requestBytes()
+            let config = BenchRunner.Config(
+                socketPath: connection.path, method: method, payload: payload, connections: connections,
+                inFlight: inFlight, warmupSeconds: warmup, durationSeconds: duration)
+            let report = try BenchRunner(config).run()
+            print(format == "json" ? report.json() : report.human(config))
+        }
+    }
+
+    private func requestBytes() async throws -> [UInt8] {
+        if let base64 {
+            guard let data = Data(base64Encoded: base64) else { throw ValidationError("--base64 is not base64") }
+            return Array(data)
+        }
+        guard let json else { return [] }
+        let client = try connection.connect()
+        let services = try await listServices(client)
+        guard let info = services.lazy.flatMap(\.methods).first(where: { $0.fullName == method }),
+              let type = MessageRegistry.type(named: info.requestType) else {
+            throw RPCError(.invalidArgument, "no JSON mapping for \(method)'s request; use --base64")
+        }
+        return try type.init(jsonString: json).serializedBytes()
+    }
+}
