@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+
+/// crmctl as a user runs it: exact output and exit codes.
+@Suite struct CrmctlTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    func crmctl(_ arguments: [String], socket: String) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CrmdProcess.buildDir + "/bin/crmctl")
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["CRM_SOCKET"] = socket
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func healthAndPluginsPrintTheirTables() throws {
+        let crmd = try CrmdProcess(plugins: ["probe", "tablebooking", "badabi"])
+        let health = try crmctl(["health"], socket: crmd.socketPath)
+        #expect(health.status == 0)
+        #expect(health.stdout.hasPrefix("status: SERVING\n"))
+        #expect(health.stdout.contains("crm.example.tablebooking.v1.TableBooking"))
+        let plugins = try crmctl(["plugins"], socket: crmd.socketPath)
+        #expect(plugins.status == 0)
+        let lines = plugins.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines[0].hasPrefix("badabi           1.0.0    FAILED: binary built for plugin ABI 999"))
+        #expect(lines[1] == "probe            1.0.0    loaded")
+        #expect(lines[2] == "tablebooking     1.0.0    loaded")
+    }
+
+    @Test func callMapsJSONBothWaysAndExitsWithTheStatus() throws {
+        let crmd = try CrmdProcess(plugins: ["tablebooking"])
+        let created = try crmctl(["call", "/crm.example.tablebooking.v1.TableBooking/CreateBooking",
+                                  #"{"guestName":"Ada","partySize":2,"startsAt":"1798740000"}"#], socket: crmd.socketPath)
+        #expect(created.status == 0)
+        #expect(created.stdout == #"{"id":"1","guestName":"Ada","partySize":2,"startsAt":"1798740000","table":"T1"}"# + "\n")
+        let missing = try crmctl(["call", "/crm.example.tablebooking.v1.TableBooking/GetBooking", #"{"id":"9"}"#],
+                                 socket: crmd.socketPath)
+        #expect(missing.status == 5)
+        #expect(missing.stderr == "crmctl: NOT_FOUND: booking 9 not found\n")
+        let unknown = try crmctl(["call", "/crm.nope.v1.X/Y"], socket: crmd.socketPath)
+        #expect(unknown.status == 12)
+        let badJSON = try crmctl(["call", "/crm.example.tablebooking.v1.TableBooking/GetBooking", "{nope"],
+                                 socket: crmd.socketPath)
+        #expect(badJSON.status == 3)
+    }
+
+    @Test func callWithBase64SendsRawBytes() throws {
+        let crmd = try CrmdProcess(plugins: ["probe"])
+        // EchoRequest{payload: "hi"} = 0a 02 68 69
+        let run = try crmctl(["call", "--base64", "/crm.testing.v1.Probe/Echo", "CgJoaQ=="], socket: crmd.socketPath)
+        #expect(run.status == 0)
+        let bytes = try #require(Data(base64Encoded: run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(bytes.starts(with: [0x0a, 0x02, 0x68, 0x69]))
+    }
+
+    @Test func unreachableServerExitsUnavailable() throws {
+        let run = try crmctl(["health"], socket: NSTemporaryDirectory() + "/no-such-\(UUID().uuidString).sock")
+        #expect(run.status == 14)
+        #expect(run.stderr.hasPrefix("crmctl: UNAVAILABLE: cannot connect"))
+    }
+
+    @Test func benchPrintsOneJSONObjectWithTheFigures() throws {
+        let crmd = try CrmdProcess(plugins: [])
+        let run = try crmctl(["bench", "--method", "/crm.kernel.v1.Health/Check", "--connections", "2",
+                              "--in-flight", "4", "--duration", "0.5", "--warmup", "0.1", "--format", "json"],
+                             socket: crmd.socketPath)
+        #expect(run.status == 0)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        for key in ["calls", "errors", "calls_per_s", "p50_us", "p99_us", "p999_us"] {
+            #expect(object[key] != nil, "missing \(key)")
+        }
+        #expect((object["calls"] as? Int ?? 0) > 0)
+        #expect(object["errors"] as? Int == 0)
+    }
+}

@@ -1,0 +1,70 @@
+import CRMClient
+import CRMProto
+import CRMWire
+import Foundation
+import SwiftProtobuf
+import Testing
+
+@Suite struct KernelServiceTests {
+    @Test func healthCheckReportsEveryServiceAndUnknownOnes() async throws {
+        let crmd = try CrmdProcess()
+        let client = try crmd.connect()
+        let all = try await client.call("/crm.kernel.v1.Health/Check", Crm_Kernel_V1_HealthCheckRequest(),
+                                        as: Crm_Kernel_V1_HealthCheckResponse.self)
+        #expect(all.status == .serving)
+        #expect(all.services.map(\.service) == ["crm.kernel.v1.Health", "crm.kernel.v1.Plugins",
+                                                "crm.kernel.v1.Reflection", "crm.testing.v1.Probe"])
+        #expect(all.services.last?.plugin == "probe")
+        let one = try await client.call("/crm.kernel.v1.Health/Check",
+                                        Crm_Kernel_V1_HealthCheckRequest.with { $0.service = "crm.testing.v1.Probe" },
+                                        as: Crm_Kernel_V1_HealthCheckResponse.self)
+        #expect(one.status == .serving && one.services.count == 1)
+        let unknown = try await client.call("/crm.kernel.v1.Health/Check",
+                                            Crm_Kernel_V1_HealthCheckRequest.with { $0.service = "no.Such" },
+                                            as: Crm_Kernel_V1_HealthCheckResponse.self)
+        #expect(unknown.status == .serviceUnknown)
+    }
+
+    @Test func reflectionListsMethodsWithTypesAndServesDescriptors() async throws {
+        let crmd = try CrmdProcess()
+        let client = try crmd.connect()
+        let services = try await client.call("/crm.kernel.v1.Reflection/ListServices", Crm_Kernel_V1_ListServicesRequest(),
+                                             as: Crm_Kernel_V1_ListServicesResponse.self).services
+        let probe = try #require(services.first { $0.name == "crm.testing.v1.Probe" })
+        #expect(probe.plugin == "probe")
+        let count = try #require(probe.methods.first { $0.name == "Count" })
+        #expect(count.fullName == "/crm.testing.v1.Probe/Count")
+        #expect(count.requestType == "crm.testing.v1.CountRequest")
+        #expect(count.responseType == "crm.testing.v1.CountResponse")
+        #expect(count.serverStreaming)
+
+        for (service, file) in [("crm.testing.v1.Probe", "crm/testing/v1/probe.proto"),
+                                ("crm.kernel.v1.Health", "crm/kernel/v1/health.proto")] {
+            let response = try await client.call("/crm.kernel.v1.Reflection/GetFileDescriptorSet",
+                                                 Crm_Kernel_V1_GetFileDescriptorSetRequest.with { $0.service = service },
+                                                 as: Crm_Kernel_V1_GetFileDescriptorSetResponse.self)
+            let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: response.fileDescriptorSet)
+            #expect(set.file.contains { $0.name == file })
+        }
+        await #expect(throws: RPCError.self) {
+            _ = try await client.call("/crm.kernel.v1.Reflection/GetFileDescriptorSet",
+                                      Crm_Kernel_V1_GetFileDescriptorSetRequest.with { $0.service = "no.Such" },
+                                      as: Crm_Kernel_V1_GetFileDescriptorSetResponse.self)
+        }
+    }
+
+    @Test func listServicesPaginates() async throws {
+        let crmd = try CrmdProcess()
+        let client = try crmd.connect()
+        let first = try await client.call("/crm.kernel.v1.Reflection/ListServices",
+                                          Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 3 },
+                                          as: Crm_Kernel_V1_ListServicesResponse.self)
+        #expect(first.services.count == 3)
+        #expect(!first.nextPageToken.isEmpty)
+        let second = try await client.call("/crm.kernel.v1.Reflection/ListServices",
+                                           Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 3; $0.pageToken = first.nextPageToken },
+                                           as: Crm_Kernel_V1_ListServicesResponse.self)
+        #expect(second.services.map(\.name) == ["crm.testing.v1.Probe"])
+        #expect(second.nextPageToken.isEmpty)
+    }
+}

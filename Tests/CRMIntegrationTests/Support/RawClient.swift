@@ -1,0 +1,93 @@
+import CRMProto
+import CRMWire
+import Foundation
+import NIOCore
+
+/// A client that sends exactly the bytes a test wants, malformed ones
+/// included, and reads frames back with a timeout.
+final class RawClient {
+    let fd: Int32
+    private var inbound = ByteBuffer()
+    private var parser = FrameParser(maxPayloadBytes: 64 * 1024 * 1024)
+
+    init(path: String) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let ok = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard ok == 0 else { throw TestFailure("connect: \(String(cString: strerror(errno)))") }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends the client preface and checks the server accepted it.
+    func handshake() throws {
+        try send(Preface.clientBytes())
+        let answer = try readExactly(Preface.length)
+        guard Preface.parse(answer)?.field == 0 else { throw TestFailure("preface refused: \(answer)") }
+    }
+
+    func send(_ bytes: [UInt8]) throws {
+        let n = bytes.withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        guard n == bytes.count else { throw TestFailure("short write") }
+    }
+
+    func sendFrame(_ header: Crm_Rpc_V1_FrameHeader, payload: [UInt8] = []) throws {
+        var buffer = ByteBuffer()
+        FrameEncoder.write(header, payloadBytes: payload, into: &buffer)
+        try send(Array(buffer.readableBytesView))
+    }
+
+    func request(_ id: UInt64, _ method: String, _ payload: [UInt8] = [], timeoutMicros: UInt64 = 0) throws {
+        var header = Crm_Rpc_V1_FrameHeader()
+        header.callID = id
+        header.kind = .request
+        header.method = method
+        header.timeoutUs = timeoutMicros
+        try sendFrame(header, payload: payload)
+    }
+
+    /// What is available within `timeout`; empty at end of stream.
+    func readSome(timeout: Double = 5) throws -> [UInt8] {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&pfd, 1, Int32(timeout * 1000)) > 0 else { throw TestFailure("nothing to read within \(timeout) s") }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        return n <= 0 ? [] : Array(chunk[0..<n])
+    }
+
+    func readExactly(_ count: Int, timeout: Double = 5) throws -> [UInt8] {
+        var out: [UInt8] = []
+        while out.count < count {
+            let some = try readSome(timeout: timeout)
+            guard !some.isEmpty else { throw TestFailure("closed after \(out.count) of \(count) bytes") }
+            out += some
+        }
+        return out
+    }
+
+    /// The next frame, or nil if the server closed the connection.
+    func readFrame(timeout: Double = 5) throws -> (header: Crm_Rpc_V1_FrameHeader, payload: [UInt8])? {
+        while true {
+            if case .frame(let header, let payload)? = try parser.next(&inbound) {
+                return (header, Array(payload.readableBytesView))
+            }
+            let some = try readSome(timeout: timeout)
+            if some.isEmpty { return nil }
+            inbound.writeBytes(some)
+        }
+    }
+
+    /// Reads frames until the server closes; throws if it has not within `timeout`.
+    func framesUntilClosed(timeout: Double = 5) throws -> [Crm_Rpc_V1_FrameHeader] {
+        var headers: [Crm_Rpc_V1_FrameHeader] = []
+        while let frame = try readFrame(timeout: timeout) { headers.append(frame.header) }
+        return headers
+    }
+}
