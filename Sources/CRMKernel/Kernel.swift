@@ -25,6 +25,7 @@ public final class Kernel: @unchecked Sendable {
         KernelServices.register(router: router, plugins: plugins, health: health)
         plugins.loadAll(config: config)
         router.seal()
+        KernelServices.prepareHealth(router: router, health: health)
         let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health)
         let server = RPCServer(shared: shared)
         try server.start()

@@ -58,7 +58,8 @@ public struct FrameParser {
         let headerSlice = buffer.readSlice(length: Int(headerLength))!
         let header: Crm_Rpc_V1_FrameHeader
         do {
-            header = try Crm_Rpc_V1_FrameHeader(buffer: headerSlice)
+            header = try headerSlice.withUnsafeReadableBytes { try HeaderCodec.decode($0) }
+                ?? Crm_Rpc_V1_FrameHeader(buffer: headerSlice)
         } catch {
             throw ProtocolError(description: "frame header does not decode: \(error)")
         }

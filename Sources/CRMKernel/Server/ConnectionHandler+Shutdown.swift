@@ -4,18 +4,24 @@ import NIOCore
 
 /// Health.Watch streams and the connection's part in a graceful shutdown.
 extension ConnectionHandler {
-    func startHealthWatch(_ id: UInt64) {
-        inFlight[id] = .healthWatch
-        sendHealth(to: id)
+    func startHealthWatch(_ id: UInt64, _ payload: ByteBuffer) {
+        let request: Crm_Kernel_V1_HealthCheckRequest
+        do { request = try Crm_Kernel_V1_HealthCheckRequest(buffer: payload) } catch {
+            return writeResponse(id, .invalidArgument, "request does not decode as crm.kernel.v1.HealthCheckRequest", payload: [])
+        }
+        inFlight[id] = .healthWatch(service: request.service)
+        sendHealth(to: id, service: request.service)
     }
 
-    private func sendHealth(to id: UInt64) {
+    private func sendHealth(to id: UInt64, service: String) {
         var header = Crm_Rpc_V1_FrameHeader()
         header.callID = id
         header.kind = .message
-        let response = (try? KernelServices.healthResponse(router: shared.router, health: shared.health, service: "")) ?? .init()
-        let bytes: [UInt8] = (try? response.serializedBytes()) ?? []
-        write(header, payload: context.channel.allocator.buffer(bytes: bytes))
+        let answer = service.isEmpty ? shared.health.wholeServerAnswer
+            : ((try? KernelServices.healthResponse(router: shared.router, health: shared.health,
+                                                   serving: shared.health.isServing, service: service)
+                .serializedBytes()) ?? [])
+        write(header, payload: context.channel.allocator.buffer(bytes: answer))
     }
 
     /// Stop taking calls: GOAWAY, end the health streams (with a last
@@ -25,8 +31,8 @@ extension ConnectionHandler {
         goingAway = true
         sendGoAway(.unavailable, "server is shutting down")
         for (id, call) in inFlight {
-            guard case .healthWatch = call else { continue }
-            sendHealth(to: id)
+            guard case .healthWatch(let service) = call else { continue }
+            sendHealth(to: id, service: service)
             finishEarly(id, .unavailable, "server is shutting down")
         }
         flushIfNeeded()

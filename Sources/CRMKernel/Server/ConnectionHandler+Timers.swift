@@ -8,7 +8,9 @@ extension ConnectionHandler {
         guard !closed else { return }
         let readLimit = TimeAmount.milliseconds(limits.readTimeoutMillis)
         let idleLimit = TimeAmount.milliseconds(limits.idleTimeoutMillis)
-        var due = lastReadNanos + idleLimit
+        // With calls in flight the connection is not idle: look again one
+        // idle period from now rather than at a moment already past.
+        var due = (inFlight.isEmpty ? max(lastReadNanos, lastAnswerNanos) : NIODeadline.now()) + idleLimit
         if let partialSince { due = min(due, partialSince + readLimit) }
         timer = context.eventLoop.scheduleTask(deadline: due) { [self] in timerFired() }
     }
@@ -22,7 +24,7 @@ extension ConnectionHandler {
             closeNow()
             return
         }
-        if inFlight.isEmpty, now >= lastReadNanos + .milliseconds(limits.idleTimeoutMillis) {
+        if inFlight.isEmpty, now >= max(lastReadNanos, lastAnswerNanos) + .milliseconds(limits.idleTimeoutMillis) {
             logger.debug("idle timeout; closing connection")
             sendGoAway(.unavailable, "idle timeout")
             closeNow()

@@ -14,7 +14,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     enum InFlight {
         case plugin(PluginCall, deadline: Scheduled<Void>?)
-        case healthWatch
+        case healthWatch(service: String)
     }
 
     let shared: ServerShared
@@ -29,10 +29,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var goingAway = false
     var closed = false
     var needsFlush = false
+    /// Frames written since the last flush, sent as one buffer.
+    var pendingOut: ByteBuffer?
     var peer: PeerCredentials?
 
     // Timers (see ConnectionHandler+Timers.swift).
     var lastReadNanos: NIODeadline = .now()
+    var lastAnswerNanos: NIODeadline = .now()
     var partialSince: NIODeadline?
     var timer: Scheduled<Void>?
 
@@ -69,8 +72,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             inbound!.writeBuffer(&bytes)
         }
         if !prefaceDone && !readPreface() { return }
+        var framesCompleted = false
         do {
             while !closed, let event = try parser.next(&inbound!) {
+                framesCompleted = true
                 switch event {
                 case .frame(let header, let payload): handleFrame(header, payload)
                 case .oversize(let header, let length):
@@ -83,12 +88,17 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             protocolError("\(error)")
             return
         }
+        // The read timeout measures how long one frame stays incomplete, so
+        // it restarts whenever a frame completes (steady pipelining is fine).
+        if parser.isMidFrame(inbound!) {
+            if partialSince == nil || framesCompleted { partialSince = .now() }
+        } else {
+            partialSince = nil
+        }
         if inbound!.readableBytes == 0 {
             inbound = nil
-            partialSince = nil
-        } else {
-            if partialSince == nil { partialSince = .now() }
-            if inbound!.readerIndex > 64 * 1024 { inbound!.discardReadBytes() }
+        } else if inbound!.readerIndex > 64 * 1024 {
+            inbound!.discardReadBytes()
         }
     }
 
@@ -158,7 +168,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         switch route {
         case .kernel(let method):
             if method.serverStreaming {
-                startHealthWatch(id)
+                startHealthWatch(id, payload)
             } else {
                 runKernelUnary(method, id, payload)
             }
@@ -234,17 +244,22 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     // MARK: writing
 
     func writeResponse(_ id: UInt64, _ status: Crm_Rpc_V1_StatusCode, _ message: String, payload: [UInt8]) {
-        let header = FrameEncoder.responseHeader(callID: id, status: status, message: message)
-        var out = context.channel.allocator.buffer(capacity: 32 + payload.count)
-        FrameEncoder.write(header, payloadBytes: payload, into: &out)
-        context.write(wrapOutboundOut(out), promise: nil)
-        needsFlush = true
+        lastAnswerNanos = .now()
+        appendOut { out in
+            payload.withUnsafeBytes {
+                HeaderCodec.writeFrame(into: &out, callID: id, kind: .response, status: status.rawValue,
+                                       message: message, payload: $0)
+            }
+        }
     }
 
     func write(_ header: Crm_Rpc_V1_FrameHeader, payload: ByteBuffer?) {
-        var out = context.channel.allocator.buffer(capacity: 32 + (payload?.readableBytes ?? 0))
-        FrameEncoder.write(header, payload: payload, into: &out)
-        context.write(wrapOutboundOut(out), promise: nil)
+        appendOut { FrameEncoder.write(header, payload: payload, into: &$0) }
+    }
+
+    private func appendOut(_ body: (inout ByteBuffer) -> Void) {
+        if pendingOut == nil { pendingOut = context.channel.allocator.buffer(capacity: 512) }
+        body(&pendingOut!)
         needsFlush = true
     }
 
@@ -254,16 +269,21 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard case .plugin(let current, _)? = inFlight[id], current === call, !closed else {
             return context.eventLoop.makeFailedFuture(RPCError(.cancelled, "call ended"))
         }
+        flushIfNeeded()  // keeps frames in order
         return context.writeAndFlush(wrapOutboundOut(frame))
     }
 
     private func writeRaw(_ bytes: [UInt8]) {
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(bytes: bytes)), promise: nil)
+        appendOut { $0.writeBytes(bytes) }
     }
 
     func flushIfNeeded() {
         guard needsFlush, !closed else { return }
         needsFlush = false
+        if let out = pendingOut {
+            pendingOut = nil
+            context.write(wrapOutboundOut(out), promise: nil)
+        }
         context.flush()
     }
 
@@ -286,8 +306,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func closeNow() {
         guard !closed else { return }
+        flushIfNeeded()
         closed = true
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(capacity: 0)), promise: nil)
         context.close(promise: nil)
     }
 

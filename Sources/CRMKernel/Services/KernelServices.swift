@@ -28,9 +28,20 @@ enum KernelServices {
         }
 
         let healthService = "crm.kernel.v1.Health"
-        unary(healthService, "Check", Crm_Kernel_V1_HealthCheckRequest.self, Crm_Kernel_V1_HealthCheckResponse.self) { req in
-            try healthResponse(router: router, health: health, service: req.service)
-        }
+        router.add(.kernel(KernelMethod(
+            fullName: "/\(healthService)/Check", service: healthService,
+            requestType: Crm_Kernel_V1_HealthCheckRequest.protoMessageName,
+            responseType: Crm_Kernel_V1_HealthCheckResponse.protoMessageName, serverStreaming: false,
+            unary: { payload in
+                // An empty request asks about the whole server: answer from the cache.
+                if payload.readableBytes == 0 { return health.wholeServerAnswer }
+                let request: Crm_Kernel_V1_HealthCheckRequest
+                do { request = try Crm_Kernel_V1_HealthCheckRequest(buffer: payload) } catch {
+                    throw RPCError(.invalidArgument, "request does not decode as crm.kernel.v1.HealthCheckRequest")
+                }
+                return try healthResponse(router: router, health: health, serving: health.isServing,
+                                          service: request.service).serializedBytes()
+            })), name: "/\(healthService)/Check")
         router.add(.kernel(KernelMethod(
             fullName: "/\(healthService)/Watch", service: healthService,
             requestType: Crm_Kernel_V1_HealthCheckRequest.protoMessageName,
@@ -73,8 +84,15 @@ enum KernelServices {
         }
     }
 
-    static func healthResponse(router: Router, health: HealthState, service: String) throws -> Crm_Kernel_V1_HealthCheckResponse {
-        let status: Crm_Kernel_V1_ServingStatus = health.isServing ? .serving : .notServing
+    /// Fills the whole-server answer cache; call after the router is sealed.
+    static func prepareHealth(router: Router, health: HealthState) {
+        health.prepareAnswers { serving in
+            (try? healthResponse(router: router, health: health, serving: serving, service: "").serializedBytes()) ?? []
+        }
+    }
+
+    static func healthResponse(router: Router, health: HealthState, serving: Bool, service: String) throws -> Crm_Kernel_V1_HealthCheckResponse {
+        let status: Crm_Kernel_V1_ServingStatus = serving ? .serving : .notServing
         let services = router.services
         if !service.isEmpty && !services.contains(where: { $0.name == service }) {
             return .with { $0.status = .serviceUnknown }
