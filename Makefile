@@ -11,7 +11,7 @@ SWIFT ?= swift
 CC ?= cc
 SWIFT_FLAGS = -c $(CONFIG)
 SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
-DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3-pytest
+DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-pip
 
 .PHONY: all build run test deps swift-build install-swift c-plugins c-test-plugins \
         test-swift test-python abi-header-check check-generated bench clean
@@ -28,6 +28,8 @@ deps:
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+	@python3 -c "import pytest" 2>/dev/null || python3 -m pip install --quiet pytest || \
+	  python3 -m pip install --quiet --break-system-packages pytest
 
 swift-build: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --product crmd
