@@ -69,7 +69,7 @@ test-python: build
 	$(BUILD)/bin/crmd --socket $$dir/crm.sock --data-dir $$dir/data --plugin-dir $(BUILD)/plugins \
 	  --log-level warning & pid=$$!; \
 	for i in $$(seq 100); do [ -S $$dir/crm.sock ] && break; sleep 0.05; done; \
-	CRM_SOCKET=$$dir/crm.sock python3 -m pytest -q sdk/python/test_protocol.py; status=$$?; \
+	CRM_SOCKET=$$dir/crm.sock python3 -m pytest -q sdk/python/tests; status=$$?; \
 	kill -TERM $$pid; wait $$pid; rm -rf $$dir; exit $$status
 
 check-generated: deps

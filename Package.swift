@@ -27,7 +27,7 @@ let package = Package(
         .target(
             name: "CRMPluginABI",
             path: "sdk/c",
-            exclude: ["src/crm_pbc.c", "README.md"],
+            exclude: ["src/crm_pbc.c", "test"],
             sources: ["src/crm_abi.c"],
             publicHeadersPath: "include"
         ),

@@ -22,7 +22,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import crm_client as crm  # noqa: E402
+import crm  # noqa: E402  (the package next to this file)
 
 
 def cmd_health(conn, args):
@@ -30,7 +30,7 @@ def cmd_health(conn, args):
     print(health.status_name)
     if args.verbose or args.service:
         for entry in health.services:
-            print("  %-40s %-12s %s" % (entry.service, crm._enum_name(crm.ServingStatus, entry.status), entry.plugin))
+            print("  %-40s %-12s %s" % (entry.service, entry.status_name, entry.plugin))
     return 0 if health.status == crm.ServingStatus.SERVING else 1
 
 

@@ -4,12 +4,13 @@ import NIOCore
 
 /// Health.Watch streams and the connection's part in a graceful shutdown.
 extension ConnectionHandler {
-    func startHealthWatch(_ id: UInt64, _ payload: ByteBuffer) {
+    func startHealthWatch(_ id: UInt64, _ payload: ByteBuffer, deadline: Scheduled<Void>?) {
         let request: Crm_Kernel_V1_HealthCheckRequest
         do { request = try Crm_Kernel_V1_HealthCheckRequest(buffer: payload) } catch {
+            deadline?.cancel()
             return writeResponse(id, .invalidArgument, "request does not decode as crm.kernel.v1.HealthCheckRequest", payload: [])
         }
-        inFlight[id] = .healthWatch(service: request.service)
+        inFlight[id] = .healthWatch(service: request.service, deadline: deadline)
         sendHealth(to: id, service: request.service)
     }
 
@@ -31,7 +32,7 @@ extension ConnectionHandler {
         goingAway = true
         sendGoAway(.unavailable, "server is shutting down")
         for (id, call) in inFlight {
-            guard case .healthWatch(let service) = call else { continue }
+            guard case .healthWatch(let service, _) = call else { continue }
             sendHealth(to: id, service: service)
             finishEarly(id, .unavailable, "server is shutting down")
         }

@@ -14,7 +14,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     enum InFlight {
         case plugin(PluginCall, deadline: Scheduled<Void>?)
-        case healthWatch(service: String)
+        case healthWatch(service: String, deadline: Scheduled<Void>?)
     }
 
     let shared: ServerShared
@@ -57,7 +57,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         closed = true
         timer?.cancel()
-        for (_, call) in inFlight { if case .plugin(let c, let d) = call { c.cancel(); d?.cancel() } }
+        for (_, call) in inFlight {
+            switch call {
+            case .plugin(let c, let d): c.cancel(); d?.cancel()
+            case .healthWatch(_, let d): d?.cancel()
+            }
+        }
         inFlight.removeAll()
         shared.connections.remove(self)
         context.fireChannelInactive()
@@ -168,23 +173,29 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         switch route {
         case .kernel(let method):
             if method.serverStreaming {
-                startHealthWatch(id, payload)
+                startHealthWatch(id, payload, deadline: scheduleDeadline(id, Self.effectiveTimeout(header.timeoutUs)))
             } else {
                 runKernelUnary(method, id, payload)
             }
         case .plugin(let method):
-            let deadlineMicros = header.timeoutUs == 0 ? 0 : Clock.unixMicros() &+ header.timeoutUs
+            let timeout = Self.effectiveTimeout(header.timeoutUs)
+            let deadlineMicros = timeout == 0 ? 0 : Clock.unixMicros() + timeout
             let call = PluginCall(method: method, caller: peer, deadlineUnixMicros: deadlineMicros,
                                   metadata: header.metadata.map { ($0.key, $0.value) })
-            var deadline: Scheduled<Void>?
-            if header.timeoutUs > 0 {
-                let timeout = TimeAmount.microseconds(Int64(clamping: header.timeoutUs))
-                deadline = context.eventLoop.scheduleTask(in: timeout) { [self] in
-                    finishEarly(id, .deadlineExceeded, "deadline of \(header.timeoutUs) µs exceeded")
-                }
-            }
-            inFlight[id] = .plugin(call, deadline: deadline)
+            inFlight[id] = .plugin(call, deadline: scheduleDeadline(id, timeout))
             shared.dispatcher.run(call, id: id, payload: payload, on: self)
+        }
+    }
+
+    /// Timeouts beyond ten years mean "no deadline" (and cannot overflow a clock).
+    static func effectiveTimeout(_ micros: UInt64) -> UInt64 {
+        micros >= 10 * 365 * 86_400 * 1_000_000 ? 0 : micros
+    }
+
+    private func scheduleDeadline(_ id: UInt64, _ micros: UInt64) -> Scheduled<Void>? {
+        guard micros > 0 else { return nil }
+        return context.eventLoop.scheduleTask(in: .microseconds(Int64(micros))) { [self] in
+            finishEarly(id, .deadlineExceeded, "deadline of \(micros) µs exceeded")
         }
     }
 
@@ -207,8 +218,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Ends a call before its handler has finished (cancel, deadline, shutdown).
     func finishEarly(_ id: UInt64, _ status: Crm_Rpc_V1_StatusCode, _ message: String) {
         guard let call = inFlight.removeValue(forKey: id) else { return }
-        if case .plugin(let c, let deadline) = call {
+        switch call {
+        case .plugin(let c, let deadline):
             c.cancel()
+            deadline?.cancel()
+        case .healthWatch(_, let deadline):
             deadline?.cancel()
         }
         writeResponse(id, status, message, payload: [])

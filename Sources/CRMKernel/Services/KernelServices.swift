@@ -57,7 +57,7 @@ enum KernelServices {
                     $0.methods = service.methods.map(methodInfo).sorted { $0.fullName < $1.fullName }
                 }
             }
-            let (page, next) = try PageToken.page(all, size: req.pageSize, token: req.pageToken)
+            let (page, next) = try PageToken.page(all, list: "services", size: req.pageSize, token: req.pageToken)
             return .with { $0.services = page; $0.nextPageToken = next }
         }
         unary(reflection, "GetFileDescriptorSet", Crm_Kernel_V1_GetFileDescriptorSetRequest.self,
@@ -79,7 +79,7 @@ enum KernelServices {
 
         unary("crm.kernel.v1.Plugins", "List", Crm_Kernel_V1_ListPluginsRequest.self, Crm_Kernel_V1_ListPluginsResponse.self) { req in
             let all = plugins.plugins.map(pluginInfo)
-            let (page, next) = try PageToken.page(all, size: req.pageSize, token: req.pageToken)
+            let (page, next) = try PageToken.page(all, list: "plugins", size: req.pageSize, token: req.pageToken)
             return .with { $0.plugins = page; $0.nextPageToken = next }
         }
     }

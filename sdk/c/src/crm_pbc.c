@@ -1,0 +1,205 @@
+/* protobuf-c helpers for crm plugins; see crm/plugin_pbc.h. */
+#include "crm/plugin_pbc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const crm_host_api *pbc_host;
+
+void crm_pbc_set_host(const crm_host_api *host) { pbc_host = host; }
+const crm_host_api *crm_pbc_host(void) { return pbc_host; }
+
+/* What the shared trampoline needs to know about one bound method. */
+typedef struct pbc_method {
+    const ProtobufCMessageDescriptor *input;
+    crm_pbc_handler handler;
+    void *user_data;
+} pbc_method;
+
+int32_t crm_pbc_fail(crm_call *call, int32_t status, const char *format, ...) {
+    char message[512];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(message, sizeof message, format, args);
+    va_end(args);
+    if (pbc_host) pbc_host->call_set_message(call, message);
+    return status;
+}
+
+static int32_t pack_and(crm_call *call, const ProtobufCMessage *message, int stream) {
+    uint8_t small[1024];
+    size_t len = protobuf_c_message_get_packed_size(message);
+    uint8_t *buffer = len <= sizeof small ? small : malloc(len);
+    if (!buffer) return crm_pbc_fail(call, CRM_STATUS_RESOURCE_EXHAUSTED, "out of memory packing a response");
+    protobuf_c_message_pack(message, buffer);
+    int32_t status = CRM_STATUS_OK;
+    if (stream) {
+        status = pbc_host->call_send(call, buffer, len);
+    } else {
+        pbc_host->call_respond(call, buffer, len);
+    }
+    if (buffer != small) free(buffer);
+    return status;
+}
+
+int32_t crm_pbc_respond(crm_call *call, const ProtobufCMessage *message) { return pack_and(call, message, 0); }
+int32_t crm_pbc_send(crm_call *call, const ProtobufCMessage *message) { return pack_and(call, message, 1); }
+
+/* ---- UTF-8 ---------------------------------------------------------------- */
+
+static int utf8_ok(const unsigned char *s) {
+    while (*s) {
+        unsigned c = *s;
+        int extra;
+        unsigned min;
+        if (c < 0x80) { s++; continue; }
+        if ((c & 0xe0) == 0xc0) { extra = 1; min = 0x80; c &= 0x1f; }
+        else if ((c & 0xf0) == 0xe0) { extra = 2; min = 0x800; c &= 0x0f; }
+        else if ((c & 0xf8) == 0xf0) { extra = 3; min = 0x10000; c &= 0x07; }
+        else return 0;
+        s++;
+        for (int i = 0; i < extra; i++, s++) {
+            if ((*s & 0xc0) != 0x80) return 0;
+            c = (c << 6) | (*s & 0x3f);
+        }
+        if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+    }
+    return 1;
+}
+
+static int field_present_in_oneof(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
+    if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) return 1;
+    return *(const uint32_t *)((const char *)m + f->quantifier_offset) == f->id;
+}
+
+int crm_pbc_utf8_valid(const ProtobufCMessage *m, const char **bad_field) {
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_STRING && f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        if (!field_present_in_oneof(m, f)) continue;
+        const char *slot = (const char *)m + f->offset;
+        size_t count = 1;
+        const void *const *items = (const void *const *)slot;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            count = *(const size_t *)((const char *)m + f->quantifier_offset);
+            items = *(const void *const *const *)slot;
+        }
+        for (size_t k = 0; k < count; k++) {
+            const void *item = items[k];
+            if (!item) continue;
+            if (f->type == PROTOBUF_C_TYPE_STRING) {
+                if (!utf8_ok(item)) { *bad_field = f->name; return 0; }
+            } else if (!crm_pbc_utf8_valid(item, bad_field)) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* ---- nesting depth, checked on the wire bytes before unpacking ------------ */
+
+static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (b < 0x80) { *out = v; return 1; }
+    }
+    return 0;
+}
+
+static int depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end, int depth) {
+    if (depth > CRM_PBC_MAX_DEPTH) return 0;
+    while (p < end) {
+        uint64_t key, value;
+        if (!read_varint(&p, end, &key)) return 0;
+        switch (key & 7) {
+        case 0: if (!read_varint(&p, end, &value)) return 0; break;
+        case 1: if (end - p < 8) return 0; p += 8; break;
+        case 5: if (end - p < 4) return 0; p += 4; break;
+        case 2: {
+            if (!read_varint(&p, end, &value) || value > (uint64_t)(end - p)) return 0;
+            const ProtobufCFieldDescriptor *f =
+                protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+                !depth_ok(f->descriptor, p, p + value, depth + 1))
+                return 0;
+            p += value;
+            break;
+        }
+        default: return 0; /* groups and invalid wire types */
+        }
+    }
+    return 1;
+}
+
+int crm_pbc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len) {
+    return depth_ok(d, data, data + len, 1);
+}
+
+/* ---- binding --------------------------------------------------------------- */
+
+static int32_t trampoline(void *method_data, crm_call *call, const uint8_t *request, size_t len) {
+    const pbc_method *m = method_data;
+    static const uint8_t empty[1];
+    if (!request) request = empty;
+    if (!crm_pbc_depth_ok(m->input, request, len))
+        return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT,
+                            "request does not decode as %s (malformed or nested deeper than %d)",
+                            m->input->name, CRM_PBC_MAX_DEPTH);
+    ProtobufCMessage *message = protobuf_c_message_unpack(m->input, NULL, len, request);
+    if (!message)
+        return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "request does not decode as %s", m->input->name);
+    const char *bad = NULL;
+    int32_t status;
+    if (!crm_pbc_utf8_valid(message, &bad)) {
+        status = crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "field %s is not valid UTF-8", bad);
+    } else {
+        status = m->handler(call, message, m->user_data);
+    }
+    protobuf_c_message_free_unpacked(message, NULL);
+    return status;
+}
+
+int32_t crm_pbc_bind_service(const ProtobufCServiceDescriptor *service, const crm_pbc_binding *bindings,
+                             size_t binding_count, crm_method_def *out, size_t out_capacity,
+                             const char **error) {
+    if (binding_count > out_capacity) {
+        *error = "more bindings than method slots";
+        return CRM_STATUS_INVALID_ARGUMENT;
+    }
+    for (size_t i = 0; i < binding_count; i++) {
+        const ProtobufCMethodDescriptor *md =
+            protobuf_c_service_descriptor_get_method_by_name(service, bindings[i].method);
+        if (!md || !bindings[i].handler) {
+            *error = "a binding names a method the service does not have, or has no handler";
+            return CRM_STATUS_INVALID_ARGUMENT;
+        }
+        pbc_method *record = malloc(sizeof *record);
+        size_t name_len = strlen(service->name) + strlen(md->name) + 3;
+        char *full_name = malloc(name_len);
+        if (!record || !full_name) {
+            free(record);
+            free(full_name);
+            *error = "out of memory";
+            return CRM_STATUS_RESOURCE_EXHAUSTED;
+        }
+        snprintf(full_name, name_len, "/%s/%s", service->name, md->name);
+        *record = (pbc_method){md->input, bindings[i].handler, bindings[i].user_data};
+        out[i] = (crm_method_def){
+            .struct_size = CRM_METHOD_DEF_SIZE,
+            .full_name = full_name,
+            .kind = (bindings[i].flags & CRM_PBC_SERVER_STREAMING) ? CRM_METHOD_SERVER_STREAMING : CRM_METHOD_UNARY,
+            .handler = trampoline,
+            .method_data = record,
+            .request_type = md->input->name,
+            .response_type = md->output->name,
+            .flags = bindings[i].flags & CRM_METHOD_FLAG_WRITES,
+        };
+    }
+    return CRM_STATUS_OK;
+}

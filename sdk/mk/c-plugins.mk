@@ -1,0 +1,50 @@
+# C plugins: the SDK's example and the test fixtures. Included by the
+# top-level Makefile; also usable alone:
+#   make -f sdk/mk/c-plugins.mk c-plugins c-test-plugins abi-header-check BUILD=/tmp/b
+BUILD ?= build
+CC ?= cc
+CXX ?= c++
+PLUGIN_CFLAGS = -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden \
+  -I sdk/c/include -I sdk/examples/tablebooking/generated
+PLUGIN_LIBS = -lprotobuf-c -lpthread
+ABI_HEADERS = sdk/c/include/crm/plugin.h sdk/c/include/crm/plugin_pbc.h
+TABLEBOOKING_SOURCES = sdk/examples/tablebooking/tablebooking.c sdk/c/src/crm_pbc.c \
+  sdk/examples/tablebooking/generated/tablebooking/tablebooking.pb-c.c \
+  sdk/examples/tablebooking/generated/tablebooking_descriptor.c
+
+.PHONY: c-plugins c-test-plugins abi-header-check
+
+c-plugins: $(BUILD)/plugins/tablebooking.so $(BUILD)/plugins/tablebooking.plugin.json
+
+$(BUILD)/plugins/tablebooking.so: $(TABLEBOOKING_SOURCES) $(ABI_HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $(TABLEBOOKING_SOURCES) $(PLUGIN_LIBS)
+
+$(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebooking.plugin.json
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# name:extra compiler flags
+FIXTURES = badabi:-DFIXTURE_ABI=999 \
+  needsmissing:-DFIXTURE_DEP='"nosuchplugin"' \
+  failinit:-DFIXTURE_FAIL_INIT \
+  dupmethod:-DFIXTURE_METHOD='"/crm.testing.v1.Probe/Echo"' \
+  oldrange:-DFIXTURE_DEP='"tablebooking"'
+FIXTURE_NAMES = $(foreach f,$(FIXTURES),$(firstword $(subst :, ,$(f))))
+
+c-test-plugins: $(foreach n,$(FIXTURE_NAMES),$(BUILD)/test-plugins/$(n).so $(BUILD)/test-plugins/$(n).plugin.json)
+
+$(BUILD)/test-plugins/%.so: Tests/Fixtures/c/fixture.c sdk/c/include/crm/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -DFIXTURE_NAME='"$*"' -DFIXTURE_DEP_RANGE='">=2.0.0"' \
+	  $(subst $*:,,$(filter $*:%,$(FIXTURES))) -o $@ $<
+
+$(BUILD)/test-plugins/%.plugin.json: Tests/Fixtures/c/%.plugin.json
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+# plugin.h must be plain C, C++-safe and warning-free in both.
+abi-header-check: $(ABI_HEADERS) sdk/c/test/header_check.c
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -I sdk/c/include -fsyntax-only sdk/c/test/header_check.c
+	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -I sdk/c/include -fsyntax-only sdk/c/test/header_check.c
+	@echo "plugin headers compile as C99 and C++11"
