@@ -41,8 +41,8 @@ SWIFT_PLUGINS = $(notdir $(wildcard Plugins/*))
 
 install-swift: swift-build
 	@mkdir -p $(BUILD)/bin $(BUILD)/plugins $(BUILD)/test-plugins
-	cp $(SWIFT_BIN)/crmd $(SWIFT_BIN)/crmctl $(BUILD)/bin/
-	cp $(SWIFT_BIN)/libcrm-plugin-probe.so $(BUILD)/test-plugins/probe.so
+	cp -f $(SWIFT_BIN)/crmd $(SWIFT_BIN)/crmctl $(BUILD)/bin/
+	cp -f $(SWIFT_BIN)/libcrm-plugin-probe.so $(BUILD)/test-plugins/probe.so
 	cp Tests/Fixtures/ProbePlugin/probe.plugin.json $(BUILD)/test-plugins/
 	@for p in $(SWIFT_PLUGINS); do \
 	  $(SWIFT) build $(SWIFT_FLAGS) --product crm-plugin-$$p && \
@@ -61,15 +61,18 @@ test: build abi-header-check test-swift test-python
 
 # Integration tests start build/bin/crmd themselves, on sockets in a temp dir.
 test-swift: build
-	CRM_BUILD_DIR=$(CURDIR)/$(BUILD) $(SWIFT) test $(SWIFT_FLAGS)
+	CRM_BUILD_DIR=$(CURDIR)/$(BUILD) $(SWIFT) test $(SWIFT_FLAGS) --no-parallel
 
-# The Python client, written from docs/PROTOCOL.md alone, against a live crmd.
+# The Python client, written from docs/PROTOCOL.md alone, against a live
+# crmd serving the shipped plugins and the probe, with short timeouts.
 test-python: build
-	@dir=$$(mktemp -d); \
-	$(BUILD)/bin/crmd --socket $$dir/crm.sock --data-dir $$dir/data --plugin-dir $(BUILD)/plugins \
-	  --log-level warning & pid=$$!; \
+	@dir=$$(mktemp -d); mkdir -p $$dir/plugins; \
+	cp $(BUILD)/plugins/* $(BUILD)/test-plugins/probe.* $$dir/plugins/; \
+	$(BUILD)/bin/crmd --socket $$dir/crm.sock --data-dir $$dir/data --plugin-dir $$dir/plugins \
+	  --read-timeout-ms 2000 --idle-timeout-ms 3000 --log-level warning & pid=$$!; \
 	for i in $$(seq 100); do [ -S $$dir/crm.sock ] && break; sleep 0.05; done; \
-	CRM_SOCKET=$$dir/crm.sock python3 -m pytest -q sdk/python/tests; status=$$?; \
+	CRM_SOCKET=$$dir/crm.sock CRM_READ_TIMEOUT_MS=2000 CRM_IDLE_TIMEOUT_MS=3000 \
+	  python3 -m pytest -q sdk/python/tests; status=$$?; \
 	kill -TERM $$pid; wait $$pid; rm -rf $$dir; exit $$status
 
 check-generated: deps

@@ -5,14 +5,9 @@ import NIOCore
 import SwiftProtobuf
 import Synchronization
 
-/// One connection to crmd. Many calls may be in flight at once from any
-/// number of tasks; a reader thread matches answers to calls by call id.
-public final class Connection: @unchecked Sendable {
-    /// The socket a client uses: `CRM_SOCKET`, else `./crm.sock`.
-    public static var defaultSocketPath: String {
-        ProcessInfo.processInfo.environment["CRM_SOCKET"] ?? "./crm.sock"
-    }
-
+/// The connection's state and its reader thread. The thread keeps the core
+/// alive until the socket closes; `Connection` closes it when dropped.
+final class ConnectionCore: @unchecked Sendable {
     enum Pending {
         case unary(CheckedContinuation<[UInt8], Error>)
         case stream(AsyncThrowingStream<[UInt8], Error>.Continuation)
@@ -23,7 +18,6 @@ public final class Connection: @unchecked Sendable {
     private let writeLock = Mutex(())
     private let state = Mutex(State())
     private let nextID = Atomic<UInt64>(1)
-    private var reader: Thread?
 
     struct State {
         var pending: [UInt64: Pending] = [:]
@@ -33,10 +27,10 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Why the server said GOAWAY, if it did.
-    public var goAway: RPCError? { state.withLock { $0.goAway } }
+    var goAway: RPCError? { state.withLock { $0.goAway } }
 
     /// Connects and exchanges the preface. Blocks until the server answers it.
-    public init(path: String = Connection.defaultSocketPath, maxMessageBytes: Int = 64 * 1024 * 1024) throws {
+    init(path: String, maxMessageBytes: Int) throws {
         socket = try UnixSocket(connectingTo: path)
         try Preface.clientBytes().withUnsafeBytes { try socket.writeAll($0) }
         var answer = [UInt8](repeating: 0, count: Preface.length)
@@ -51,21 +45,18 @@ public final class Connection: @unchecked Sendable {
             let code = Crm_Rpc_V1_StatusCode(code: Int32(status))
             throw ClientError.refused("\(code.name) (server speaks protocol \(version))")
         }
-        let thread = Thread { [unowned self] in self.readLoop(maxMessageBytes: maxMessageBytes) }
+        let thread = Thread { [self] in self.readLoop(maxMessageBytes: maxMessageBytes) }
         thread.name = "crm-client-reader"
-        reader = thread
         thread.start()
     }
 
-    deinit { socket.shutdownBoth() }
-
-    /// Closes the connection; calls in flight fail with UNAVAILABLE.
-    public func close() { socket.shutdownBoth() }
+    /// Closes the socket; the reader then fails what is in flight with UNAVAILABLE.
+    func close() { socket.shutdownBoth() }
 
     // MARK: calls
 
     /// A unary call with raw payload bytes.
-    public func call(_ method: String, _ request: [UInt8], metadata: [String: String] = [:],
+    func call(_ method: String, _ request: [UInt8], metadata: [String: String] = [:],
                      timeout: Duration? = nil) async throws -> [UInt8] {
         let id = nextID.add(1, ordering: .relaxed).oldValue
         return try await withTaskCancellationHandler {
@@ -90,18 +81,9 @@ public final class Connection: @unchecked Sendable {
         }
     }
 
-    /// A unary call with typed messages.
-    public func call<Request: Message, Response: Message>(
-        _ method: String, _ request: Request, as: Response.Type = Response.self,
-        metadata: [String: String] = [:], timeout: Duration? = nil
-    ) async throws -> Response {
-        let bytes = try await call(method, try request.serializedBytes(), metadata: metadata, timeout: timeout)
-        return try Response(serializedBytes: bytes)
-    }
-
     /// A server-streaming call: the messages, then the end of the stream
     /// (or the error status). Ending iteration early cancels the call.
-    public func stream(_ method: String, _ request: [UInt8], metadata: [String: String] = [:],
+    func stream(_ method: String, _ request: [UInt8], metadata: [String: String] = [:],
                        timeout: Duration? = nil) -> (id: UInt64, messages: AsyncThrowingStream<[UInt8], Error>) {
         let id = nextID.add(1, ordering: .relaxed).oldValue
         let (stream, continuation) = AsyncThrowingStream<[UInt8], Error>.makeStream(bufferingPolicy: .unbounded)
@@ -124,7 +106,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// Asks the server to cancel a call; its answer (CANCELLED) still arrives.
-    public func cancel(callID: UInt64) {
+    func cancel(callID: UInt64) {
         var header = Crm_Rpc_V1_FrameHeader()
         header.callID = callID
         header.kind = .cancel
@@ -132,7 +114,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// PING; returns the PONG's payload.
-    public func ping(_ payload: [UInt8] = []) async throws -> [UInt8] {
+    func ping(_ payload: [UInt8] = []) async throws -> [UInt8] {
         try await withCheckedThrowingContinuation { continuation in
             state.withLock { $0.pings.append(.ping(continuation)) }
             var header = Crm_Rpc_V1_FrameHeader()

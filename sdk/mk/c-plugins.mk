@@ -24,20 +24,20 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-# name:extra compiler flags
-FIXTURES = badabi:-DFIXTURE_ABI=999 \
-  needsmissing:-DFIXTURE_DEP='"nosuchplugin"' \
-  failinit:-DFIXTURE_FAIL_INIT \
-  dupmethod:-DFIXTURE_METHOD='"/crm.testing.v1.Probe/Echo"' \
-  oldrange:-DFIXTURE_DEP='"tablebooking"'
-FIXTURE_NAMES = $(foreach f,$(FIXTURES),$(firstword $(subst :, ,$(f))))
+# Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
+FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange
+FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
+FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
+FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
+FIXTURE_FLAGS_dupmethod = -DFIXTURE_METHOD='"/crm.testing.v1.Probe/Echo"' \
+  -DFIXTURE_DEP='"probe"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
+FIXTURE_FLAGS_oldrange = -DFIXTURE_DEP='"tablebooking"' -DFIXTURE_DEP_RANGE='">=2.0.0"'
 
 c-test-plugins: $(foreach n,$(FIXTURE_NAMES),$(BUILD)/test-plugins/$(n).so $(BUILD)/test-plugins/$(n).plugin.json)
 
-$(BUILD)/test-plugins/%.so: Tests/Fixtures/c/fixture.c sdk/c/include/crm/plugin.h
+$(BUILD)/test-plugins/%.so: Tests/Fixtures/c/fixture.c sdk/c/include/crm/plugin.h sdk/mk/c-plugins.mk
 	@mkdir -p $(dir $@)
-	$(CC) $(PLUGIN_CFLAGS) -DFIXTURE_NAME='"$*"' -DFIXTURE_DEP_RANGE='">=2.0.0"' \
-	  $(subst $*:,,$(filter $*:%,$(FIXTURES))) -o $@ $<
+	$(CC) $(PLUGIN_CFLAGS) -DFIXTURE_NAME='"$*"' $(FIXTURE_FLAGS_$*) -o $@ $<
 
 $(BUILD)/test-plugins/%.plugin.json: Tests/Fixtures/c/%.plugin.json
 	@mkdir -p $(dir $@)

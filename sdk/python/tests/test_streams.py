@@ -56,7 +56,6 @@ def test_probe_stream_cancel(conn, probe):
     assert call.status == StatusCode.CANCELLED
 
 
-@pytest.mark.xfail(reason="crmd bug: Health.Watch ignores timeout_us and streams on past its deadline")
 def test_health_watch_deadline_ends_the_stream(conn):
     # §7.4: "For a stream, the deadline covers the whole stream."
     conn.sock.sendall(request(12, crm.HEALTH_WATCH, timeout_us=200_000))
