@@ -31,6 +31,8 @@ let package = Package(
             sources: ["src/crm_abi.c"],
             publicHeadersPath: "include"
         ),
+        // The system's libsqlite3 (Debian: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // Generated swift-protobuf code for the wire, the kernel services and
         // every first-party contract (see proto/generate.sh).
         .target(
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "CRMKernel",
             dependencies: [
-                "CRMWire", "CRMProto", "CRMPluginABI",
+                "CRMWire", "CRMProto", "CRMPluginABI", "CSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -100,7 +102,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CRMIntegrationTests",
-            dependencies: ["CRMClient", "CRMWire", "CRMProto"]
+            dependencies: ["CRMClient", "CRMWire", "CRMProto", "CSQLite"]
         ),
     ],
     swiftLanguageModes: [.v5]

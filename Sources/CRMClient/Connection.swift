@@ -31,14 +31,15 @@ final class ConnectionCore: @unchecked Sendable {
 
     /// Connects and exchanges the preface. Blocks until the server answers it.
     init(path: String, maxMessageBytes: Int) throws {
-        socket = try UnixSocket(connectingTo: path)
-        try Preface.clientBytes().withUnsafeBytes { try socket.writeAll($0) }
-        var answer = [UInt8](repeating: 0, count: Preface.length)
-        var got = 0
-        while got < Preface.length {
-            let n = try answer.withUnsafeMutableBytes { try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[got...])) }
-            guard n > 0 else { throw ClientError.refused("closed during the preface") }
-            got += n
+        do {
+            socket = try UnixSocket(connectingTo: path)
+        } catch {
+            throw ClientError.connect("\(error)")
+        }
+        try socket.writeAll(Preface.clientBytes())
+        let answer: [UInt8]
+        do { answer = try socket.readExactly(Preface.length) } catch {
+            throw ClientError.refused("closed during the preface")
         }
         guard let (version, status) = Preface.parse(answer) else { throw ClientError.refused("not a crm server") }
         guard status == 0 else {

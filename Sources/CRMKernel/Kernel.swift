@@ -12,6 +12,7 @@ public final class Kernel: @unchecked Sendable {
     private let health = HealthState()
     private let dispatcher: PluginDispatcher
     private var server: RPCServer?
+    private var database: KernelDatabase?
     private let logger = Logger(label: "crm.kernel")
 
     public init(config: KernelConfig) {
@@ -22,6 +23,9 @@ public final class Kernel: @unchecked Sendable {
 
     public func start() throws {
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
+        let database = try KernelDatabase(dataDirectory: config.dataDirectory)
+        self.database = database
+        plugins.useDatabase(database)
         KernelServices.register(router: router, plugins: plugins, health: health)
         plugins.loadAll(config: config)
         router.seal()

@@ -25,13 +25,16 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 	cp $< $@
 
 # Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
-FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange
+FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig
 FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
 FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
 FIXTURE_FLAGS_dupmethod = -DFIXTURE_METHOD='"/crm.testing.v1.Probe/Echo"' \
   -DFIXTURE_DEP='"probe"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_oldrange = -DFIXTURE_DEP='"tablebooking"' -DFIXTURE_DEP_RANGE='">=2.0.0"'
+FIXTURE_FLAGS_goodmig = -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX goodmig_items_name ON goodmig_items(name)"'
+# Its second migration writes the kernel's table: denied, so neither applies.
+FIXTURE_FLAGS_badmig = -DFIXTURE_SECOND_MIGRATION='"CREATE TABLE badmig_more (x INTEGER); DELETE FROM kernel_migrations"'
 
 c-test-plugins: $(foreach n,$(FIXTURE_NAMES),$(BUILD)/test-plugins/$(n).so $(BUILD)/test-plugins/$(n).plugin.json)
 

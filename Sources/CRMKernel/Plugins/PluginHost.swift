@@ -11,12 +11,16 @@ public final class PluginHost: @unchecked Sendable {
     public private(set) var plugins: [PluginRecord] = []
     private var loaded: [PluginRecord] = []
     private let router: Router
+    private var migrator: Migrator?
     private let logger = Logger(label: "crm.kernel.plugins")
 
     public init(router: Router) {
         self.router = router
         HostAPI.router = router
     }
+
+    /// Plugins' migrations run against `database` as they load.
+    func useDatabase(_ database: KernelDatabase) { migrator = Migrator(database: database) }
 
     public func loadAll(config: KernelConfig) {
         let planner = PluginPlanner(directory: config.pluginDirectory, enabled: config.enabledPlugins,
@@ -84,6 +88,12 @@ public final class PluginHost: @unchecked Sendable {
         let methods = try readMethods(def, record)
         if let descriptor = def.descriptor_set, def.descriptor_set_len > 0 {
             record.descriptorSet = Data(bytes: descriptor, count: def.descriptor_set_len)
+        }
+        let migrations = try Migrator.declared(in: def)
+        if !migrations.isEmpty {
+            guard let migrator else { throw PluginLoadError("plugin has migrations but crmd has no database") }
+            let applied = try migrator.apply(migrations, for: record.name)
+            if applied > 0 { logger.info("migrations applied", metadata: ["plugin": "\(record.name)", "count": "\(applied)"]) }
         }
         record.definition = def
         if let initialize = def.`init` {

@@ -23,7 +23,8 @@ final class CrmdProcess: @unchecked Sendable {
     ///   - plugins: names found in build/plugins or build/test-plugins.
     ///   - arguments: extra crmd flags.
     init(plugins: [String] = ["probe"], arguments: [String] = [], environment: [String: String] = [:],
-         pluginFiles: [String: String] = [:], socketPath: String? = nil, waitForSocket: Bool = true) throws {
+         pluginFiles: [String: String] = [:], socketPath: String? = nil, dataDir: String? = nil,
+         waitForSocket: Bool = true) throws {
         dir = try Self.makeTempDir()
         self.socketPath = socketPath ?? dir + "/crm.sock"
         pluginDir = dir + "/plugins"
@@ -32,7 +33,7 @@ final class CrmdProcess: @unchecked Sendable {
         for name in plugins { try Self.install(plugin: name, into: pluginDir) }
         for (file, text) in pluginFiles { try text.write(toFile: pluginDir + "/" + file, atomically: true, encoding: .utf8) }
         process.executableURL = URL(fileURLWithPath: Self.buildDir + "/bin/crmd")
-        process.arguments = ["--socket", self.socketPath, "--data-dir", dir + "/data", "--plugin-dir", pluginDir,
+        process.arguments = ["--socket", self.socketPath, "--data-dir", dataDir ?? dir + "/data", "--plugin-dir", pluginDir,
                              "--log-level", "debug"] + arguments
         var env = ProcessInfo.processInfo.environment
         env.merge(environment) { $1 }

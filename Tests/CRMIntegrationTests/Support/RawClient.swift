@@ -6,25 +6,14 @@ import NIOCore
 /// A client that sends exactly the bytes a test wants, malformed ones
 /// included, and reads frames back with a timeout.
 final class RawClient {
-    let fd: Int32
+    private let socket: UnixSocket
+    var fd: Int32 { socket.fd }
     private var inbound = ByteBuffer()
     private var parser = FrameParser(maxPayloadBytes: 64 * 1024 * 1024)
 
     init(path: String) throws {
-        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: path.utf8)
-            raw[path.utf8.count] = 0
-        }
-        let ok = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard ok == 0 else { throw TestFailure("connect: \(String(cString: strerror(errno)))") }
+        socket = try UnixSocket(connectingTo: path)
     }
-
-    deinit { close(fd) }
 
     /// Sends the client preface and checks the server accepted it.
     func handshake() throws {

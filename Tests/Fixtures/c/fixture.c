@@ -6,6 +6,7 @@
  *   FIXTURE_DEP      a dependency name, FIXTURE_DEP_RANGE its version range
  *   FIXTURE_FAIL_INIT  init fails with FAILED_PRECONDITION
  *   FIXTURE_METHOD   the one method it serves
+ *   FIXTURE_SECOND_MIGRATION  declare two migrations: <name>_items, then this SQL
  */
 #include "crm/plugin.h"
 
@@ -41,6 +42,14 @@ static const crm_method_def methods[] = {
 static const crm_dependency_def dependencies[] = {{CRM_DEPENDENCY_DEF_SIZE, FIXTURE_DEP, FIXTURE_DEP_RANGE}};
 #endif
 
+#ifdef FIXTURE_SECOND_MIGRATION
+static const crm_migration_def migrations[] = {
+    {CRM_MIGRATION_DEF_SIZE, 1, "create_items",
+     "CREATE TABLE " FIXTURE_NAME "_items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)"},
+    {CRM_MIGRATION_DEF_SIZE, 2, "second", FIXTURE_SECOND_MIGRATION},
+};
+#endif
+
 static const crm_plugin_def definition = {
     .struct_size = CRM_PLUGIN_DEF_SIZE,
     .abi_version = FIXTURE_ABI,
@@ -53,6 +62,10 @@ static const crm_plugin_def definition = {
 #endif
     .methods = methods,
     .method_count = 1,
+#ifdef FIXTURE_SECOND_MIGRATION
+    .migrations = migrations,
+    .migration_count = 2,
+#endif
     .init = init,
 };
 
