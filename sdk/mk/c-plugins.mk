@@ -3,7 +3,10 @@
 #   make -f sdk/mk/c-plugins.mk c-plugins c-test-plugins abi-header-check BUILD=/tmp/b
 BUILD ?= build
 CC ?= cc
-CXX ?= c++
+# make's built-in CXX is g++; `?=` would not replace it.
+ifeq ($(origin CXX),default)
+CXX = c++
+endif
 PLUGIN_CFLAGS = -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden \
   -I sdk/c/include -I sdk/examples/tablebooking/generated
 PLUGIN_LIBS = -lprotobuf-c -lpthread
@@ -11,12 +14,15 @@ ABI_HEADERS = sdk/c/include/crm/plugin.h sdk/c/include/crm/plugin_pbc.h
 TABLEBOOKING_SOURCES = sdk/examples/tablebooking/tablebooking.c sdk/c/src/crm_pbc.c \
   sdk/examples/tablebooking/generated/tablebooking/tablebooking.pb-c.c \
   sdk/examples/tablebooking/generated/tablebooking_descriptor.c
+# Rebuild when a header or these rules (the flags) change.
+TABLEBOOKING_DEPS = $(TABLEBOOKING_SOURCES) $(ABI_HEADERS) sdk/mk/c-plugins.mk \
+  sdk/examples/tablebooking/generated/tablebooking/tablebooking.pb-c.h
 
 .PHONY: c-plugins c-test-plugins abi-header-check
 
 c-plugins: $(BUILD)/plugins/tablebooking.so $(BUILD)/plugins/tablebooking.plugin.json
 
-$(BUILD)/plugins/tablebooking.so: $(TABLEBOOKING_SOURCES) $(ABI_HEADERS)
+$(BUILD)/plugins/tablebooking.so: $(TABLEBOOKING_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $(TABLEBOOKING_SOURCES) $(PLUGIN_LIBS)
 
@@ -46,8 +52,12 @@ $(BUILD)/test-plugins/%.plugin.json: Tests/Fixtures/c/%.plugin.json
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-# plugin.h must be plain C, C++-safe and warning-free in both.
+# plugin.h must be plain C, C++-safe and warning-free in both; and a C++
+# plugin's CRM_DECLARE_PLUGIN must export the unmangled entry symbol.
 abi-header-check: $(ABI_HEADERS) sdk/c/test/header_check.c
-	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -I sdk/c/include -fsyntax-only sdk/c/test/header_check.c
-	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -I sdk/c/include -fsyntax-only sdk/c/test/header_check.c
+	@mkdir -p $(BUILD)/abi-header-check
+	$(CC) -std=c99 -Wall -Wextra -Werror -pedantic -I sdk/c/include -c -o $(BUILD)/abi-header-check/c.o sdk/c/test/header_check.c
+	$(CXX) -x c++ -std=c++11 -Wall -Wextra -Werror -I sdk/c/include -c -o $(BUILD)/abi-header-check/cxx.o sdk/c/test/header_check.c
+	@for o in c cxx; do nm $(BUILD)/abi-header-check/$$o.o | grep -q ' T crm_plugin_entry$$' || \
+	  { echo "$$o: crm_plugin_entry is not exported unmangled"; exit 1; }; done
 	@echo "plugin headers compile as C99 and C++11"

@@ -28,12 +28,18 @@ int32_t crm_pbc_fail(crm_call *call, int32_t status, const char *format, ...) {
     return status;
 }
 
+/* Small messages are packed on the stack; the host copies the bytes, so the
+ * buffer never outlives this call. */
 static int32_t pack_and(crm_call *call, const ProtobufCMessage *message, int stream) {
+    if (!pbc_host) return CRM_STATUS_INTERNAL; /* crm_pbc_set_host was never called */
     uint8_t small[1024];
     size_t len = protobuf_c_message_get_packed_size(message);
     uint8_t *buffer = len <= sizeof small ? small : malloc(len);
     if (!buffer) return crm_pbc_fail(call, CRM_STATUS_RESOURCE_EXHAUSTED, "out of memory packing a response");
-    protobuf_c_message_pack(message, buffer);
+    if (protobuf_c_message_pack(message, buffer) != len) {
+        if (buffer != small) free(buffer);
+        return crm_pbc_fail(call, CRM_STATUS_INTERNAL, "%s packed to an unexpected size", message->descriptor->name);
+    }
     int32_t status = CRM_STATUS_OK;
     if (stream) {
         status = pbc_host->call_send(call, buffer, len);
@@ -91,7 +97,10 @@ int crm_pbc_utf8_valid(const ProtobufCMessage *m, const char **bad_field) {
             const void *item = items[k];
             if (!item) continue;
             if (f->type == PROTOBUF_C_TYPE_STRING) {
-                if (!utf8_ok(item)) { *bad_field = f->name; return 0; }
+                if (!utf8_ok(item)) {
+                    if (bad_field) *bad_field = f->name;
+                    return 0;
+                }
             } else if (!crm_pbc_utf8_valid(item, bad_field)) {
                 return 0;
             }
@@ -112,8 +121,9 @@ static int read_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
     return 0;
 }
 
-static int depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end, int depth) {
-    if (depth > CRM_PBC_MAX_DEPTH) return 0;
+/* 1 when well-formed and shallow enough, 0 when malformed, -1 when too deep. */
+static int depth_scan(const ProtobufCMessageDescriptor *d, const uint8_t *p, const uint8_t *end, int depth) {
+    if (depth > CRM_PBC_MAX_DEPTH) return -1;
     while (p < end) {
         uint64_t key, value;
         if (!read_varint(&p, end, &key)) return 0;
@@ -124,21 +134,22 @@ static int depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *p, const
         case 2: {
             if (!read_varint(&p, end, &value) || value > (uint64_t)(end - p)) return 0;
             const ProtobufCFieldDescriptor *f =
-                protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
-            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-                !depth_ok(f->descriptor, p, p + value, depth + 1))
-                return 0;
+                key >> 35 ? NULL : protobuf_c_message_descriptor_get_field(d, (unsigned)(key >> 3));
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+                int inner = depth_scan(f->descriptor, p, p + value, depth + 1);
+                if (inner != 1) return inner;
+            }
             p += value;
             break;
         }
-        default: return 0; /* groups and invalid wire types */
+        default: return 0; /* groups and invalid wire types; protobuf-c refuses them too */
         }
     }
     return 1;
 }
 
 int crm_pbc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len) {
-    return depth_ok(d, data, data + len, 1);
+    return depth_scan(d, data, data + len, 1) == 1;
 }
 
 /* ---- binding --------------------------------------------------------------- */
@@ -146,12 +157,12 @@ int crm_pbc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *data, s
 static int32_t trampoline(void *method_data, crm_call *call, const uint8_t *request, size_t len) {
     const pbc_method *m = method_data;
     static const uint8_t empty[1];
-    if (!request) request = empty;
-    if (!crm_pbc_depth_ok(m->input, request, len))
-        return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT,
-                            "request does not decode as %s (malformed or nested deeper than %d)",
+    if (!request) request = empty; /* an empty request may come as NULL */
+    int scan = depth_scan(m->input, request, request + len, 1);
+    if (scan < 0)
+        return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "request does not decode as %s (nested deeper than %d)",
                             m->input->name, CRM_PBC_MAX_DEPTH);
-    ProtobufCMessage *message = protobuf_c_message_unpack(m->input, NULL, len, request);
+    ProtobufCMessage *message = scan ? protobuf_c_message_unpack(m->input, NULL, len, request) : NULL;
     if (!message)
         return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "request does not decode as %s", m->input->name);
     const char *bad = NULL;
@@ -165,27 +176,52 @@ static int32_t trampoline(void *method_data, crm_call *call, const uint8_t *requ
     return status;
 }
 
+static int32_t bind_error(const char **error, const char *message) {
+    if (error) *error = message;
+    return CRM_STATUS_INVALID_ARGUMENT;
+}
+
+/* Checks every binding before allocating anything, so a refusal leaks nothing. */
+static int32_t check_bindings(const ProtobufCServiceDescriptor *service, const crm_pbc_binding *bindings,
+                              size_t binding_count, const char **error) {
+    for (size_t i = 0; i < binding_count; i++) {
+        if (!bindings[i].method || !bindings[i].handler)
+            return bind_error(error, "a binding has no method name or no handler");
+        /* A method bound twice would reach the host as a duplicate method. */
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(bindings[j].method, bindings[i].method) == 0)
+                return bind_error(error, "a method is bound twice");
+        if (!protobuf_c_service_descriptor_get_method_by_name(service, bindings[i].method))
+            return bind_error(error, "a binding names a method the service does not have");
+    }
+    return CRM_STATUS_OK;
+}
+
 int32_t crm_pbc_bind_service(const ProtobufCServiceDescriptor *service, const crm_pbc_binding *bindings,
                              size_t binding_count, crm_method_def *out, size_t out_capacity,
                              const char **error) {
-    if (binding_count > out_capacity) {
-        *error = "more bindings than method slots";
-        return CRM_STATUS_INVALID_ARGUMENT;
-    }
+    if (!service || service->magic != PROTOBUF_C__SERVICE_DESCRIPTOR_MAGIC)
+        return bind_error(error, "not a protobuf-c service descriptor");
+    if ((binding_count && (!bindings || !out)) || binding_count > out_capacity)
+        return bind_error(error, "more bindings than method slots");
+    if (binding_count > service->n_methods)
+        return bind_error(error, "more bindings than the service has methods");
+    int32_t status = check_bindings(service, bindings, binding_count, error);
+    if (status != CRM_STATUS_OK) return status;
     for (size_t i = 0; i < binding_count; i++) {
         const ProtobufCMethodDescriptor *md =
             protobuf_c_service_descriptor_get_method_by_name(service, bindings[i].method);
-        if (!md || !bindings[i].handler) {
-            *error = "a binding names a method the service does not have, or has no handler";
-            return CRM_STATUS_INVALID_ARGUMENT;
-        }
         pbc_method *record = malloc(sizeof *record);
         size_t name_len = strlen(service->name) + strlen(md->name) + 3;
         char *full_name = malloc(name_len);
         if (!record || !full_name) {
             free(record);
             free(full_name);
-            *error = "out of memory";
+            for (size_t j = 0; j < i; j++) {
+                free((char *)out[j].full_name);
+                free(out[j].method_data);
+            }
+            if (error) *error = "out of memory";
             return CRM_STATUS_RESOURCE_EXHAUSTED;
         }
         snprintf(full_name, name_len, "/%s/%s", service->name, md->name);
@@ -198,7 +234,7 @@ int32_t crm_pbc_bind_service(const ProtobufCServiceDescriptor *service, const cr
             .method_data = record,
             .request_type = md->input->name,
             .response_type = md->output->name,
-            .flags = bindings[i].flags & CRM_METHOD_FLAG_WRITES,
+            .flags = bindings[i].flags & ~CRM_PBC_SERVER_STREAMING, /* host flags pass through */
         };
     }
     return CRM_STATUS_OK;

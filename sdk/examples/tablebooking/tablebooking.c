@@ -3,8 +3,9 @@
  *
  * Shows the whole C path: plugin.h for the ABI, plugin_pbc.h to bind a
  * protoc-c service to typed handlers, a FileDescriptorSet for Reflection.
- * Bookings live in memory behind a mutex; durable storage arrives with the
- * kernel's storage feature ("crm.storage.v1").
+ * Bookings live in memory behind a mutex and vanish on restart: durable
+ * storage arrives in a later issue, with the kernel's storage feature
+ * ("crm.storage.v1").
  */
 #define _POSIX_C_SOURCE 200809L /* strdup */
 #include <pthread.h>
@@ -52,12 +53,29 @@ static void to_message(const booking *b, Crm__Example__Tablebooking__V1__Booking
     out->phone = b->phone;
 }
 
+/* Two slots overlap when their starts are less than a slot apart. Both are
+ * > 0, so the difference cannot overflow (starts_at + SLOT_SECONDS could). */
 static int table_free(size_t t, int64_t starts_at) {
     for (size_t i = 0; i < booking_count; i++) {
         const booking *b = &bookings[i];
-        if (b->table_index == t && b->starts_at < starts_at + SLOT_SECONDS && starts_at < b->starts_at + SLOT_SECONDS)
-            return 0;
+        int64_t apart = b->starts_at > starts_at ? b->starts_at - starts_at : starts_at - b->starts_at;
+        if (b->table_index == t && apart < SLOT_SECONDS) return 0;
     }
+    return 1;
+}
+
+/* A page token is the decimal id of the last booking already listed: digits
+ * only (strtoull alone would take spaces, signs and overflow quietly). */
+static int parse_token(const char *token, uint64_t *after) {
+    uint64_t value = 0;
+    if (!*token) return 0;
+    for (; *token; token++) {
+        if (*token < '0' || *token > '9') return 0;
+        unsigned digit = (unsigned)(*token - '0');
+        if (value > (UINT64_MAX - digit) / 10) return 0;
+        value = value * 10 + digit;
+    }
+    *after = value;
     return 1;
 }
 
@@ -94,14 +112,22 @@ static int32_t create_booking(crm_call *call, const ProtobufCMessage *message, v
     booking *b = &bookings[booking_count];
     *b = (booking){.id = booking_count + 1, .guest_name = strdup(req->guest_name), .phone = strdup(req->phone),
                    .party_size = req->party_size, .starts_at = req->starts_at, .table_index = t};
+    if (!b->guest_name || !b->phone) {
+        pthread_mutex_unlock(&lock);
+        free(b->guest_name);
+        free(b->phone);
+        return crm_pbc_fail(call, CRM_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    }
     booking_count++;
+    uint64_t id = b->id;
     Crm__Example__Tablebooking__V1__Booking reply;
     to_message(b, &reply);
     int32_t status = crm_pbc_respond(call, &reply.base);
     pthread_mutex_unlock(&lock);
 
     char line[128];
-    snprintf(line, sizeof line, "booked %s for %u", tables[t].name, req->party_size);
+    snprintf(line, sizeof line, "booking %llu: %s for %u at %lld", (unsigned long long)id, tables[t].name,
+             req->party_size, (long long)req->starts_at);
     crm_pbc_host()->log(self_plugin, CRM_LOG_INFO, line);
     return status;
 }
@@ -125,13 +151,9 @@ static int32_t list_bookings(crm_call *call, const ProtobufCMessage *message, vo
     (void)user_data;
     const Crm__Example__Tablebooking__V1__ListBookingsRequest *req = (const void *)message;
     size_t page = req->page_size == 0 ? DEFAULT_PAGE : (req->page_size > MAX_PAGE ? MAX_PAGE : req->page_size);
-    unsigned long long after = 0;
-    if (req->page_token[0]) {
-        char *end;
-        after = strtoull(req->page_token, &end, 10);
-        if (*end || req->page_token[0] == '-')
-            return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "page_token is not valid");
-    }
+    uint64_t after = 0;
+    if (req->page_token[0] && !parse_token(req->page_token, &after))
+        return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "page_token is not valid");
     pthread_mutex_lock(&lock);
     size_t start = after < booking_count ? (size_t)after : booking_count; /* ids are 1-based positions */
     size_t n = booking_count - start < page ? booking_count - start : page;

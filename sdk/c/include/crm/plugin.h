@@ -71,10 +71,17 @@ extern "C" {
 /** The one symbol a plugin exports. */
 #define CRM_PLUGIN_ENTRY_SYMBOL "crm_plugin_entry"
 
-#if defined(_WIN32)
-#define CRM_PLUGIN_EXPORT __declspec(dllexport)
+/* Exports the entry point with C linkage: a C++ plugin's entry would
+ * otherwise be name-mangled and dlsym would not find it. */
+#ifdef __cplusplus
+#define CRM_EXTERN_C extern "C"
 #else
-#define CRM_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define CRM_EXTERN_C
+#endif
+#if defined(_WIN32)
+#define CRM_PLUGIN_EXPORT CRM_EXTERN_C __declspec(dllexport)
+#else
+#define CRM_PLUGIN_EXPORT CRM_EXTERN_C __attribute__((visibility("default")))
 #endif
 
 /* ------------------------------------------------------------------------ */
