@@ -21,7 +21,7 @@ final class ConnectionCore: @unchecked Sendable {
 
     struct State {
         var pending: [UInt64: Pending] = [:]
-        var pings: [Pending] = []
+        var pings: [(token: UInt64, waiter: Pending)] = []
         var closedReason: String?
         var goAway: RPCError?
     }
@@ -116,12 +116,26 @@ final class ConnectionCore: @unchecked Sendable {
 
     /// PING; returns the PONG's payload.
     func ping(_ payload: [UInt8] = []) async throws -> [UInt8] {
-        try await withCheckedThrowingContinuation { continuation in
-            state.withLock { $0.pings.append(.ping(continuation)) }
+        let token = nextID.add(1, ordering: .relaxed).oldValue
+        return try await withCheckedThrowingContinuation { continuation in
+            // Whoever removes the waiter from `pings` resumes it, exactly once.
+            let closed = state.withLock { s -> String? in
+                if let reason = s.closedReason { return reason }
+                s.pings.append((token, .ping(continuation)))
+                return nil
+            }
+            if let closed {
+                continuation.resume(throwing: RPCError(.unavailable, closed))
+                return
+            }
             var header = Crm_Rpc_V1_FrameHeader()
             header.kind = .ping
             do { try sendFrame(header, payload) } catch {
-                continuation.resume(throwing: RPCError(.unavailable, "\(error)"))
+                let waiter = state.withLock { s -> Pending? in
+                    guard let index = s.pings.firstIndex(where: { $0.token == token }) else { return nil }
+                    return s.pings.remove(at: index).waiter
+                }
+                if let waiter { resume(waiter, with: .failure(RPCError(.unavailable, "\(error)"))) }
             }
         }
     }
@@ -183,7 +197,7 @@ final class ConnectionCore: @unchecked Sendable {
         let goAway = state.withLock { $0.goAway }
         let orphaned = state.withLock { s -> [Pending] in
             s.closedReason = goAway.map { "\($0)" } ?? reason
-            let all = Array(s.pending.values) + s.pings
+            let all = Array(s.pending.values) + s.pings.map(\.waiter)
             s.pending.removeAll()
             s.pings.removeAll()
             return all
@@ -206,7 +220,7 @@ final class ConnectionCore: @unchecked Sendable {
                 continuation.yield(payload)
             }
         case .pong:
-            let waiter = state.withLock { s -> Pending? in s.pings.isEmpty ? nil : s.pings.removeFirst() }
+            let waiter = state.withLock { s -> Pending? in s.pings.isEmpty ? nil : s.pings.removeFirst().waiter }
             if let waiter { resume(waiter, with: .success(payload)) }
         case .goaway:
             state.withLock { $0.goAway = RPCError(header.status, header.statusMessage) }

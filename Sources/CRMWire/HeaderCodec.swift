@@ -46,8 +46,10 @@ public enum HeaderCodec {
             case 0x28: header.timeoutUs = try readVarint(bytes, &i)
             case 0x30: header.status = Crm_Rpc_V1_StatusCode(rawValue: Int(truncatingIfNeeded: try readVarint(bytes, &i))) ?? .unknown
             case 0x1a, 0x3a:
-                let length = Int(try readVarint(bytes, &i))
-                guard length >= 0, i + length <= bytes.count else { throw BinaryDecodingError.truncated }
+                // Compared as UInt64 first: a forged length near 2^64 must not trap.
+                let rawLength = try readVarint(bytes, &i)
+                guard rawLength <= UInt64(bytes.count - i) else { throw BinaryDecodingError.truncated }
+                let length = Int(rawLength)
                 guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[i..<(i + length)]), as: UTF8.self) else {
                     throw BinaryDecodingError.invalidUTF8
                 }

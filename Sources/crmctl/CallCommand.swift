@@ -42,6 +42,9 @@ struct CallCommand: AsyncParsableCommand {
         for entry in header where !entry.contains("=") {
             throw ValidationError("-H needs key=value, got \(entry)")
         }
+        if let timeoutMs, timeoutMs <= 0 {
+            throw ValidationError("--timeout-ms must be a positive number of milliseconds")
+        }
     }
 
     func run() async throws {

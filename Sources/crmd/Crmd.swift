@@ -30,6 +30,12 @@ struct Crmd: ParsableCommand {
     @Option(name: .long, help: "Worker threads for plugin handlers.")
     var workers: Int?
 
+    @Option(name: .long, help: "Read-only database connections for calls that do not write (default 8).")
+    var readers: Int?
+
+    @Option(name: .long, help: "normal (durable across crashes, the default) or full (also across power loss).")
+    var synchronous: String?
+
     @Option(name: .long, help: "Largest message accepted or sent, in bytes (default 4 MiB).")
     var maxMessageBytes: Int?
 
@@ -59,9 +65,6 @@ struct Crmd: ParsableCommand {
         if let logFormat, StructuredLogHandler.Format(rawValue: logFormat) == nil {
             throw ValidationError("--log-format must be logfmt or json")
         }
-        for value in [workers, maxMessageBytes, maxInFlight].compactMap({ $0 }) where value <= 0 {
-            throw ValidationError("limits must be positive")
-        }
     }
 
     private func parse<T>(_ body: () throws -> T) throws -> T {
@@ -77,6 +80,8 @@ struct Crmd: ParsableCommand {
         if let pluginDir { c.pluginDirectory = pluginDir }
         if let enable { c.enabledPlugins = enable.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let workers { c.workerThreads = workers }
+        if let readers { c.readerConnections = readers }
+        if let synchronous { c.synchronousFull = try parse { try KernelConfig.parseSynchronous(synchronous) } }
         if let maxMessageBytes { c.limits.maxMessageBytes = maxMessageBytes }
         if let maxInFlight { c.limits.maxInFlightPerConnection = maxInFlight }
         if let readTimeoutMs { c.limits.readTimeoutMillis = readTimeoutMs }
@@ -84,6 +89,7 @@ struct Crmd: ParsableCommand {
         if let shutdownGraceMs { c.limits.shutdownGraceMillis = shutdownGraceMs }
         if let logLevel { c.logLevel = logLevel }
         if let logFormat { c.logFormat = logFormat }
+        try parse { try c.validate() }
         return c
     }
 
@@ -93,8 +99,9 @@ struct Crmd: ParsableCommand {
         let format = StructuredLogHandler.Format(rawValue: config.logFormat) ?? .logfmt
         LoggingSystem.bootstrap { StructuredLogHandler(label: $0, level: level, format: format) }
 
-        let kernel = Kernel(config: config)
+        // Signals are blocked before any thread exists, so every thread inherits the mask.
         let signals = SignalWaiter([SIGTERM, SIGINT])
+        let kernel = Kernel(config: config)
         do {
             try kernel.start()
         } catch {

@@ -12,8 +12,8 @@ import Testing
         let all = try await client.call("/crm.kernel.v1.Health/Check", Crm_Kernel_V1_HealthCheckRequest(),
                                         as: Crm_Kernel_V1_HealthCheckResponse.self)
         #expect(all.status == .serving)
-        #expect(all.services.map(\.service) == ["crm.kernel.v1.Health", "crm.kernel.v1.Plugins",
-                                                "crm.kernel.v1.Reflection", "crm.testing.v1.Probe"])
+        #expect(all.services.map(\.service) == ["crm.kernel.v1.Events", "crm.kernel.v1.Health", "crm.kernel.v1.Plugins",
+                                                "crm.kernel.v1.Reflection", "crm.kernel.v1.Storage", "crm.testing.v1.Probe"])
         #expect(all.services.last?.plugin == "probe")
         let one = try await client.call("/crm.kernel.v1.Health/Check",
                                         Crm_Kernel_V1_HealthCheckRequest.with { $0.service = "crm.testing.v1.Probe" },
@@ -46,7 +46,7 @@ import Testing
             let set = try Google_Protobuf_FileDescriptorSet(serializedBytes: response.fileDescriptorSet)
             #expect(set.file.contains { $0.name == file })
         }
-        await #expect(throws: RPCError.self) {
+        await #expect(throws: RPCError(.notFound, "service no.Such is not served here")) {
             _ = try await client.call("/crm.kernel.v1.Reflection/GetFileDescriptorSet",
                                       Crm_Kernel_V1_GetFileDescriptorSetRequest.with { $0.service = "no.Such" },
                                       as: Crm_Kernel_V1_GetFileDescriptorSetResponse.self)
@@ -64,7 +64,7 @@ import Testing
         let second = try await client.call("/crm.kernel.v1.Reflection/ListServices",
                                            Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 3; $0.pageToken = first.nextPageToken },
                                            as: Crm_Kernel_V1_ListServicesResponse.self)
-        #expect(second.services.map(\.name) == ["crm.testing.v1.Probe"])
+        #expect(second.services.map(\.name) == ["crm.kernel.v1.Reflection", "crm.kernel.v1.Storage", "crm.testing.v1.Probe"])
         #expect(second.nextPageToken.isEmpty)
     }
 }

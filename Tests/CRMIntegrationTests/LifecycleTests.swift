@@ -92,15 +92,44 @@ import Testing
         let dir = try CrmdProcess.makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let config = dir + "/crmd.json"
-        try #"{"limits": {"max_message_bytes": 2048}, "plugins": {"probe": {"greeting": "from config"}}}"#
+        try #"{"limits": {"max_message_bytes": 2048, "max_in_flight_per_connection": 1}, "plugins": {"probe": {"greeting": "from config"}}}"#
             .write(toFile: config, atomically: true, encoding: .utf8)
-        let crmd = try CrmdProcess(arguments: ["--config", config])
+        // The flag overrides the file's in-flight limit; the file's message limit stays.
+        let crmd = try CrmdProcess(arguments: ["--config", config, "--max-in-flight", "8"])
         let client = try crmd.connect()
         let echo = try await client.call("/crm.testing.v1.Probe/Echo", Crm_Testing_V1_EchoRequest(),
                                          as: Crm_Testing_V1_EchoResponse.self)
         #expect(echo.configGreeting == "from config")
         let big: [UInt8] = try Crm_Testing_V1_EchoRequest.with { $0.payload = Data(count: 4000) }.serializedBytes()
-        await #expect(throws: RPCError.self) { _ = try await client.call("/crm.testing.v1.Probe/Echo", big) }
+        await #expect(throws: RPCError(.resourceExhausted, "message of \(big.count) bytes is over the 2048-byte limit")) {
+            _ = try await client.call("/crm.testing.v1.Probe/Echo", big)
+        }
+        // Two calls at once are admitted: the file's limit of 1 was overridden.
+        let sleep: [UInt8] = try Crm_Testing_V1_SleepRequest.with { $0.millis = 300 }.serializedBytes()
+        async let first = client.call("/crm.testing.v1.Probe/Sleep", sleep)
+        async let second = client.call("/crm.testing.v1.Probe/Sleep", sleep)
+        _ = try await (first, second)
+    }
+
+    @Test func outOfRangeLimitsAreRefusedAtStart() throws {
+        let dir = try CrmdProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try #"{"limits": {"read_timeout_ms": -5}}"#.write(toFile: dir + "/neg.json", atomically: true, encoding: .utf8)
+        let fromFile = try CrmdProcess(arguments: ["--config", dir + "/neg.json"], waitForSocket: false)
+        #expect(fromFile.waitForExit() != 0)
+        #expect(fromFile.log.contains("read_timeout_ms is -5"))
+        let fromFlag = try CrmdProcess(arguments: ["--max-message-bytes", "99999999999"], waitForSocket: false)
+        #expect(fromFlag.waitForExit() != 0)
+        #expect(fromFlag.log.contains("max_message_bytes is 99999999999"))
+    }
+
+    @Test func secondCrmdOnTheSameDataDirectoryIsRefusedBeforeTouchingIt() throws {
+        let first = try CrmdProcess()
+        let second = try CrmdProcess(socketPath: first.dir + "/other.sock", dataDir: first.dir + "/data",
+                                     waitForSocket: false)
+        #expect(second.waitForExit() != 0)
+        #expect(second.log.contains("another crmd is using the data directory"))
+        #expect(!second.log.contains("migration"))
     }
 
     @Test func invalidConfigFileStopsStartWithAClearMessage() throws {

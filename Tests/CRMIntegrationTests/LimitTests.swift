@@ -24,6 +24,20 @@ import Testing
         #expect(second.header.callID == 2 && second.header.status == .ok)
     }
 
+    @Test func oversizeRequestReusingAnInFlightCallIDIsAProtocolError() throws {
+        let crmd = try CrmdProcess(arguments: ["--max-message-bytes", "1024"])
+        let raw = try RawClient(path: crmd.socketPath)
+        try raw.handshake()
+        let sleep: [UInt8] = try Crm_Testing_V1_SleepRequest.with { $0.millis = 2000 }.serializedBytes()
+        try raw.request(1, "/crm.testing.v1.Probe/Sleep", sleep)
+        let big: [UInt8] = try Crm_Testing_V1_EchoRequest.with { $0.payload = Data(count: 5000) }.serializedBytes()
+        try raw.request(1, echo, big)
+        // Call 1 must not be answered twice: the duplicate id closes the connection.
+        let frames = try raw.framesUntilClosed(timeout: 5)
+        #expect(frames.filter { $0.kind == .response }.isEmpty)
+        #expect(frames.first { $0.kind == .goaway }?.statusMessage.contains("call_id 1 is already in flight") == true)
+    }
+
     @Test func unknownMethodIsUnimplemented() async throws {
         let crmd = try CrmdProcess()
         let client = try crmd.connect()
@@ -132,6 +146,20 @@ import Testing
         let raw = try RawClient(path: crmd.socketPath)
         try raw.handshake()
         try raw.send([0, 0, 0, 40, 0, 0, 0, 0, 0x08])  // promises 40 header bytes, sends 1
+        let frames = try raw.framesUntilClosed(timeout: 5)
+        #expect(frames.first?.kind == .goaway)
+        #expect(frames.first?.statusMessage.contains("incomplete frame") == true)
+    }
+
+    @Test func halfAFrameLongAfterTheHandshakeIsStillTimedOut() throws {
+        // The idle limit is far off; only the read timeout can end this.
+        let crmd = try CrmdProcess(arguments: ["--read-timeout-ms", "300"])
+        let raw = try RawClient(path: crmd.socketPath)
+        try raw.handshake()
+        try raw.request(1, echo, [])
+        #expect(try raw.readFrame()?.header.status == .ok)
+        usleep(600_000)  // past the preface's read timer, which has re-armed for idle
+        try raw.send([0, 0, 0, 40, 0, 0, 0, 0, 0x08])
         let frames = try raw.framesUntilClosed(timeout: 5)
         #expect(frames.first?.kind == .goaway)
         #expect(frames.first?.statusMessage.contains("incomplete frame") == true)

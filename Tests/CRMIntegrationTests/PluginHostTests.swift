@@ -34,7 +34,7 @@ import Testing
 
         let dup = try plugin("dupmethod")
         #expect(dup.state == .failed)
-        #expect(dup.reason.contains("/crm.testing.v1.Probe/Echo is already served by plugin probe"))
+        #expect(dup.reason.contains("service of method /crm.testing.v1.Probe/Echo belongs to plugin probe"))
 
         let oldrange = try plugin("oldrange")
         #expect(oldrange.state == .failed)
@@ -80,6 +80,25 @@ import Testing
         let ghost = try #require(plugins.first { $0.name == "ghostlib" })
         #expect(ghost.state == .failed)
         #expect(ghost.reason.contains("cannot load"))
+        #expect(plugins.first { $0.name == "probe" }?.state == .loaded)
+    }
+
+    @Test func pluginNamesThatCouldShareATablePrefixAreRefused() async throws {
+        func manifest(_ name: String) -> String {
+            #"{"name":"\#(name)","version":"1.0.0","abi_version":1,"library":"probe.so"}"#
+        }
+        let crmd = try CrmdProcess(plugins: ["probe"], pluginFiles: [
+            "underscore.plugin.json": manifest("probe_extra"),
+            "upper.plugin.json": manifest("Probe2"),
+            "kernel.plugin.json": manifest("kernel"),
+        ])
+        let plugins = try await allPlugins(try crmd.connect())
+        let extra = try #require(plugins.first { $0.name == "probe_extra" })
+        #expect(extra.state == .failed)
+        #expect(extra.reason.contains("lowercase letters and digits"))
+        #expect(plugins.first { $0.name == "Probe2" }?.state == .failed)
+        let kernel = try #require(plugins.first { $0.name == "kernel" })
+        #expect(kernel.reason.contains("reserved"))
         #expect(plugins.first { $0.name == "probe" }?.state == .loaded)
     }
 

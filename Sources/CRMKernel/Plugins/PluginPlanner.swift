@@ -8,6 +8,21 @@ struct PluginPlanner {
     let enabled: [String]?
     let settings: [String: [String: String]]
 
+    /// Names that would own the kernel's or SQLite's tables.
+    static let reservedNames: Set<String> = ["kernel", "crm", "sqlite"]
+
+    /// A plugin's name is the prefix of its tables (`sales_…`) and topics, so
+    /// it is lowercase letters and digits only: with no `_` in names, no
+    /// plugin's prefix can be the start of another's (`sales` vs `sales_leads`).
+    static func nameProblem(_ name: String) -> String? {
+        let valid = (1...32).contains(name.utf8.count)
+            && name.utf8.first.map { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) } == true
+            && name.utf8.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        if !valid { return "plugin name \"\(name)\" must be 1-32 lowercase letters and digits, starting with a letter" }
+        if reservedNames.contains(name) { return "plugin name \"\(name)\" is reserved" }
+        return nil
+    }
+
     /// Every plugin found or asked for, and the subset to load, in order.
     func plan() -> (all: [PluginRecord], loadOrder: [PluginRecord]) {
         var records: [String: PluginRecord] = [:]
@@ -37,6 +52,8 @@ struct PluginPlanner {
             if let enabled, !enabled.contains(record.name) {
                 record.state = .disabled
                 record.reason = "not in the enable list"
+            } else if let problem = Self.nameProblem(record.name) {
+                record.fail(problem)
             } else if record.abiVersion != CRM_PLUGIN_ABI_VERSION_VALUE {
                 record.fail("built for plugin ABI \(record.abiVersion); this crmd speaks ABI \(CRM_PLUGIN_ABI_VERSION_VALUE)")
             } else if SemanticVersion(record.version) == nil {
