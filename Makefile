@@ -13,7 +13,7 @@ SWIFT_FLAGS = -c $(CONFIG)
 SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-pip
 
-.PHONY: all build run test deps swift-build install-swift c-plugins c-test-plugins \
+.PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
         test-swift test-python abi-header-check check-generated bench clean
 
 all: build
@@ -60,8 +60,10 @@ run: build
 test: build abi-header-check test-swift test-python
 
 # Integration tests start build/bin/crmd themselves, on sockets in a temp dir.
+# No @testable imports: the test build then shares every compiled module with
+# `make build` instead of rebuilding the whole graph with -enable-testing.
 test-swift: build
-	CRM_BUILD_DIR=$(CURDIR)/$(BUILD) $(SWIFT) test $(SWIFT_FLAGS) --no-parallel
+	CRM_BUILD_DIR=$(CURDIR)/$(BUILD) $(SWIFT) test $(SWIFT_FLAGS) --disable-testable-imports --no-parallel
 
 # The Python client, written from docs/PROTOCOL.md alone, against a live
 # crmd serving the shipped plugins and the probe, with short timeouts.
@@ -88,6 +90,26 @@ bench: build
 	    --connections $$1 --in-flight $$2 --duration 10; \
 	done; \
 	kill -TERM $$pid; wait $$pid; rm -rf $$dir
+
+# Durable writes: the probe plugin's Put (one small row with a unique key)
+# through crmd, 1x1 and 1x64, then the same insert straight into SQLite from C
+# on the same disk, one transaction per insert, as the baseline.
+bench-storage: build $(BUILD)/bench/sqlite_direct_insert
+	@dir=$$(mktemp -d); mkdir -p $$dir/plugins; cp $(BUILD)/test-plugins/probe.* $$dir/plugins/; \
+	$(BUILD)/bin/crmd --socket $$dir/crm.sock --data-dir $$dir/data --plugin-dir $$dir/plugins \
+	  --log-level warning $(CRMD_FLAGS) & pid=$$!; \
+	for i in $$(seq 100); do [ -S $$dir/crm.sock ] && break; sleep 0.05; done; \
+	for shape in "1 1" "1 64" "4 64"; do set -- $$shape; \
+	  $(BUILD)/bin/crmctl bench --socket $$dir/crm.sock --method /crm.testing.v1.Probe/Put \
+	    --json '{"value":"hello"}' --connections $$1 --in-flight $$2 --duration 10; \
+	done; \
+	kill -TERM $$pid; wait $$pid; \
+	echo "direct SQLite from C (same disk):"; $(BUILD)/bench/sqlite_direct_insert $$dir/direct.db 10; \
+	rm -rf $$dir
+
+$(BUILD)/bench/sqlite_direct_insert: Tests/Bench/sqlite_direct_insert.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -o $@ $< -lsqlite3
 
 clean:
 	rm -rf $(BUILD) .build

@@ -80,7 +80,8 @@ PY
 }
 
 kernel_protos=(crm/rpc/v1/frame.proto crm/kernel/v1/health.proto
-  crm/kernel/v1/reflection.proto crm/kernel/v1/plugins.proto)
+  crm/kernel/v1/reflection.proto crm/kernel/v1/plugins.proto crm/kernel/v1/events.proto
+  crm/kernel/v1/storage.proto)
 client_protos=("${kernel_protos[@]}" crm/testing/v1/probe.proto
   tablebooking/tablebooking.proto)
 
@@ -101,7 +102,8 @@ swift_out Sources/CRMProto Public "${client_protos[@]}"
 # The kernel's own services, for Reflection.
 descriptor_swift Sources/CRMKernel/Services/KernelDescriptors.swift \
   kernelDescriptorSetBase64 internal crm/kernel/v1/health.proto \
-  crm/kernel/v1/reflection.proto crm/kernel/v1/plugins.proto
+  crm/kernel/v1/reflection.proto crm/kernel/v1/plugins.proto crm/kernel/v1/events.proto \
+  crm/kernel/v1/storage.proto
 
 # The Swift probe plugin (test fixture) carries its own copy of its messages.
 swift_out Tests/Fixtures/ProbePlugin Internal crm/testing/v1/probe.proto

@@ -48,6 +48,20 @@ public final class Connection: @unchecked Sendable {
         core.stream(method, request, metadata: metadata, timeout: timeout)
     }
 
+    /// A server-streaming call with typed messages; a message that does not
+    /// decode ends the stream with INTERNAL.
+    public func stream<Request: Message, Response: Message>(
+        _ method: String, _ request: Request, as: Response.Type = Response.self,
+        metadata: [String: String] = [:], timeout: Duration? = nil
+    ) throws -> AsyncThrowingMapSequence<AsyncThrowingStream<[UInt8], Error>, Response> {
+        let (_, messages) = core.stream(method, try request.serializedBytes(), metadata: metadata, timeout: timeout)
+        return messages.map { bytes in
+            do { return try Response(serializedBytes: bytes) } catch {
+                throw RPCError(.internal, "stream message does not decode as \(Response.protoMessageName)")
+            }
+        }
+    }
+
     /// Asks the server to cancel a call; its answer (CANCELLED) still arrives.
     public func cancel(callID: UInt64) { core.cancel(callID: callID) }
 

@@ -13,6 +13,8 @@ public final class Kernel: @unchecked Sendable {
     private let dispatcher: PluginDispatcher
     private var server: RPCServer?
     private var database: KernelDatabase?
+    private var dataDirectoryLock: DataDirectoryLock?
+    private var storage: Storage?
     private let logger = Logger(label: "crm.kernel")
 
     public init(config: KernelConfig) {
@@ -23,14 +25,22 @@ public final class Kernel: @unchecked Sendable {
 
     public func start() throws {
         try FileManager.default.createDirectory(atPath: config.dataDirectory, withIntermediateDirectories: true)
-        let database = try KernelDatabase(dataDirectory: config.dataDirectory)
+        // Both checks come before the database is touched: a second crmd must
+        // not migrate or initialise plugins against a live server's data.
+        try SocketFile.prepare(config.socketPath)
+        dataDirectoryLock = try DataDirectoryLock(directory: config.dataDirectory)
+        let database = try KernelDatabase(dataDirectory: config.dataDirectory, synchronousFull: config.synchronousFull)
         self.database = database
+        let storage = try Storage(database: database, readers: config.readerConnections)
+        self.storage = storage
+        HostAPI.storage = storage
         plugins.useDatabase(database)
-        KernelServices.register(router: router, plugins: plugins, health: health)
+        KernelServices.register(router: router, plugins: plugins, health: health, storage: storage)
         plugins.loadAll(config: config)
+        plugins.startSubscribers(storage: storage)
         router.seal()
         KernelServices.prepareHealth(router: router, health: health)
-        let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health)
+        let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health, storage: storage)
         let server = RPCServer(shared: shared)
         try server.start()
         self.server = server
@@ -51,6 +61,7 @@ public final class Kernel: @unchecked Sendable {
             logger.warning("plugin handlers still running at exit", metadata: ["handlers": "\(dispatcher.activeHandlers)"])
         } else {
             dispatcher.shutdown()
+            plugins.stopSubscribers()
             plugins.shutdownAll()
         }
         logger.info("stopped")

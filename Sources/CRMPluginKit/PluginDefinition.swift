@@ -24,6 +24,9 @@ public final class PluginDefinition: @unchecked Sendable {
     public var onInit: ((Host) throws -> Void)?
     /// Runs at shutdown, after the last call.
     public var onShutdown: (() -> Void)?
+    /// Receives the events of the topics passed to `subscribes`, in order,
+    /// in a write transaction of its own: throw to have the event retried.
+    public var onEvent: ((CallContext, Event) throws -> Void)?
 
     private var methods: [crm_method_def] = []
     private var dependencies: [crm_dependency_def] = []
@@ -117,10 +120,9 @@ public final class PluginDefinition: @unchecked Sendable {
 
     /// The C definition for the host; nil if the host speaks another ABI.
     public func export(hostABI: UInt32, host: UnsafePointer<crm_host_api>?) -> UnsafePointer<crm_plugin_def>? {
-        guard hostABI == CRM_PLUGIN_ABI_VERSION, let host else { return nil }
+        guard hostABI == CRM_PLUGIN_ABI_VERSION, host != nil else { return nil }
         if let exported { return exported }
         KitState.definition = self
-        KitState.table = host
         let descriptor = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(descriptorSet.count, 1))
         _ = descriptor.initialize(from: descriptorSet)
         let def = UnsafeMutablePointer<crm_plugin_def>.allocate(capacity: 1)
@@ -133,7 +135,7 @@ public final class PluginDefinition: @unchecked Sendable {
             subscribes: forever(subscribes), subscribe_count: subscribes.count,
             migrations: forever(migrations), migration_count: migrations.count,
             descriptor_set: UnsafePointer(descriptor.baseAddress), descriptor_set_len: descriptorSet.count,
-            init: pluginInit, shutdown: pluginShutdown))
+            init: pluginInit, shutdown: pluginShutdown, on_event: eventTrampoline))
         exported = UnsafePointer(def)
         return exported
     }
@@ -158,8 +160,9 @@ extension CallContext {
 /// This image's one plugin and its host (each plugin image has its own copy).
 enum KitState {
     nonisolated(unsafe) static var definition: PluginDefinition?
-    nonisolated(unsafe) static var table: UnsafePointer<crm_host_api>?
     nonisolated(unsafe) static var host: Host?
+    nonisolated(unsafe) static var storage: UnsafePointer<crm_storage_api>?
+    nonisolated(unsafe) static var bus: UnsafePointer<crm_bus_api>?
 }
 
 final class MethodBox {
@@ -177,6 +180,8 @@ private let pluginInit: crm_init_fn = { plugin, table, errorMessage in
     guard let plugin, let table, let definition = KitState.definition else { return StatusCode.internal.rawValue }
     let host = Host(table: table, plugin: plugin)
     KitState.host = host
+    KitState.storage = table.pointee.get_feature?(plugin, CRM_FEATURE_STORAGE_V1)?.assumingMemoryBound(to: crm_storage_api.self)
+    KitState.bus = table.pointee.get_feature?(plugin, CRM_FEATURE_BUS_V1)?.assumingMemoryBound(to: crm_bus_api.self)
     do {
         try definition.onInit?(host)
         return StatusCode.ok.rawValue

@@ -126,6 +126,18 @@ public nonisolated struct Crm_Kernel_V1_PluginInfo: Sendable {
   /// Position in load order (1 = first); 0 when not loaded.
   public var loadOrder: UInt32 = 0
 
+  /// Topic patterns it subscribes to, and how far its delivery has got.
+  public var subscribes: [String] = []
+
+  /// The last event sequence it acknowledged.
+  public var eventPosition: UInt64 = 0
+
+  /// Matching or not, events committed after its position (0 = caught up).
+  public var eventLag: UInt64 = 0
+
+  /// Why the last delivery failed, while it is being retried; else empty.
+  public var eventError: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -225,7 +237,7 @@ nonisolated extension Crm_Kernel_V1_PluginDependency: SwiftProtobuf.Message, Swi
 
 nonisolated extension Crm_Kernel_V1_PluginInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PluginInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}state\0\u{1}reason\0\u{1}path\0\u{3}abi_version\0\u{1}description\0\u{1}dependencies\0\u{1}services\0\u{3}load_order\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}version\0\u{1}state\0\u{1}reason\0\u{1}path\0\u{3}abi_version\0\u{1}description\0\u{1}dependencies\0\u{1}services\0\u{3}load_order\0\u{1}subscribes\0\u{3}event_position\0\u{3}event_lag\0\u{3}event_error\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -243,6 +255,10 @@ nonisolated extension Crm_Kernel_V1_PluginInfo: SwiftProtobuf.Message, SwiftProt
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.dependencies) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.services) }()
       case 10: try { try decoder.decodeSingularUInt32Field(value: &self.loadOrder) }()
+      case 11: try { try decoder.decodeRepeatedStringField(value: &self.subscribes) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.eventPosition) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.eventLag) }()
+      case 14: try { try decoder.decodeSingularStringField(value: &self.eventError) }()
       default: break
       }
     }
@@ -279,6 +295,18 @@ nonisolated extension Crm_Kernel_V1_PluginInfo: SwiftProtobuf.Message, SwiftProt
     if self.loadOrder != 0 {
       try visitor.visitSingularUInt32Field(value: self.loadOrder, fieldNumber: 10)
     }
+    if !self.subscribes.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.subscribes, fieldNumber: 11)
+    }
+    if self.eventPosition != 0 {
+      try visitor.visitSingularUInt64Field(value: self.eventPosition, fieldNumber: 12)
+    }
+    if self.eventLag != 0 {
+      try visitor.visitSingularUInt64Field(value: self.eventLag, fieldNumber: 13)
+    }
+    if !self.eventError.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventError, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -293,6 +321,10 @@ nonisolated extension Crm_Kernel_V1_PluginInfo: SwiftProtobuf.Message, SwiftProt
     if lhs.dependencies != rhs.dependencies {return false}
     if lhs.services != rhs.services {return false}
     if lhs.loadOrder != rhs.loadOrder {return false}
+    if lhs.subscribes != rhs.subscribes {return false}
+    if lhs.eventPosition != rhs.eventPosition {return false}
+    if lhs.eventLag != rhs.eventLag {return false}
+    if lhs.eventError != rhs.eventError {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -14,7 +14,7 @@ struct CrmCtl: AsyncParsableCommand {
         when crmd cannot be reached, ...); 64 for a usage error.
         """,
         subcommands: [HealthCommand.self, PluginsCommand.self, ServicesCommand.self,
-                      CallCommand.self, BenchCommand.self])
+                      CallCommand.self, BenchCommand.self, EventsCommand.self, BackupCommand.self])
 }
 
 struct ConnectionOptions: ParsableArguments {

@@ -20,6 +20,11 @@ public struct KernelConfig: Sendable {
     /// nil means every plugin found in the plugin directory.
     public var enabledPlugins: [String]? = nil
     public var workerThreads = 16
+    /// Storage: SQLite's synchronous=FULL (fsync at every commit, durable
+    /// across power loss) instead of NORMAL (durable across process crashes).
+    public var synchronousFull = false
+    /// Read-only connections for calls that do not write.
+    public var readerConnections = 8
     public var limits = Limits()
     /// Per-plugin settings, read by plugins through `config_get`.
     public var pluginSettings: [String: [String: String]] = [:]
@@ -57,6 +62,33 @@ public struct KernelConfig: Sendable {
         return config
     }
 
+    /// Every limit in range, whether it came from the file or from flags:
+    /// out-of-range values would trap later (negative timeouts) or defeat
+    /// the limit (a frame length the 32-bit prefix cannot carry).
+    public func validate() throws {
+        func check<T: Comparable>(_ name: String, _ value: T, _ range: ClosedRange<T>) throws {
+            guard range.contains(value) else {
+                throw ConfigError(description: "\(name) is \(value); it must be between \(range.lowerBound) and \(range.upperBound)")
+            }
+        }
+        let tenYearsMillis: Int64 = 10 * 365 * 86_400 * 1000
+        try check("workers", workerThreads, 1...1024)
+        try check("readers", readerConnections, 1...256)
+        try check("max_message_bytes", limits.maxMessageBytes, 1024...(1 << 30))
+        try check("max_in_flight_per_connection", limits.maxInFlightPerConnection, 1...65_536)
+        try check("read_timeout_ms", limits.readTimeoutMillis, 1...tenYearsMillis)
+        try check("idle_timeout_ms", limits.idleTimeoutMillis, 1...tenYearsMillis)
+        try check("shutdown_grace_ms", limits.shutdownGraceMillis, 0...tenYearsMillis)
+    }
+
+    public static func parseSynchronous(_ text: String) throws -> Bool {
+        switch text.lowercased() {
+        case "normal": return false
+        case "full": return true
+        default: throw ConfigError(description: "synchronous must be normal or full, not \(text)")
+        }
+    }
+
     /// Parses "0600"-style octal modes.
     public static func parseMode(_ text: String) throws -> mode_t {
         guard let mode = mode_t(text, radix: 8), mode <= 0o777 else {
@@ -73,6 +105,8 @@ private struct ConfigFile: Decodable {
     var plugin_dir: String?
     var enable: [String]?
     var workers: Int?
+    var readers: Int?
+    var synchronous: String?
     var log_level: String?
     var log_format: String?
     var limits: LimitsFile?
@@ -93,6 +127,8 @@ private struct ConfigFile: Decodable {
         if let plugin_dir { config.pluginDirectory = plugin_dir }
         if let enable { config.enabledPlugins = enable }
         if let workers { config.workerThreads = workers }
+        if let readers { config.readerConnections = readers }
+        if let synchronous { config.synchronousFull = try KernelConfig.parseSynchronous(synchronous) }
         if let log_level { config.logLevel = log_level }
         if let log_format { config.logFormat = log_format }
         if let plugins { config.pluginSettings = plugins }

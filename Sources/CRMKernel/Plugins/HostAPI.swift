@@ -7,6 +7,8 @@ import Logging
 /// once before the first plugin loads.
 enum HostAPI {
     nonisolated(unsafe) static var router: Router?
+    /// Set once at start, before the first plugin loads; nil without a database.
+    nonisolated(unsafe) static var storage: Storage?
     static let maxInvokeDepth = 16
 
     /// The table; allocated once and never freed (plugins keep the pointer).
@@ -68,9 +70,13 @@ private let hostCallIsCancelled: @convention(c) (OpaquePointer?) -> Int32 = { ca
     (PluginCall.from(handle: call)?.isCancelled ?? true) ? 1 : 0
 }
 
-private let hostGetFeature: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> UnsafeRawPointer? = { _, _ in
-    // Storage ("crm.storage.v1") and the bus ("crm.bus.v1") arrive with the storage issue.
-    nil
+private let hostGetFeature: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> UnsafeRawPointer? = { _, name in
+    guard let name, HostAPI.storage != nil else { return nil }
+    switch String(cString: name) {
+    case CRM_FEATURE_STORAGE_V1: return UnsafeRawPointer(StorageAPI.storageTable)
+    case CRM_FEATURE_BUS_V1: return UnsafeRawPointer(StorageAPI.busTable)
+    default: return nil
+    }
 }
 
 private let hostInvoke: @convention(c) (
@@ -101,7 +107,7 @@ private let hostInvoke: @convention(c) (
     if parent?.isCancelled == true { return fail(CRM_STATUS_CANCELLED, "the calling call was cancelled") }
     let call = PluginCall(method: method, caller: nil, deadlineUnixMicros: parent?.deadlineUnixMicros ?? 0,
                           metadata: parent?.metadata ?? [], callingPlugin: caller, parent: parent)
-    let status = call.run(request: UnsafeRawBufferPointer(start: request, count: request == nil ? 0 : requestLength))
+    let status = call.runWithStorage(request: UnsafeRawBufferPointer(start: request, count: request == nil ? 0 : requestLength))
     if status == 0 {
         call.response.withUnsafeBufferPointer { sink?(sinkContext, $0.baseAddress, $0.count) }
         return 0

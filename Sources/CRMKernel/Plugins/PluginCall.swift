@@ -15,13 +15,25 @@ final class PluginCall: @unchecked Sendable {
     let callingPlugin: PluginRecord?
     /// In-process nesting depth; bounded so plugins cannot recurse forever.
     let depth: Int
-    private let parent: PluginCall?
+    let parent: PluginCall?
     private let cancelledFlag = Atomic<Bool>(false)
 
     var response: [UInt8] = []
     var statusMessage = ""
     /// Sends one stream message; blocks while the client is slow. Returns a crm_status.
     var streamSink: ((UnsafeRawBufferPointer) -> Int32)?
+    /// Set by the host when a stream send failed for a reason the client must
+    /// see (message over the limit); it wins over the handler's own status.
+    private(set) var streamFailure: (status: Int32, message: String)?
+
+    func failStream(_ status: Int32, _ message: String) {
+        if streamFailure == nil { streamFailure = (status, message) }
+    }
+
+    /// The database session of the running handler (see PluginCall+Storage).
+    var session: StorageSession?
+    /// The last storage error's message, kept as a C string for `last_error`.
+    private var lastErrorText: UnsafeMutablePointer<CChar>?
 
     private var context: UnsafeMutablePointer<crm_call_context>?
     private var contextStrings: [UnsafeMutablePointer<CChar>] = []
@@ -41,12 +53,24 @@ final class PluginCall: @unchecked Sendable {
     }
 
     deinit {
+        free(lastErrorText)
         contextStrings.forEach { free($0) }
         contextMetadata?.deallocate()
         context?.deallocate()
     }
 
     func cancel() { cancelledFlag.store(true, ordering: .relaxed) }
+
+    /// Records a storage failure: the message becomes the call's status
+    /// message and what `last_error` returns. Returns the status.
+    func storageFailed(_ error: SessionError) -> Int32 {
+        statusMessage = error.message
+        free(lastErrorText)
+        lastErrorText = strdup(error.message)
+        return Int32(error.status.rawValue)
+    }
+
+    var lastStorageError: UnsafePointer<CChar>? { lastErrorText.map { UnsafePointer($0) } }
 
     var isCancelled: Bool {
         if cancelledFlag.load(ordering: .relaxed) { return true }

@@ -68,11 +68,17 @@ public final class PluginHost: @unchecked Sendable {
         guard let defPointer = entry(CRM_PLUGIN_ABI_VERSION_VALUE, HostAPI.table) else {
             throw PluginLoadError("the plugin's entry point refused to load (returned NULL)")
         }
-        let size = UnsafeRawPointer(defPointer).load(as: UInt32.self)
-        guard size >= MemoryLayout<crm_plugin_def>.size else {
-            throw PluginLoadError("plugin definition is \(size) bytes; ABI \(CRM_PLUGIN_ABI_VERSION_VALUE) needs \(MemoryLayout<crm_plugin_def>.size)")
+        // Read no further than the plugin stamped: fields after `shutdown`
+        // came later in ABI 1 and stay zero for plugins built before them.
+        let size = Int(UnsafeRawPointer(defPointer).load(as: UInt32.self))
+        let minimum = MemoryLayout<crm_plugin_def>.offset(of: \crm_plugin_def.on_event)!
+        guard size >= minimum else {
+            throw PluginLoadError("plugin definition is \(size) bytes; ABI \(CRM_PLUGIN_ABI_VERSION_VALUE) needs at least \(minimum)")
         }
-        let def = defPointer.pointee
+        var def = crm_plugin_def()
+        withUnsafeMutableBytes(of: &def) { out in
+            out.copyMemory(from: UnsafeRawBufferPointer(start: defPointer, count: min(size, out.count)))
+        }
         guard def.abi_version == CRM_PLUGIN_ABI_VERSION_VALUE else {
             throw PluginLoadError("binary built for plugin ABI \(def.abi_version); this crmd speaks ABI \(CRM_PLUGIN_ABI_VERSION_VALUE)")
         }
@@ -89,6 +95,7 @@ public final class PluginHost: @unchecked Sendable {
         if let descriptor = def.descriptor_set, def.descriptor_set_len > 0 {
             record.descriptorSet = Data(bytes: descriptor, count: def.descriptor_set_len)
         }
+        record.subscriptions = try readSubscriptions(def)
         let migrations = try Migrator.declared(in: def)
         if !migrations.isEmpty {
             guard let migrator else { throw PluginLoadError("plugin has migrations but crmd has no database") }
@@ -106,6 +113,37 @@ public final class PluginHost: @unchecked Sendable {
         }
         for method in methods { router.add(.plugin(method), name: method.fullName) }
         record.services = Array(Set(methods.map(\.service))).sorted()
+    }
+
+    private func readSubscriptions(_ def: crm_plugin_def) throws -> [TopicPattern] {
+        guard def.subscribe_count > 0, let list = def.subscribes else { return [] }
+        guard def.on_event != nil else { throw PluginLoadError("plugin subscribes to topics but has no on_event handler") }
+        return try (0..<def.subscribe_count).map { i in
+            let text = list[i].map { String(cString: $0) } ?? ""
+            guard let pattern = TopicPattern(text) else {
+                throw PluginLoadError("subscription \"\(text)\" is not a topic pattern (segments, \"*\", a final \">\")")
+            }
+            return pattern
+        }
+    }
+
+    /// Starts event delivery for every loaded plugin that subscribes.
+    func startSubscribers(storage: Storage) {
+        for record in loaded where !record.subscriptions.isEmpty {
+            guard let handler = record.definition?.on_event else { continue }
+            do {
+                let subscriber = try BusSubscriber(record: record, patterns: record.subscriptions, handler: handler, storage: storage)
+                record.subscriber = subscriber
+                subscriber.start()
+            } catch {
+                logger.error("cannot start event delivery", metadata: ["plugin": "\(record.name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Stops event delivery before the plugins' shutdown hooks run.
+    func stopSubscribers() {
+        for record in loaded { record.subscriber?.stop(timeout: 5) }
     }
 
     /// The binary's own dependency list must be satisfied too: the manifest
@@ -143,6 +181,13 @@ public final class PluginHost: @unchecked Sendable {
             guard let handler = entry.handler else { throw PluginLoadError("method \(name) has no handler") }
             guard entry.kind <= CRM_METHOD_SERVER_STREAMING.rawValue else {
                 throw PluginLoadError("method \(name) has unknown kind \(entry.kind)")
+            }
+            if entry.kind == CRM_METHOD_SERVER_STREAMING.rawValue && entry.flags & CRM_METHOD_FLAG_WRITES != 0 {
+                throw PluginLoadError("method \(name) streams and writes; a stream cannot hold the write transaction")
+            }
+            if let owner = router.owner(ofService: Router.serviceName(of: name)!), owner != record.name {
+                let who = owner == "kernel" ? "the kernel" : "plugin \(owner)"
+                throw PluginLoadError("service of method \(name) belongs to \(who)")
             }
             if let route = router.route(name) {
                 let owner: String

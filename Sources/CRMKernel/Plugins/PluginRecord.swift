@@ -21,6 +21,9 @@ public final class PluginRecord: @unchecked Sendable {
     public internal(set) var services: [String] = []
     public internal(set) var descriptorSet = Data()
     var definition: crm_plugin_def?
+    /// Topic patterns from the binary, and their delivery (once started).
+    var subscriptions: [TopicPattern] = []
+    var subscriber: BusSubscriber?
     let logger: Logger
     private let settings: [String: String]
     private let configLock = NSLock()

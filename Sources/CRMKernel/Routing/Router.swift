@@ -13,6 +13,9 @@ public struct KernelMethod: Sendable {
     public let serverStreaming: Bool
     /// Unary: the serialized response, or an error. Nil for streaming methods.
     let unary: (@Sendable (ByteBuffer) throws -> [UInt8])?
+    /// A unary method that may take long (a backup): run off the event loop,
+    /// with the caller's credentials.
+    var blocking: (@Sendable (ByteBuffer, PeerCredentials?) throws -> [UInt8])? = nil
 }
 
 /// A method a plugin registered.
@@ -22,6 +25,8 @@ public final class PluginMethod: @unchecked Sendable {
     public let requestType: String
     public let responseType: String
     public let serverStreaming: Bool
+    /// Declared CRM_METHOD_FLAG_WRITES: runs in a write transaction.
+    public let writes: Bool
     let plugin: PluginRecord
     let handler: crm_handler_fn
     let methodData: UnsafeMutableRawPointer?
@@ -34,10 +39,25 @@ public final class PluginMethod: @unchecked Sendable {
         requestType = def.request_type.map { String(cString: $0) } ?? ""
         responseType = def.response_type.map { String(cString: $0) } ?? ""
         serverStreaming = def.kind == CRM_METHOD_SERVER_STREAMING.rawValue
+        writes = def.flags & CRM_METHOD_FLAG_WRITES != 0
         self.plugin = plugin
         self.handler = handler
         methodData = def.method_data
         cFullName = strdup(fullName)!
+    }
+}
+
+extension PluginMethod {
+    /// The pseudo-method event deliveries run as, so they get a call (and
+    /// storage) like any handler. Never routed.
+    static func eventDelivery(for plugin: PluginRecord) -> PluginMethod {
+        var def = crm_method_def()
+        def.struct_size = UInt32(MemoryLayout<crm_method_def>.size)
+        def.flags = CRM_METHOD_FLAG_WRITES
+        return "event:\(plugin.name)".withCString { name in
+            def.full_name = name
+            return PluginMethod(plugin: plugin, def: def, handler: { _, _, _, _ in Int32(CRM_STATUS_INTERNAL.rawValue) })
+        }
     }
 }
 
@@ -51,7 +71,22 @@ public enum Route: Sendable {
 public final class Router: @unchecked Sendable {
     private(set) var routes: [String: Route] = [:]
 
-    func add(_ route: Route, name: String) { routes[name] = route }
+    /// Service -> "kernel" or the plugin that first registered it: a service
+    /// belongs to one owner, so no plugin can add methods to another's.
+    private var serviceOwners: [String: String] = [:]
+
+    func add(_ route: Route, name: String) {
+        routes[name] = route
+        let (service, owner): (String, String)
+        switch route {
+        case .kernel(let m): (service, owner) = (m.service, "kernel")
+        case .plugin(let m): (service, owner) = (m.service, m.plugin.name)
+        }
+        if serviceOwners[service] == nil { serviceOwners[service] = owner }
+    }
+
+    /// Who owns `service` ("kernel" or a plugin name), if anyone does yet.
+    func owner(ofService service: String) -> String? { serviceOwners[service] }
 
     public func route(_ method: String) -> Route? { routes[method] }
 

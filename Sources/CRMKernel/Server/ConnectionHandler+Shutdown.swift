@@ -26,15 +26,22 @@ extension ConnectionHandler {
     }
 
     /// Stop taking calls: GOAWAY, end the health streams (with a last
-    /// NOT_SERVING message), and close once the calls in flight are answered.
+    /// NOT_SERVING message) and event streams, and close once the calls in
+    /// flight are answered.
     func beginShutdown() {
         guard !closed, !goingAway else { return }
         goingAway = true
         sendGoAway(.unavailable, "server is shutting down")
         for (id, call) in inFlight {
-            guard case .healthWatch(let service, _) = call else { continue }
-            sendHealth(to: id, service: service)
-            finishEarly(id, .unavailable, "server is shutting down")
+            switch call {
+            case .healthWatch(let service, _):
+                sendHealth(to: id, service: service)
+                finishEarly(id, .unavailable, "server is shutting down")
+            case .events:
+                finishEarly(id, .unavailable, "server is shutting down")
+            case .plugin:
+                break
+            }
         }
         flushIfNeeded()
         closeIfDrained()

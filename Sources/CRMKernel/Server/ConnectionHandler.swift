@@ -1,6 +1,7 @@
 import CRMProto
 import CRMWire
 import Logging
+import Dispatch
 import NIOCore
 import NIOPosix
 
@@ -15,6 +16,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     enum InFlight {
         case plugin(PluginCall, deadline: Scheduled<Void>?)
         case healthWatch(service: String, deadline: Scheduled<Void>?)
+        case events(EventStream, deadline: Scheduled<Void>?)
     }
 
     let shared: ServerShared
@@ -61,6 +63,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             switch call {
             case .plugin(let c, let d): c.cancel(); d?.cancel()
             case .healthWatch(_, let d): d?.cancel()
+            case .events(let stream, let d): stream.cancel(); d?.cancel()
             }
         }
         inFlight.removeAll()
@@ -85,8 +88,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 case .frame(let header, let payload): handleFrame(header, payload)
                 case .oversize(let header, let length):
                     guard header.kind == .request else { throw FrameParser.ProtocolError(description: "oversize \(header.kind) frame") }
-                    answerRequestError(header, .resourceExhausted,
-                                       "message of \(length) bytes is over the \(limits.maxMessageBytes)-byte limit")
+                    handleOversizeRequest(header, length: length)
                 }
             }
         } catch {
@@ -96,7 +98,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         // The read timeout measures how long one frame stays incomplete, so
         // it restarts whenever a frame completes (steady pipelining is fine).
         if parser.isMidFrame(inbound!) {
-            if partialSince == nil || framesCompleted { partialSince = .now() }
+            let wasWaiting = partialSince != nil
+            if !wasWaiting || framesCompleted { partialSince = .now() }
+            // The pending timer may be set for the idle limit, far later.
+            if !wasWaiting { armTimer() }
         } else {
             partialSince = nil
         }
@@ -158,11 +163,25 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// The checks every REQUEST passes before anything else, oversize or not:
+    /// false when the request has been answered or the connection closed.
+    private func admitRequest(_ header: Crm_Rpc_V1_FrameHeader) -> Bool {
+        let id = header.callID
+        guard id != 0 else { protocolError("REQUEST with call_id 0"); return false }
+        guard inFlight[id] == nil else { protocolError("call_id \(id) is already in flight"); return false }
+        if goingAway { answerRequestError(header, .unavailable, "server is shutting down"); return false }
+        return true
+    }
+
+    func handleOversizeRequest(_ header: Crm_Rpc_V1_FrameHeader, length: Int) {
+        guard admitRequest(header) else { return }
+        answerRequestError(header, .resourceExhausted,
+                           "message of \(length) bytes is over the \(limits.maxMessageBytes)-byte limit")
+    }
+
     private func handleRequest(_ header: Crm_Rpc_V1_FrameHeader, _ payload: ByteBuffer) {
         let id = header.callID
-        guard id != 0 else { return protocolError("REQUEST with call_id 0") }
-        guard inFlight[id] == nil else { return protocolError("call_id \(id) is already in flight") }
-        if goingAway { return answerRequestError(header, .unavailable, "server is shutting down") }
+        guard admitRequest(header) else { return }
         guard inFlight.count < limits.maxInFlightPerConnection else {
             return answerRequestError(header, .resourceExhausted,
                                       "more than \(limits.maxInFlightPerConnection) calls in flight on this connection")
@@ -172,7 +191,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
         switch route {
         case .kernel(let method):
-            if method.serverStreaming {
+            if method.fullName == EventStream.methodName {
+                startEventStream(id, payload, deadline: scheduleDeadline(id, Self.effectiveTimeout(header.timeoutUs)))
+            } else if let blocking = method.blocking {
+                runKernelBlocking(blocking, method, id, payload)
+            } else if method.serverStreaming {
                 startHealthWatch(id, payload, deadline: scheduleDeadline(id, Self.effectiveTimeout(header.timeoutUs)))
             } else {
                 runKernelUnary(method, id, payload)
@@ -192,7 +215,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         micros >= 10 * 365 * 86_400 * 1_000_000 ? 0 : micros
     }
 
-    private func scheduleDeadline(_ id: UInt64, _ micros: UInt64) -> Scheduled<Void>? {
+    func scheduleDeadline(_ id: UInt64, _ micros: UInt64) -> Scheduled<Void>? {
         guard micros > 0 else { return nil }
         return context.eventLoop.scheduleTask(in: .microseconds(Int64(micros))) { [self] in
             finishEarly(id, .deadlineExceeded, "deadline of \(micros) µs exceeded")
@@ -211,6 +234,29 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Runs a slow kernel method on a global queue; answers on this loop.
+    private func runKernelBlocking(_ body: @escaping @Sendable (ByteBuffer, PeerCredentials?) throws -> [UInt8],
+                                   _ method: KernelMethod, _ id: UInt64, _ payload: ByteBuffer) {
+        let loop = context.eventLoop
+        let box = UnsafeTransfer(self)
+        let caller = peer
+        let name = method.fullName
+        DispatchQueue.global().async {
+            let result = Result { try body(payload, caller) }
+            loop.execute {
+                let handler = box.value
+                switch result {
+                case .success(let response): handler.writeResponse(id, .ok, "", payload: response)
+                case .failure(let error as RPCError): handler.writeResponse(id, error.code, error.message, payload: [])
+                case .failure(let error):
+                    handler.logger.error("kernel method failed", metadata: ["method": "\(name)", "error": "\(error)"])
+                    handler.writeResponse(id, .internal, "internal error", payload: [])
+                }
+                handler.flushIfNeeded()
+            }
+        }
+    }
+
     private func handleCancel(_ id: UInt64) {
         finishEarly(id, .cancelled, "cancelled by the client")
     }
@@ -224,6 +270,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             deadline?.cancel()
         case .healthWatch(_, let deadline):
             deadline?.cancel()
+        case .events(let stream, let deadline):
+            stream.cancel()
+            deadline?.cancel()
         }
         writeResponse(id, status, message, payload: [])
         flushIfNeeded()
@@ -235,6 +284,12 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard case .plugin(let current, let deadline)? = inFlight[id], current === call else { return }
         inFlight.removeValue(forKey: id)
         deadline?.cancel()
+        if let failure = call.streamFailure {
+            writeResponse(id, Crm_Rpc_V1_StatusCode(code: failure.status), failure.message, payload: [])
+            flushIfNeeded()
+            closeIfDrained()
+            return
+        }
         let code = Crm_Rpc_V1_StatusCode(code: status)
         if code == .ok && !call.method.serverStreaming {
             if call.response.count > limits.maxMessageBytes {

@@ -2,6 +2,7 @@ import CRMProto
 import CRMWire
 import NIOCore
 import NIOPosix
+import Dispatch
 import Synchronization
 
 /// Runs plugin handlers on worker threads, never on an event loop, and
@@ -22,10 +23,14 @@ final class PluginDispatcher: Sendable {
         let loop = connection.context.eventLoop
         let channel = connection.context.channel
         let maxMessage = connection.limits.maxMessageBytes
+        let stallMillis = connection.limits.idleTimeoutMillis
         if call.method.serverStreaming {
             let box = UnsafeTransfer(connection)
-            call.streamSink = { bytes in
-                Self.sendStreamMessage(bytes, id: id, call: call, channel: channel, maxMessage: maxMessage) { frame in
+            // The sink holds the call weakly: the call owns the sink.
+            call.streamSink = { [weak call] bytes in
+                guard let call else { return Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue) }
+                return Self.sendStreamMessage(bytes, id: id, call: call, channel: channel, maxMessage: maxMessage,
+                                              stallMillis: stallMillis) { frame in
                     loop.flatSubmit { box.value.writeStreamFrame(frame, id: id, call: call) }
                 }
             }
@@ -38,19 +43,24 @@ final class PluginDispatcher: Sendable {
             if state == .cancelled || call.isCancelled {
                 status = Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue)
             } else {
-                status = payload.withUnsafeReadableBytes { call.run(request: $0) }
+                status = payload.withUnsafeReadableBytes { call.runWithStorage(request: $0) }
             }
+            call.streamSink = nil
             loop.execute { box.value.pluginFinished(id, call, status: status) }
         }
     }
 
     /// Writes one MESSAGE frame and waits until the socket took it: a client
     /// that reads slowly slows the plugin down instead of growing a buffer.
+    /// The wait ends early on cancellation or deadline, and a client that
+    /// takes nothing for the idle timeout gets the call cancelled, so no
+    /// worker thread can be held forever.
     private static func sendStreamMessage(_ bytes: UnsafeRawBufferPointer, id: UInt64, call: PluginCall,
-                                          channel: Channel, maxMessage: Int,
+                                          channel: Channel, maxMessage: Int, stallMillis: Int64,
                                           write: (ByteBuffer) -> EventLoopFuture<Void>) -> Int32 {
         guard bytes.count <= maxMessage else {
-            call.statusMessage = "stream message of \(bytes.count) bytes is over the \(maxMessage)-byte limit"
+            call.failStream(Int32(Crm_Rpc_V1_StatusCode.resourceExhausted.rawValue),
+                            "stream message of \(bytes.count) bytes is over the \(maxMessage)-byte limit")
             return Int32(Crm_Rpc_V1_StatusCode.resourceExhausted.rawValue)
         }
         var header = Crm_Rpc_V1_FrameHeader()
@@ -58,9 +68,22 @@ final class PluginDispatcher: Sendable {
         header.kind = .message
         var out = channel.allocator.buffer(capacity: 32 + bytes.count)
         FrameEncoder.write(header, payloadBytes: bytes, into: &out)
-        do {
-            try write(out).wait()
-        } catch {
+        let done = DispatchSemaphore(value: 0)
+        let failed = Atomic<Bool>(false)
+        write(out).whenComplete { result in
+            if case .failure = result { failed.store(true, ordering: .relaxed) }
+            done.signal()
+        }
+        let stallDeadline = DispatchTime.now() + .milliseconds(Int(clamping: stallMillis))
+        while done.wait(timeout: .now() + .milliseconds(50)) == .timedOut {
+            if call.isCancelled { return Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue) }
+            if DispatchTime.now() >= stallDeadline {
+                call.cancel()
+                call.failStream(Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue), "client stopped reading the stream")
+                return Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue)
+            }
+        }
+        if failed.load(ordering: .relaxed) {
             call.cancel()
             return Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue)
         }

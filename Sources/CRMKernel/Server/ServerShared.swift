@@ -9,11 +9,13 @@ final class ServerShared: Sendable {
     let router: Router
     let dispatcher: PluginDispatcher
     let health: HealthState
+    let storage: Storage?
     let connections = ConnectionRegistry()
     let logger = Logger(label: "crm.kernel.rpc")
 
-    init(config: KernelConfig, router: Router, dispatcher: PluginDispatcher, health: HealthState) {
+    init(config: KernelConfig, router: Router, dispatcher: PluginDispatcher, health: HealthState, storage: Storage?) {
         self.config = config
+        self.storage = storage
         self.router = router
         self.dispatcher = dispatcher
         self.health = health

@@ -7,7 +7,7 @@ import SwiftProtobuf
 /// The kernel's own services: Health, Reflection and Plugins. They answer
 /// from state that is fixed after start-up, so they run on the event loop.
 enum KernelServices {
-    static func register(router: Router, plugins: PluginHost, health: HealthState) {
+    static func register(router: Router, plugins: PluginHost, health: HealthState, storage: Storage?) {
         let kernelDescriptors = Data(base64Encoded: kernelDescriptorSetBase64) ?? Data()
 
         func unary<Req: Message, Resp: Message>(
@@ -47,6 +47,28 @@ enum KernelServices {
             requestType: Crm_Kernel_V1_HealthCheckRequest.protoMessageName,
             responseType: Crm_Kernel_V1_HealthCheckResponse.protoMessageName,
             serverStreaming: true, unary: nil)), name: "/\(healthService)/Watch")
+
+        let events = "crm.kernel.v1.Events"
+        router.add(.kernel(KernelMethod(
+            fullName: EventStream.methodName, service: events,
+            requestType: Crm_Kernel_V1_SubscribeRequest.protoMessageName,
+            responseType: Crm_Kernel_V1_Event.protoMessageName,
+            serverStreaming: true, unary: nil)), name: EventStream.methodName)
+
+        if let storage {
+            var backup = KernelMethod(
+                fullName: "/crm.kernel.v1.Storage/Backup", service: "crm.kernel.v1.Storage",
+                requestType: Crm_Kernel_V1_BackupRequest.protoMessageName,
+                responseType: Crm_Kernel_V1_BackupResponse.protoMessageName, serverStreaming: false, unary: nil)
+            backup.blocking = { payload, caller in
+                let request: Crm_Kernel_V1_BackupRequest
+                do { request = try Crm_Kernel_V1_BackupRequest(buffer: payload) } catch {
+                    throw RPCError(.invalidArgument, "request does not decode as crm.kernel.v1.BackupRequest")
+                }
+                return try Backup.run(storage: storage, request: request, caller: caller).serializedBytes()
+            }
+            router.add(.kernel(backup), name: backup.fullName)
+        }
 
         let reflection = "crm.kernel.v1.Reflection"
         unary(reflection, "ListServices", Crm_Kernel_V1_ListServicesRequest.self, Crm_Kernel_V1_ListServicesResponse.self) { req in
@@ -134,6 +156,12 @@ enum KernelServices {
             $0.dependencies = record.dependencies.map { dep in .with { $0.name = dep.name; $0.versionRange = dep.range } }
             $0.services = record.services
             $0.loadOrder = UInt32(record.loadOrder)
+            $0.subscribes = record.subscriptions.map(\.text)
+            if let status = record.subscriber?.status {
+                $0.eventPosition = status.position
+                $0.eventLag = status.lag
+                $0.eventError = status.error
+            }
         }
     }
 }

@@ -10,11 +10,13 @@ import Logging
 final class KernelDatabase {
     static let fileName = "crm.db"
     let connection: SQLiteConnection
+    let path: String
     private let logger = Logger(label: "crm.kernel.storage")
 
     /// Opens (or creates) the database and refuses a corrupt one.
-    init(dataDirectory: String) throws {
+    init(dataDirectory: String, synchronousFull: Bool = false) throws {
         let path = (dataDirectory as NSString).appendingPathComponent(Self.fileName)
+        self.path = path
         connection = try SQLiteConnection(path: path)
         do {
             try connection.execute("PRAGMA busy_timeout = 5000")
@@ -27,12 +29,12 @@ final class KernelDatabase {
             }
             try connection.execute("""
                 PRAGMA journal_mode = WAL;
-                PRAGMA synchronous = NORMAL;
+                PRAGMA synchronous = \(synchronousFull ? "FULL" : "NORMAL");
                 PRAGMA foreign_keys = ON;
                 CREATE TABLE IF NOT EXISTS kernel_migrations (
                     plugin TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
                     applied_at TEXT NOT NULL, PRIMARY KEY (plugin, version));
-                """)
+                """ + EventLog.schema)
         } catch let error as StorageError {
             throw StorageError(code: error.code,
                                message: "database \(path) is damaged or not an SQLite database (\(error.message)); refusing to start")

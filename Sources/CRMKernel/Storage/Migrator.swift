@@ -53,13 +53,13 @@ struct Migrator {
         }
         let pending = migrations.filter { $0.version > recorded }
         guard !pending.isEmpty else { return 0 }
-        let authorizer = TableAuthorizer(plugin: plugin)
+        let authorizer = db.authorizer
         var failed: Migration?
         do {
             try db.transaction {
                 for migration in pending {
                     failed = migration
-                    try authorizer.confine(db) { try db.execute(migration.sql) }
+                    try authorizer.confine(to: plugin) { try db.execute(migration.sql) }
                     try db.query("INSERT INTO kernel_migrations (plugin, version, name, applied_at) VALUES (?, ?, ?, ?)",
                                  [.text(plugin), .integer(migration.version), .text(migration.name), .text(Self.utcNow())])
                 }

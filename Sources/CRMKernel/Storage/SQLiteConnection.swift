@@ -17,10 +17,12 @@ public enum SQLValue: Equatable, Sendable {
 final class SQLiteConnection {
     let handle: OpaquePointer
     let path: String
+    /// Confines plugin SQL on this connection; the kernel's own SQL runs unconfined.
+    let authorizer = TableAuthorizer()
 
-    init(path: String) throws {
+    init(path: String, readOnly: Bool = false) throws {
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -30,6 +32,7 @@ final class SQLiteConnection {
         handle = db
         self.path = path
         sqlite3_extended_result_codes(db, 1)
+        authorizer.install(on: self)
     }
 
     deinit { sqlite3_close(handle) }
@@ -102,7 +105,7 @@ final class SQLiteConnection {
         }
     }
 
-    private func lastError() -> StorageError {
+    func lastError() -> StorageError {
         StorageError(code: sqlite3_extended_errcode(handle), message: String(cString: sqlite3_errmsg(handle)))
     }
 }

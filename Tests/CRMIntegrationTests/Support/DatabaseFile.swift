@@ -6,6 +6,7 @@ struct DatabaseFile {
     let path: String
 
     init(dataDir: String) { path = dataDir + "/crm.db" }
+    init(path: String) { self.path = path }
 
     /// Every row of `sql`, each column as text ("NULL" for null).
     func rows(_ sql: String) throws -> [[String]] {

@@ -24,6 +24,7 @@ enum Probe {
         def.serverStream(service + "Count", count)
         def.unary(service + "Relay", relay)
         def.unary(service + "Stats", stats)
+        ProbeStorage.register(on: def)
         def.onInit = { host in host.log(.info, "probe ready") }
         def.onShutdown = writeShutdownMarker
         return def

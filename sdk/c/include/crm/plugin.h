@@ -288,6 +288,31 @@ typedef int32_t (*crm_init_fn)(crm_plugin *self, const crm_host_api *host,
 /** Called once at shutdown, in reverse load order, after the last call. */
 typedef void (*crm_shutdown_fn)(crm_plugin *self);
 
+/** One event from the bus. Host-owned, valid until the callback returns. */
+typedef struct crm_event {
+    uint32_t struct_size;
+    /** Global, gap-free, increasing; the event's position in the outbox. */
+    uint64_t sequence;
+    const char *topic;                /**< "contacts.contact.created" */
+    const char *type_name;            /**< protobuf type of the payload */
+    const uint8_t *payload;
+    size_t payload_len;
+    int64_t published_unix_us;        /**< UTC, when its transaction committed */
+    const char *publisher;            /**< the publishing plugin's name */
+} crm_event;
+
+/**
+ * Delivers one event a plugin subscribed to (crm_plugin_def.subscribes),
+ * after the publishing transaction committed, in sequence order, at least
+ * once. It runs on a host thread inside a write transaction of its own,
+ * like a handler of a CRM_METHOD_FLAG_WRITES method: `call` works with the
+ * storage and bus features. Return CRM_STATUS_OK to acknowledge (the
+ * plugin's writes and its new position commit together, so an effect is
+ * stored exactly once); any other status rolls back and the event is
+ * delivered again after a back-off. Other subscribers are not held up.
+ */
+typedef int32_t (*crm_event_fn)(crm_plugin *self, crm_call *call, const crm_event *event);
+
 /**
  * A plugin's definition. Plugin-owned and must stay valid and unchanged for
  * the life of the process (a static const object is the usual choice).
@@ -296,7 +321,7 @@ typedef void (*crm_shutdown_fn)(crm_plugin *self);
 typedef struct crm_plugin_def {
     uint32_t struct_size;             /**< CRM_PLUGIN_DEF_SIZE */
     uint32_t abi_version;             /**< CRM_PLUGIN_ABI_VERSION */
-    const char *name;                 /**< [a-z][a-z0-9_]*, also its table prefix */
+    const char *name;                 /**< [a-z][a-z0-9]{0,31}; its table prefix is name + "_" */
     const char *version;              /**< semantic version "1.4.2" */
     const char *description;
 
@@ -320,8 +345,13 @@ typedef struct crm_plugin_def {
 
     crm_init_fn init;                 /**< optional */
     crm_shutdown_fn shutdown;         /**< optional */
+
+    /* Added in ABI 1 after the first release: the host reads it only when
+     * struct_size covers it. */
+    crm_event_fn on_event;            /**< needed when subscribes is not empty */
 } crm_plugin_def;
 
+#define CRM_EVENT_SIZE ((uint32_t)sizeof(crm_event))
 #define CRM_METHOD_DEF_SIZE ((uint32_t)sizeof(crm_method_def))
 #define CRM_DEPENDENCY_DEF_SIZE ((uint32_t)sizeof(crm_dependency_def))
 #define CRM_MIGRATION_DEF_SIZE ((uint32_t)sizeof(crm_migration_def))
@@ -355,6 +385,113 @@ typedef const crm_plugin_def *(*crm_plugin_entry_fn)(uint32_t host_abi_version,
 #define crm_call_send(call, data, len) (CRM_HOST)->call_send((call), (data), (len))
 #define crm_call_is_cancelled(call) (CRM_HOST)->call_is_cancelled((call))
 #define crm_call_get_context(call) (CRM_HOST)->call_context((call))
+
+/* ------------------------------------------------------------------------ */
+/* Storage: feature "crm.storage.v1"                                        */
+/* ------------------------------------------------------------------------ */
+/*
+ * SQL against crmd's one SQLite database, from inside a handler (or an
+ * on_event callback). Every function takes the call being handled.
+ *
+ * Transactions are the host's: a method declared CRM_METHOD_FLAG_WRITES runs
+ * in one write transaction, committed when the handler returns
+ * CRM_STATUS_OK (the client is answered only after the commit) and rolled
+ * back on any other status. Other methods read a consistent snapshot on a
+ * reader connection; their writes fail with FAILED_PRECONDITION. BEGIN,
+ * COMMIT and SAVEPOINT are the host's alone.
+ *
+ * Isolation: a plugin may create, read and write only tables, indexes,
+ * triggers and views named "<plugin>_..."; anything else (other plugins'
+ * tables, the kernel's, ATTACH, PRAGMA, load_extension) fails with
+ * PERMISSION_DENIED.
+ *
+ * Errors: each function returns a crm_status (SQLite's result mapped:
+ * constraint UNIQUE/PRIMARY KEY -> ALREADY_EXISTS, other constraints ->
+ * FAILED_PRECONDITION, denied -> PERMISSION_DENIED, busy -> UNAVAILABLE,
+ * anything else -> INTERNAL) and SQLite's message becomes the call's status
+ * message, so a handler may simply return the status it got.
+ */
+
+#define CRM_FEATURE_STORAGE_V1 "crm.storage.v1"
+
+/** A prepared statement. Host-owned; valid until finalize or until the
+ *  handler returns (the host finalizes what is left). */
+typedef struct crm_stmt crm_stmt;
+
+typedef enum crm_value_type {
+    CRM_VALUE_NULL = 0,
+    CRM_VALUE_INTEGER = 1,
+    CRM_VALUE_REAL = 2,
+    CRM_VALUE_TEXT = 3,
+    CRM_VALUE_BLOB = 4
+} crm_value_type;
+
+typedef struct crm_storage_api {
+    uint32_t struct_size;
+
+    /** Run one or more statements that take no parameters and return no rows. */
+    int32_t (*exec)(crm_call *call, const char *sql);
+
+    /**
+     * Prepare one statement. The host keeps compiled statements per plugin
+     * and SQL text, so preparing the same SQL in every call costs a lookup.
+     * `*out` is host-owned (see crm_stmt).
+     */
+    int32_t (*prepare)(crm_call *call, const char *sql, crm_stmt **out);
+
+    /** Bind `?` parameter `index` (from 1). Text and blobs are copied. */
+    int32_t (*bind_null)(crm_stmt *stmt, int index);
+    int32_t (*bind_int64)(crm_stmt *stmt, int index, int64_t value);
+    int32_t (*bind_double)(crm_stmt *stmt, int index, double value);
+    int32_t (*bind_text)(crm_stmt *stmt, int index, const char *utf8, size_t len);
+    int32_t (*bind_blob)(crm_stmt *stmt, int index, const void *data, size_t len);
+
+    /** Advance; `*has_row` is 1 when a row is ready, 0 when done. */
+    int32_t (*step)(crm_stmt *stmt, int *has_row);
+
+    /** Columns of the current row, from 0. */
+    int (*column_count)(crm_stmt *stmt);
+    int (*column_type)(crm_stmt *stmt, int column); /**< crm_value_type */
+    int64_t (*column_int64)(crm_stmt *stmt, int column);
+    double (*column_double)(crm_stmt *stmt, int column);
+    /**
+     * Text (UTF-8, NUL-terminated) or blob bytes, `*len` without the NUL.
+     * Host-owned; valid until the next step, reset or finalize of `stmt`.
+     */
+    const uint8_t *(*column_bytes)(crm_stmt *stmt, int column, size_t *len);
+
+    /** Back to the start with bindings cleared, for another run. */
+    int32_t (*reset)(crm_stmt *stmt);
+    /** Release the statement early (optional). */
+    void (*finalize)(crm_stmt *stmt);
+
+    /** The rowid of the last INSERT, and the rows changed by the last statement. */
+    int64_t (*last_insert_id)(crm_call *call);
+    int64_t (*changes)(crm_call *call);
+
+    /** The message of the last failed storage function on this call, or "".
+     *  Host-owned; valid until the next storage function on this call. */
+    const char *(*last_error)(crm_call *call);
+} crm_storage_api;
+
+/* ------------------------------------------------------------------------ */
+/* Bus: feature "crm.bus.v1"                                                */
+/* ------------------------------------------------------------------------ */
+
+#define CRM_FEATURE_BUS_V1 "crm.bus.v1"
+
+typedef struct crm_bus_api {
+    uint32_t struct_size;
+    /**
+     * Publish an event in the call's write transaction: it is stored in the
+     * outbox with the handler's writes and delivered only if they commit.
+     * `topic` must start with "<plugin>." (a plugin speaks only for itself).
+     * All arguments are copied. `*sequence` (optional) receives the event's
+     * sequence number. Fails with FAILED_PRECONDITION outside a writing call.
+     */
+    int32_t (*publish)(crm_call *call, const char *topic, const char *type_name,
+                       const uint8_t *payload, size_t payload_len, uint64_t *sequence);
+} crm_bus_api;
 
 /** The canonical name of a status ("NOT_FOUND"); static storage. */
 static inline const char *crm_status_name(int32_t status) {

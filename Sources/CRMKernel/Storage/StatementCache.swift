@@ -1,0 +1,47 @@
+import CSQLite
+
+/// Compiled statements kept per connection, keyed by plugin and SQL text, so
+/// a handler that prepares the same SQL on every call compiles it once. The
+/// plugin is part of the key because the authorizer checks a statement when
+/// it is compiled: one plugin must never reuse another's checked statement.
+///
+/// Owned by one connection and used only by that connection's current user.
+final class StatementCache {
+    private struct Key: Hashable {
+        var plugin: String
+        var sql: String
+    }
+
+    private var idle: [Key: [OpaquePointer]] = [:]
+    private var count = 0
+    private let limit: Int
+
+    init(limit: Int = 512) { self.limit = limit }
+
+    deinit {
+        for statements in idle.values { statements.forEach { sqlite3_finalize($0) } }
+    }
+
+    /// A ready statement for `sql`, from the cache or freshly compiled by `compile`.
+    func take(plugin: String, sql: String, compile: () -> OpaquePointer?) -> OpaquePointer? {
+        let key = Key(plugin: plugin, sql: sql)
+        if var list = idle[key], let statement = list.popLast() {
+            idle[key] = list.isEmpty ? nil : list
+            count -= 1
+            return statement
+        }
+        return compile()
+    }
+
+    /// Returns a statement for reuse (reset, bindings cleared), or finalizes it when full.
+    func give(back statement: OpaquePointer, plugin: String, sql: String) {
+        sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
+        guard count < limit else {
+            sqlite3_finalize(statement)
+            return
+        }
+        idle[Key(plugin: plugin, sql: sql), default: []].append(statement)
+        count += 1
+    }
+}

@@ -1,0 +1,36 @@
+import CRMPluginABI
+import Foundation
+import Logging
+
+/// crmd's storage as plugins use it: the writer with group commit, the
+/// reader pool, and the event log, all on `<data-dir>/crm.db`.
+final class Storage: @unchecked Sendable {
+    let writer: WriteCoordinator
+    let readers: ReaderPool
+    let events: EventLog
+    let path: String
+    /// Set by a publish on the writer thread; read at the group's commit.
+    private var publishedSinceCommit = false
+    private let writerConnection: SQLiteConnection
+
+    init(database: KernelDatabase, readers readerCount: Int) throws {
+        writerConnection = database.connection
+        path = database.path
+        let connection = StorageConnection(database.connection)
+        writer = WriteCoordinator(connection: connection)
+        readers = try ReaderPool(path: database.path, count: readerCount)
+        events = EventLog(head: try EventLog.lastAssigned(database.connection))
+        writer.onCommit = { [unowned self] in
+            guard publishedSinceCommit else { return }
+            publishedSinceCommit = false
+            if let head = try? EventLog.lastAssigned(writerConnection) { events.committed(through: head) }
+        }
+    }
+
+    /// Publishes in the writing session's transaction (writer thread only).
+    func publish(in session: StorageSession, topic: String, typeName: String, payload: UnsafeRawBufferPointer) throws -> UInt64 {
+        let sequence = try events.publish(in: session, topic: topic, typeName: typeName, payload: payload)
+        publishedSinceCommit = true
+        return sequence
+    }
+}
