@@ -15,6 +15,7 @@ public final class Kernel: @unchecked Sendable {
     private var database: KernelDatabase?
     private var dataDirectoryLock: DataDirectoryLock?
     private var storage: Storage?
+    private var retention: EventRetention?
     private let logger = Logger(label: "crm.kernel")
 
     public init(config: KernelConfig) {
@@ -38,6 +39,13 @@ public final class Kernel: @unchecked Sendable {
         KernelServices.register(router: router, plugins: plugins, health: health, storage: storage)
         plugins.loadAll(config: config)
         plugins.startSubscribers(storage: storage)
+        let retention = EventRetention(
+            storage: storage,
+            policy: .init(maxAgeMicros: Int64(config.eventRetentionDays) * 86_400_000_000,
+                          maxCount: UInt64(config.eventRetentionCount)),
+            subscriberPositions: { [plugins] in plugins.subscriberPositions() })
+        retention.start(every: 60)
+        self.retention = retention
         router.seal()
         KernelServices.prepareHealth(router: router, health: health)
         let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health, storage: storage)
@@ -61,8 +69,10 @@ public final class Kernel: @unchecked Sendable {
             logger.warning("plugin handlers still running at exit", metadata: ["handlers": "\(dispatcher.activeHandlers)"])
         } else {
             dispatcher.shutdown()
+            retention?.stop()
             plugins.stopSubscribers()
             plugins.shutdownAll()
+            storage?.close()
         }
         logger.info("stopped")
     }

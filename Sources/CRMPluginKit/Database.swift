@@ -58,6 +58,10 @@ public struct Database {
         return rows
     }
 
+    /// The rowid of the last INSERT on this call, and the rows the last statement changed.
+    public var lastInsertID: Int64 { api.pointee.last_insert_id!(call) }
+    public var changes: Int64 { api.pointee.changes!(call) }
+
     /// A statement to bind, step and reuse. The host caches compiled SQL, so
     /// preparing the same text on every call is cheap.
     public func prepare(_ sql: String) throws -> Statement {

@@ -36,6 +36,12 @@ struct Crmd: ParsableCommand {
     @Option(name: .long, help: "normal (durable across crashes, the default) or full (also across power loss).")
     var synchronous: String?
 
+    @Option(name: .long, help: "Keep bus events this many days, 0 = forever (default 30).")
+    var eventRetentionDays: Int?
+
+    @Option(name: .long, help: "Keep at most this many bus events, 0 = no limit (default 0).")
+    var eventRetentionCount: Int?
+
     @Option(name: .long, help: "Largest message accepted or sent, in bytes (default 4 MiB).")
     var maxMessageBytes: Int?
 
@@ -81,6 +87,8 @@ struct Crmd: ParsableCommand {
         if let enable { c.enabledPlugins = enable.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let workers { c.workerThreads = workers }
         if let readers { c.readerConnections = readers }
+        if let eventRetentionDays { c.eventRetentionDays = eventRetentionDays }
+        if let eventRetentionCount { c.eventRetentionCount = eventRetentionCount }
         if let synchronous { c.synchronousFull = try parse { try KernelConfig.parseSynchronous(synchronous) } }
         if let maxMessageBytes { c.limits.maxMessageBytes = maxMessageBytes }
         if let maxInFlight { c.limits.maxInFlightPerConnection = maxInFlight }

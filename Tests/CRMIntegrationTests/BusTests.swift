@@ -69,6 +69,36 @@ import Testing
         #expect(try await reader.value == Array(19...25))
     }
 
+    @Test func retentionCompactsButNeverPastAnUnacknowledgedSubscriber() async throws {
+        let dataDir = try CrmdProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        // The subscriber keeps failing: it acknowledges nothing.
+        let stuck = try CrmdProcess(environment: ["CRM_PROBE_FAIL_EVENTS": "1000000"], dataDir: dataDir)
+        var client = try stuck.connect()
+        for i in 0..<20 { _ = try await put(client, key: "k\(i)", publish: true) }
+        _ = try stuck.stop()
+        let held = try CrmdProcess(arguments: ["--event-retention-count", "5"],
+                                   environment: ["CRM_PROBE_FAIL_EVENTS": "1000000"], dataDir: dataDir)
+        client = try held.connect()
+        #expect(try await replay(client).map(\.sequence) == Array(1...20))
+        _ = try held.stop()
+
+        // Once it has caught up, everything beyond the newest five goes.
+        let caughtUp = try CrmdProcess(dataDir: dataDir)
+        client = try caughtUp.connect()
+        #expect(try await seen(client, count: 20).count == 20)
+        _ = try caughtUp.stop()
+        let compacting = try CrmdProcess(arguments: ["--event-retention-count", "5"], dataDir: dataDir)
+        client = try compacting.connect()
+        #expect(try await replay(client).map(\.sequence) == Array(16...20))
+        #expect(try await replay(client, after: 17).map(\.sequence) == [18, 19, 20])
+        await #expect(throws: RPCError(.outOfRange, "events up to 15 were compacted; resume from after_sequence 15 or later")) {
+            _ = try await replay(client, after: 3)
+        }
+        // Sequences continue after compaction: no number is reused.
+        #expect(try await put(client, key: "after", publish: true).sequence == 21)
+    }
+
     @Test func subscribeRejectsBadPatterns() async throws {
         let crmd = try CrmdProcess()
         let client = try crmd.connect()

@@ -125,6 +125,7 @@ final class EventStream: @unchecked Sendable {
     /// A reason to refuse when events the client asked for are gone already.
     private func compactedGap(_ reader: SQLiteConnection) throws -> String? {
         let after = request.afterSequence
+        guard after > 0 else { return nil }  // 0 means "from the oldest stored"
         let oldest = try reader.authorizer.asKernel { try reader.query("SELECT MIN(sequence) FROM kernel_outbox") }
         let head = try EventLog.lastAssigned(reader)
         if case .integer(let first)? = oldest.first?.first {

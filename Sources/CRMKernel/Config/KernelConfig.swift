@@ -25,6 +25,10 @@ public struct KernelConfig: Sendable {
     public var synchronousFull = false
     /// Read-only connections for calls that do not write.
     public var readerConnections = 8
+    /// Events are kept this many days (0 = forever) and, if non-zero, at
+    /// most this many; unacknowledged by a subscriber, never dropped.
+    public var eventRetentionDays = 30
+    public var eventRetentionCount = 0
     public var limits = Limits()
     /// Per-plugin settings, read by plugins through `config_get`.
     public var pluginSettings: [String: [String: String]] = [:]
@@ -74,6 +78,8 @@ public struct KernelConfig: Sendable {
         let tenYearsMillis: Int64 = 10 * 365 * 86_400 * 1000
         try check("workers", workerThreads, 1...1024)
         try check("readers", readerConnections, 1...256)
+        try check("event_retention_days", eventRetentionDays, 0...36_500)
+        try check("event_retention_count", eventRetentionCount, 0...Int.max)
         try check("max_message_bytes", limits.maxMessageBytes, 1024...(1 << 30))
         try check("max_in_flight_per_connection", limits.maxInFlightPerConnection, 1...65_536)
         try check("read_timeout_ms", limits.readTimeoutMillis, 1...tenYearsMillis)
@@ -107,6 +113,8 @@ private struct ConfigFile: Decodable {
     var workers: Int?
     var readers: Int?
     var synchronous: String?
+    var event_retention_days: Int?
+    var event_retention_count: Int?
     var log_level: String?
     var log_format: String?
     var limits: LimitsFile?
@@ -128,6 +136,8 @@ private struct ConfigFile: Decodable {
         if let enable { config.enabledPlugins = enable }
         if let workers { config.workerThreads = workers }
         if let readers { config.readerConnections = readers }
+        if let event_retention_days { config.eventRetentionDays = event_retention_days }
+        if let event_retention_count { config.eventRetentionCount = event_retention_count }
         if let synchronous { config.synchronousFull = try KernelConfig.parseSynchronous(synchronous) }
         if let log_level { config.logLevel = log_level }
         if let log_format { config.logFormat = log_format }

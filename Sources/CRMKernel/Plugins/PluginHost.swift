@@ -141,6 +141,11 @@ public final class PluginHost: @unchecked Sendable {
         }
     }
 
+    /// Where each running subscriber has got to (compaction stays behind them).
+    func subscriberPositions() -> [UInt64] {
+        loaded.compactMap { $0.subscriber?.status.position }
+    }
+
     /// Stops event delivery before the plugins' shutdown hooks run.
     func stopSubscribers() {
         for record in loaded { record.subscriber?.stop(timeout: 5) }

@@ -78,7 +78,8 @@ public final class PluginRecord: @unchecked Sendable {
         defer { configLock.unlock() }
         if let cached = configStrings[key] { return UnsafePointer(cached) }
         let envKey = "CRM_PLUGIN_\(name.uppercased())_\(key.uppercased())"
-        guard let value = settings[key] ?? ProcessInfo.processInfo.environment[envKey] else { return nil }
+        // getenv, not ProcessInfo.environment: that copies the whole environment per call.
+        guard let value = settings[key] ?? getenv(envKey).map({ String(cString: $0) }) else { return nil }
         let copy = strdup(value)!
         configStrings[key] = copy
         return UnsafePointer(copy)

@@ -12,6 +12,7 @@ final class Storage: @unchecked Sendable {
     /// Set by a publish on the writer thread; read at the group's commit.
     private var publishedSinceCommit = false
     private let writerConnection: SQLiteConnection
+    private let checkpointer: Checkpointer
 
     init(database: KernelDatabase, readers readerCount: Int) throws {
         writerConnection = database.connection
@@ -20,12 +21,19 @@ final class Storage: @unchecked Sendable {
         writer = WriteCoordinator(connection: connection)
         readers = try ReaderPool(path: database.path, count: readerCount)
         events = EventLog(head: try EventLog.lastAssigned(database.connection))
+        // Checkpoints move off the commit path (see Checkpointer).
+        try database.connection.execute("PRAGMA wal_autocheckpoint = 0")
+        checkpointer = try Checkpointer(path: database.path)
+        checkpointer.start()
         writer.onCommit = { [unowned self] in
             guard publishedSinceCommit else { return }
             publishedSinceCommit = false
             if let head = try? EventLog.lastAssigned(writerConnection) { events.committed(through: head) }
         }
     }
+
+    /// Stops background work; called after the last write.
+    func close() { checkpointer.stop() }
 
     /// Publishes in the writing session's transaction (writer thread only).
     func publish(in session: StorageSession, topic: String, typeName: String, payload: UnsafeRawBufferPointer) throws -> UInt64 {

@@ -146,4 +146,22 @@ final class StorageConnection {
     let cache = StatementCache()
 
     init(_ sqlite: SQLiteConnection) { self.sqlite = sqlite }
+
+    /// Runs one kernel statement without results (BEGIN, SAVEPOINT, COMMIT...)
+    /// from a compiled copy: these run several times per write call.
+    func control(_ sql: String) throws {
+        let db = sqlite.handle
+        try sqlite.authorizer.asKernel {
+            guard let statement = cache.take(plugin: "", sql: sql, compile: {
+                var s: OpaquePointer?
+                sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
+                return s
+            }) else { throw sqlite.lastError() }
+            let rc = sqlite3_step(statement)
+            // Taken before the reset, which would clear the error.
+            let error = rc == SQLITE_DONE ? nil : sqlite.lastError()
+            cache.give(back: statement, plugin: "", sql: sql)
+            if let error { throw error }
+        }
+    }
 }

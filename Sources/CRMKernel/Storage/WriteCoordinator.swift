@@ -4,27 +4,37 @@ import Foundation
 
 /// The one writer connection, and group commit.
 ///
-/// SQLite allows one writer at a time, so write calls take turns on the
-/// writer connection. Each call runs in a SAVEPOINT inside a transaction
-/// that stays open while more write calls are waiting: the last call of a
-/// burst (or the `maxGroup`-th) commits the whole group with one COMMIT, and
-/// only then is any call of the group answered. A call whose handler fails
-/// rolls back to its savepoint; the others in its group are unaffected.
+/// SQLite allows one writer at a time. Write calls queue here; whichever
+/// caller finds no leader becomes the leader and runs the queued calls'
+/// bodies itself, back to back, each in a SAVEPOINT inside one transaction,
+/// then commits them all with one COMMIT and wakes their callers. Running
+/// the bodies on one thread avoids a thread hand-off per call, and one
+/// commit serves the whole group. A call whose body fails rolls back to its
+/// savepoint; the others in its group are unaffected. No call is answered
+/// before its group's COMMIT has returned.
 final class WriteCoordinator: @unchecked Sendable {
     private let connection: StorageConnection
     private let maxGroup: Int
     /// Called after each successful COMMIT, on the committing thread.
     var onCommit: (() -> Void)?
 
+    private final class Job {
+        let plugin: String
+        /// Dropped as soon as it has run: the caller's closure must not
+        /// outlive its `write` call.
+        var body: ((StorageSession) -> Bool)?
+        var outcome: Outcome?
+        init(plugin: String, body: @escaping (StorageSession) -> Bool) {
+            self.plugin = plugin
+            self.body = body
+        }
+    }
+
     private let lock = NSCondition()
-    private var writerBusy = false
-    private var waiting = 0
-    private var openGroup: UInt64 = 1
-    private var groupMembers = 0
-    /// Outcome of groups that have ended and still have members to tell:
-    /// nil = committed, otherwise why the commit failed.
-    private var endedGroups: [UInt64: (remaining: Int, failure: String?)] = [:]
-    private var inTransaction = false
+    private var queue: [Job] = []
+    private var leading = false
+    /// The thread running the current group, to refuse re-entry from it.
+    private var leaderThread: pthread_t?
 
     init(connection: StorageConnection, maxGroup: Int = 256) {
         self.connection = connection
@@ -40,47 +50,76 @@ final class WriteCoordinator: @unchecked Sendable {
     /// Runs `body` in a write transaction for `plugin`. `body` returns true
     /// to keep its writes. Returns once the outcome is durable (or failed).
     func write(plugin: String, _ body: (StorageSession) -> Bool) -> Outcome {
-        lock.lock()
-        waiting += 1
-        while writerBusy { lock.wait() }
-        waiting -= 1
-        writerBusy = true
-        let group = openGroup
-        lock.unlock()
-
-        let db = connection.sqlite
-        var outcome: Outcome = .committed
-        let began = inTransaction || db.authorizer.asKernel({ (try? db.execute("BEGIN IMMEDIATE")) != nil })
-        if !began {
-            outcome = .failed(SessionError(status: CRM_STATUS_UNAVAILABLE,
-                                           message: "cannot begin a write transaction: \(db.lastError().message)"))
-        } else {
-            inTransaction = true
-            outcome = runInSavepoint(plugin: plugin, body)
-        }
-
-        lock.lock()
-        groupMembers += 1
-        let commitNow = waiting == 0 || groupMembers >= maxGroup || !began
-        if commitNow {
-            lock.unlock()
-            let failure = began ? commit() : "no transaction"
+        withoutActuallyEscaping(body) { body in
+            let job = Job(plugin: plugin, body: body)
             lock.lock()
-            endedGroups[group] = (groupMembers, failure)
-            groupMembers = 0
-            openGroup += 1
+            if leading, let leaderThread, pthread_equal(leaderThread, pthread_self()) != 0 {
+                // A body asking for a second transaction would wait for itself.
+                lock.unlock()
+                return .failed(SessionError(status: CRM_STATUS_FAILED_PRECONDITION,
+                                            message: "a write call cannot start another write transaction; pass the calling call as the parent"))
+            }
+            queue.append(job)
+            while job.outcome == nil {
+                if !leading {
+                    leading = true
+                    leaderThread = pthread_self()
+                    lock.unlock()
+                    runGroup()
+                    lock.lock()
+                    leading = false
+                    leaderThread = nil
+                    lock.broadcast()  // a waiter with queued work takes over
+                } else {
+                    lock.wait()
+                }
+            }
+            lock.unlock()
+            return job.outcome!
         }
-        writerBusy = false
-        lock.broadcast()
-        while endedGroups[group] == nil { lock.wait() }
-        let ended = endedGroups[group]!
-        if ended.remaining == 1 { endedGroups[group] = nil } else { endedGroups[group]!.remaining -= 1 }
-        lock.unlock()
+    }
 
-        if let failure = ended.failure, case .committed = outcome, began {
-            return .failed(SessionError(status: CRM_STATUS_UNAVAILABLE, message: "commit failed: \(failure)"))
+    /// Leader only: takes the queued jobs (and any that arrive meanwhile, up
+    /// to `maxGroup`), runs them in one transaction and commits.
+    private func runGroup() {
+        var group: [Job] = []
+        var outcomes: [Outcome] = []
+        var began = true
+        do { try connection.control("BEGIN IMMEDIATE") } catch {
+            began = false
+            let failure = Outcome.failed(SessionError(status: CRM_STATUS_UNAVAILABLE,
+                                                      message: "cannot begin a write transaction: \(error)"))
+            lock.lock()
+            group = queue
+            queue.removeAll()
+            group.forEach { $0.body = nil }
+            lock.unlock()
+            outcomes = group.map { _ in failure }
         }
-        return outcome
+        while began && group.count < maxGroup {
+            lock.lock()
+            let batch = Array(queue.prefix(maxGroup - group.count))
+            queue.removeFirst(batch.count)
+            lock.unlock()
+            if batch.isEmpty { break }
+            for job in batch {
+                outcomes.append(runInSavepoint(plugin: job.plugin, job.body!))
+                job.body = nil
+            }
+            group += batch
+        }
+        if began, let failure = commit() {
+            outcomes = outcomes.map { outcome in
+                if case .committed = outcome {
+                    return .failed(SessionError(status: CRM_STATUS_UNAVAILABLE, message: "commit failed: \(failure)"))
+                }
+                return outcome
+            }
+        }
+        lock.lock()
+        for (job, outcome) in zip(group, outcomes) { job.outcome = outcome }
+        lock.broadcast()
+        lock.unlock()
     }
 
     /// An in-process call made by a handler that already writes: it joins
@@ -92,20 +131,15 @@ final class WriteCoordinator: @unchecked Sendable {
 
     /// Runs one call's body in its own savepoint (nested calls nest savepoints).
     private func runInSavepoint(plugin: String, _ body: (StorageSession) -> Bool) -> Outcome {
-        let db = connection.sqlite
-        do {
-            try db.authorizer.asKernel { try db.execute("SAVEPOINT crm_call") }
-        } catch {
+        do { try connection.control("SAVEPOINT crm_call") } catch {
             return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot open a savepoint: \(error)"))
         }
         let session = StorageSession(connection: connection, writable: true, plugin: plugin)
         let keep = body(session)
         session.finish()
         do {
-            try db.authorizer.asKernel {
-                if !keep { try db.execute("ROLLBACK TO crm_call") }
-                try db.execute("RELEASE crm_call")
-            }
+            if !keep { try connection.control("ROLLBACK TO crm_call") }
+            try connection.control("RELEASE crm_call")
         } catch {
             return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot end the savepoint: \(error)"))
         }
@@ -115,14 +149,12 @@ final class WriteCoordinator: @unchecked Sendable {
     /// Commits the open transaction; nil on success, else the reason (and
     /// the transaction is rolled back).
     private func commit() -> String? {
-        let db = connection.sqlite
-        inTransaction = false
         do {
-            try db.authorizer.asKernel { try db.execute("COMMIT") }
+            try connection.control("COMMIT")
             onCommit?()
             return nil
         } catch {
-            try? db.authorizer.asKernel { try db.execute("ROLLBACK") }
+            try? connection.control("ROLLBACK")
             return "\(error)"
         }
     }

@@ -37,7 +37,7 @@ enum ProbeStorage {
         try statement.bind([.text(key), .text(req.value), .integer(Int64(req.value.utf8.count)), .integer(Clock.micros())])
         _ = try statement.step()
         var response = Crm_Testing_V1_PutResponse()
-        response.id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
+        response.id = db.lastInsertID
         response.key = key
         if req.publish {
             var event = Crm_Testing_V1_PutRequest()
@@ -83,7 +83,7 @@ enum ProbeStorage {
             case .null: response.rows.append("NULL")
             }
         }
-        response.changes = try db.query("SELECT changes()").first?.first?.int ?? 0
+        response.changes = db.changes
         return response
     }
 

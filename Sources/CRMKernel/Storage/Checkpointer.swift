@@ -1,0 +1,52 @@
+import CSQLite
+import Foundation
+import Logging
+
+/// Copies the WAL back into the database file on a thread of its own.
+/// SQLite's automatic checkpoint runs inside whichever COMMIT crosses the
+/// threshold and fsyncs there, stalling every write call of that group for
+/// milliseconds; a PASSIVE checkpoint from another connection does the same
+/// work while writers go on.
+final class Checkpointer: @unchecked Sendable {
+    private let connection: SQLiteConnection
+    private let interval: TimeInterval
+    private let lock = NSCondition()
+    private var stopped = false
+    private let done = DispatchSemaphore(value: 0)
+    private let logger = Logger(label: "crm.kernel.storage")
+
+    init(path: String, interval: TimeInterval = 0.2) throws {
+        connection = try SQLiteConnection(path: path)
+        try connection.execute("PRAGMA busy_timeout = 5000")
+        self.interval = interval
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            defer { done.signal() }
+            while true {
+                lock.lock()
+                if !stopped { _ = lock.wait(until: Date().addingTimeInterval(interval)) }
+                let stop = stopped
+                lock.unlock()
+                var logFrames: Int32 = 0, copied: Int32 = 0
+                let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
+                if rc != SQLITE_OK && rc != SQLITE_BUSY {
+                    logger.warning("checkpoint failed", metadata: ["error": "\(connection.lastError().message)"])
+                }
+                if stop { return }
+            }
+        }
+        thread.name = "crm-checkpoint"
+        thread.start()
+    }
+
+    /// Stops after one last checkpoint.
+    func stop() {
+        lock.lock()
+        stopped = true
+        lock.signal()
+        lock.unlock()
+        done.wait()
+    }
+}
