@@ -42,6 +42,37 @@ typealias Booking = Crm_Example_Tablebooking_V1_Booking
         #expect(listed == ids)
     }
 
+    @Test func bookingsAreStoredWithTheirEventAndSurviveARestart() async throws {
+        let dataDir = try CrmdProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let first = try CrmdProcess(plugins: ["tablebooking"], dataDir: dataDir)
+        var client = try first.connect()
+        let booking = try await client.call(service + "CreateBooking", CreateBooking.with {
+            $0.guestName = "Barbara"; $0.partySize = 8; $0.startsAt = sixPM
+        }, as: Booking.self)
+        // The only 8-seat table is taken: refused, and nothing is stored or published.
+        await #expect(throws: RPCError(.resourceExhausted, "no table for 8 at that time")) {
+            _ = try await client.call(service + "CreateBooking", CreateBooking.with {
+                $0.guestName = "Niklaus"; $0.partySize = 8; $0.startsAt = sixPM + 3600
+            }, as: Booking.self)
+        }
+        _ = try first.stop()
+
+        let second = try CrmdProcess(plugins: ["tablebooking"], dataDir: dataDir)
+        client = try second.connect()
+        let again = try await client.call(service + "GetBooking",
+                                          Crm_Example_Tablebooking_V1_GetBookingRequest.with { $0.id = booking.id },
+                                          as: Booking.self)
+        #expect(again == booking)
+        let events = try await replay(client)
+        #expect(events.map(\.topic) == ["tablebooking.booking.created"])
+        #expect(try Booking(serializedBytes: try #require(events.first).payload) == booking)
+        // Two hours later the table is free again.
+        _ = try await client.call(service + "CreateBooking", CreateBooking.with {
+            $0.guestName = "Niklaus"; $0.partySize = 8; $0.startsAt = sixPM + 7200
+        }, as: Booking.self)
+    }
+
     @Test func badInputGetsTheRightStatusNamingTheField() async throws {
         let crmd = try CrmdProcess(plugins: ["tablebooking"])
         let client = try crmd.connect()

@@ -126,7 +126,7 @@ final class BusSubscriber: @unchecked Sendable {
             guard status == 0 else { return false }
             let db = session.connection.sqlite
             do {
-                try db.authorizer.asKernel {
+                _ = try db.authorizer.asKernel {
                     try db.query("INSERT INTO kernel_bus_positions (plugin, position) VALUES (?, ?) "
                                  + "ON CONFLICT (plugin) DO UPDATE SET position = excluded.position",
                                  [.text(record.name), .integer(Int64(event.sequence))])

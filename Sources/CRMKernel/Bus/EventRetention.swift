@@ -43,7 +43,7 @@ final class EventRetention: @unchecked Sendable {
             let outcome = storage.writer.write(plugin: "kernel") { session in
                 let db = session.connection.sqlite
                 do {
-                    try db.authorizer.asKernel {
+                    _ = try db.authorizer.asKernel {
                         try db.query("""
                             DELETE FROM kernel_outbox WHERE sequence IN (
                                 SELECT sequence FROM kernel_outbox

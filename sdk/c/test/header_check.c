@@ -6,7 +6,7 @@
 #include <string.h>
 
 static const crm_plugin_def def = {CRM_PLUGIN_DEF_SIZE, CRM_PLUGIN_ABI_VERSION, "check", "1.0.0", NULL,
-                                   NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, NULL};
+                                   NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, 0, NULL, NULL, NULL};
 
 /* The make rule checks this exports an unmangled crm_plugin_entry. */
 CRM_DECLARE_PLUGIN(def)
