@@ -1,4 +1,4 @@
-"""The kernel's Plugins and Reflection services (docs/PROTOCOL.md §11.2–§11.4);
+"""The kernel's Plugins and Reflection services (docs/PROTOCOL.md §11.2, §11.3 and §11.6);
 Health.Check is in test_calls.py, Health.Watch in test_streams.py."""
 
 import crm
