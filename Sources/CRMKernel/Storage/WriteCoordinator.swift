@@ -24,13 +24,17 @@ final class WriteCoordinator: @unchecked Sendable {
         /// outlive its `write` call.
         var body: ((StorageSession) -> Bool)?
         var outcome: Outcome?
+        /// Signalled when the job is done, or when its thread is to lead.
+        let wake = DispatchSemaphore(value: 0)
         init(plugin: String, body: @escaping (StorageSession) -> Bool) {
             self.plugin = plugin
             self.body = body
         }
     }
 
-    private let lock = NSCondition()
+    // Each waiter sleeps on its own job's semaphore: finishing a group wakes
+    // exactly its members, and handing on the lead wakes exactly one thread.
+    private let lock = NSLock()
     private var queue: [Job] = []
     private var leading = false
     /// The thread running the current group, to refuse re-entry from it.
@@ -60,23 +64,35 @@ final class WriteCoordinator: @unchecked Sendable {
                                             message: "a write call cannot start another write transaction; pass the calling call as the parent"))
             }
             queue.append(job)
-            while job.outcome == nil {
-                if !leading {
-                    leading = true
-                    leaderThread = pthread_self()
-                    lock.unlock()
-                    runGroup()
-                    lock.lock()
-                    leading = false
-                    leaderThread = nil
-                    lock.broadcast()  // a waiter with queued work takes over
-                } else {
-                    lock.wait()
-                }
-            }
+            let leadNow = !leading
+            if leadNow { leading = true }
             lock.unlock()
+            if !leadNow {
+                job.wake.wait()
+            }
+            lock.lock()
+            let mustLead = job.outcome == nil  // woken to lead, not because it is done
+            lock.unlock()
+            if leadNow || mustLead {
+                lead()
+            }
             return job.outcome!
         }
+    }
+
+    /// Runs one group (which includes the leader's own job), then hands the
+    /// lead to the oldest queued job's thread, or gives it up.
+    private func lead() {
+        lock.lock()
+        leaderThread = pthread_self()
+        lock.unlock()
+        runGroup()
+        lock.lock()
+        leaderThread = nil
+        let next = queue.first
+        if next == nil { leading = false }
+        lock.unlock()
+        next?.wake.signal()
     }
 
     /// Leader only: takes the queued jobs (and any that arrive meanwhile, up
@@ -118,8 +134,9 @@ final class WriteCoordinator: @unchecked Sendable {
         }
         lock.lock()
         for (job, outcome) in zip(group, outcomes) { job.outcome = outcome }
-        lock.broadcast()
         lock.unlock()
+        // The leader's own job gets a signal nobody waits for; harmless.
+        for job in group { job.wake.signal() }
     }
 
     /// An in-process call made by a handler that already writes: it joins
