@@ -33,6 +33,20 @@ public enum HeaderCodec {
         }
     }
 
+    /// Appends the length prefix and a header with only call id and kind;
+    /// the caller writes `payloadLength` payload bytes next.
+    public static func writeFrameHeader(into out: inout ByteBuffer, callID: UInt64, kind: Crm_Rpc_V1_FrameKind,
+                                        payloadLength: Int) {
+        var headerLength = 0
+        if callID != 0 { headerLength += 1 + varintSize(callID) }
+        if kind.rawValue != 0 { headerLength += 1 + varintSize(UInt64(kind.rawValue)) }
+        out.reserveCapacity(minimumWritableBytes: 8 + headerLength + payloadLength)
+        out.writeInteger(UInt32(headerLength))
+        out.writeInteger(UInt32(payloadLength))
+        if callID != 0 { out.writeInteger(UInt8(0x08)); writeVarint(callID, &out) }
+        if kind.rawValue != 0 { out.writeInteger(UInt8(0x10)); writeVarint(UInt64(kind.rawValue), &out) }
+    }
+
     /// Decodes a header; nil when it holds something the fast path does not
     /// handle (the caller then uses swift-protobuf). Throws on malformed bytes.
     public static func decode(_ bytes: UnsafeRawBufferPointer) throws -> Crm_Rpc_V1_FrameHeader? {
@@ -62,11 +76,11 @@ public enum HeaderCodec {
         return header
     }
 
-    private static func varintSize(_ value: UInt64) -> Int {
+    public static func varintSize(_ value: UInt64) -> Int {
         value == 0 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7
     }
 
-    private static func writeVarint(_ value: UInt64, _ out: inout ByteBuffer) {
+    public static func writeVarint(_ value: UInt64, _ out: inout ByteBuffer) {
         var v = value
         while v >= 0x80 {
             out.writeInteger(UInt8(truncatingIfNeeded: v) | 0x80)

@@ -65,6 +65,11 @@ struct PluginsCommand: AsyncParsableCommand {
                     var line = "\(plugin.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(version.padding(toLength: 8, withPad: " ", startingAt: 0)) \(state)"
                     if !plugin.reason.isEmpty { line += ": \(plugin.reason)" }
                     print(line)
+                    if !plugin.subscribes.isEmpty {
+                        var events = "    events \(plugin.subscribes.joined(separator: " ")): position \(plugin.eventPosition), lag \(plugin.eventLag)"
+                        if !plugin.eventError.isEmpty { events += ", retrying: \(plugin.eventError)" }
+                        print(events)
+                    }
                 }
                 token = page.nextPageToken
             } while !token.isEmpty

@@ -26,6 +26,9 @@ struct EventsCommand: AsyncParsableCommand {
     @Option(name: .long, help: "text or json.")
     var format: String = "text"
 
+    @Flag(name: .long, help: "Print only how many events arrived and how fast, without decoding them (a replay benchmark).")
+    var summary = false
+
     @Argument(help: "Topic patterns (default: every topic).")
     var patterns: [String] = []
 
@@ -44,7 +47,24 @@ struct EventsCommand: AsyncParsableCommand {
             let formatter = ISO8601DateFormatter()
             formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             formatter.timeZone = TimeZone(identifier: "UTC")
+            let started = ContinuousClock.now
+            var count = 0
+            defer {
+                if summary {
+                    let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+                        + Double((ContinuousClock.now - started).components.seconds)
+                    print("\(count) events in \(String(format: "%.3f", seconds)) s (\(Int(Double(count) / max(seconds, 1e-9))) events/s)")
+                }
+            }
+            if summary {
+                // Counts frames without decoding them: measures what crmd delivers.
+                for try await _ in client.stream("/crm.kernel.v1.Events/Subscribe", try request.serializedBytes()).messages {
+                    count += 1
+                }
+                return
+            }
             for try await event in try client.stream("/crm.kernel.v1.Events/Subscribe", request, as: Crm_Kernel_V1_Event.self) {
+                count += 1
                 let time = formatter.string(from: Date(timeIntervalSince1970: Double(event.publishedAtUnixUs) / 1_000_000))
                 if format == "json" {
                     let object: [String: Any] = [

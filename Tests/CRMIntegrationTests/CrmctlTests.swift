@@ -36,10 +36,30 @@ import Testing
         let plugins = try crmctl(["plugins"], socket: crmd.socketPath)
         #expect(plugins.status == 0)
         let lines = plugins.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.count == 3)
+        #expect(lines.count == 4)
         #expect(lines[0].hasPrefix("badabi           1.0.0    FAILED: binary built for plugin ABI 999"))
         #expect(lines[1] == "probe            1.0.0    loaded")
-        #expect(lines[2] == "tablebooking     1.0.0    loaded")
+        #expect(lines[2] == "    events probe.item.*: position 0, lag 0")  // the probe subscribes
+        #expect(lines[3] == "tablebooking     1.0.0    loaded")
+    }
+
+    @Test func eventsAndBackupWorkFromTheCommandLine() throws {
+        let crmd = try CrmdProcess(plugins: ["tablebooking"])
+        let booking = try crmctl(["call", "/crm.example.tablebooking.v1.TableBooking/CreateBooking",
+                                  #"{"guestName":"Ada","partySize":2,"startsAt":"1798740000"}"#], socket: crmd.socketPath)
+        #expect(booking.status == 0)
+        let events = try crmctl(["events", "--format", "json"], socket: crmd.socketPath)
+        #expect(events.status == 0)
+        let line = try #require(events.stdout.split(separator: "\n").first)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["sequence"] as? Int == 1)
+        #expect(object["topic"] as? String == "tablebooking.booking.created")
+        #expect(try crmctl(["events", "--after", "1"], socket: crmd.socketPath).stdout.isEmpty)
+        let backup = try crmctl(["backup", crmd.dir + "/copy.db"], socket: crmd.socketPath)
+        #expect(backup.status == 0 && backup.stdout.contains("events through 1"))
+        #expect(try DatabaseFile(path: crmd.dir + "/copy.db").rows("SELECT guest_name FROM tablebooking_bookings") == [["Ada"]])
+        let again = try crmctl(["backup", crmd.dir + "/copy.db"], socket: crmd.socketPath)
+        #expect(again.status == 6)  // ALREADY_EXISTS
     }
 
     @Test func callMapsJSONBothWaysAndExitsWithTheStatus() throws {

@@ -70,34 +70,24 @@ final class EventStream: @unchecked Sendable {
         var position = request.afterSequence
         let allocator = ByteBufferAllocator()
         while !isCancelled {
-            let batch: [StoredEvent]
-            do { batch = try EventLog.read(reader, after: position, limit: 1000) } catch {
+            var out = allocator.buffer(capacity: 64 * 1024)
+            let read: (last: UInt64, rows: Int)
+            do {
+                read = try EventLog.encodeFrames(reader, after: position, limit: 1000, patterns: patterns,
+                                                 callID: id, into: &out)
+            } catch {
                 return (.unavailable, "cannot read the event log: \(error)")
             }
-            if batch.isEmpty {
+            if read.rows == 0 {
                 if request.replayOnly { return (.ok, "") }
                 storage.events.waitForCommit(after: position, timeout: 0.25)
                 continue
             }
-            var out = allocator.buffer(capacity: 64 * batch.count)
-            for event in batch where TopicPattern.any(patterns, match: event.topic) {
-                var message = Crm_Kernel_V1_Event()
-                message.sequence = event.sequence
-                message.topic = event.topic
-                message.typeName = event.typeName
-                message.payload = Data(event.payload)
-                message.publishedAtUnixUs = event.publishedMicros
-                message.publisher = event.publisher
-                guard let bytes: [UInt8] = try? message.serializedBytes() else { continue }
-                bytes.withUnsafeBytes {
-                    HeaderCodec.writeFrame(into: &out, callID: id, kind: .message, payload: $0)
-                }
-            }
-            position = batch.last!.sequence
+            position = read.last
             if out.readableBytes > 0 {
                 guard waitForRoom() else { break }
-                queuedBytes.add(out.readableBytes, ordering: .relaxed)
                 let size = out.readableBytes
+                queuedBytes.add(size, ordering: .relaxed)
                 send?(out).whenComplete { [self] result in
                     queuedBytes.subtract(size, ordering: .relaxed)
                     if case .failure = result { failed.store(true, ordering: .relaxed) }

@@ -10,6 +10,8 @@ import Logging
 final class Checkpointer: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let interval: TimeInterval
+    /// About 64 MiB of 4 KiB pages.
+    private let truncateFrames: Int32 = 16_384
     private let lock = NSCondition()
     private var stopped = false
     private let done = DispatchSemaphore(value: 0)
@@ -17,7 +19,9 @@ final class Checkpointer: @unchecked Sendable {
 
     init(path: String, interval: TimeInterval = 0.2) throws {
         connection = try SQLiteConnection(path: path)
-        try connection.execute("PRAGMA busy_timeout = 5000")
+        // A connection learns the database is in WAL mode only by reading
+        // it; until then every checkpoint is a silent no-op.
+        try connection.execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL")
         self.interval = interval
     }
 
@@ -31,6 +35,15 @@ final class Checkpointer: @unchecked Sendable {
                 lock.unlock()
                 var logFrames: Int32 = 0, copied: Int32 = 0
                 let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
+                logger.trace("checkpoint", metadata: ["rc": "\(rc)", "wal_frames": "\(logFrames)", "copied": "\(copied)"])
+                // Under constant reads and writes a PASSIVE checkpoint never
+                // reaches the end of the WAL, so SQLite never rewinds it and
+                // the file grows. Past the limit, one TRUNCATE checkpoint waits
+                // for readers, holds writers back briefly and empties the file.
+                if rc == SQLITE_OK && logFrames > truncateFrames {
+                    let truncated = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &copied)
+                    logger.debug("WAL truncated", metadata: ["rc": "\(truncated)", "frames": "\(logFrames)"])
+                }
                 if rc != SQLITE_OK && rc != SQLITE_BUSY {
                     logger.warning("checkpoint failed", metadata: ["error": "\(connection.lastError().message)"])
                 }

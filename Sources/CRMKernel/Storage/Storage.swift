@@ -22,7 +22,8 @@ final class Storage: @unchecked Sendable {
         readers = try ReaderPool(path: database.path, count: readerCount)
         events = EventLog(head: try EventLog.lastAssigned(database.connection))
         // Checkpoints move off the commit path (see Checkpointer).
-        try database.connection.execute("PRAGMA wal_autocheckpoint = 0")
+        // The WAL file shrinks back to 64 MiB once a checkpoint has caught up.
+        try database.connection.execute("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864")
         checkpointer = try Checkpointer(path: database.path)
         checkpointer.start()
         writer.onCommit = { [unowned self] in
