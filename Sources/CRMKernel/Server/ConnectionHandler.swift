@@ -284,6 +284,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard case .plugin(let current, let deadline)? = inFlight[id], current === call else { return }
         inFlight.removeValue(forKey: id)
         deadline?.cancel()
+        // The handler may see the deadline (as cancellation) a moment before
+        // the timer fires here; the client must still get DEADLINE_EXCEEDED.
+        if call.deadlineUnixMicros != 0 && Clock.unixMicros() >= call.deadlineUnixMicros {
+            writeResponse(id, .deadlineExceeded, "deadline exceeded", payload: [])
+            flushIfNeeded()
+            closeIfDrained()
+            return
+        }
         if let failure = call.streamFailure {
             writeResponse(id, Crm_Rpc_V1_StatusCode(code: failure.status), failure.message, payload: [])
             flushIfNeeded()
