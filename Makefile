@@ -37,7 +37,7 @@ swift-build: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --product crm-plugin-probe
 
 # Swift plugins: Plugins/<name>/ holds <name>.plugin.json; its product is crm-plugin-<name>.
-SWIFT_PLUGINS = $(notdir $(wildcard Plugins/*))
+SWIFT_PLUGINS = $(patsubst Plugins/%/,%,$(dir $(wildcard Plugins/*/*.plugin.json)))
 
 install-swift: swift-build
 	@mkdir -p $(BUILD)/bin $(BUILD)/plugins $(BUILD)/test-plugins

@@ -13,6 +13,8 @@ let package = Package(
         .executable(name: "crmctl", targets: ["crmctl"]),
         .library(name: "CRMClient", targets: ["CRMClient"]),
         .library(name: "CRMPluginKit", targets: ["CRMPluginKit"]),
+        // First-party plugins: Plugins/<name>, product crm-plugin-<name>.
+        .library(name: "crm-plugin-contacts", type: .dynamic, targets: ["ContactsPlugin"]),
         // Test fixture: a Swift plugin built on the plugin kit.
         .library(name: "crm-plugin-probe", type: .dynamic, targets: ["ProbePlugin"]),
     ],
@@ -94,6 +96,13 @@ let package = Package(
             dependencies: ["CRMPluginKit"],
             path: "Tests/Fixtures/ProbePlugin",
             exclude: ["probe.plugin.json"],
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "ContactsPlugin",
+            dependencies: ["CRMPluginKit"],
+            path: "Plugins/contacts",
+            exclude: ["contacts.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
         .testTarget(

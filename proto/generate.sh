@@ -82,8 +82,9 @@ PY
 kernel_protos=(crm/rpc/v1/frame.proto crm/kernel/v1/health.proto
   crm/kernel/v1/reflection.proto crm/kernel/v1/plugins.proto crm/kernel/v1/events.proto
   crm/kernel/v1/storage.proto)
+business_protos=(crm/contacts/v1/contacts.proto crm/sales/v1/sales.proto)
 client_protos=("${kernel_protos[@]}" crm/testing/v1/probe.proto
-  tablebooking/tablebooking.proto)
+  tablebooking/tablebooking.proto "${business_protos[@]}")
 
 # Swift: every message clients and crmctl know by type, public.
 swift_out Sources/CRMProto Public "${client_protos[@]}"
@@ -109,6 +110,14 @@ descriptor_swift Sources/CRMKernel/Services/KernelDescriptors.swift \
 swift_out Tests/Fixtures/ProbePlugin Internal crm/testing/v1/probe.proto
 descriptor_swift Tests/Fixtures/ProbePlugin/ProbeDescriptors.swift \
   probeDescriptorSetBase64 internal crm/testing/v1/probe.proto
+
+# First-party plugins carry their own copies too (sales also calls contacts).
+swift_out Plugins/contacts Internal crm/contacts/v1/contacts.proto
+descriptor_swift Plugins/contacts/ContactsDescriptors.swift \
+  contactsDescriptorSetBase64 internal crm/contacts/v1/contacts.proto
+swift_out Plugins/sales Internal crm/contacts/v1/contacts.proto crm/sales/v1/sales.proto
+descriptor_swift Plugins/sales/SalesDescriptors.swift \
+  salesDescriptorSetBase64 internal crm/sales/v1/sales.proto
 
 # C: the example plugin, with protobuf-c.
 mkdir -p "$out/sdk/examples/tablebooking/generated"

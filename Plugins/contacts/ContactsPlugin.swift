@@ -1,0 +1,37 @@
+import CRMPluginABI
+import CRMPluginKit
+import Foundation
+
+typealias Person = Crm_Contacts_V1_Person
+typealias Organization = Crm_Contacts_V1_Organization
+typealias About = Crm_Contacts_V1_About
+
+/// The contacts module: people, organizations, custom fields, duplicates,
+/// merge, and the customer timeline that every other module writes to
+/// through the bus. Every business module depends on it.
+enum Contacts {
+    static let service = "/crm.contacts.v1.Contacts/"
+
+    static let definition: PluginDefinition = {
+        let def = PluginDefinition(name: "contacts", version: "1.0.0",
+                                   summary: "People, organizations, custom fields, duplicates, the customer timeline")
+        def.descriptorSet = Array(Data(base64Encoded: contactsDescriptorSetBase64) ?? Data())
+        ContactsSchema.register(on: def)
+        PersonMethods.register(on: def)
+        PeopleQueries.register(on: def)
+        OrganizationMethods.register(on: def)
+        CustomFields.register(on: def)
+        Duplicates.register(on: def)
+        Timeline.register(on: def)
+        for entity in ["contact", "organization"] {
+            for action in ["created", "updated", "deleted", "restored"] { def.publishes("contacts.\(entity).\(action)") }
+        }
+        def.publishes("contacts.contact.merged")
+        return def
+    }()
+}
+
+@_cdecl("crm_plugin_entry")
+public func crmPluginEntry(_ abi: UInt32, _ host: UnsafePointer<crm_host_api>?) -> UnsafePointer<crm_plugin_def>? {
+    Contacts.definition.export(hostABI: abi, host: host)
+}

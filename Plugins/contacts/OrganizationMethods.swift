@@ -1,0 +1,131 @@
+import CRMPluginKit
+
+/// Create, read, update, soft-delete, restore and list organizations.
+enum OrganizationMethods {
+    static func register(on def: PluginDefinition) {
+        def.unary(Contacts.service + "CreateOrganization", writes: true, create)
+        def.unary(Contacts.service + "GetOrganization", get)
+        def.unary(Contacts.service + "UpdateOrganization", writes: true, update)
+        def.unary(Contacts.service + "DeleteOrganization", writes: true, delete)
+        def.unary(Contacts.service + "RestoreOrganization", writes: true, restore)
+        def.unary(Contacts.service + "ListOrganizations", list)
+    }
+
+    static func create(_ ctx: CallContext, _ req: Crm_Contacts_V1_CreateOrganizationRequest) throws -> Organization {
+        let db = try ctx.database
+        let store = OrganizationStore(db: db)
+        if let id = try PersonMethods.idempotency.lookup(db, method: "CreateOrganization", key: req.idempotencyKey) {
+            return try store.require(id)
+        }
+        var organization = req.organization
+        organization.id = 0
+        try store.validate(&organization)
+        let now = UTCClock.nowMicros()
+        organization.version = 1
+        organization.createdUnixUs = now
+        organization.updatedUnixUs = now
+        organization.deletedUnixUs = 0
+        try store.insert(&organization)
+        try PersonMethods.idempotency.record(db, method: "CreateOrganization", key: req.idempotencyKey, resultID: organization.id)
+        try publish(ctx, "created", organization, summary: "Organization \(organization.name) created")
+        return organization
+    }
+
+    static func get(_ ctx: CallContext, _ req: Crm_Contacts_V1_GetOrganizationRequest) throws -> Organization {
+        try OrganizationStore(db: ctx.database).require(req.id)
+    }
+
+    static func update(_ ctx: CallContext, _ req: Crm_Contacts_V1_UpdateOrganizationRequest) throws -> Organization {
+        try Validate.mask(req.updateMask, known: OrganizationStore.writableFields)
+        let store = OrganizationStore(db: try ctx.database)
+        var organization = try store.requireLive(req.organization.id, field: "organization.id")
+        try checkVersion(req.expectedVersion, organization.version, noun: "organization \(organization.id)")
+        let before = organization
+        OrganizationStore.apply(req.organization, to: &organization, mask: req.updateMask)
+        try store.validate(&organization)
+        let changed = OrganizationStore.writableFields.sorted().filter { field in
+            var probe = before
+            OrganizationStore.apply(organization, to: &probe, mask: [field])
+            return probe != before
+        }
+        guard !changed.isEmpty else { return organization }
+        organization.version += 1
+        organization.updatedUnixUs = UTCClock.nowMicros()
+        try store.save(organization)
+        try publish(ctx, "updated", organization, changed: changed,
+                    summary: "Organization \(organization.name) updated: \(changed.joined(separator: ", "))")
+        return organization
+    }
+
+    static func delete(_ ctx: CallContext, _ req: Crm_Contacts_V1_DeleteOrganizationRequest) throws -> Organization {
+        let store = OrganizationStore(db: try ctx.database)
+        var organization = try store.requireLive(req.id)
+        organization.deletedUnixUs = UTCClock.nowMicros()
+        organization.version += 1
+        try store.save(organization)
+        try publish(ctx, "deleted", organization, summary: "Organization \(organization.name) deleted")
+        return organization
+    }
+
+    static func restore(_ ctx: CallContext, _ req: Crm_Contacts_V1_RestoreOrganizationRequest) throws -> Organization {
+        let store = OrganizationStore(db: try ctx.database)
+        var organization = try store.require(req.id)
+        guard organization.deletedUnixUs != 0 else {
+            throw PluginError.failedPrecondition("id: organization \(req.id) is not deleted")
+        }
+        organization.deletedUnixUs = 0
+        organization.version += 1
+        organization.updatedUnixUs = UTCClock.nowMicros()
+        try store.save(organization)
+        try publish(ctx, "restored", organization, summary: "Organization \(organization.name) restored")
+        return organization
+    }
+
+    static func list(_ ctx: CallContext, _ req: Crm_Contacts_V1_ListOrganizationsRequest) throws -> Crm_Contacts_V1_ListOrganizationsResponse {
+        let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)
+        var filter = SQLFilter()
+        if !req.includeDeleted { filter.add("deleted_us = 0") }
+        if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
+        if !req.namePrefix.isEmpty {
+            let prefix = Normalize.name(req.namePrefix)
+            filter.add("name_key >= ? AND name_key < ?", .text(prefix), .text(Normalize.upperBound(prefix)))
+        }
+        if !req.tag.isEmpty {
+            filter.add("id IN (SELECT record_id FROM contacts_search WHERE entity = 2 AND kind = 't' AND key = ?)",
+                       .text(Tags.normalize(req.tag)))
+        }
+        if let after = paging.after { filter.add("(name_key, id) > (?, ?)", after[0], after[1]) }
+        let rows = try ctx.database.query("""
+            SELECT data, name_key, id FROM contacts_organizations \(filter.clause)
+            ORDER BY name_key, id LIMIT ?
+            """, filter.parameters + [.integer(Int64(paging.limit + 1))])
+        let page = paging.page(rows) { [$0[1], $0[2]] }
+        var response = Crm_Contacts_V1_ListOrganizationsResponse()
+        response.organizations = try RecordTable<Organization>.decode(page.rows)
+        response.nextPageToken = page.nextToken
+        return response
+    }
+
+    static func publish(_ ctx: CallContext, _ action: String, _ organization: Organization, changed: [String] = [],
+                        summary: String) throws {
+        var event = Crm_Contacts_V1_OrganizationEvent()
+        event.organization = organization
+        event.changedFields = changed
+        event.about.organizationIds = [organization.id]
+        event.about.summary = summary
+        try ctx.publish("contacts.organization.\(action)", event)
+    }
+}
+
+/// A WHERE clause built from optional conditions, with its parameters in order.
+struct SQLFilter {
+    private(set) var conditions: [String] = []
+    private(set) var parameters: [SQLValue] = []
+
+    mutating func add(_ condition: String, _ values: SQLValue...) {
+        conditions.append(condition)
+        parameters += values
+    }
+
+    var clause: String { conditions.isEmpty ? "" : "WHERE " + conditions.map { "(\($0))" }.joined(separator: " AND ") }
+}

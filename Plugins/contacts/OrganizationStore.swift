@@ -1,0 +1,72 @@
+import CRMPluginKit
+import Foundation
+
+/// Organizations in `contacts_organizations`, with their search keys.
+struct OrganizationStore {
+    let db: Database
+    var table: RecordTable<Organization> {
+        RecordTable(db: db, table: "contacts_organizations", entity: .organization, noun: "organization")
+    }
+
+    static let writableFields: Set<String> = [
+        "name", "domain", "industry", "phones", "addresses", "owner", "tags", "custom_fields", "notes", "external_id",
+    ]
+
+    func load(_ id: Int64) throws -> Organization? { try table.load(id) }
+    func require(_ id: Int64, field: String = "id") throws -> Organization { try table.require(id, field: field) }
+
+    func requireLive(_ id: Int64, field: String = "id") throws -> Organization {
+        let organization = try require(id, field: field)
+        if organization.deletedUnixUs != 0 { throw PluginError.failedPrecondition("\(field): organization \(id) is deleted") }
+        return organization
+    }
+
+    func insert(_ organization: inout Organization) throws {
+        organization.id = try table.insert(columns: columns(organization))
+        try save(organization)
+    }
+
+    func save(_ organization: Organization) throws {
+        try table.save(organization.id, organization, columns: columns(organization))
+        try SearchIndex(db: db).replace(.organization, organization.id, with: SearchIndex.keys(for: organization))
+    }
+
+    private func columns(_ o: Organization) -> [(String, SQLValue)] {
+        [("name_key", .text(Normalize.name(o.name))), ("owner", .text(o.owner)),
+         ("external_id", o.externalID.isEmpty ? .null : .text(o.externalID)),
+         ("created_us", .integer(o.createdUnixUs)), ("updated_us", .integer(o.updatedUnixUs)),
+         ("deleted_us", .integer(o.deletedUnixUs))]
+    }
+
+    func validate(_ o: inout Organization, field: String = "organization") throws {
+        o.name = o.name.trimmingCharacters(in: .whitespaces)
+        try Validate.required(o.name, "\(field).name")
+        o.domain = o.domain.trimmingCharacters(in: .whitespaces).lowercased()
+        for (name, value, limit) in [("name", o.name, 200), ("domain", o.domain, 253), ("industry", o.industry, 100),
+                                     ("owner", o.owner, 200), ("notes", o.notes, 20_000)] {
+            try Validate.maxLength(value, "\(field).\(name)", limit)
+        }
+        if !o.domain.isEmpty, !o.domain.contains(".") || o.domain.contains(where: { $0.isWhitespace || $0 == "/" || $0 == "@" }) {
+            throw PluginError.invalidArgument("\(field).domain is not a domain name: \"\(o.domain)\"")
+        }
+        try checkPhones(o.phones, field: "\(field).phones")
+        try checkAddresses(o.addresses, field: "\(field).addresses")
+        o.tags = try Tags.clean(o.tags, field: "\(field).tags")
+        try CustomFields.validate(db, .organization, o.customFields, field: "\(field).custom_fields")
+        try checkExternalID(db, table: "contacts_organizations", o.externalID, except: o.id, field: "\(field).external_id")
+    }
+
+    static func apply(_ source: Organization, to target: inout Organization, mask: [String]) {
+        let fields = mask.isEmpty ? writableFields : Set(mask)
+        if fields.contains("name") { target.name = source.name }
+        if fields.contains("domain") { target.domain = source.domain }
+        if fields.contains("industry") { target.industry = source.industry }
+        if fields.contains("phones") { target.phones = source.phones }
+        if fields.contains("addresses") { target.addresses = source.addresses }
+        if fields.contains("owner") { target.owner = source.owner }
+        if fields.contains("tags") { target.tags = source.tags }
+        if fields.contains("custom_fields") { target.customFields = source.customFields }
+        if fields.contains("notes") { target.notes = source.notes }
+        if fields.contains("external_id") { target.externalID = source.externalID }
+    }
+}

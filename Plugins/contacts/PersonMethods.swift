@@ -1,0 +1,103 @@
+import CRMPluginKit
+
+/// Create, read, update, soft-delete and restore people.
+enum PersonMethods {
+    static let idempotency = IdempotencyKeys(table: "contacts_idempotency")
+
+    static func register(on def: PluginDefinition) {
+        def.unary(Contacts.service + "CreatePerson", writes: true, create)
+        def.unary(Contacts.service + "GetPerson", get)
+        def.unary(Contacts.service + "UpdatePerson", writes: true, update)
+        def.unary(Contacts.service + "DeletePerson", writes: true, delete)
+        def.unary(Contacts.service + "RestorePerson", writes: true, restore)
+    }
+
+    static func create(_ ctx: CallContext, _ req: Crm_Contacts_V1_CreatePersonRequest) throws -> Person {
+        let db = try ctx.database
+        let store = PersonStore(db: db)
+        if let id = try idempotency.lookup(db, method: "CreatePerson", key: req.idempotencyKey) {
+            return try store.require(id)
+        }
+        var person = req.person
+        person.id = 0
+        try store.validate(&person)
+        let now = UTCClock.nowMicros()
+        person.version = 1
+        person.createdUnixUs = now
+        person.updatedUnixUs = now
+        person.deletedUnixUs = 0
+        person.mergedIntoID = 0
+        try store.insert(&person)
+        try idempotency.record(db, method: "CreatePerson", key: req.idempotencyKey, resultID: person.id)
+        try publish(ctx, "created", person, summary: "Contact \(PersonStore.displayName(person)) created")
+        return person
+    }
+
+    static func get(_ ctx: CallContext, _ req: Crm_Contacts_V1_GetPersonRequest) throws -> Person {
+        try PersonStore(db: ctx.database).require(req.id)
+    }
+
+    static func update(_ ctx: CallContext, _ req: Crm_Contacts_V1_UpdatePersonRequest) throws -> Person {
+        try Validate.mask(req.updateMask, known: PersonStore.writableFields)
+        let store = PersonStore(db: try ctx.database)
+        var person = try store.requireLive(req.person.id, field: "person.id")
+        try checkVersion(req.expectedVersion, person.version, noun: "person \(person.id)")
+        let before = person
+        PersonStore.apply(req.person, to: &person, mask: req.updateMask)
+        try store.validate(&person)
+        let changed = changedFields(before, person)
+        guard !changed.isEmpty else { return person }
+        person.version += 1
+        person.updatedUnixUs = UTCClock.nowMicros()
+        try store.save(person)
+        try publish(ctx, "updated", person, changed: changed,
+                    summary: "Contact \(PersonStore.displayName(person)) updated: \(changed.joined(separator: ", "))")
+        return person
+    }
+
+    static func delete(_ ctx: CallContext, _ req: Crm_Contacts_V1_DeletePersonRequest) throws -> Person {
+        let store = PersonStore(db: try ctx.database)
+        var person = try store.requireLive(req.id)
+        person.deletedUnixUs = UTCClock.nowMicros()
+        person.version += 1
+        try store.save(person)
+        try publish(ctx, "deleted", person, summary: "Contact \(PersonStore.displayName(person)) deleted")
+        return person
+    }
+
+    static func restore(_ ctx: CallContext, _ req: Crm_Contacts_V1_RestorePersonRequest) throws -> Person {
+        let store = PersonStore(db: try ctx.database)
+        var person = try store.require(req.id)
+        if person.mergedIntoID != 0 {
+            throw PluginError.failedPrecondition("id: person \(req.id) was merged into person \(person.mergedIntoID) and cannot be restored")
+        }
+        guard person.deletedUnixUs != 0 else { throw PluginError.failedPrecondition("id: person \(req.id) is not deleted") }
+        person.deletedUnixUs = 0
+        person.version += 1
+        person.updatedUnixUs = UTCClock.nowMicros()
+        try store.save(person)
+        try publish(ctx, "restored", person, summary: "Contact \(PersonStore.displayName(person)) restored")
+        return person
+    }
+
+    /// The writable fields whose values differ, by name.
+    static func changedFields(_ before: Person, _ after: Person) -> [String] {
+        PersonStore.writableFields.sorted().filter { field in
+            var probe = before
+            PersonStore.apply(after, to: &probe, mask: [field])
+            return probe != before
+        }
+    }
+
+    static func publish(_ ctx: CallContext, _ action: String, _ person: Person, changed: [String] = [],
+                        mergedID: Int64 = 0, summary: String) throws {
+        var event = Crm_Contacts_V1_PersonEvent()
+        event.person = person
+        event.changedFields = changed
+        event.mergedID = mergedID
+        event.about.personIds = [person.id]
+        if person.organizationID != 0 { event.about.organizationIds = [person.organizationID] }
+        event.about.summary = summary
+        try ctx.publish("contacts.contact.\(action)", event)
+    }
+}

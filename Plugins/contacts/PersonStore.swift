@@ -1,0 +1,110 @@
+import CRMPluginKit
+import Foundation
+
+/// People in `contacts_people`, with their search keys.
+struct PersonStore {
+    let db: Database
+    var table: RecordTable<Person> { RecordTable(db: db, table: "contacts_people", entity: .person, noun: "person") }
+
+    static let writableFields: Set<String> = [
+        "first_name", "last_name", "emails", "phones", "addresses", "job_title", "organization_id", "owner",
+        "source", "lifecycle_stage", "notes", "tags", "custom_fields", "external_id",
+    ]
+
+    func load(_ id: Int64) throws -> Person? { try table.load(id) }
+    func require(_ id: Int64, field: String = "id") throws -> Person { try table.require(id, field: field) }
+
+    /// A person that exists and is neither deleted nor merged away.
+    func requireLive(_ id: Int64, field: String = "id") throws -> Person {
+        let person = try require(id, field: field)
+        if person.mergedIntoID != 0 {
+            throw PluginError.failedPrecondition("\(field): person \(id) was merged into person \(person.mergedIntoID)")
+        }
+        if person.deletedUnixUs != 0 { throw PluginError.failedPrecondition("\(field): person \(id) is deleted") }
+        return person
+    }
+
+    func insert(_ person: inout Person) throws {
+        person.id = try table.insert(columns: columns(person))
+        try save(person)
+    }
+
+    func save(_ person: Person) throws {
+        try table.save(person.id, person, columns: columns(person))
+        try SearchIndex(db: db).replace(.person, person.id, with: SearchIndex.keys(for: person))
+    }
+
+    private func columns(_ p: Person) -> [(String, SQLValue)] {
+        [("name_key", .text(Self.sortKey(p))), ("organization_id", .integer(p.organizationID)), ("owner", .text(p.owner)),
+         ("lifecycle_stage", .integer(Int64(p.lifecycleStage.rawValue))),
+         ("external_id", p.externalID.isEmpty ? .null : .text(p.externalID)),
+         ("created_us", .integer(p.createdUnixUs)), ("updated_us", .integer(p.updatedUnixUs)),
+         ("deleted_us", .integer(p.deletedUnixUs)), ("merged_into", .integer(p.mergedIntoID))]
+    }
+
+    /// Lists sort by last name, then first name.
+    static func sortKey(_ p: Person) -> String {
+        [Normalize.name(p.lastName), Normalize.name(p.firstName)].filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// Checks a person as it is about to be written; `field` prefixes messages.
+    func validate(_ p: inout Person, field: String = "person") throws {
+        p.firstName = p.firstName.trimmingCharacters(in: .whitespaces)
+        p.lastName = p.lastName.trimmingCharacters(in: .whitespaces)
+        if p.firstName.isEmpty && p.lastName.isEmpty {
+            throw PluginError.invalidArgument("\(field).last_name or \(field).first_name is required")
+        }
+        for (name, value, limit) in [("first_name", p.firstName, 200), ("last_name", p.lastName, 200),
+                                     ("job_title", p.jobTitle, 200), ("owner", p.owner, 200), ("source", p.source, 100),
+                                     ("notes", p.notes, 20_000)] {
+            try Validate.maxLength(value, "\(field).\(name)", limit)
+        }
+        guard p.emails.count <= 20 else { throw PluginError.invalidArgument("\(field).emails has more than 20 entries") }
+        var seenEmails: Set<String> = []
+        for (i, email) in p.emails.enumerated() {
+            p.emails[i].address = email.address.trimmingCharacters(in: .whitespaces)
+            try Validate.email(p.emails[i].address, "\(field).emails[\(i)].address")
+            try Validate.maxLength(email.label, "\(field).emails[\(i)].label", 50)
+            guard seenEmails.insert(Normalize.email(email.address)).inserted else {
+                throw PluginError.invalidArgument("\(field).emails[\(i)].address repeats \"\(email.address)\"")
+            }
+        }
+        try checkPhones(p.phones, field: "\(field).phones")
+        try checkAddresses(p.addresses, field: "\(field).addresses")
+        if case .UNRECOGNIZED(let value) = p.lifecycleStage {
+            throw PluginError.invalidArgument("\(field).lifecycle_stage \(value) is not a lifecycle stage")
+        }
+        p.tags = try Tags.clean(p.tags, field: "\(field).tags")
+        if p.organizationID != 0 {
+            let organization = try OrganizationStore(db: db).require(p.organizationID, field: "\(field).organization_id")
+            if organization.deletedUnixUs != 0 {
+                throw PluginError.failedPrecondition("\(field).organization_id: organization \(p.organizationID) is deleted")
+            }
+        }
+        try CustomFields.validate(db, .person, p.customFields, field: "\(field).custom_fields")
+        try checkExternalID(db, table: "contacts_people", p.externalID, except: p.id, field: "\(field).external_id")
+    }
+
+    /// Copies the fields named in `mask` (every writable one if empty) from `source`.
+    static func apply(_ source: Person, to target: inout Person, mask: [String]) {
+        let fields = mask.isEmpty ? writableFields : Set(mask)
+        if fields.contains("first_name") { target.firstName = source.firstName }
+        if fields.contains("last_name") { target.lastName = source.lastName }
+        if fields.contains("emails") { target.emails = source.emails }
+        if fields.contains("phones") { target.phones = source.phones }
+        if fields.contains("addresses") { target.addresses = source.addresses }
+        if fields.contains("job_title") { target.jobTitle = source.jobTitle }
+        if fields.contains("organization_id") { target.organizationID = source.organizationID }
+        if fields.contains("owner") { target.owner = source.owner }
+        if fields.contains("source") { target.source = source.source }
+        if fields.contains("lifecycle_stage") { target.lifecycleStage = source.lifecycleStage }
+        if fields.contains("notes") { target.notes = source.notes }
+        if fields.contains("tags") { target.tags = source.tags }
+        if fields.contains("custom_fields") { target.customFields = source.customFields }
+        if fields.contains("external_id") { target.externalID = source.externalID }
+    }
+
+    static func displayName(_ p: Person) -> String {
+        [p.firstName, p.lastName].filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}

@@ -1,0 +1,84 @@
+import CRMPluginKit
+import Foundation
+import SwiftProtobuf
+
+/// Reads and writes one kind of record kept as a protobuf blob plus index
+/// columns. `columns` are the index columns' names and values for a record.
+struct RecordTable<Record: Message> {
+    let db: Database
+    let table: String
+    let entity: EntityKind
+    let noun: String  // for messages: "person", "organization"
+
+    func load(_ id: Int64) throws -> Record? {
+        guard id > 0 else { return nil }
+        guard let data = try db.query("SELECT data FROM \(table) WHERE id = ?", [.integer(id)]).first?.first?.bytes else {
+            return nil
+        }
+        return try Record(serializedBytes: data)
+    }
+
+    /// The record, or NOT_FOUND naming `field`.
+    func require(_ id: Int64, field: String) throws -> Record {
+        try Validate.positiveID(id, field)
+        guard let record = try load(id) else { throw PluginError.notFound("\(field): \(noun) \(id) does not exist") }
+        return record
+    }
+
+    /// Inserts and returns the new id; the caller then saves the record with it.
+    func insert(columns: [(String, SQLValue)]) throws -> Int64 {
+        let names = (["data"] + columns.map(\.0)).joined(separator: ", ")
+        let marks = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
+        return try db.execute("INSERT INTO \(table) (\(names)) VALUES (\(marks))",
+                              [.blob([])] + columns.map(\.1)).lastInsertID
+    }
+
+    func save(_ id: Int64, _ record: Record, columns: [(String, SQLValue)]) throws {
+        let sets = (["data"] + columns.map(\.0)).map { "\($0) = ?" }.joined(separator: ", ")
+        let data: [UInt8] = try record.serializedBytes()
+        try db.execute("UPDATE \(table) SET \(sets) WHERE id = ?", [.blob(data)] + columns.map(\.1) + [.integer(id)])
+    }
+
+    /// Decodes the `data` column of rows whose first value it is.
+    static func decode(_ rows: [[SQLValue]]) throws -> [Record] {
+        try rows.map { try Record(serializedBytes: $0[0].bytes ?? []) }
+    }
+}
+
+/// An external id must be unique among live and deleted records alike.
+func checkExternalID(_ db: Database, table: String, _ externalID: String, except id: Int64, field: String) throws {
+    guard !externalID.isEmpty else { return }
+    try Validate.maxLength(externalID, field, 200)
+    if let owner = try db.query("SELECT id FROM \(table) WHERE external_id = ? AND id <> ?",
+                                [.text(externalID), .integer(id)]).first?.first?.int {
+        throw PluginError.alreadyExists("\(field) \"\(externalID)\" is already used by \(table == "contacts_people" ? "person" : "organization") \(owner)")
+    }
+}
+
+func checkAddresses(_ addresses: [Crm_Contacts_V1_Address], field: String) throws {
+    guard addresses.count <= 20 else { throw PluginError.invalidArgument("\(field) has more than 20 entries") }
+    for (i, address) in addresses.enumerated() {
+        for (name, value) in [("street", address.street), ("city", address.city), ("region", address.region),
+                              ("postal_code", address.postalCode), ("label", address.label)] {
+            try Validate.maxLength(value, "\(field)[\(i)].\(name)", 200)
+        }
+        if !address.country.isEmpty, address.country.count != 2 || !address.country.allSatisfy({ $0.isASCII && $0.isLetter }) {
+            throw PluginError.invalidArgument("\(field)[\(i)].country is not an ISO 3166-1 alpha-2 code: \"\(address.country)\"")
+        }
+    }
+}
+
+func checkPhones(_ phones: [Crm_Contacts_V1_Phone], field: String) throws {
+    guard phones.count <= 20 else { throw PluginError.invalidArgument("\(field) has more than 20 entries") }
+    for (i, phone) in phones.enumerated() {
+        try Validate.phone(phone.number, "\(field)[\(i)].number")
+        try Validate.maxLength(phone.label, "\(field)[\(i)].label", 50)
+    }
+}
+
+/// Throws ABORTED when the caller expected another version (optimistic locking).
+func checkVersion(_ expected: Int64, _ actual: Int64, noun: String) throws {
+    if expected != 0 && expected != actual {
+        throw PluginError(.aborted, "\(noun) is at version \(actual), not the expected_version \(expected); read it again")
+    }
+}

@@ -1,0 +1,108 @@
+import CRMPluginKit
+import Foundation
+
+/// The customer timeline: the contacts module subscribes to every topic and
+/// files each event that names people or organizations (an `About` in field
+/// 1000 of its message) under each of them.
+enum Timeline {
+    static func register(on def: PluginDefinition) {
+        def.subscribes(">")
+        def.onEvent = record
+        def.unary(Contacts.service + "ListTimeline", list)
+    }
+
+    /// Delivered at least once: the unique (entity, record, sequence) index
+    /// makes a repeat a no-op.
+    static func record(_ ctx: CallContext, _ event: Event) throws {
+        guard let header = try? Crm_Contacts_V1_TimelineHeader(serializedBytes: event.payload), header.hasAbout else { return }
+        let about = header.about
+        guard !about.personIds.isEmpty || !about.organizationIds.isEmpty else { return }
+        let db = try ctx.database
+        let insert = try db.prepare("""
+            INSERT INTO contacts_timeline (entity, record_id, sequence, topic, publisher, type_name, occurred_us, summary, payload)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, record_id, sequence) DO NOTHING
+            """)
+        defer { insert.finalize() }
+        let summary = String(about.summary.prefix(500))
+        var targets: [(EntityKind, Int64)] = []
+        for id in Set(about.personIds) {
+            if let live = try resolvePerson(db, id) { targets.append((.person, live)) }
+        }
+        for id in Set(about.organizationIds) where try OrganizationStore(db: db).load(id) != nil {
+            targets.append((.organization, id))
+        }
+        for (entity, id) in targets {
+            try insert.reset()
+            try insert.bind([.integer(entity.rawValue), .integer(id), .integer(Int64(bitPattern: event.sequence)),
+                             .text(event.topic), .text(event.publisher), .text(event.typeName),
+                             .integer(event.publishedUnixMicros), .text(summary), .blob(event.payload)])
+            while try insert.step() {}
+        }
+    }
+
+    /// An event about a merged person belongs on the survivor's timeline.
+    private static func resolvePerson(_ db: Database, _ id: Int64) throws -> Int64? {
+        var current = id
+        for _ in 0..<8 {
+            guard let row = try db.query("SELECT merged_into FROM contacts_people WHERE id = ?", [.integer(current)]).first else {
+                return nil
+            }
+            let next = row[0].int ?? 0
+            if next == 0 { return current }
+            current = next
+        }
+        return current
+    }
+
+    /// Moves a merged person's entries to the survivor; an event already on
+    /// both timelines is kept once.
+    static func move(_ db: Database, from merged: Int64, to survivor: Int64) throws {
+        try db.execute("""
+            DELETE FROM contacts_timeline WHERE entity = 1 AND record_id = ? AND sequence IN
+                (SELECT sequence FROM contacts_timeline WHERE entity = 1 AND record_id = ?)
+            """, [.integer(merged), .integer(survivor)])
+        try db.execute("UPDATE contacts_timeline SET record_id = ? WHERE entity = 1 AND record_id = ?",
+                       [.integer(survivor), .integer(merged)])
+    }
+
+    static func list(_ ctx: CallContext, _ req: Crm_Contacts_V1_ListTimelineRequest) throws -> Crm_Contacts_V1_ListTimelineResponse {
+        guard (req.personID == 0) != (req.organizationID == 0) else {
+            throw PluginError.invalidArgument("exactly one of person_id and organization_id is required")
+        }
+        let db = try ctx.database
+        let entity: EntityKind
+        let id: Int64
+        if req.personID != 0 {
+            entity = .person
+            // A merged person's timeline now lives with the survivor.
+            id = try resolvePerson(db, req.personID) ?? { throw PluginError.notFound("person_id: person \(req.personID) does not exist") }()
+        } else {
+            entity = .organization
+            id = try OrganizationStore(db: db).require(req.organizationID, field: "organization_id").id
+        }
+        let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
+        var filter = SQLFilter()
+        filter.add("entity = ? AND record_id = ?", .integer(entity.rawValue), .integer(id))
+        if let after = paging.after { filter.add("sequence < ?", after[0]) }
+        let rows = try db.query("""
+            SELECT id, sequence, topic, publisher, type_name, occurred_us, summary, payload FROM contacts_timeline
+            \(filter.clause) ORDER BY sequence DESC LIMIT ?
+            """, filter.parameters + [.integer(Int64(paging.limit + 1))])
+        let page = paging.page(rows) { [$0[1]] }
+        var response = Crm_Contacts_V1_ListTimelineResponse()
+        response.entries = page.rows.map { row in
+            Crm_Contacts_V1_TimelineEntry.with {
+                $0.id = row[0].int ?? 0
+                $0.sequence = UInt64(bitPattern: row[1].int ?? 0)
+                $0.topic = row[2].string ?? ""
+                $0.publisher = row[3].string ?? ""
+                $0.typeName = row[4].string ?? ""
+                $0.occurredUnixUs = row[5].int ?? 0
+                $0.summary = row[6].string ?? ""
+                $0.payload = Data(row[7].bytes ?? [])
+            }
+        }
+        response.nextPageToken = page.nextToken
+        return response
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+
+/// Wall-clock time for records: microseconds since the Unix epoch, UTC.
+public enum UTCClock {
+    public static func nowMicros() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec) / 1_000
+    }
+}
+
+/// Input checks that answer INVALID_ARGUMENT naming the field, as handlers
+/// must before they touch the database.
+public enum Validate {
+    public static func required(_ value: String, _ field: String) throws {
+        if value.trimmingCharacters(in: .whitespaces).isEmpty { throw PluginError.invalidArgument("\(field) is required") }
+    }
+
+    public static func maxLength(_ value: String, _ field: String, _ limit: Int) throws {
+        if value.count > limit { throw PluginError.invalidArgument("\(field) is longer than \(limit) characters") }
+    }
+
+    public static func positiveID(_ value: Int64, _ field: String) throws {
+        if value <= 0 { throw PluginError.invalidArgument("\(field) is required") }
+    }
+
+    /// A pragmatic check (one "@", a dot in the domain, no spaces), not RFC 5322.
+    public static func email(_ value: String, _ field: String) throws {
+        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
+              !parts[1].hasSuffix("."), !value.contains(where: \.isWhitespace), value.count <= 254 else {
+            throw PluginError.invalidArgument("\(field) is not an email address: \"\(value)\"")
+        }
+    }
+
+    /// A phone number: digits with optional spaces, dashes, dots, parentheses
+    /// and a leading "+"; 5 to 20 digits.
+    public static func phone(_ value: String, _ field: String) throws {
+        let allowed = CharacterSet(charactersIn: "0123456789 -.()+/")
+        let digits = value.filter(\.isASCIIDigit).count
+        guard value.unicodeScalars.allSatisfy(allowed.contains), (5...20).contains(digits),
+              !value.dropFirst().contains("+") else {
+            throw PluginError.invalidArgument("\(field) is not a phone number: \"\(value)\"")
+        }
+    }
+
+    /// "YYYY-MM-DD", a real calendar date.
+    public static func date(_ value: String, _ field: String) throws {
+        guard isDate(value) else { throw PluginError.invalidArgument("\(field) is not a date (YYYY-MM-DD): \"\(value)\"") }
+    }
+
+    public static func isDate(_ value: String) -> Bool {
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+        guard value.count == 10, parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+              (1...12).contains(month), day >= 1 else { return false }
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return day <= days
+    }
+
+    /// ISO 4217 shape: three upper-case letters.
+    public static func currency(_ value: String, _ field: String) throws {
+        guard value.count == 3, value.allSatisfy({ $0.isASCII && $0.isUppercase }) else {
+            throw PluginError.invalidArgument("\(field) is not an ISO 4217 currency code: \"\(value)\"")
+        }
+    }
+
+    /// Rejects names in `mask` that are not in `known`.
+    public static func mask(_ mask: [String], known: Set<String>, _ field: String = "update_mask") throws {
+        for name in mask where !known.contains(name) {
+            throw PluginError.invalidArgument("\(field) names unknown field \"\(name)\"")
+        }
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// Normalized forms used for matching and indexes.
+public enum Normalize {
+    /// Lower-cased and trimmed.
+    public static func email(_ value: String) -> String { value.trimmingCharacters(in: .whitespaces).lowercased() }
+
+    /// Digits only, keeping a leading "+" so international and local forms stay apart.
+    public static func phone(_ value: String) -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        return (trimmed.hasPrefix("+") ? "+" : "") + trimmed.filter(\.isASCIIDigit)
+    }
+
+    /// Lower-cased, diacritics folded, runs of spaces collapsed: "Zoë  Smith" → "zoe smith".
+    public static func name(_ value: String) -> String {
+        value.folding(options: [.caseInsensitive, .diacriticInsensitive], locale: nil)
+            .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    /// The smallest string greater than every string starting with `prefix`,
+    /// for index range scans: `key >= prefix AND key < upperBound(prefix)`.
+    public static func upperBound(_ prefix: String) -> String { prefix + "\u{10FFFF}" }
+}
