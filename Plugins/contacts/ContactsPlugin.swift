@@ -23,6 +23,9 @@ enum Contacts {
         CustomFields.register(on: def)
         Duplicates.register(on: def)
         Timeline.register(on: def)
+        Gdpr.register(on: def)
+        CsvImport.register(on: def)
+        CsvExport.register(on: def)
         for entity in ["contact", "organization"] {
             for action in ["created", "updated", "deleted", "restored"] { def.publishes("contacts.\(entity).\(action)") }
         }

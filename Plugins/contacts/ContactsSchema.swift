@@ -17,7 +17,8 @@ enum ContactsSchema {
                 created_us INTEGER NOT NULL,
                 updated_us INTEGER NOT NULL,
                 deleted_us INTEGER NOT NULL,
-                merged_into INTEGER NOT NULL);
+                merged_into INTEGER NOT NULL,
+                erased_us INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX contacts_people_by_name ON contacts_people (deleted_us, name_key, id);
             CREATE INDEX contacts_people_by_created ON contacts_people (deleted_us, created_us, id);
             CREATE INDEX contacts_people_by_updated ON contacts_people (deleted_us, updated_us, id);
@@ -72,6 +73,18 @@ enum ContactsSchema {
             CREATE UNIQUE INDEX contacts_timeline_by_record ON contacts_timeline (entity, record_id, sequence);
             """)
         def.migration(6, "idempotency", IdempotencyKeys.createTableSQL("contacts_idempotency"))
+        // What was erased, when, by whom and why: never the personal data itself.
+        def.migration(7, "audit", """
+            CREATE TABLE contacts_audit (
+                id INTEGER PRIMARY KEY,
+                action TEXT NOT NULL,
+                entity INTEGER NOT NULL,
+                record_id INTEGER NOT NULL,
+                at_us INTEGER NOT NULL,
+                actor_uid INTEGER NOT NULL,
+                actor_plugin TEXT NOT NULL,
+                reason TEXT NOT NULL);
+            """)
     }
 }
 

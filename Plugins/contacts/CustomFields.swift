@@ -71,9 +71,8 @@ enum CustomFields {
 
     /// Every value must have a definition and match its type; required
     /// fields must be present.
-    static func validate(_ db: Database, _ entity: EntityKind, _ values: [String: Crm_Contacts_V1_FieldValue],
+    static func validate(_ definitions: [String: FieldDefinition], _ values: [String: Crm_Contacts_V1_FieldValue],
                          field: String) throws {
-        let definitions = try load(db, entity)
         for (key, value) in values.sorted(by: { $0.key < $1.key }) {
             guard let definition = definitions[key] else {
                 throw PluginError.invalidArgument("\(field).\(key) is not a defined custom field")
@@ -83,6 +82,21 @@ enum CustomFields {
         for definition in definitions.values where definition.required && values[definition.key] == nil {
             throw PluginError.invalidArgument("\(field).\(definition.key) is required")
         }
+    }
+
+    /// A custom field value from CSV text, typed by its definition.
+    static func value(_ definitions: [String: FieldDefinition], key: String, text: String) throws -> Crm_Contacts_V1_FieldValue {
+        guard let definition = definitions[key] else {
+            throw PluginError.invalidArgument("custom.\(key) is not a defined custom field")
+        }
+        var value = Crm_Contacts_V1_FieldValue()
+        switch definition.type {
+        case .number: value.number = text
+        case .date: value.date = text
+        case .choice: value.choice = text
+        default: value.text = text
+        }
+        return value
     }
 
     private static func check(_ value: Crm_Contacts_V1_FieldValue, against definition: FieldDefinition, field: String) throws {

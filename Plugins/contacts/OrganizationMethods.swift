@@ -101,7 +101,7 @@ enum OrganizationMethods {
             """, filter.parameters + [.integer(Int64(paging.limit + 1))])
         let page = paging.page(rows) { [$0[1], $0[2]] }
         var response = Crm_Contacts_V1_ListOrganizationsResponse()
-        response.organizations = try RecordTable<Organization>.decode(page.rows)
+        response.organizations = try RecordTable<Organization>.decode(page.rows, idColumn: 2)
         response.nextPageToken = page.nextToken
         return response
     }

@@ -22,12 +22,12 @@ struct OrganizationStore {
     }
 
     func insert(_ organization: inout Organization) throws {
-        organization.id = try table.insert(columns: columns(organization))
-        try save(organization)
+        try table.insert(&organization, columns: columns(organization))
+        try SearchIndex(db: db).replace(.organization, organization.id, with: SearchIndex.keys(for: organization), fresh: true)
     }
 
     func save(_ organization: Organization) throws {
-        try table.save(organization.id, organization, columns: columns(organization))
+        try table.save(organization, columns: columns(organization))
         try SearchIndex(db: db).replace(.organization, organization.id, with: SearchIndex.keys(for: organization))
     }
 
@@ -52,7 +52,7 @@ struct OrganizationStore {
         try checkPhones(o.phones, field: "\(field).phones")
         try checkAddresses(o.addresses, field: "\(field).addresses")
         o.tags = try Tags.clean(o.tags, field: "\(field).tags")
-        try CustomFields.validate(db, .organization, o.customFields, field: "\(field).custom_fields")
+        try CustomFields.validate(CustomFields.load(db, .organization), o.customFields, field: "\(field).custom_fields")
         try checkExternalID(db, table: "contacts_organizations", o.externalID, except: o.id, field: "\(field).external_id")
     }
 

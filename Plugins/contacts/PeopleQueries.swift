@@ -103,7 +103,9 @@ enum PeopleQueries {
         var response = Crm_Contacts_V1_ListPeopleResponse()
         var seen: Set<Int64> = []
         for row in page.rows where !dropRepeats || seen.insert(row[2].int ?? 0).inserted {
-            response.people.append(try Person(serializedBytes: row[0].bytes ?? []))
+            var person = try Person(serializedBytes: row[0].bytes ?? [])
+            person.id = row[2].int ?? 0
+            response.people.append(person)
         }
         response.nextPageToken = page.nextToken
         return response

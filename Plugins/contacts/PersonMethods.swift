@@ -80,13 +80,18 @@ enum PersonMethods {
         return person
     }
 
-    /// The writable fields whose values differ, by name.
-    static func changedFields(_ before: Person, _ after: Person) -> [String] {
-        PersonStore.writableFields.sorted().filter { field in
-            var probe = before
-            PersonStore.apply(after, to: &probe, mask: [field])
-            return probe != before
-        }
+    /// The writable fields whose values differ, by name, in alphabetical order.
+    static func changedFields(_ a: Person, _ b: Person) -> [String] {
+        let checks: [(String, Bool)] = [
+            ("addresses", a.addresses != b.addresses), ("custom_fields", a.customFields != b.customFields),
+            ("emails", a.emails != b.emails), ("external_id", a.externalID != b.externalID),
+            ("first_name", a.firstName != b.firstName), ("job_title", a.jobTitle != b.jobTitle),
+            ("last_name", a.lastName != b.lastName), ("lifecycle_stage", a.lifecycleStage != b.lifecycleStage),
+            ("notes", a.notes != b.notes), ("organization_id", a.organizationID != b.organizationID),
+            ("owner", a.owner != b.owner), ("phones", a.phones != b.phones), ("source", a.source != b.source),
+            ("tags", a.tags != b.tags),
+        ]
+        return checks.filter(\.1).map(\.0)
     }
 
     static func publish(_ ctx: CallContext, _ action: String, _ person: Person, changed: [String] = [],

@@ -4,6 +4,8 @@ import Foundation
 /// People in `contacts_people`, with their search keys.
 struct PersonStore {
     let db: Database
+    /// Set by bulk work (imports) to skip repeated lookups.
+    var cache: ValidationCache? = nil
     var table: RecordTable<Person> { RecordTable(db: db, table: "contacts_people", entity: .person, noun: "person") }
 
     static let writableFields: Set<String> = [
@@ -17,6 +19,7 @@ struct PersonStore {
     /// A person that exists and is neither deleted nor merged away.
     func requireLive(_ id: Int64, field: String = "id") throws -> Person {
         let person = try require(id, field: field)
+        if person.erasedUnixUs != 0 { throw PluginError.failedPrecondition("\(field): person \(id) was erased") }
         if person.mergedIntoID != 0 {
             throw PluginError.failedPrecondition("\(field): person \(id) was merged into person \(person.mergedIntoID)")
         }
@@ -25,12 +28,12 @@ struct PersonStore {
     }
 
     func insert(_ person: inout Person) throws {
-        person.id = try table.insert(columns: columns(person))
-        try save(person)
+        try table.insert(&person, columns: columns(person))
+        try SearchIndex(db: db).replace(.person, person.id, with: SearchIndex.keys(for: person), fresh: true)
     }
 
     func save(_ person: Person) throws {
-        try table.save(person.id, person, columns: columns(person))
+        try table.save(person, columns: columns(person))
         try SearchIndex(db: db).replace(.person, person.id, with: SearchIndex.keys(for: person))
     }
 
@@ -39,7 +42,8 @@ struct PersonStore {
          ("lifecycle_stage", .integer(Int64(p.lifecycleStage.rawValue))),
          ("external_id", p.externalID.isEmpty ? .null : .text(p.externalID)),
          ("created_us", .integer(p.createdUnixUs)), ("updated_us", .integer(p.updatedUnixUs)),
-         ("deleted_us", .integer(p.deletedUnixUs)), ("merged_into", .integer(p.mergedIntoID))]
+         ("deleted_us", .integer(p.deletedUnixUs)), ("merged_into", .integer(p.mergedIntoID)),
+         ("erased_us", .integer(p.erasedUnixUs))]
     }
 
     /// Lists sort by last name, then first name.
@@ -75,13 +79,18 @@ struct PersonStore {
             throw PluginError.invalidArgument("\(field).lifecycle_stage \(value) is not a lifecycle stage")
         }
         p.tags = try Tags.clean(p.tags, field: "\(field).tags")
-        if p.organizationID != 0 {
-            let organization = try OrganizationStore(db: db).require(p.organizationID, field: "\(field).organization_id")
-            if organization.deletedUnixUs != 0 {
+        if p.organizationID != 0 && cache?.liveOrganizations.contains(p.organizationID) != true {
+            let row = try db.query("SELECT deleted_us FROM contacts_organizations WHERE id = ?", [.integer(p.organizationID)])
+            guard let deleted = row.first?.first?.int else {
+                throw PluginError.notFound("\(field).organization_id: organization \(p.organizationID) does not exist")
+            }
+            if deleted != 0 {
                 throw PluginError.failedPrecondition("\(field).organization_id: organization \(p.organizationID) is deleted")
             }
+            cache?.liveOrganizations.insert(p.organizationID)
         }
-        try CustomFields.validate(db, .person, p.customFields, field: "\(field).custom_fields")
+        let definitions = try cache?.definitions(db, .person) ?? CustomFields.load(db, .person)
+        try CustomFields.validate(definitions, p.customFields, field: "\(field).custom_fields")
         try checkExternalID(db, table: "contacts_people", p.externalID, except: p.id, field: "\(field).external_id")
     }
 
@@ -106,5 +115,19 @@ struct PersonStore {
 
     static func displayName(_ p: Person) -> String {
         [p.firstName, p.lastName].filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}
+
+/// Lookups that validation would repeat for every row of an import; lives
+/// for one call.
+final class ValidationCache {
+    var liveOrganizations: Set<Int64> = []
+    private var definitionsByEntity: [EntityKind: [String: FieldDefinition]] = [:]
+
+    func definitions(_ db: Database, _ entity: EntityKind) throws -> [String: FieldDefinition] {
+        if let known = definitionsByEntity[entity] { return known }
+        let loaded = try CustomFields.load(db, entity)
+        definitionsByEntity[entity] = loaded
+        return loaded
     }
 }

@@ -2,9 +2,17 @@ import CRMPluginKit
 import Foundation
 import SwiftProtobuf
 
+/// A record with a rowid; the id lives in the row, not in the stored blob.
+protocol IdentifiedRecord: Message {
+    var id: Int64 { get set }
+}
+
+extension Crm_Contacts_V1_Person: IdentifiedRecord {}
+extension Crm_Contacts_V1_Organization: IdentifiedRecord {}
+
 /// Reads and writes one kind of record kept as a protobuf blob plus index
 /// columns. `columns` are the index columns' names and values for a record.
-struct RecordTable<Record: Message> {
+struct RecordTable<Record: IdentifiedRecord> {
     let db: Database
     let table: String
     let entity: EntityKind
@@ -15,7 +23,9 @@ struct RecordTable<Record: Message> {
         guard let data = try db.query("SELECT data FROM \(table) WHERE id = ?", [.integer(id)]).first?.first?.bytes else {
             return nil
         }
-        return try Record(serializedBytes: data)
+        var record = try Record(serializedBytes: data)
+        record.id = id
+        return record
     }
 
     /// The record, or NOT_FOUND naming `field`.
@@ -25,23 +35,31 @@ struct RecordTable<Record: Message> {
         return record
     }
 
-    /// Inserts and returns the new id; the caller then saves the record with it.
-    func insert(columns: [(String, SQLValue)]) throws -> Int64 {
+    /// Inserts the record in one statement and sets its id.
+    func insert(_ record: inout Record, columns: [(String, SQLValue)]) throws {
         let names = (["data"] + columns.map(\.0)).joined(separator: ", ")
         let marks = Array(repeating: "?", count: columns.count + 1).joined(separator: ", ")
-        return try db.execute("INSERT INTO \(table) (\(names)) VALUES (\(marks))",
-                              [.blob([])] + columns.map(\.1)).lastInsertID
-    }
-
-    func save(_ id: Int64, _ record: Record, columns: [(String, SQLValue)]) throws {
-        let sets = (["data"] + columns.map(\.0)).map { "\($0) = ?" }.joined(separator: ", ")
+        record.id = 0
         let data: [UInt8] = try record.serializedBytes()
-        try db.execute("UPDATE \(table) SET \(sets) WHERE id = ?", [.blob(data)] + columns.map(\.1) + [.integer(id)])
+        record.id = try db.execute("INSERT INTO \(table) (\(names)) VALUES (\(marks))",
+                                   [.blob(data)] + columns.map(\.1)).lastInsertID
     }
 
-    /// Decodes the `data` column of rows whose first value it is.
-    static func decode(_ rows: [[SQLValue]]) throws -> [Record] {
-        try rows.map { try Record(serializedBytes: $0[0].bytes ?? []) }
+    func save(_ record: Record, columns: [(String, SQLValue)]) throws {
+        let sets = (["data"] + columns.map(\.0)).map { "\($0) = ?" }.joined(separator: ", ")
+        var stored = record
+        stored.id = 0
+        let data: [UInt8] = try stored.serializedBytes()
+        try db.execute("UPDATE \(table) SET \(sets) WHERE id = ?", [.blob(data)] + columns.map(\.1) + [.integer(record.id)])
+    }
+
+    /// Decodes rows whose first column is `data` and whose column `idColumn` is the id.
+    static func decode(_ rows: [[SQLValue]], idColumn: Int) throws -> [Record] {
+        try rows.map { row in
+            var record = try Record(serializedBytes: row[0].bytes ?? [])
+            record.id = row[idColumn].int ?? 0
+            return record
+        }
     }
 }
 

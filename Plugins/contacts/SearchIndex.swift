@@ -10,8 +10,9 @@ struct SearchIndex {
         let key: String
     }
 
-    func replace(_ entity: EntityKind, _ id: Int64, with keys: Set<Key>) throws {
-        try db.execute("DELETE FROM contacts_search WHERE record_id = ? AND entity = ?", [.integer(id), .integer(entity.rawValue)])
+    /// `fresh`: the record is new, so it has no keys to delete.
+    func replace(_ entity: EntityKind, _ id: Int64, with keys: Set<Key>, fresh: Bool = false) throws {
+        if !fresh { try delete(entity, id) }
         let insert = try db.prepare("INSERT INTO contacts_search (entity, kind, key, record_id) VALUES (?, ?, ?, ?)")
         defer { insert.finalize() }
         for key in keys where !key.key.isEmpty {
@@ -19,6 +20,10 @@ struct SearchIndex {
             try insert.bind([.integer(entity.rawValue), .text(key.kind), .text(key.key), .integer(id)])
             while try insert.step() {}
         }
+    }
+
+    func delete(_ entity: EntityKind, _ id: Int64) throws {
+        try db.execute("DELETE FROM contacts_search WHERE record_id = ? AND entity = ?", [.integer(id), .integer(entity.rawValue)])
     }
 
     static func keys(for person: Person) -> Set<Key> {

@@ -40,12 +40,14 @@ enum Timeline {
         }
     }
 
-    /// An event about a merged person belongs on the survivor's timeline.
+    /// An event about a merged person belongs on the survivor's timeline;
+    /// nil for unknown and erased people.
     private static func resolvePerson(_ db: Database, _ id: Int64) throws -> Int64? {
         var current = id
         for _ in 0..<8 {
-            guard let row = try db.query("SELECT merged_into FROM contacts_people WHERE id = ?", [.integer(current)]).first else {
-                return nil
+            guard let row = try db.query("SELECT merged_into, erased_us FROM contacts_people WHERE id = ?",
+                                         [.integer(current)]).first, row[1].int == 0 else {
+                return nil  // unknown, or erased: nothing about them is kept
             }
             let next = row[0].int ?? 0
             if next == 0 { return current }
@@ -74,8 +76,10 @@ enum Timeline {
         let id: Int64
         if req.personID != 0 {
             entity = .person
+            let person = try PersonStore(db: db).require(req.personID, field: "person_id")
+            if person.erasedUnixUs != 0 { return Crm_Contacts_V1_ListTimelineResponse() }
             // A merged person's timeline now lives with the survivor.
-            id = try resolvePerson(db, req.personID) ?? { throw PluginError.notFound("person_id: person \(req.personID) does not exist") }()
+            id = try resolvePerson(db, req.personID) ?? req.personID
         } else {
             entity = .organization
             id = try OrganizationStore(db: db).require(req.organizationID, field: "organization_id").id

@@ -373,6 +373,7 @@ nonisolated struct Crm_Contacts_V1_TimelineHeader: Sendable {
 }
 
 /// contacts.contact.created|updated|deleted|restored|merged|erased
+/// (for erased, `person` is the tombstone: id and times only)
 nonisolated struct Crm_Contacts_V1_PersonEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -661,6 +662,12 @@ nonisolated struct Crm_Contacts_V1_Person: @unchecked Sendable {
   var mergedIntoID: Int64 {
     get {_storage._mergedIntoID}
     set {_uniqueStorage()._mergedIntoID = newValue}
+  }
+
+  /// set once erased (GDPR); nothing else is kept
+  var erasedUnixUs: Int64 {
+    get {_storage._erasedUnixUs}
+    set {_uniqueStorage()._erasedUnixUs = newValue}
   }
 
   var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1176,6 +1183,234 @@ nonisolated struct Crm_Contacts_V1_ListTimelineResponse: Sendable {
   init() {}
 }
 
+nonisolated struct Crm_Contacts_V1_ImportPeopleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The file's header row: column names in order.
+  var header: [String] = []
+
+  /// Whole CSV rows (RFC 4180, UTF-8) without the header, at most 5,000.
+  var csv: String = String()
+
+  /// Column name → field. Fields: first_name, last_name, email, phone,
+  /// job_title, organization (a name; created when missing), owner, source,
+  /// lifecycle_stage (e.g. "customer"), notes, tags (";"-separated),
+  /// external_id, custom.<key>. A column without a mapping maps to the field
+  /// of the same name, if there is one, and is ignored otherwise.
+  var mapping: Dictionary<String,String> = [:]
+
+  /// Check every row and report, write nothing.
+  var dryRun: Bool = false
+
+  /// The file row number of the first row in `csv`, for the error report
+  /// (the header is row 1).
+  var firstRowNumber: Int64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Crm_Contacts_V1_RowError: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var row: Int64 = 0
+
+  var column: String = String()
+
+  var message: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Crm_Contacts_V1_ImportPeopleResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var created: Int64 = 0
+
+  var updated: Int64 = 0
+
+  var unchanged: Int64 = 0
+
+  var failed: Int64 = 0
+
+  /// The first 1,000 errors.
+  var errors: [Crm_Contacts_V1_RowError] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Crm_Contacts_V1_ExportPeopleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Filters as in ListPeople (its paging fields are ignored).
+  var filter: Crm_Contacts_V1_ListPeopleRequest {
+    get {_filter ?? Crm_Contacts_V1_ListPeopleRequest()}
+    set {_filter = newValue}
+  }
+  /// Returns true if `filter` has been explicitly set.
+  var hasFilter: Bool {self._filter != nil}
+  /// Clears the value of `filter`. Subsequent reads from it will return its default value.
+  mutating func clearFilter() {self._filter = nil}
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _filter: Crm_Contacts_V1_ListPeopleRequest? = nil
+}
+
+nonisolated struct Crm_Contacts_V1_CsvChunk: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var csv: String = String()
+
+  var rows: Int64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Crm_Contacts_V1_PersonDataRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var personID: Int64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Crm_Contacts_V1_DataRecord: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// protobuf message type of `payload`
+  var typeName: String = String()
+
+  var payload: Data = Data()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+/// One module's records about a person.
+nonisolated struct Crm_Contacts_V1_ModuleData: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var module: String = String()
+
+  var records: [Crm_Contacts_V1_DataRecord] = []
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Crm_Contacts_V1_PersonDataExport: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var person: Crm_Contacts_V1_Person {
+    get {_storage._person ?? Crm_Contacts_V1_Person()}
+    set {_uniqueStorage()._person = newValue}
+  }
+  /// Returns true if `person` has been explicitly set.
+  var hasPerson: Bool {_storage._person != nil}
+  /// Clears the value of `person`. Subsequent reads from it will return its default value.
+  mutating func clearPerson() {_uniqueStorage()._person = nil}
+
+  var organization: Crm_Contacts_V1_Organization {
+    get {_storage._organization ?? Crm_Contacts_V1_Organization()}
+    set {_uniqueStorage()._organization = newValue}
+  }
+  /// Returns true if `organization` has been explicitly set.
+  var hasOrganization: Bool {_storage._organization != nil}
+  /// Clears the value of `organization`. Subsequent reads from it will return its default value.
+  mutating func clearOrganization() {_uniqueStorage()._organization = nil}
+
+  var timeline: [Crm_Contacts_V1_TimelineEntry] {
+    get {_storage._timeline}
+    set {_uniqueStorage()._timeline = newValue}
+  }
+
+  var modules: [Crm_Contacts_V1_ModuleData] {
+    get {_storage._modules}
+    set {_uniqueStorage()._modules = newValue}
+  }
+
+  var exportedUnixUs: Int64 {
+    get {_storage._exportedUnixUs}
+    set {_uniqueStorage()._exportedUnixUs = newValue}
+  }
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+nonisolated struct Crm_Contacts_V1_ErasePersonRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var id: Int64 = 0
+
+  /// Why (e.g. "GDPR request 2026-118"); kept in the audit record.
+  var reason: String = String()
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+}
+
+nonisolated struct Crm_Contacts_V1_ErasePersonResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  var tombstone: Crm_Contacts_V1_Person {
+    get {_tombstone ?? Crm_Contacts_V1_Person()}
+    set {_tombstone = newValue}
+  }
+  /// Returns true if `tombstone` has been explicitly set.
+  var hasTombstone: Bool {self._tombstone != nil}
+  /// Clears the value of `tombstone`. Subsequent reads from it will return its default value.
+  mutating func clearTombstone() {self._tombstone = nil}
+
+  var auditID: Int64 = 0
+
+  var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  init() {}
+
+  fileprivate var _tombstone: Crm_Contacts_V1_Person? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.contacts.v1"
@@ -1619,7 +1854,7 @@ nonisolated extension Crm_Contacts_V1_FieldValue: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Crm_Contacts_V1_Person: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   static let protoMessageName: String = _protobuf_package + ".Person"
-  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}first_name\0\u{3}last_name\0\u{1}emails\0\u{1}phones\0\u{1}addresses\0\u{3}job_title\0\u{3}organization_id\0\u{1}owner\0\u{1}source\0\u{3}lifecycle_stage\0\u{1}notes\0\u{1}tags\0\u{3}custom_fields\0\u{3}external_id\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}deleted_unix_us\0\u{3}merged_into_id\0")
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}first_name\0\u{3}last_name\0\u{1}emails\0\u{1}phones\0\u{1}addresses\0\u{3}job_title\0\u{3}organization_id\0\u{1}owner\0\u{1}source\0\u{3}lifecycle_stage\0\u{1}notes\0\u{1}tags\0\u{3}custom_fields\0\u{3}external_id\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}deleted_unix_us\0\u{3}merged_into_id\0\u{3}erased_unix_us\0")
 
   fileprivate class _StorageClass {
     var _id: Int64 = 0
@@ -1642,6 +1877,7 @@ nonisolated extension Crm_Contacts_V1_Person: SwiftProtobuf.Message, SwiftProtob
     var _updatedUnixUs: Int64 = 0
     var _deletedUnixUs: Int64 = 0
     var _mergedIntoID: Int64 = 0
+    var _erasedUnixUs: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1672,6 +1908,7 @@ nonisolated extension Crm_Contacts_V1_Person: SwiftProtobuf.Message, SwiftProtob
       _updatedUnixUs = source._updatedUnixUs
       _deletedUnixUs = source._deletedUnixUs
       _mergedIntoID = source._mergedIntoID
+      _erasedUnixUs = source._erasedUnixUs
     }
   }
 
@@ -1710,6 +1947,7 @@ nonisolated extension Crm_Contacts_V1_Person: SwiftProtobuf.Message, SwiftProtob
         case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
         case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._deletedUnixUs) }()
         case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._mergedIntoID) }()
+        case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._erasedUnixUs) }()
         default: break
         }
       }
@@ -1778,6 +2016,9 @@ nonisolated extension Crm_Contacts_V1_Person: SwiftProtobuf.Message, SwiftProtob
       if _storage._mergedIntoID != 0 {
         try visitor.visitSingularInt64Field(value: _storage._mergedIntoID, fieldNumber: 20)
       }
+      if _storage._erasedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._erasedUnixUs, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1807,6 +2048,7 @@ nonisolated extension Crm_Contacts_V1_Person: SwiftProtobuf.Message, SwiftProtob
         if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
         if _storage._deletedUnixUs != rhs_storage._deletedUnixUs {return false}
         if _storage._mergedIntoID != rhs_storage._mergedIntoID {return false}
+        if _storage._erasedUnixUs != rhs_storage._erasedUnixUs {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -2976,6 +3218,487 @@ nonisolated extension Crm_Contacts_V1_ListTimelineResponse: SwiftProtobuf.Messag
   static func ==(lhs: Crm_Contacts_V1_ListTimelineResponse, rhs: Crm_Contacts_V1_ListTimelineResponse) -> Bool {
     if lhs.entries != rhs.entries {return false}
     if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ImportPeopleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ImportPeopleRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}header\0\u{1}csv\0\u{1}mapping\0\u{3}dry_run\0\u{3}first_row_number\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedStringField(value: &self.header) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.csv) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.mapping) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.dryRun) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.firstRowNumber) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.header.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.header, fieldNumber: 1)
+    }
+    if !self.csv.isEmpty {
+      try visitor.visitSingularStringField(value: self.csv, fieldNumber: 2)
+    }
+    if !self.mapping.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.mapping, fieldNumber: 3)
+    }
+    if self.dryRun != false {
+      try visitor.visitSingularBoolField(value: self.dryRun, fieldNumber: 4)
+    }
+    if self.firstRowNumber != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstRowNumber, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_ImportPeopleRequest, rhs: Crm_Contacts_V1_ImportPeopleRequest) -> Bool {
+    if lhs.header != rhs.header {return false}
+    if lhs.csv != rhs.csv {return false}
+    if lhs.mapping != rhs.mapping {return false}
+    if lhs.dryRun != rhs.dryRun {return false}
+    if lhs.firstRowNumber != rhs.firstRowNumber {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_RowError: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".RowError"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}row\0\u{1}column\0\u{1}message\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.row) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.column) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.row != 0 {
+      try visitor.visitSingularInt64Field(value: self.row, fieldNumber: 1)
+    }
+    if !self.column.isEmpty {
+      try visitor.visitSingularStringField(value: self.column, fieldNumber: 2)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_RowError, rhs: Crm_Contacts_V1_RowError) -> Bool {
+    if lhs.row != rhs.row {return false}
+    if lhs.column != rhs.column {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ImportPeopleResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ImportPeopleResponse"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}created\0\u{1}updated\0\u{1}unchanged\0\u{1}failed\0\u{1}errors\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.created) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.updated) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.unchanged) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.failed) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.errors) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.created != 0 {
+      try visitor.visitSingularInt64Field(value: self.created, fieldNumber: 1)
+    }
+    if self.updated != 0 {
+      try visitor.visitSingularInt64Field(value: self.updated, fieldNumber: 2)
+    }
+    if self.unchanged != 0 {
+      try visitor.visitSingularInt64Field(value: self.unchanged, fieldNumber: 3)
+    }
+    if self.failed != 0 {
+      try visitor.visitSingularInt64Field(value: self.failed, fieldNumber: 4)
+    }
+    if !self.errors.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.errors, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_ImportPeopleResponse, rhs: Crm_Contacts_V1_ImportPeopleResponse) -> Bool {
+    if lhs.created != rhs.created {return false}
+    if lhs.updated != rhs.updated {return false}
+    if lhs.unchanged != rhs.unchanged {return false}
+    if lhs.failed != rhs.failed {return false}
+    if lhs.errors != rhs.errors {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ExportPeopleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ExportPeopleRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}filter\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._filter) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._filter {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_ExportPeopleRequest, rhs: Crm_Contacts_V1_ExportPeopleRequest) -> Bool {
+    if lhs._filter != rhs._filter {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_CsvChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".CsvChunk"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}csv\0\u{1}rows\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.csv) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.rows) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.csv.isEmpty {
+      try visitor.visitSingularStringField(value: self.csv, fieldNumber: 1)
+    }
+    if self.rows != 0 {
+      try visitor.visitSingularInt64Field(value: self.rows, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_CsvChunk, rhs: Crm_Contacts_V1_CsvChunk) -> Bool {
+    if lhs.csv != rhs.csv {return false}
+    if lhs.rows != rhs.rows {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_PersonDataRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PersonDataRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_PersonDataRequest, rhs: Crm_Contacts_V1_PersonDataRequest) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_DataRecord: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".DataRecord"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}type_name\0\u{1}payload\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.typeName) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.typeName.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeName, fieldNumber: 1)
+    }
+    if !self.payload.isEmpty {
+      try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_DataRecord, rhs: Crm_Contacts_V1_DataRecord) -> Bool {
+    if lhs.typeName != rhs.typeName {return false}
+    if lhs.payload != rhs.payload {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ModuleData: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ModuleData"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}module\0\u{1}records\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.module) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.records) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.module.isEmpty {
+      try visitor.visitSingularStringField(value: self.module, fieldNumber: 1)
+    }
+    if !self.records.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.records, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_ModuleData, rhs: Crm_Contacts_V1_ModuleData) -> Bool {
+    if lhs.module != rhs.module {return false}
+    if lhs.records != rhs.records {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_PersonDataExport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".PersonDataExport"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}person\0\u{1}organization\0\u{1}timeline\0\u{1}modules\0\u{3}exported_unix_us\0")
+
+  fileprivate class _StorageClass {
+    var _person: Crm_Contacts_V1_Person? = nil
+    var _organization: Crm_Contacts_V1_Organization? = nil
+    var _timeline: [Crm_Contacts_V1_TimelineEntry] = []
+    var _modules: [Crm_Contacts_V1_ModuleData] = []
+    var _exportedUnixUs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _person = source._person
+      _organization = source._organization
+      _timeline = source._timeline
+      _modules = source._modules
+      _exportedUnixUs = source._exportedUnixUs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._person) }()
+        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
+        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._timeline) }()
+        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._modules) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._exportedUnixUs) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._person {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      try { if let v = _storage._organization {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      } }()
+      if !_storage._timeline.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._timeline, fieldNumber: 3)
+      }
+      if !_storage._modules.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._modules, fieldNumber: 4)
+      }
+      if _storage._exportedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._exportedUnixUs, fieldNumber: 5)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_PersonDataExport, rhs: Crm_Contacts_V1_PersonDataExport) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._person != rhs_storage._person {return false}
+        if _storage._organization != rhs_storage._organization {return false}
+        if _storage._timeline != rhs_storage._timeline {return false}
+        if _storage._modules != rhs_storage._modules {return false}
+        if _storage._exportedUnixUs != rhs_storage._exportedUnixUs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ErasePersonRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ErasePersonRequest"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}reason\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_ErasePersonRequest, rhs: Crm_Contacts_V1_ErasePersonRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ErasePersonResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  static let protoMessageName: String = _protobuf_package + ".ErasePersonResponse"
+  static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}tombstone\0\u{3}audit_id\0")
+
+  mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._tombstone) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.auditID) }()
+      default: break
+      }
+    }
+  }
+
+  func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._tombstone {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.auditID != 0 {
+      try visitor.visitSingularInt64Field(value: self.auditID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  static func ==(lhs: Crm_Contacts_V1_ErasePersonResponse, rhs: Crm_Contacts_V1_ErasePersonResponse) -> Bool {
+    if lhs._tombstone != rhs._tombstone {return false}
+    if lhs.auditID != rhs.auditID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -13,6 +13,9 @@ struct BenchCommand: AsyncParsableCommand {
         Each connection runs on its own thread and keeps --in-flight calls
         outstanding for --duration seconds, then waits for the last answers.
         Example: crmctl bench --method /crm.kernel.v1.Health/Check --connections 4 --in-flight 64 --duration 10
+        With --random MIN:MAX, every "$RANDOM" in --json becomes a random
+        integer in that range, in 1,024 requests sent in turn:
+          crmctl bench --method /crm.contacts.v1.Contacts/GetPerson --json '{"id":"$RANDOM"}' --random 1:1000000
         """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -25,6 +28,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "The request as base64 protobuf bytes, for types crmctl does not know.")
     var base64: String?
+
+    @Option(name: .long, help: "MIN:MAX for the \"$RANDOM\" placeholders in --json.")
+    var random: String?
 
     @Option(name: .long, help: "Connections, each with its own thread.")
     var connections = 1
@@ -47,31 +53,46 @@ struct BenchCommand: AsyncParsableCommand {
         }
         guard ["human", "json"].contains(format) else { throw ValidationError("--format is human or json") }
         guard json == nil || base64 == nil else { throw ValidationError("give --json or --base64, not both") }
+        if random != nil {
+            guard randomRange != nil else { throw ValidationError("--random must be MIN:MAX with MIN <= MAX") }
+            guard json?.contains("$RANDOM") == true else { throw ValidationError("--random needs \"$RANDOM\" in --json") }
+        }
     }
 
     func run() async throws {
         try await runCalls {
-            let payload = try await requestBytes()
+            let payloads = try await requestVariants()
             let config = BenchRunner.Config(
-                socketPath: connection.path, method: method, payload: payload, connections: connections,
+                socketPath: connection.path, method: method, payloads: payloads, connections: connections,
                 inFlight: inFlight, warmupSeconds: warmup, durationSeconds: duration)
             let report = try BenchRunner(config).run()
             print(format == "json" ? report.json() : report.human(config))
         }
     }
 
-    private func requestBytes() async throws -> [UInt8] {
+    private var randomRange: ClosedRange<Int64>? {
+        guard let parts = random?.split(separator: ":"), parts.count == 2,
+              let low = Int64(parts[0]), let high = Int64(parts[1]), low <= high else { return nil }
+        return low...high
+    }
+
+    private func requestVariants() async throws -> [[UInt8]] {
         if let base64 {
             guard let data = Data(base64Encoded: base64) else { throw ValidationError("--base64 is not base64") }
-            return Array(data)
+            return [Array(data)]
         }
-        guard let json else { return [] }
+        guard let json else { return [[]] }
         let client = try connection.connect()
         let services = try await listServices(client)
         guard let info = services.lazy.flatMap(\.methods).first(where: { $0.fullName == method }),
               let type = MessageRegistry.type(named: info.requestType) else {
             throw RPCError(.invalidArgument, "no JSON mapping for \(method)'s request; use --base64")
         }
-        return try type.init(jsonString: json).serializedBytes()
+        guard let range = randomRange else { return [try type.init(jsonString: json).serializedBytes()] }
+        var generator = SystemRandomNumberGenerator()
+        return try (0..<1024).map { _ in
+            let text = json.replacingOccurrences(of: "$RANDOM", with: String(Int64.random(in: range, using: &generator)))
+            return try type.init(jsonString: text).serializedBytes()
+        }
     }
 }

@@ -11,7 +11,8 @@ struct BenchRunner {
     struct Config {
         var socketPath: String
         var method: String
-        var payload: [UInt8]
+        /// Requests sent in turn; several vary the keys a workload touches.
+        var payloads: [[UInt8]]
         var connections: Int
         var inFlight: Int
         var warmupSeconds: Double
@@ -62,21 +63,29 @@ struct BenchRunner {
             result.failure = "\(error)"
             return result
         }
-        let frames: [[UInt8]] = (1...config.inFlight).map { slot in
-            var header = Crm_Rpc_V1_FrameHeader()
-            header.callID = UInt64(slot)
-            header.kind = .request
-            header.method = config.method
-            var buffer = ByteBuffer()
-            FrameEncoder.write(header, payloadBytes: config.payload, into: &buffer)
-            return Array(buffer.readableBytesView)
+        let variants = config.payloads.count
+        let frames: [[UInt8]] = (1...config.inFlight).flatMap { slot in
+            config.payloads.map { payload in
+                var header = Crm_Rpc_V1_FrameHeader()
+                header.callID = UInt64(slot)
+                header.kind = .request
+                header.method = config.method
+                var buffer = ByteBuffer()
+                FrameEncoder.write(header, payloadBytes: payload, into: &buffer)
+                return Array(buffer.readableBytesView)
+            }
+        }
+        var sent = 0
+        func frame(_ slot: Int) -> [UInt8] {
+            sent &+= 1
+            return frames[(slot - 1) * variants + sent % variants]
         }
         var sentAt = [UInt64](repeating: 0, count: config.inFlight + 1)
         var outgoing: [UInt8] = []
-        outgoing.reserveCapacity(frames.reduce(0) { $0 + $1.count })
+        outgoing.reserveCapacity(config.inFlight * (frames.map(\.count).max() ?? 0))
         let now0 = monotonicNanos()
         for slot in 1...config.inFlight {
-            outgoing += frames[slot - 1]
+            outgoing += frame(slot)
             sentAt[slot] = now0
         }
         var outstanding = config.inFlight
@@ -107,7 +116,7 @@ struct BenchRunner {
                         result.latenciesMicros.append(UInt32(clamping: (now - sentAt[slot]) / 1000))
                     }
                     if sending {
-                        outgoing += frames[slot - 1]
+                        outgoing += frame(slot)
                         sentAt[slot] = now
                     } else {
                         outstanding -= 1

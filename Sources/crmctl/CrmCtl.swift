@@ -14,7 +14,8 @@ struct CrmCtl: AsyncParsableCommand {
         when crmd cannot be reached, ...); 64 for a usage error.
         """,
         subcommands: [HealthCommand.self, PluginsCommand.self, ServicesCommand.self,
-                      CallCommand.self, BenchCommand.self, EventsCommand.self, BackupCommand.self])
+                      CallCommand.self, BenchCommand.self, EventsCommand.self, BackupCommand.self,
+                      ContactsCommand.self, SeedCommand.self])
 }
 
 struct ConnectionOptions: ParsableArguments {
