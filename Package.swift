@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "CRMPluginKit", targets: ["CRMPluginKit"]),
         // First-party plugins: Plugins/<name>, product crm-plugin-<name>.
         .library(name: "crm-plugin-contacts", type: .dynamic, targets: ["ContactsPlugin"]),
+        .library(name: "crm-plugin-sales", type: .dynamic, targets: ["SalesPlugin"]),
         // Test fixture: a Swift plugin built on the plugin kit.
         .library(name: "crm-plugin-probe", type: .dynamic, targets: ["ProbePlugin"]),
     ],
@@ -103,6 +104,13 @@ let package = Package(
             dependencies: ["CRMPluginKit"],
             path: "Plugins/contacts",
             exclude: ["contacts.plugin.json"],
+            linkerSettings: pluginLinkerSettings
+        ),
+        .target(
+            name: "SalesPlugin",
+            dependencies: ["CRMPluginKit"],
+            path: "Plugins/sales",
+            exclude: ["sales.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
         .testTarget(

@@ -1,0 +1,111 @@
+import CRMPluginKit
+
+/// Create, read, update, list, qualify and disqualify leads.
+enum LeadMethods {
+    static func register(on def: PluginDefinition) {
+        def.unary(Sales.service + "CreateLead", writes: true, create)
+        def.unary(Sales.service + "GetLead", get)
+        def.unary(Sales.service + "UpdateLead", writes: true, update)
+        def.unary(Sales.service + "ListLeads", list)
+        def.unary(Sales.service + "QualifyLead", writes: true, qualify)
+    }
+
+    static func create(_ ctx: CallContext, _ req: Crm_Sales_V1_CreateLeadRequest) throws -> Lead {
+        let db = try ctx.database
+        let store = LeadStore(db: db)
+        if let id = try Sales.idempotency.lookup(db, method: "CreateLead", key: req.idempotencyKey) {
+            return try store.require(id)
+        }
+        var lead = req.lead
+        if lead.status == .unspecified { lead.status = .new }
+        try LeadStore.checkSettableStatus(lead.status, field: "lead.status")
+        try LeadStore.validate(&lead)
+        if lead.owner.isEmpty && !req.assignToTeam.isEmpty {
+            lead.owner = try Teams.nextMember(db, team: req.assignToTeam, field: "assign_to_team")
+        }
+        let now = UTCClock.nowMicros()
+        lead.id = 0
+        lead.disqualifiedReason = ""
+        lead.personID = 0
+        lead.organizationID = 0
+        lead.opportunityID = 0
+        lead.version = 1
+        lead.createdUnixUs = now
+        lead.updatedUnixUs = now
+        try store.insert(&lead)
+        try Sales.idempotency.record(db, method: "CreateLead", key: req.idempotencyKey, resultID: lead.id)
+        try SalesEvents.lead(ctx, "created", lead, "Lead \(LeadStore.displayName(lead)) created")
+        return lead
+    }
+
+    static func get(_ ctx: CallContext, _ req: Crm_Sales_V1_GetLeadRequest) throws -> Lead {
+        try LeadStore(db: ctx.database).require(req.id)
+    }
+
+    static func update(_ ctx: CallContext, _ req: Crm_Sales_V1_UpdateLeadRequest) throws -> Lead {
+        try Check.mask(req.updateMask, known: LeadStore.writableFields, elsewhere: LeadStore.fieldsSetElsewhere)
+        let store = LeadStore(db: try ctx.database)
+        var lead = try store.require(req.lead.id, field: "lead.id")
+        try Check.version(req.expectedVersion, lead.version, noun: "lead \(lead.id)")
+        if lead.status == .converted {
+            throw PluginError.failedPrecondition("lead.id: lead \(lead.id) is converted and can no longer change")
+        }
+        let before = lead
+        LeadStore.apply(req.lead, to: &lead, mask: req.updateMask)
+        if lead.status != before.status {
+            try LeadStore.checkSettableStatus(lead.status, field: "lead.status")
+            lead.disqualifiedReason = ""
+        }
+        try LeadStore.validate(&lead)
+        guard lead != before else { return lead }
+        lead.version += 1
+        lead.updatedUnixUs = UTCClock.nowMicros()
+        try store.save(lead)
+        try SalesEvents.lead(ctx, "updated", lead, "Lead \(LeadStore.displayName(lead)) updated")
+        return lead
+    }
+
+    static func list(_ ctx: CallContext, _ req: Crm_Sales_V1_ListLeadsRequest) throws -> Crm_Sales_V1_ListLeadsResponse {
+        let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
+        var filter = SQLFilter()
+        if req.status != .unspecified { filter.add("status = ?", .integer(Int64(req.status.rawValue))) }
+        if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
+        if !req.source.isEmpty { filter.add("source = ?", .text(req.source)) }
+        if let after = paging.after { filter.add("id > ?", after[0]) }
+        let page = try fetchPage(try ctx.database, "SELECT \(LeadStore.columns) FROM sales_leads \(filter.clause) ORDER BY id LIMIT ?",
+                                 filter.parameters, paging, decode: LeadStore.decode, key: { [$0[0]] })
+        var response = Crm_Sales_V1_ListLeadsResponse()
+        response.leads = page.rows
+        response.nextPageToken = page.nextToken
+        return response
+    }
+
+    static func qualify(_ ctx: CallContext, _ req: Crm_Sales_V1_QualifyLeadRequest) throws -> Lead {
+        let store = LeadStore(db: try ctx.database)
+        var lead = try store.require(req.id)
+        if lead.status == .converted {
+            throw PluginError.failedPrecondition("id: lead \(lead.id) is converted and can no longer be qualified or disqualified")
+        }
+        let action: String
+        var reason = req.reason
+        if req.disqualify {
+            try Check.text(&reason, "reason", max: 500)
+            if reason.isEmpty { throw PluginError.invalidArgument("reason is required to disqualify a lead") }
+            if lead.status == .disqualified && lead.disqualifiedReason == reason { return lead }
+            lead.status = .disqualified
+            lead.disqualifiedReason = reason
+            action = "disqualified"
+        } else {
+            if lead.status == .qualified { return lead }
+            lead.status = .qualified
+            lead.disqualifiedReason = ""
+            action = "qualified"
+        }
+        lead.version += 1
+        lead.updatedUnixUs = UTCClock.nowMicros()
+        try store.save(lead)
+        let summary = "Lead \(LeadStore.displayName(lead)) \(action)" + (req.disqualify ? ": \(reason)" : "")
+        try SalesEvents.lead(ctx, action, lead, summary)
+        return lead
+    }
+}

@@ -1,0 +1,78 @@
+import CRMPluginKit
+import Foundation
+
+/// A WHERE clause built from optional filters, with its parameters in order.
+struct SQLFilter {
+    private(set) var conditions: [String] = []
+    private(set) var parameters: [SQLValue] = []
+
+    mutating func add(_ condition: String, _ values: SQLValue...) {
+        conditions.append(condition)
+        parameters += values
+    }
+
+    var clause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
+}
+
+extension Array where Element == SQLValue {
+    func int(_ index: Int) -> Int64 { self[index].int ?? 0 }
+    func int32(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: self[index].int ?? 0) }
+    func text(_ index: Int) -> String { self[index].string ?? "" }
+}
+
+/// Checks shared by the handlers; each error names the field at fault.
+enum Check {
+    /// Amounts are capped so that sums and amount × probability stay far from Int64's limit.
+    static let maxAmountMinor: Int64 = 1_000_000_000_000_000
+
+    /// Trims surrounding whitespace and checks the length.
+    static func text(_ value: inout String, _ field: String, max: Int) throws {
+        value = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Validate.maxLength(value, field, max)
+    }
+
+    /// A money amount: none (zero without a currency), or an ISO 4217 code
+    /// with an amount from 0 up.
+    static func money(_ money: inout Money, _ field: String) throws {
+        money.currency = money.currency.trimmingCharacters(in: .whitespaces)
+        if money.currency.isEmpty && money.amountMinor == 0 { return }
+        try Validate.currency(money.currency, "\(field).currency")
+        if money.amountMinor < 0 { throw PluginError.invalidArgument("\(field).amount_minor must not be negative") }
+        if money.amountMinor > maxAmountMinor {
+            throw PluginError.invalidArgument("\(field).amount_minor is larger than \(maxAmountMinor)")
+        }
+    }
+
+    /// An optional "YYYY-MM-DD".
+    static func date(_ value: inout String, _ field: String) throws {
+        value = value.trimmingCharacters(in: .whitespaces)
+        if !value.isEmpty { try Validate.date(value, field) }
+    }
+
+    /// ABORTED when the caller expected another version (optimistic locking).
+    static func version(_ expected: Int64, _ actual: Int64, noun: String) throws {
+        if expected != 0 && expected != actual {
+            throw PluginError(.aborted, "\(noun) is at version \(actual), not the expected_version \(expected); read it again")
+        }
+    }
+
+    /// Rejects unknown names in an update mask, with a hint for names that
+    /// another method changes.
+    static func mask(_ mask: [String], known: Set<String>, elsewhere: [String: String] = [:]) throws {
+        for name in mask where !known.contains(name) {
+            if let method = elsewhere[name] {
+                throw PluginError.invalidArgument("update_mask: \"\(name)\" cannot be updated here; use \(method)")
+            }
+        }
+        try Validate.mask(mask, known: known)
+    }
+}
+
+/// Keyset pages: runs `sql` (which must end with "LIMIT ?") for one more
+/// row than the page holds and returns the page and the next token.
+func fetchPage<Row>(_ db: Database, _ sql: String, _ parameters: [SQLValue], _ paging: Paging,
+                    decode: ([SQLValue]) throws -> Row, key: ([SQLValue]) -> [SQLValue]) throws -> (rows: [Row], nextToken: String) {
+    let rows = try db.query(sql, parameters + [.integer(Int64(paging.limit + 1))])
+    let page = paging.page(rows, key: key)
+    return (try page.rows.map(decode), page.nextToken)
+}
