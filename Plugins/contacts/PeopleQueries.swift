@@ -71,14 +71,15 @@ enum PeopleQueries {
         case .organization:
             let prefix = Normalize.name(query)
             var filter = SQLFilter()
-            filter.add("""
-                p.organization_id IN (SELECT record_id FROM contacts_search
-                    WHERE entity = 2 AND kind = 'n' AND key >= ? AND key < ?)
-                """, .text(prefix), .text(Normalize.upperBound(prefix)))
+            filter.add("p.organization_id = s.record_id")
+            filter.add("s.entity = 2 AND s.kind = 'n' AND s.key >= ? AND s.key < ?",
+                       .text(prefix), .text(Normalize.upperBound(prefix)))
             filter.add("p.deleted_us = 0")
             if let after = paging.after { filter.add("(p.name_key, p.id) > (?, ?)", after[0], after[1]) }
+            // CROSS JOIN keeps SQLite from walking every person in name order
+            // to test membership: it starts from the few matching organizations.
             let rows = try db.query("""
-                SELECT p.data, p.name_key, p.id FROM contacts_people p \(filter.clause)
+                SELECT p.data, p.name_key, p.id FROM contacts_search s CROSS JOIN contacts_people p \(filter.clause)
                 ORDER BY p.name_key, p.id LIMIT ?
                 """, filter.parameters + [limit])
             return try response(paging, rows)
