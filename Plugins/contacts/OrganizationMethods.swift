@@ -39,7 +39,7 @@ enum OrganizationMethods {
         try Validate.mask(req.updateMask, known: OrganizationStore.writableFields)
         let store = OrganizationStore(db: try ctx.database)
         var organization = try store.requireLive(req.organization.id, field: "organization.id")
-        try checkVersion(req.expectedVersion, organization.version, noun: "organization \(organization.id)")
+        try Validate.expectedVersion(req.expectedVersion, organization.version, noun: "organization \(organization.id)")
         let before = organization
         OrganizationStore.apply(req.organization, to: &organization, mask: req.updateMask)
         try store.validate(&organization)
@@ -115,17 +115,4 @@ enum OrganizationMethods {
         event.about.summary = summary
         try ctx.publish("contacts.organization.\(action)", event)
     }
-}
-
-/// A WHERE clause built from optional conditions, with its parameters in order.
-struct SQLFilter {
-    private(set) var conditions: [String] = []
-    private(set) var parameters: [SQLValue] = []
-
-    mutating func add(_ condition: String, _ values: SQLValue...) {
-        conditions.append(condition)
-        parameters += values
-    }
-
-    var clause: String { conditions.isEmpty ? "" : "WHERE " + conditions.map { "(\($0))" }.joined(separator: " AND ") }
 }

@@ -41,7 +41,7 @@ enum PersonMethods {
         try Validate.mask(req.updateMask, known: PersonStore.writableFields)
         let store = PersonStore(db: try ctx.database)
         var person = try store.requireLive(req.person.id, field: "person.id")
-        try checkVersion(req.expectedVersion, person.version, noun: "person \(person.id)")
+        try Validate.expectedVersion(req.expectedVersion, person.version, noun: "person \(person.id)")
         let before = person
         PersonStore.apply(req.person, to: &person, mask: req.updateMask)
         try store.validate(&person)

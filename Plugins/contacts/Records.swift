@@ -93,10 +93,3 @@ func checkPhones(_ phones: [Crm_Contacts_V1_Phone], field: String) throws {
         try Validate.maxLength(phone.label, "\(field)[\(i)].label", 50)
     }
 }
-
-/// Throws ABORTED when the caller expected another version (optimistic locking).
-func checkVersion(_ expected: Int64, _ actual: Int64, noun: String) throws {
-    if expected != 0 && expected != actual {
-        throw PluginError(.aborted, "\(noun) is at version \(actual), not the expected_version \(expected); read it again")
-    }
-}

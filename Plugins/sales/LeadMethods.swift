@@ -46,7 +46,7 @@ enum LeadMethods {
         try Check.mask(req.updateMask, known: LeadStore.writableFields, elsewhere: LeadStore.fieldsSetElsewhere)
         let store = LeadStore(db: try ctx.database)
         var lead = try store.require(req.lead.id, field: "lead.id")
-        try Check.version(req.expectedVersion, lead.version, noun: "lead \(lead.id)")
+        try Validate.expectedVersion(req.expectedVersion, lead.version, noun: "lead \(lead.id)")
         if lead.status == .converted {
             throw PluginError.failedPrecondition("lead.id: lead \(lead.id) is converted and can no longer change")
         }

@@ -69,7 +69,7 @@ enum OpportunityMethods {
         let db = try ctx.database
         let store = OpportunityStore(db: db)
         var o = try store.require(req.opportunity.id, field: "opportunity.id")
-        try Check.version(req.expectedVersion, o.version, noun: "opportunity \(o.id)")
+        try Validate.expectedVersion(req.expectedVersion, o.version, noun: "opportunity \(o.id)")
         let before = o
         OpportunityStore.copy(req.opportunity, to: &o, mask: req.updateMask)
         // Only new links are checked: a person merged away since is re-pointed by the merge event.

@@ -1,19 +1,6 @@
 import CRMPluginKit
 import Foundation
 
-/// A WHERE clause built from optional filters, with its parameters in order.
-struct SQLFilter {
-    private(set) var conditions: [String] = []
-    private(set) var parameters: [SQLValue] = []
-
-    mutating func add(_ condition: String, _ values: SQLValue...) {
-        conditions.append(condition)
-        parameters += values
-    }
-
-    var clause: String { conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ") }
-}
-
 extension Array where Element == SQLValue {
     func int(_ index: Int) -> Int64 { self[index].int ?? 0 }
     func int32(_ index: Int) -> Int32 { Int32(truncatingIfNeeded: self[index].int ?? 0) }
@@ -47,13 +34,6 @@ enum Check {
     static func date(_ value: inout String, _ field: String) throws {
         value = value.trimmingCharacters(in: .whitespaces)
         if !value.isEmpty { try Validate.date(value, field) }
-    }
-
-    /// ABORTED when the caller expected another version (optimistic locking).
-    static func version(_ expected: Int64, _ actual: Int64, noun: String) throws {
-        if expected != 0 && expected != actual {
-            throw PluginError(.aborted, "\(noun) is at version \(actual), not the expected_version \(expected); read it again")
-        }
     }
 
     /// Rejects unknown names in an update mask, with a hint for names that

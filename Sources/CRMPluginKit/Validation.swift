@@ -66,6 +66,14 @@ public enum Validate {
         }
     }
 
+    /// ABORTED when the caller expected another version (optimistic locking);
+    /// an expected version of 0 means "any".
+    public static func expectedVersion(_ expected: Int64, _ actual: Int64, noun: String) throws {
+        if expected != 0 && expected != actual {
+            throw PluginError(.aborted, "\(noun) is at version \(actual), not the expected_version \(expected); read it again")
+        }
+    }
+
     /// Rejects names in `mask` that are not in `known`.
     public static func mask(_ mask: [String], known: Set<String>, _ field: String = "update_mask") throws {
         for name in mask where !known.contains(name) {
