@@ -22,6 +22,7 @@ enum Contacts {
         OrganizationMethods.register(on: def)
         CustomFields.register(on: def)
         Duplicates.register(on: def)
+        OrganizationMerge.register(on: def)
         Timeline.register(on: def)
         Gdpr.register(on: def)
         CsvImport.register(on: def)

@@ -36,7 +36,8 @@ enum ContactsSchema {
                 external_id TEXT,
                 created_us INTEGER NOT NULL,
                 updated_us INTEGER NOT NULL,
-                deleted_us INTEGER NOT NULL);
+                deleted_us INTEGER NOT NULL,
+                merged_into INTEGER NOT NULL DEFAULT 0);
             CREATE INDEX contacts_organizations_by_name ON contacts_organizations (deleted_us, name_key, id);
             CREATE INDEX contacts_organizations_by_owner ON contacts_organizations (owner, deleted_us, name_key, id);
             CREATE UNIQUE INDEX contacts_organizations_by_external_id ON contacts_organizations (external_id);

@@ -17,6 +17,9 @@ struct OrganizationStore {
 
     func requireLive(_ id: Int64, field: String = "id") throws -> Organization {
         let organization = try require(id, field: field)
+        if organization.mergedIntoID != 0 {
+            throw PluginError.failedPrecondition("\(field): organization \(id) was merged into organization \(organization.mergedIntoID)")
+        }
         if organization.deletedUnixUs != 0 { throw PluginError.failedPrecondition("\(field): organization \(id) is deleted") }
         return organization
     }
@@ -35,7 +38,7 @@ struct OrganizationStore {
         [("name_key", .text(Normalize.name(o.name))), ("owner", .text(o.owner)),
          ("external_id", o.externalID.isEmpty ? .null : .text(o.externalID)),
          ("created_us", .integer(o.createdUnixUs)), ("updated_us", .integer(o.updatedUnixUs)),
-         ("deleted_us", .integer(o.deletedUnixUs))]
+         ("deleted_us", .integer(o.deletedUnixUs)), ("merged_into", .integer(o.mergedIntoID))]
     }
 
     func validate(_ o: inout Organization, field: String = "organization") throws {

@@ -80,9 +80,14 @@ struct PersonStore {
         }
         p.tags = try Tags.clean(p.tags, field: "\(field).tags")
         if p.organizationID != 0 && cache?.liveOrganizations.contains(p.organizationID) != true {
-            let row = try db.query("SELECT deleted_us FROM contacts_organizations WHERE id = ?", [.integer(p.organizationID)])
-            guard let deleted = row.first?.first?.int else {
+            let row = try db.query("SELECT deleted_us, merged_into FROM contacts_organizations WHERE id = ?",
+                                   [.integer(p.organizationID)])
+            guard let deleted = row.first?[0].int, let mergedInto = row.first?[1].int else {
                 throw PluginError.notFound("\(field).organization_id: organization \(p.organizationID) does not exist")
+            }
+            if mergedInto != 0 {
+                throw PluginError.failedPrecondition(
+                    "\(field).organization_id: organization \(p.organizationID) was merged into organization \(mergedInto)")
             }
             if deleted != 0 {
                 throw PluginError.failedPrecondition("\(field).organization_id: organization \(p.organizationID) is deleted")

@@ -28,8 +28,8 @@ enum Timeline {
         for id in Set(about.personIds) {
             if let live = try resolvePerson(db, id) { targets.append((.person, live)) }
         }
-        for id in Set(about.organizationIds) where try OrganizationStore(db: db).load(id) != nil {
-            targets.append((.organization, id))
+        for id in Set(about.organizationIds) {
+            if let live = try resolve(db, "contacts_organizations", id) { targets.append((.organization, live)) }
         }
         for (entity, id) in targets {
             try insert.reset()
@@ -43,10 +43,15 @@ enum Timeline {
     /// An event about a merged person belongs on the survivor's timeline;
     /// nil for unknown and erased people.
     private static func resolvePerson(_ db: Database, _ id: Int64) throws -> Int64? {
+        try resolve(db, "contacts_people", id, erasable: true)
+    }
+
+    /// Follows `merged_into` to the record that lives on.
+    static func resolve(_ db: Database, _ table: String, _ id: Int64, erasable: Bool = false) throws -> Int64? {
         var current = id
+        let sql = "SELECT merged_into, \(erasable ? "erased_us" : "0") FROM \(table) WHERE id = ?"
         for _ in 0..<8 {
-            guard let row = try db.query("SELECT merged_into, erased_us FROM contacts_people WHERE id = ?",
-                                         [.integer(current)]).first, row[1].int == 0 else {
+            guard let row = try db.query(sql, [.integer(current)]).first, row[1].int == 0 else {
                 return nil  // unknown, or erased: nothing about them is kept
             }
             let next = row[0].int ?? 0
@@ -56,15 +61,16 @@ enum Timeline {
         return current
     }
 
-    /// Moves a merged person's entries to the survivor; an event already on
+    /// Moves a merged record's entries to the survivor; an event already on
     /// both timelines is kept once.
-    static func move(_ db: Database, from merged: Int64, to survivor: Int64) throws {
+    static func move(_ db: Database, _ entity: EntityKind = .person, from merged: Int64, to survivor: Int64) throws {
+        let kind = SQLValue.integer(entity.rawValue)
         try db.execute("""
-            DELETE FROM contacts_timeline WHERE entity = 1 AND record_id = ? AND sequence IN
-                (SELECT sequence FROM contacts_timeline WHERE entity = 1 AND record_id = ?)
-            """, [.integer(merged), .integer(survivor)])
-        try db.execute("UPDATE contacts_timeline SET record_id = ? WHERE entity = 1 AND record_id = ?",
-                       [.integer(survivor), .integer(merged)])
+            DELETE FROM contacts_timeline WHERE entity = ? AND record_id = ? AND sequence IN
+                (SELECT sequence FROM contacts_timeline WHERE entity = ? AND record_id = ?)
+            """, [kind, .integer(merged), kind, .integer(survivor)])
+        try db.execute("UPDATE contacts_timeline SET record_id = ? WHERE entity = ? AND record_id = ?",
+                       [.integer(survivor), kind, .integer(merged)])
     }
 
     static func list(_ ctx: CallContext, _ req: Crm_Contacts_V1_ListTimelineRequest) throws -> Crm_Contacts_V1_ListTimelineResponse {
@@ -82,7 +88,8 @@ enum Timeline {
             id = try resolvePerson(db, req.personID) ?? req.personID
         } else {
             entity = .organization
-            id = try OrganizationStore(db: db).require(req.organizationID, field: "organization_id").id
+            _ = try OrganizationStore(db: db).require(req.organizationID, field: "organization_id")
+            id = try resolve(db, "contacts_organizations", req.organizationID) ?? req.organizationID
         }
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
         var filter = SQLFilter()

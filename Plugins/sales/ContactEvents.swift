@@ -1,17 +1,22 @@
 import CRMPluginKit
 
-/// Keeps sales records in step with contacts: a merge re-points references
-/// to the survivor, an erasure blanks the personal data sales holds about
+/// Keeps sales records in step with contacts: a merge of people or of
+/// organizations re-points references to the survivor, an erasure blanks the personal data sales holds about
 /// the person. Each event is delivered in a write transaction that also
 /// stores the delivery position; a repeat finds nothing left to change.
 enum ContactEvents {
     static func register(on def: PluginDefinition) {
         def.subscribes("contacts.contact.merged")
         def.subscribes("contacts.contact.erased")
+        def.subscribes("contacts.organization.merged")
         def.onEvent = handle
     }
 
     static func handle(_ ctx: CallContext, _ event: Event) throws {
+        if event.topic == "contacts.organization.merged" {
+            guard let change = try? event.decode(Crm_Contacts_V1_OrganizationEvent.self) else { return }
+            return try organizationMerged(ctx, survivor: change.organization.id, merged: change.mergedID)
+        }
         guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else {
             ctx.host.log(.warning, "event \(event.sequence) (\(event.topic)) does not decode as a PersonEvent; skipped")
             return
@@ -33,6 +38,18 @@ enum ContactEvents {
         }
         try db.execute("UPDATE sales_activities SET person_id = ? WHERE person_id = ?", [.integer(survivor), .integer(merged)])
         try db.execute("UPDATE sales_lead_conversions SET person_id = ? WHERE person_id = ?",
+                       [.integer(survivor), .integer(merged)])
+    }
+
+    static func organizationMerged(_ ctx: CallContext, survivor: Int64, merged: Int64) throws {
+        guard survivor > 0, merged > 0, survivor != merged else { return }
+        let db = try ctx.database
+        let now = UTCClock.nowMicros()
+        for table in ["sales_leads", "sales_opportunities"] {
+            try db.execute("UPDATE \(table) SET organization_id = ?, version = version + 1, updated_us = ? WHERE organization_id = ?",
+                           [.integer(survivor), .integer(now), .integer(merged)])
+        }
+        try db.execute("UPDATE sales_lead_conversions SET organization_id = ? WHERE organization_id = ?",
                        [.integer(survivor), .integer(merged)])
     }
 

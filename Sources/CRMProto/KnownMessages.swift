@@ -33,6 +33,7 @@ public let knownMessageTypes: [any Message.Type] = [
     Crm_Contacts_V1_ListPeopleResponse.self,
     Crm_Contacts_V1_ListTimelineRequest.self,
     Crm_Contacts_V1_ListTimelineResponse.self,
+    Crm_Contacts_V1_MergeOrganizationsRequest.self,
     Crm_Contacts_V1_MergePeopleRequest.self,
     Crm_Contacts_V1_ModuleData.self,
     Crm_Contacts_V1_Organization.self,

@@ -410,7 +410,7 @@ public nonisolated struct Crm_Contacts_V1_PersonEvent: Sendable {
   fileprivate var _about: Crm_Contacts_V1_About? = nil
 }
 
-/// contacts.organization.created|updated|deleted|restored
+/// contacts.organization.created|updated|deleted|restored|merged
 public nonisolated struct Crm_Contacts_V1_OrganizationEvent: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -428,6 +428,12 @@ public nonisolated struct Crm_Contacts_V1_OrganizationEvent: @unchecked Sendable
   public var changedFields: [String] {
     get {_storage._changedFields}
     set {_uniqueStorage()._changedFields = newValue}
+  }
+
+  /// For merged: the organization merged into `organization`.
+  public var mergedID: Int64 {
+    get {_storage._mergedID}
+    set {_uniqueStorage()._mergedID = newValue}
   }
 
   public var about: Crm_Contacts_V1_About {
@@ -859,32 +865,37 @@ public nonisolated struct Crm_Contacts_V1_Organization: Sendable {
 
   public var deletedUnixUs: Int64 = 0
 
+  public var mergedIntoID: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 }
 
-public nonisolated struct Crm_Contacts_V1_CreateOrganizationRequest: Sendable {
+public nonisolated struct Crm_Contacts_V1_CreateOrganizationRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var organization: Crm_Contacts_V1_Organization {
-    get {_organization ?? Crm_Contacts_V1_Organization()}
-    set {_organization = newValue}
+    get {_storage._organization ?? Crm_Contacts_V1_Organization()}
+    set {_uniqueStorage()._organization = newValue}
   }
   /// Returns true if `organization` has been explicitly set.
-  public var hasOrganization: Bool {self._organization != nil}
+  public var hasOrganization: Bool {_storage._organization != nil}
   /// Clears the value of `organization`. Subsequent reads from it will return its default value.
-  public mutating func clearOrganization() {self._organization = nil}
+  public mutating func clearOrganization() {_uniqueStorage()._organization = nil}
 
-  public var idempotencyKey: String = String()
+  public var idempotencyKey: String {
+    get {_storage._idempotencyKey}
+    set {_uniqueStorage()._idempotencyKey = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _organization: Crm_Contacts_V1_Organization? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Crm_Contacts_V1_GetOrganizationRequest: Sendable {
@@ -1109,6 +1120,20 @@ public nonisolated struct Crm_Contacts_V1_FindDuplicatesResponse: Sendable {
 }
 
 public nonisolated struct Crm_Contacts_V1_MergePeopleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var survivorID: Int64 = 0
+
+  public var mergedID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Contacts_V1_MergeOrganizationsRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -1564,11 +1589,12 @@ nonisolated extension Crm_Contacts_V1_PersonEvent: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Crm_Contacts_V1_OrganizationEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OrganizationEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organization\0\u{3}changed_fields\0\u{2}f\u{f}about\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organization\0\u{3}changed_fields\0\u{3}merged_id\0\u{2}e\u{f}about\0")
 
   fileprivate class _StorageClass {
     var _organization: Crm_Contacts_V1_Organization? = nil
     var _changedFields: [String] = []
+    var _mergedID: Int64 = 0
     var _about: Crm_Contacts_V1_About? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -1582,6 +1608,7 @@ nonisolated extension Crm_Contacts_V1_OrganizationEvent: SwiftProtobuf.Message, 
     init(copying source: _StorageClass) {
       _organization = source._organization
       _changedFields = source._changedFields
+      _mergedID = source._mergedID
       _about = source._about
     }
   }
@@ -1603,6 +1630,7 @@ nonisolated extension Crm_Contacts_V1_OrganizationEvent: SwiftProtobuf.Message, 
         switch fieldNumber {
         case 1: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
         case 2: try { try decoder.decodeRepeatedStringField(value: &_storage._changedFields) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._mergedID) }()
         case 1000: try { try decoder.decodeSingularMessageField(value: &_storage._about) }()
         default: break
         }
@@ -1622,6 +1650,9 @@ nonisolated extension Crm_Contacts_V1_OrganizationEvent: SwiftProtobuf.Message, 
       if !_storage._changedFields.isEmpty {
         try visitor.visitRepeatedStringField(value: _storage._changedFields, fieldNumber: 2)
       }
+      if _storage._mergedID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._mergedID, fieldNumber: 3)
+      }
       try { if let v = _storage._about {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
       } }()
@@ -1636,6 +1667,7 @@ nonisolated extension Crm_Contacts_V1_OrganizationEvent: SwiftProtobuf.Message, 
         let rhs_storage = _args.1
         if _storage._organization != rhs_storage._organization {return false}
         if _storage._changedFields != rhs_storage._changedFields {return false}
+        if _storage._mergedID != rhs_storage._mergedID {return false}
         if _storage._about != rhs_storage._about {return false}
         return true
       }
@@ -2378,7 +2410,7 @@ nonisolated extension Crm_Contacts_V1_SearchPeopleRequest: SwiftProtobuf.Message
 
 nonisolated extension Crm_Contacts_V1_Organization: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Organization"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}domain\0\u{1}industry\0\u{1}phones\0\u{1}addresses\0\u{1}owner\0\u{1}tags\0\u{3}custom_fields\0\u{1}notes\0\u{3}external_id\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}deleted_unix_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}domain\0\u{1}industry\0\u{1}phones\0\u{1}addresses\0\u{1}owner\0\u{1}tags\0\u{3}custom_fields\0\u{1}notes\0\u{3}external_id\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}deleted_unix_us\0\u{3}merged_into_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2401,6 +2433,7 @@ nonisolated extension Crm_Contacts_V1_Organization: SwiftProtobuf.Message, Swift
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
       case 14: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
       case 15: try { try decoder.decodeSingularInt64Field(value: &self.deletedUnixUs) }()
+      case 16: try { try decoder.decodeSingularInt64Field(value: &self.mergedIntoID) }()
       default: break
       }
     }
@@ -2452,6 +2485,9 @@ nonisolated extension Crm_Contacts_V1_Organization: SwiftProtobuf.Message, Swift
     if self.deletedUnixUs != 0 {
       try visitor.visitSingularInt64Field(value: self.deletedUnixUs, fieldNumber: 15)
     }
+    if self.mergedIntoID != 0 {
+      try visitor.visitSingularInt64Field(value: self.mergedIntoID, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2471,6 +2507,7 @@ nonisolated extension Crm_Contacts_V1_Organization: SwiftProtobuf.Message, Swift
     if lhs.createdUnixUs != rhs.createdUnixUs {return false}
     if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
     if lhs.deletedUnixUs != rhs.deletedUnixUs {return false}
+    if lhs.mergedIntoID != rhs.mergedIntoID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2480,36 +2517,74 @@ nonisolated extension Crm_Contacts_V1_CreateOrganizationRequest: SwiftProtobuf.M
   public static let protoMessageName: String = _protobuf_package + ".CreateOrganizationRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organization\0\u{3}idempotency_key\0")
 
+  fileprivate class _StorageClass {
+    var _organization: Crm_Contacts_V1_Organization? = nil
+    var _idempotencyKey: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _organization = source._organization
+      _idempotencyKey = source._idempotencyKey
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._organization) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._idempotencyKey) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._organization {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    if !self.idempotencyKey.isEmpty {
-      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._organization {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._idempotencyKey.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._idempotencyKey, fieldNumber: 2)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Contacts_V1_CreateOrganizationRequest, rhs: Crm_Contacts_V1_CreateOrganizationRequest) -> Bool {
-    if lhs._organization != rhs._organization {return false}
-    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._organization != rhs_storage._organization {return false}
+        if _storage._idempotencyKey != rhs_storage._idempotencyKey {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3071,6 +3146,41 @@ nonisolated extension Crm_Contacts_V1_MergePeopleRequest: SwiftProtobuf.Message,
   }
 
   public static func ==(lhs: Crm_Contacts_V1_MergePeopleRequest, rhs: Crm_Contacts_V1_MergePeopleRequest) -> Bool {
+    if lhs.survivorID != rhs.survivorID {return false}
+    if lhs.mergedID != rhs.mergedID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_MergeOrganizationsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MergeOrganizationsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}survivor_id\0\u{3}merged_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.survivorID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.mergedID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.survivorID != 0 {
+      try visitor.visitSingularInt64Field(value: self.survivorID, fieldNumber: 1)
+    }
+    if self.mergedID != 0 {
+      try visitor.visitSingularInt64Field(value: self.mergedID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Contacts_V1_MergeOrganizationsRequest, rhs: Crm_Contacts_V1_MergeOrganizationsRequest) -> Bool {
     if lhs.survivorID != rhs.survivorID {return false}
     if lhs.mergedID != rhs.mergedID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -38,3 +38,35 @@ import Testing
         #expect(try await sales.getOpportunity(converted.opportunity.id).amount.amountMinor == 50_000)
     }
 }
+
+/// Merging organizations in contacts reaches sales through the bus.
+@Suite struct OrganizationMergeTests {
+    @Test func mergedOrganizationsMoveTheirPeopleTimelineAndDeals() async throws {
+        let crmd = try CrmdProcess(plugins: ["contacts", "sales"])
+        let connection = try crmd.connect()
+        let sales = SalesClient(connection: connection)
+        let contacts = ContactsClient(connection: connection)
+        let acme = try await contacts.createOrganization("Acme", domain: "acme.example")
+        let acmeInc = try await contacts.createOrganization("ACME Inc.")
+        let worker = try await contacts.createPerson("Wile", "Coyote", organization: acmeInc.id)
+        let deal = try await sales.createOpportunity("Rockets", amount: 1_000, currency: "USD", organization: acmeInc.id)
+        _ = try await contacts.timeline(organization: acmeInc.id, atLeast: 3)
+
+        let survivor: COrganization = try await contacts.call("MergeOrganizations", Crm_Contacts_V1_MergeOrganizationsRequest.with {
+            $0.survivorID = acme.id
+            $0.mergedID = acmeInc.id
+        })
+        #expect(survivor.domain == "acme.example" && survivor.version == 2)
+        #expect(try await contacts.getPerson(worker.id).organizationID == acme.id)
+        let gone: COrganization = try await contacts.call("GetOrganization", Crm_Contacts_V1_GetOrganizationRequest.with { $0.id = acmeInc.id })
+        #expect(gone.mergedIntoID == acme.id && gone.deletedUnixUs > 0)
+        #expect(try await eventually { try await sales.getOpportunity(deal.id).organizationID == acme.id })
+        // Both organizations' events, and the merge, on one timeline.
+        let topics = try await contacts.timeline(organization: acme.id, atLeast: 5).map(\.topic)
+        #expect(topics.count == 5 && topics.first == "contacts.organization.merged")
+        #expect(topics.filter { $0 == "contacts.organization.created" }.count == 2 && topics.contains("sales.opportunity.created"))
+        await expectRPCError(.failedPrecondition, mentioning: "was merged into") {
+            try await contacts.createPerson("New", "Hire", organization: acmeInc.id)
+        }
+    }
+}

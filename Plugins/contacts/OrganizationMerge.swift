@@ -1,0 +1,60 @@
+import CRMPluginKit
+
+/// Merges one organization into another: its people move to the survivor,
+/// along with its timeline, phones, addresses, tags and custom fields.
+enum OrganizationMerge {
+    static func register(on def: PluginDefinition) {
+        def.unary(Contacts.service + "MergeOrganizations", writes: true, merge)
+        def.publishes("contacts.organization.merged")
+    }
+
+    static func merge(_ ctx: CallContext, _ req: Crm_Contacts_V1_MergeOrganizationsRequest) throws -> Organization {
+        guard req.survivorID != req.mergedID else { throw PluginError.invalidArgument("merged_id must differ from survivor_id") }
+        let db = try ctx.database
+        let store = OrganizationStore(db: db)
+        var survivor = try store.requireLive(req.survivorID, field: "survivor_id")
+        var merged = try store.requireLive(req.mergedID, field: "merged_id")
+        combine(merged, into: &survivor)
+        try store.validate(&survivor, field: "merged organization")
+        let now = UTCClock.nowMicros()
+        survivor.version += 1
+        survivor.updatedUnixUs = now
+        try store.save(survivor)
+        merged.mergedIntoID = survivor.id
+        merged.deletedUnixUs = now
+        merged.version += 1
+        try store.save(merged)
+        let people = PersonStore(db: db)
+        for row in try db.query("SELECT id FROM contacts_people WHERE organization_id = ?", [.integer(merged.id)]) {
+            guard var person = try people.load(row[0].int ?? 0) else { continue }
+            person.organizationID = survivor.id
+            person.version += 1
+            person.updatedUnixUs = now
+            try people.save(person)
+        }
+        try Timeline.move(db, .organization, from: merged.id, to: survivor.id)
+        var event = Crm_Contacts_V1_OrganizationEvent()
+        event.organization = survivor
+        event.mergedID = merged.id
+        event.about.organizationIds = [survivor.id]
+        event.about.summary = "Organization \(merged.name) (\(merged.id)) merged into \(survivor.name)"
+        try ctx.publish("contacts.organization.merged", event)
+        return survivor
+    }
+
+    static func combine(_ merged: Organization, into survivor: inout Organization) {
+        for keyPath in [\Organization.domain, \.industry, \.owner] where survivor[keyPath: keyPath].isEmpty {
+            survivor[keyPath: keyPath] = merged[keyPath: keyPath]
+        }
+        if !merged.notes.isEmpty {
+            survivor.notes = survivor.notes.isEmpty ? merged.notes : survivor.notes + "\n\n" + merged.notes
+        }
+        let phones = Set(survivor.phones.map { Normalize.phone($0.number) })
+        survivor.phones += merged.phones.filter { !phones.contains(Normalize.phone($0.number)) }
+        survivor.addresses += merged.addresses.filter { !survivor.addresses.contains($0) }
+        survivor.tags += merged.tags
+        for (key, value) in merged.customFields where survivor.customFields[key] == nil { survivor.customFields[key] = value }
+        survivor.phones = Array(survivor.phones.prefix(20))
+        survivor.addresses = Array(survivor.addresses.prefix(20))
+    }
+}
