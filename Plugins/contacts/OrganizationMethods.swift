@@ -91,8 +91,12 @@ enum OrganizationMethods {
             filter.add("name_key >= ? AND name_key < ?", .text(prefix), .text(Normalize.upperBound(prefix)))
         }
         if !req.tag.isEmpty {
-            filter.add("id IN (SELECT record_id FROM contacts_search WHERE entity = 2 AND kind = 't' AND key = ?)",
-                       .text(Tags.normalize(req.tag)))
+            // EXISTS probes the tag per candidate in sort order and stops at a full
+            // page; IN would first list every record with the tag.
+            filter.add("""
+                EXISTS (SELECT 1 FROM contacts_search s WHERE s.entity = 2 AND s.kind = 't' AND s.key = ?
+                    AND s.record_id = contacts_organizations.id)
+                """, .text(Tags.normalize(req.tag)))
         }
         if let after = paging.after { filter.add("(name_key, id) > (?, ?)", after[0], after[1]) }
         let rows = try ctx.database.query("""

@@ -26,8 +26,12 @@ enum PeopleQueries {
             filter.add("lifecycle_stage = ?", .integer(Int64(req.lifecycleStage.rawValue)))
         }
         if !req.tag.isEmpty {
-            filter.add("id IN (SELECT record_id FROM contacts_search WHERE entity = 1 AND kind = 't' AND key = ?)",
-                       .text(Tags.normalize(req.tag)))
+            // EXISTS probes the tag per candidate in sort order and stops at a full
+            // page; IN would first list every record with the tag.
+            filter.add("""
+                EXISTS (SELECT 1 FROM contacts_search s WHERE s.entity = 1 AND s.kind = 't' AND s.key = ?
+                    AND s.record_id = contacts_people.id)
+                """, .text(Tags.normalize(req.tag)))
         }
         if let after = paging.after {
             filter.add("(\(column), id) \(descending ? "<" : ">") (?, ?)", after[0], after[1])
