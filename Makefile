@@ -14,7 +14,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check check-generated bench clean
+        test-swift test-python abi-header-check check-generated bench bench-contacts clean
 
 all: build
 
@@ -106,6 +106,10 @@ bench-storage: build $(BUILD)/bench/sqlite_direct_insert
 	kill -TERM $$pid; wait $$pid; \
 	echo "direct SQLite from C (same disk):"; $(BUILD)/bench/sqlite_direct_insert $$dir/direct.db 10; \
 	rm -rf $$dir
+
+# CONTACTS=100000 make bench-contacts for a quicker run.
+bench-contacts: build
+	Tests/Bench/contacts_bench.sh $(BUILD) $(or $(CONTACTS),1000000)
 
 $(BUILD)/bench/sqlite_direct_insert: Tests/Bench/sqlite_direct_insert.c
 	@mkdir -p $(dir $@)
