@@ -34,6 +34,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Frames written since the last flush, sent as one buffer.
     var pendingOut: ByteBuffer?
     var peer: PeerCredentials?
+    /// Handler results waiting for this loop (see ConnectionHandler+Completions.swift).
+    let completions = CompletionQueue()
 
     // Timers (see ConnectionHandler+Timers.swift).
     var lastReadNanos: NIODeadline = .now()
@@ -275,41 +277,6 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             deadline?.cancel()
         }
         writeResponse(id, status, message, payload: [])
-        flushIfNeeded()
-        closeIfDrained()
-    }
-
-    /// A plugin handler finished; called on the event loop.
-    func pluginFinished(_ id: UInt64, _ call: PluginCall, status: Int32) {
-        guard case .plugin(let current, let deadline)? = inFlight[id], current === call else { return }
-        inFlight.removeValue(forKey: id)
-        deadline?.cancel()
-        // The handler may see the deadline (as cancellation) a moment before
-        // the timer fires here; the client must still get DEADLINE_EXCEEDED.
-        if call.deadlineUnixMicros != 0 && Clock.unixMicros() >= call.deadlineUnixMicros {
-            writeResponse(id, .deadlineExceeded, "deadline exceeded", payload: [])
-            flushIfNeeded()
-            closeIfDrained()
-            return
-        }
-        if let failure = call.streamFailure {
-            writeResponse(id, Crm_Rpc_V1_StatusCode(code: failure.status), failure.message, payload: [])
-            flushIfNeeded()
-            closeIfDrained()
-            return
-        }
-        let code = Crm_Rpc_V1_StatusCode(code: status)
-        if code == .ok && !call.method.serverStreaming {
-            if call.response.count > limits.maxMessageBytes {
-                writeResponse(id, .resourceExhausted,
-                              "response of \(call.response.count) bytes is over the \(limits.maxMessageBytes)-byte limit",
-                              payload: [])
-            } else {
-                writeResponse(id, .ok, "", payload: call.response)
-            }
-        } else {
-            writeResponse(id, code, code == .ok ? "" : call.statusMessage, payload: [])
-        }
         flushIfNeeded()
         closeIfDrained()
     }

@@ -24,6 +24,7 @@ final class PluginDispatcher: Sendable {
         let channel = connection.context.channel
         let maxMessage = connection.limits.maxMessageBytes
         let stallMillis = connection.limits.idleTimeoutMillis
+        let completions = connection.completions
         if call.method.serverStreaming {
             let box = UnsafeTransfer(connection)
             // The sink holds the call weakly: the call owns the sink.
@@ -46,7 +47,9 @@ final class PluginDispatcher: Sendable {
                 status = payload.withUnsafeReadableBytes { call.runWithStorage(request: $0) }
             }
             call.streamSink = nil
-            loop.execute { box.value.pluginFinished(id, call, status: status) }
+            if completions.push(.init(id: id, call: call, status: status)) {
+                loop.execute { box.value.drainCompletions() }
+            }
         }
     }
 
