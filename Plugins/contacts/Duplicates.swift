@@ -65,12 +65,8 @@ enum Duplicates {
         combine(merged, into: &survivor)
         try store.validate(&survivor, field: "merged person")
         let now = UTCClock.nowMicros()
-        survivor.version += 1
-        survivor.updatedUnixUs = now
+        stampMerge(&survivor, &merged, at: now)
         try store.save(survivor)
-        merged.mergedIntoID = survivor.id
-        merged.deletedUnixUs = now
-        merged.version += 1
         try store.save(merged)
         try Timeline.move(db, from: merged.id, to: survivor.id)
         try PersonMethods.publish(ctx, "merged", survivor, mergedID: merged.id,

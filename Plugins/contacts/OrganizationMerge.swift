@@ -17,12 +17,8 @@ enum OrganizationMerge {
         combine(merged, into: &survivor)
         try store.validate(&survivor, field: "merged organization")
         let now = UTCClock.nowMicros()
-        survivor.version += 1
-        survivor.updatedUnixUs = now
+        stampMerge(&survivor, &merged, at: now)
         try store.save(survivor)
-        merged.mergedIntoID = survivor.id
-        merged.deletedUnixUs = now
-        merged.version += 1
         try store.save(merged)
         let people = PersonStore(db: db)
         for row in try db.query("SELECT id FROM contacts_people WHERE organization_id = ?", [.integer(merged.id)]) {

@@ -7,8 +7,26 @@ protocol IdentifiedRecord: Message {
     var id: Int64 { get set }
 }
 
-extension Crm_Contacts_V1_Person: IdentifiedRecord {}
-extension Crm_Contacts_V1_Organization: IdentifiedRecord {}
+/// A record that can be merged into another of its kind.
+protocol MergeableRecord: IdentifiedRecord {
+    var version: Int64 { get set }
+    var updatedUnixUs: Int64 { get set }
+    var deletedUnixUs: Int64 { get set }
+    var mergedIntoID: Int64 { get set }
+}
+
+extension Crm_Contacts_V1_Person: MergeableRecord {}
+extension Crm_Contacts_V1_Organization: MergeableRecord {}
+
+/// The survivor gets a new version; the merged record points at it and
+/// leaves lists and searches, but stays readable.
+func stampMerge<Record: MergeableRecord>(_ survivor: inout Record, _ merged: inout Record, at now: Int64) {
+    survivor.version += 1
+    survivor.updatedUnixUs = now
+    merged.mergedIntoID = survivor.id
+    merged.deletedUnixUs = now
+    merged.version += 1
+}
 
 /// Reads and writes one kind of record kept as a protobuf blob plus index
 /// columns. `columns` are the index columns' names and values for a record.
