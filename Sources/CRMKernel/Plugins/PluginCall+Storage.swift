@@ -1,5 +1,6 @@
 import CRMPluginABI
 import Foundation
+import NIOCore
 
 /// How a call meets the database: a writing method runs inside the writer's
 /// transaction (its own, or its in-process caller's), any other method gets
@@ -31,6 +32,25 @@ extension PluginCall {
         return run(request: request)
     }
 
+    /// Queues a writing unary call on the writer without blocking this
+    /// thread; `done` gets the call's status on the writer thread once its
+    /// group has committed (or failed).
+    func submitWrite(request: ByteBuffer, to storage: Storage, done: @escaping (Int32) -> Void) {
+        let result = HandlerStatus()
+        storage.writer.submit(plugin: method.plugin.name, { session in
+            // Queued past its deadline or cancelled meanwhile: do not run it.
+            if self.isCancelled {
+                result.status = Int32(CRM_STATUS_CANCELLED.rawValue)
+                return false
+            }
+            self.session = session
+            result.status = request.withUnsafeReadableBytes { self.run(request: $0) }
+            return result.status == 0
+        }, done: { outcome in
+            done(self.finish(outcome, handlerStatus: result.status))
+        })
+    }
+
     private func finish(_ outcome: WriteCoordinator.Outcome, handlerStatus: Int32) -> Int32 {
         session = nil
         switch outcome {
@@ -58,4 +78,9 @@ extension PluginCall {
         guard let parentSession = parent?.session, parentSession.writable else { return nil }
         return parentSession
     }
+}
+
+/// The handler's status, carried from the body to the completion (both on the writer thread).
+private final class HandlerStatus: @unchecked Sendable {
+    var status: Int32 = 0
 }

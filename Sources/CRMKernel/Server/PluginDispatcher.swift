@@ -38,6 +38,17 @@ final class PluginDispatcher: Sendable {
         }
         running.add(1, ordering: .relaxed)
         let box = UnsafeTransfer(connection)
+        // Writing unary calls go straight to the writer thread: no worker
+        // sleeps through the commit, and a group's answers wake the loop once.
+        if call.method.writes && !call.method.serverStreaming, let storage = HostAPI.storage {
+            call.submitWrite(request: payload, to: storage) { [self] status in
+                defer { running.subtract(1, ordering: .relaxed) }
+                if completions.push(.init(id: id, call: call, status: status)) {
+                    loop.execute { box.value.drainCompletions() }
+                }
+            }
+            return
+        }
         pool.submit { [self] state in
             defer { running.subtract(1, ordering: .relaxed) }
             let status: Int32

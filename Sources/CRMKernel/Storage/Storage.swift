@@ -34,7 +34,10 @@ final class Storage: @unchecked Sendable {
     }
 
     /// Stops background work; called after the last write.
-    func close() { checkpointer.stop() }
+    func close() {
+        writer.stop()
+        checkpointer.stop()
+    }
 
     /// Publishes in the writing session's transaction (writer thread only).
     func publish(in session: StorageSession, topic: String, typeName: String, payload: UnsafeRawBufferPointer) throws -> UInt64 {

@@ -2,47 +2,55 @@ import CRMPluginABI
 import CSQLite
 import Foundation
 
-/// The one writer connection, and group commit.
+/// The one writer connection, its thread, and group commit.
 ///
-/// SQLite allows one writer at a time. Write calls queue here; whichever
-/// caller finds no leader becomes the leader and runs the queued calls'
-/// bodies itself, back to back, each in a SAVEPOINT inside one transaction,
-/// then commits them all with one COMMIT and wakes their callers. Running
-/// the bodies on one thread avoids a thread hand-off per call, and one
-/// commit serves the whole group. A call whose body fails rolls back to its
-/// savepoint; the others in its group are unaffected. No call is answered
-/// before its group's COMMIT has returned.
+/// SQLite allows one writer at a time, so every write runs on one thread
+/// that owns the writer connection. Callers queue jobs; the writer takes
+/// whatever is queued (up to `maxGroup`), runs each body in a SAVEPOINT
+/// inside one transaction, commits them all with one COMMIT and then tells
+/// each job its outcome. A body that fails rolls back to its savepoint; the
+/// others in its group are unaffected. No job learns its outcome before its
+/// group's COMMIT has returned.
+///
+/// Client calls are queued with `submit`, which does not block: the worker
+/// that would otherwise sleep until the commit, and the wake-up per call to
+/// rouse it, are gone. Threads that need the answer in line (bus deliveries,
+/// retention, in-process calls from readers) use `write`, which waits.
 final class WriteCoordinator: @unchecked Sendable {
+    typealias Body = (StorageSession) -> Bool
+
     private let connection: StorageConnection
     private let maxGroup: Int
-    /// Called after each successful COMMIT, on the committing thread.
+    /// Called after each successful COMMIT, on the writer thread.
     var onCommit: (() -> Void)?
 
     private final class Job {
         let plugin: String
-        /// Dropped as soon as it has run: the caller's closure must not
-        /// outlive its `write` call.
-        var body: ((StorageSession) -> Bool)?
-        var outcome: Outcome?
-        /// Signalled when the job is done, or when its thread is to lead.
-        let wake = DispatchSemaphore(value: 0)
-        init(plugin: String, body: @escaping (StorageSession) -> Bool) {
+        /// Dropped as soon as it has run: a `write` caller's closure must
+        /// not outlive its call.
+        var body: Body?
+        let done: (Outcome) -> Void
+        init(plugin: String, body: @escaping Body, done: @escaping (Outcome) -> Void) {
             self.plugin = plugin
             self.body = body
+            self.done = done
         }
     }
 
-    // Each waiter sleeps on its own job's semaphore: finishing a group wakes
-    // exactly its members, and handing on the lead wakes exactly one thread.
-    private let lock = NSLock()
+    private let state = NSCondition()
     private var queue: [Job] = []
-    private var leading = false
-    /// The thread running the current group, to refuse re-entry from it.
-    private var leaderThread: pthread_t?
+    /// The writer is waiting on `state` for work.
+    private var idle = false
+    private var stopping = false
+    private var writerThread: pthread_t?
+    private let stopped = DispatchSemaphore(value: 0)
 
     init(connection: StorageConnection, maxGroup: Int = 256) {
         self.connection = connection
         self.maxGroup = maxGroup
+        let thread = Thread { [self] in runLoop() }
+        thread.name = "crm-writer"
+        thread.start()
     }
 
     enum Outcome {
@@ -51,72 +59,105 @@ final class WriteCoordinator: @unchecked Sendable {
         case failed(SessionError)
     }
 
-    /// Runs `body` in a write transaction for `plugin`. `body` returns true
-    /// to keep its writes. Returns once the outcome is durable (or failed).
-    func write(plugin: String, _ body: (StorageSession) -> Bool) -> Outcome {
-        withoutActuallyEscaping(body) { body in
-            let job = Job(plugin: plugin, body: body)
-            lock.lock()
-            if leading, let leaderThread, pthread_equal(leaderThread, pthread_self()) != 0 {
-                // A body asking for a second transaction would wait for itself.
-                lock.unlock()
-                return .failed(SessionError(status: CRM_STATUS_FAILED_PRECONDITION,
-                                            message: "a write call cannot start another write transaction; pass the calling call as the parent"))
+    /// Queues `body` to run in a write transaction for `plugin` and returns
+    /// at once. `body` returns true to keep its writes. `done` runs on the
+    /// writer thread once the outcome is durable (or failed); it must be quick.
+    func submit(plugin: String, _ body: @escaping Body, done: @escaping (Outcome) -> Void) {
+        state.lock()
+        guard !stopping else {
+            state.unlock()
+            done(.failed(SessionError(status: CRM_STATUS_UNAVAILABLE, message: "crmd is shutting down")))
+            return
+        }
+        queue.append(Job(plugin: plugin, body: body, done: done))
+        if idle {
+            idle = false
+            state.signal()
+        }
+        state.unlock()
+    }
+
+    /// Runs `body` in a write transaction for `plugin` and waits for its
+    /// durable outcome. Refused on the writer thread, which would wait for itself.
+    func write(plugin: String, _ body: Body) -> Outcome {
+        if isWriterThread {
+            return .failed(SessionError(status: CRM_STATUS_FAILED_PRECONDITION,
+                                        message: "a write call cannot start another write transaction; pass the calling call as the parent"))
+        }
+        return withoutActuallyEscaping(body) { body in
+            let finished = DispatchSemaphore(value: 0)
+            let result = OutcomeBox()
+            submit(plugin: plugin, body) { outcome in
+                result.outcome = outcome
+                finished.signal()
             }
-            queue.append(job)
-            let leadNow = !leading
-            if leadNow { leading = true }
-            lock.unlock()
-            if !leadNow {
-                job.wake.wait()
-            }
-            lock.lock()
-            let mustLead = job.outcome == nil  // woken to lead, not because it is done
-            lock.unlock()
-            if leadNow || mustLead {
-                lead()
-            }
-            return job.outcome!
+            finished.wait()
+            return result.outcome!
         }
     }
 
-    /// Runs one group (which includes the leader's own job), then hands the
-    /// lead to the oldest queued job's thread, or gives it up.
-    private func lead() {
-        lock.lock()
-        leaderThread = pthread_self()
-        lock.unlock()
-        runGroup()
-        lock.lock()
-        leaderThread = nil
-        let next = queue.first
-        if next == nil { leading = false }
-        lock.unlock()
-        next?.wake.signal()
+    private final class OutcomeBox: @unchecked Sendable { var outcome: Outcome? }
+
+    private var isWriterThread: Bool {
+        state.lock()
+        defer { state.unlock() }
+        guard let writerThread else { return false }
+        return pthread_equal(writerThread, pthread_self()) != 0
     }
 
-    /// Leader only: takes the queued jobs (and any that arrive meanwhile, up
-    /// to `maxGroup`), runs them in one transaction and commits.
+    /// Runs what is still queued, then ends the writer thread; later
+    /// submissions fail with UNAVAILABLE.
+    func stop() {
+        state.lock()
+        stopping = true
+        state.signal()
+        state.unlock()
+        stopped.wait()
+    }
+
+    private func runLoop() {
+        state.lock()
+        writerThread = pthread_self()
+        state.unlock()
+        while true {
+            state.lock()
+            while queue.isEmpty && !stopping {
+                idle = true
+                state.wait()
+            }
+            idle = false
+            let exit = queue.isEmpty
+            state.unlock()
+            if exit { break }
+            runGroup()
+        }
+        stopped.signal()
+    }
+
+    private func take(_ limit: Int) -> [Job] {
+        state.lock()
+        defer { state.unlock() }
+        let batch = Array(queue.prefix(limit))
+        queue.removeFirst(batch.count)
+        return batch
+    }
+
+    /// Takes the queued jobs (and any that arrive meanwhile, up to
+    /// `maxGroup`), runs them in one transaction, commits, and tells each.
     private func runGroup() {
-        var group: [Job] = []
-        var outcomes: [Outcome] = []
-        var began = true
         do { try connection.control("BEGIN IMMEDIATE") } catch {
-            began = false
             let failure = Outcome.failed(SessionError(status: CRM_STATUS_UNAVAILABLE,
                                                       message: "cannot begin a write transaction: \(error)"))
-            lock.lock()
-            group = queue
-            queue.removeAll()
-            group.forEach { $0.body = nil }
-            lock.unlock()
-            outcomes = group.map { _ in failure }
+            for job in take(maxGroup) {
+                job.body = nil
+                job.done(failure)
+            }
+            return
         }
-        while began && group.count < maxGroup {
-            lock.lock()
-            let batch = Array(queue.prefix(maxGroup - group.count))
-            queue.removeFirst(batch.count)
-            lock.unlock()
+        var group: [Job] = []
+        var outcomes: [Outcome] = []
+        while group.count < maxGroup {
+            let batch = take(maxGroup - group.count)
             if batch.isEmpty { break }
             for job in batch {
                 outcomes.append(runInSavepoint(plugin: job.plugin, job.body!))
@@ -124,7 +165,7 @@ final class WriteCoordinator: @unchecked Sendable {
             }
             group += batch
         }
-        if began, let failure = commit() {
+        if let failure = commit() {
             outcomes = outcomes.map { outcome in
                 if case .committed = outcome {
                     return .failed(SessionError(status: CRM_STATUS_UNAVAILABLE, message: "commit failed: \(failure)"))
@@ -132,22 +173,18 @@ final class WriteCoordinator: @unchecked Sendable {
                 return outcome
             }
         }
-        lock.lock()
-        for (job, outcome) in zip(group, outcomes) { job.outcome = outcome }
-        lock.unlock()
-        // The leader's own job gets a signal nobody waits for; harmless.
-        for job in group { job.wake.signal() }
+        for (job, outcome) in zip(group, outcomes) { job.done(outcome) }
     }
 
     /// An in-process call made by a handler that already writes: it joins
     /// the caller's transaction in a nested savepoint, so the two commit or
-    /// roll back together. Only the thread holding the writer may call this.
-    func nested(plugin: String, _ body: (StorageSession) -> Bool) -> Outcome {
+    /// roll back together. Only the writer thread may call this.
+    func nested(plugin: String, _ body: Body) -> Outcome {
         runInSavepoint(plugin: plugin, body)
     }
 
     /// Runs one call's body in its own savepoint (nested calls nest savepoints).
-    private func runInSavepoint(plugin: String, _ body: (StorageSession) -> Bool) -> Outcome {
+    private func runInSavepoint(plugin: String, _ body: Body) -> Outcome {
         do { try connection.control("SAVEPOINT crm_call") } catch {
             return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot open a savepoint: \(error)"))
         }
