@@ -86,6 +86,12 @@ enum ContactsSchema {
                 actor_plugin TEXT NOT NULL,
                 reason TEXT NOT NULL);
             """)
+        // The first sequence from which contacts files its own events on the
+        // timeline as it publishes them (see TimelineFiling); NULL until then.
+        def.migration(8, "timeline filing", """
+            CREATE TABLE contacts_timeline_state (id INTEGER PRIMARY KEY CHECK (id = 1), inline_from INTEGER);
+            INSERT INTO contacts_timeline_state (id, inline_from) VALUES (1, NULL);
+            """)
     }
 }
 

@@ -55,7 +55,7 @@ enum CsvImport {
                 }
                 return field.isEmpty ? nil : field
             }
-            let field = column.trimmingCharacters(in: .whitespaces).lowercased()
+            let field = column.trimmedSpaces.lowercased()
             return fields.contains(field) || field.hasPrefix("custom.") ? field : nil
         }
     }
@@ -104,7 +104,7 @@ struct ImportRun {
         var incoming = Person()
         var mask: [String] = []
         for (field, raw) in values {
-            let value = raw.trimmingCharacters(in: .whitespaces)
+            let value = raw.trimmedSpaces
             switch field {
             case "first_name": incoming.firstName = value
             case "last_name": incoming.lastName = value

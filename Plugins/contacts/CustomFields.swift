@@ -24,7 +24,7 @@ enum CustomFields {
         switch definition.type {
         case .text, .number, .date: definition.choices = []
         case .choice:
-            definition.choices = definition.choices.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            definition.choices = definition.choices.map { $0.trimmedSpaces }.filter { !$0.isEmpty }
             guard !definition.choices.isEmpty else {
                 throw PluginError.invalidArgument("definition.choices is required for a choice field")
             }

@@ -36,7 +36,7 @@ enum Gdpr {
         } while !token.isEmpty
         let request: [UInt8] = try req.serializedBytes()
         let exporters = ctx.host.config("gdpr_exporters")
-            .map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? defaultExporters
+            .map { $0.split(separator: ",").map { $0.trimmedSpaces } } ?? defaultExporters
         for method in exporters where !method.isEmpty {
             do {
                 let bytes = try ctx.host.invoke(method, request: request, parent: ctx)
@@ -82,7 +82,7 @@ enum Gdpr {
             """, [.integer(person.id), .integer(now), .integer(ctx.callerUID), .text(ctx.callingPlugin ?? ""), .text(req.reason)])
         var event = Crm_Contacts_V1_PersonEvent()
         event.person = tombstone
-        try ctx.publish("contacts.contact.erased", event)
+        try TimelineFiling.publish(ctx, "contacts.contact.erased", event, about: nil)
         var response = Crm_Contacts_V1_ErasePersonResponse()
         response.tombstone = tombstone
         response.auditID = audit.lastInsertID

@@ -34,7 +34,7 @@ enum OrganizationMerge {
         event.mergedID = merged.id
         event.about.organizationIds = [survivor.id]
         event.about.summary = "Organization \(merged.name) (\(merged.id)) merged into \(survivor.name)"
-        try ctx.publish("contacts.organization.merged", event)
+        try TimelineFiling.publish(ctx, "contacts.organization.merged", event, about: event.about)
         return survivor
     }
 

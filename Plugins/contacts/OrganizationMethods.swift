@@ -117,6 +117,6 @@ enum OrganizationMethods {
         event.changedFields = changed
         event.about.organizationIds = [organization.id]
         event.about.summary = summary
-        try ctx.publish("contacts.organization.\(action)", event)
+        try TimelineFiling.publish(ctx, "contacts.organization.\(action)", event, about: event.about)
     }
 }

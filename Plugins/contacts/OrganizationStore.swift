@@ -42,9 +42,9 @@ struct OrganizationStore {
     }
 
     func validate(_ o: inout Organization, field: String = "organization") throws {
-        o.name = o.name.trimmingCharacters(in: .whitespaces)
+        o.name = o.name.trimmedSpaces
         try Validate.required(o.name, "\(field).name")
-        o.domain = o.domain.trimmingCharacters(in: .whitespaces).lowercased()
+        o.domain = o.domain.trimmedSpaces.lowercased()
         for (name, value, limit) in [("name", o.name, 200), ("domain", o.domain, 253), ("industry", o.industry, 100),
                                      ("owner", o.owner, 200), ("notes", o.notes, 20_000)] {
             try Validate.maxLength(value, "\(field).\(name)", limit)

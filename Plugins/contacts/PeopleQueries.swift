@@ -45,7 +45,7 @@ enum PeopleQueries {
     }
 
     static func search(_ ctx: CallContext, _ req: Crm_Contacts_V1_SearchPeopleRequest) throws -> Crm_Contacts_V1_ListPeopleResponse {
-        let query = req.query.trimmingCharacters(in: .whitespaces)
+        let query = req.query.trimmedSpaces
         try Validate.required(query, "query")
         try Validate.maxLength(query, "query", 200)
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)

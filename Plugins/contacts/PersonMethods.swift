@@ -103,6 +103,6 @@ enum PersonMethods {
         event.about.personIds = [person.id]
         if person.organizationID != 0 { event.about.organizationIds = [person.organizationID] }
         event.about.summary = summary
-        try ctx.publish("contacts.contact.\(action)", event)
+        try TimelineFiling.publish(ctx, "contacts.contact.\(action)", event, about: event.about)
     }
 }

@@ -53,8 +53,8 @@ struct PersonStore {
 
     /// Checks a person as it is about to be written; `field` prefixes messages.
     func validate(_ p: inout Person, field: String = "person") throws {
-        p.firstName = p.firstName.trimmingCharacters(in: .whitespaces)
-        p.lastName = p.lastName.trimmingCharacters(in: .whitespaces)
+        p.firstName = p.firstName.trimmedSpaces
+        p.lastName = p.lastName.trimmedSpaces
         if p.firstName.isEmpty && p.lastName.isEmpty {
             throw PluginError.invalidArgument("\(field).last_name or \(field).first_name is required")
         }
@@ -66,7 +66,7 @@ struct PersonStore {
         guard p.emails.count <= 20 else { throw PluginError.invalidArgument("\(field).emails has more than 20 entries") }
         var seenEmails: Set<String> = []
         for (i, email) in p.emails.enumerated() {
-            p.emails[i].address = email.address.trimmingCharacters(in: .whitespaces)
+            p.emails[i].address = email.address.trimmedSpaces
             try Validate.email(p.emails[i].address, "\(field).emails[\(i)].address")
             try Validate.maxLength(email.label, "\(field).emails[\(i)].label", 50)
             guard seenEmails.insert(Normalize.email(email.address)).inserted else {

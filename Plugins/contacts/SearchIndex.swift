@@ -60,7 +60,7 @@ enum Tags {
         var seen: Set<String> = []
         var out: [String] = []
         for raw in tags {
-            let tag = raw.trimmingCharacters(in: .whitespaces)
+            let tag = raw.trimmedSpaces
             guard !tag.isEmpty else { continue }
             try Validate.maxLength(tag, field, 64)
             if seen.insert(normalize(tag)).inserted { out.append(tag) }

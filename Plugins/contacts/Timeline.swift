@@ -12,37 +12,20 @@ enum Timeline {
     }
 
     /// Delivered at least once: the unique (entity, record, sequence) index
-    /// makes a repeat a no-op.
+    /// makes a repeat a no-op. The module's own events were filed when they
+    /// were published, so they are skipped.
     static func record(_ ctx: CallContext, _ event: Event) throws {
-        guard let header = try? Crm_Contacts_V1_TimelineHeader(serializedBytes: event.payload), header.hasAbout else { return }
-        let about = header.about
-        guard !about.personIds.isEmpty || !about.organizationIds.isEmpty else { return }
         let db = try ctx.database
-        let insert = try db.prepare("""
-            INSERT INTO contacts_timeline (entity, record_id, sequence, topic, publisher, type_name, occurred_us, summary, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, record_id, sequence) DO NOTHING
-            """)
-        defer { insert.finalize() }
-        let summary = String(about.summary.prefix(500))
-        var targets: [(EntityKind, Int64)] = []
-        for id in Set(about.personIds) {
-            if let live = try resolvePerson(db, id) { targets.append((.person, live)) }
-        }
-        for id in Set(about.organizationIds) {
-            if let live = try resolve(db, "contacts_organizations", id) { targets.append((.organization, live)) }
-        }
-        for (entity, id) in targets {
-            try insert.reset()
-            try insert.bind([.integer(entity.rawValue), .integer(id), .integer(Int64(bitPattern: event.sequence)),
-                             .text(event.topic), .text(event.publisher), .text(event.typeName),
-                             .integer(event.publishedUnixMicros), .text(summary), .blob(event.payload)])
-            while try insert.step() {}
-        }
+        if event.publisher == "contacts", try TimelineFiling.filedInline(db, event.sequence) { return }
+        guard let header = try? Crm_Contacts_V1_TimelineHeader(serializedBytes: event.payload), header.hasAbout else { return }
+        try TimelineFiling.file(db, sequence: event.sequence, topic: event.topic, publisher: event.publisher,
+                                typeName: event.typeName, occurredUnixUs: event.publishedUnixMicros,
+                                about: header.about, payload: event.payload)
     }
 
     /// An event about a merged person belongs on the survivor's timeline;
     /// nil for unknown and erased people.
-    private static func resolvePerson(_ db: Database, _ id: Int64) throws -> Int64? {
+    static func resolvePerson(_ db: Database, _ id: Int64) throws -> Int64? {
         try resolve(db, "contacts_people", id, erasable: true)
     }
 

@@ -58,7 +58,7 @@ enum ActivityMethods {
         guard a.completedUnixUs == 0 else {
             throw PluginError.failedPrecondition("id: activity \(a.id) is already completed")
         }
-        let notes = req.notes.trimmingCharacters(in: .whitespacesAndNewlines)
+        let notes = req.notes.trimmedSpacesAndNewlines
         if !notes.isEmpty { a.notes = a.notes.isEmpty ? notes : a.notes + "\n" + notes }
         try Validate.maxLength(a.notes, "notes", 10_000)
         a.completedUnixUs = UTCClock.nowMicros()

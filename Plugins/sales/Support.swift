@@ -14,14 +14,14 @@ enum Check {
 
     /// Trims surrounding whitespace and checks the length.
     static func text(_ value: inout String, _ field: String, max: Int) throws {
-        value = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        value = value.trimmedSpacesAndNewlines
         try Validate.maxLength(value, field, max)
     }
 
     /// A money amount: none (zero without a currency), or an ISO 4217 code
     /// with an amount from 0 up.
     static func money(_ money: inout Money, _ field: String) throws {
-        money.currency = money.currency.trimmingCharacters(in: .whitespaces)
+        money.currency = money.currency.trimmedSpaces
         if money.currency.isEmpty && money.amountMinor == 0 { return }
         try Validate.currency(money.currency, "\(field).currency")
         if money.amountMinor < 0 { throw PluginError.invalidArgument("\(field).amount_minor must not be negative") }
@@ -32,7 +32,7 @@ enum Check {
 
     /// An optional "YYYY-MM-DD".
     static func date(_ value: inout String, _ field: String) throws {
-        value = value.trimmingCharacters(in: .whitespaces)
+        value = value.trimmedSpaces
         if !value.isEmpty { try Validate.date(value, field) }
     }
 

@@ -31,11 +31,17 @@ extension CallContext {
     /// must start with the plugin's name. Returns the event's sequence.
     @discardableResult
     public func publish<M: Message>(_ topic: String, _ message: M) throws -> UInt64 {
+        try publish(topic, typeName: M.protoMessageName, bytes: try message.serializedBytes())
+    }
+
+    /// Publishes already serialized bytes of the message type `typeName`
+    /// (for a plugin that also keeps the bytes itself). Returns the sequence.
+    @discardableResult
+    public func publish(_ topic: String, typeName: String, bytes: [UInt8]) throws -> UInt64 {
         guard let bus = KitState.bus else { throw PluginError(.unavailable, "this host offers no bus") }
-        let bytes: [UInt8] = try message.serializedBytes()
         var sequence: UInt64 = 0
         let status = bytes.withUnsafeBufferPointer {
-            bus.pointee.publish!(call, topic, M.protoMessageName, $0.baseAddress, $0.count, &sequence)
+            bus.pointee.publish!(call, topic, typeName, $0.baseAddress, $0.count, &sequence)
         }
         if status != 0 {
             let message = KitState.storage?.pointee.last_error?(call).map { String(cString: $0) } ?? "publish failed"

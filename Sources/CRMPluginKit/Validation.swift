@@ -12,35 +12,58 @@ public enum UTCClock {
 /// Input checks that answer INVALID_ARGUMENT naming the field, as handlers
 /// must before they touch the database.
 public enum Validate {
-    public static func required(_ value: String, _ field: String) throws {
-        if value.trimmingCharacters(in: .whitespaces).isEmpty { throw PluginError.invalidArgument("\(field) is required") }
+    // Field names are autoclosures: they are built only for an error, not
+    // for every field of every row a CSV import checks.
+
+    public static func required(_ value: String, _ field: @autoclosure () -> String) throws {
+        if value.trimmedSpaces.isEmpty { throw PluginError.invalidArgument("\(field()) is required") }
     }
 
-    public static func maxLength(_ value: String, _ field: String, _ limit: Int) throws {
-        if value.count > limit { throw PluginError.invalidArgument("\(field) is longer than \(limit) characters") }
+    public static func maxLength(_ value: String, _ field: @autoclosure () -> String, _ limit: Int) throws {
+        // A character takes at least one UTF-8 byte: most values never need counting.
+        if value.utf8.count > limit && value.count > limit {
+            throw PluginError.invalidArgument("\(field()) is longer than \(limit) characters")
+        }
     }
 
-    public static func positiveID(_ value: Int64, _ field: String) throws {
-        if value <= 0 { throw PluginError.invalidArgument("\(field) is required") }
+    public static func positiveID(_ value: Int64, _ field: @autoclosure () -> String) throws {
+        if value <= 0 { throw PluginError.invalidArgument("\(field()) is required") }
     }
 
     /// A pragmatic check (one "@", a dot in the domain, no spaces), not RFC 5322.
-    public static func email(_ value: String, _ field: String) throws {
-        let parts = value.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[1].contains("."), !parts[1].hasPrefix("."),
-              !parts[1].hasSuffix("."), !value.contains(where: \.isWhitespace), value.count <= 254 else {
-            throw PluginError.invalidArgument("\(field) is not an email address: \"\(value)\"")
+    public static func email(_ value: String, _ field: @autoclosure () -> String) throws {
+        guard isEmail(value) else { throw PluginError.invalidArgument("\(field()) is not an email address: \"\(value)\"") }
+    }
+
+    static func isEmail(_ value: String) -> Bool {
+        let bytes = value.utf8
+        guard bytes.count <= 254 * 4, let at = bytes.firstIndex(of: UInt8(ascii: "@")), at != bytes.startIndex else { return false }
+        let domain = bytes[bytes.index(after: at)...]
+        guard !domain.contains(UInt8(ascii: "@")), domain.contains(UInt8(ascii: ".")),
+              domain.first != UInt8(ascii: "."), domain.last != UInt8(ascii: ".") else { return false }
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return bytes.count <= 254 && !bytes.contains { $0 == 0x20 || (0x09...0x0D).contains($0) }
         }
+        return value.count <= 254 && !value.contains(where: \.isWhitespace)
     }
 
     /// A phone number: digits with optional spaces, dashes, dots, parentheses
     /// and a leading "+"; 5 to 20 digits.
-    public static func phone(_ value: String, _ field: String) throws {
-        let allowed = CharacterSet(charactersIn: "0123456789 -.()+/")
-        let digits = value.filter(\.isASCIIDigit).count
-        guard value.unicodeScalars.allSatisfy(allowed.contains), (5...20).contains(digits),
-              !value.dropFirst().contains("+") else {
-            throw PluginError.invalidArgument("\(field) is not a phone number: \"\(value)\"")
+    public static func phone(_ value: String, _ field: @autoclosure () -> String) throws {
+        var digits = 0
+        var valid = true
+        for (offset, byte) in value.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            case UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "("), UInt8(ascii: ")"),
+                 UInt8(ascii: "/"): break
+            case UInt8(ascii: "+") where offset == 0: break
+            default: valid = false
+            }
+            if !valid { break }
+        }
+        guard valid, (5...20).contains(digits) else {
+            throw PluginError.invalidArgument("\(field()) is not a phone number: \"\(value)\"")
         }
     }
 
@@ -89,11 +112,11 @@ extension Character {
 /// Normalized forms used for matching and indexes.
 public enum Normalize {
     /// Lower-cased and trimmed.
-    public static func email(_ value: String) -> String { value.trimmingCharacters(in: .whitespaces).lowercased() }
+    public static func email(_ value: String) -> String { value.trimmedSpaces.lowercased() }
 
     /// Digits only, keeping a leading "+" so international and local forms stay apart.
     public static func phone(_ value: String) -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespaces)
+        let trimmed = value.trimmedSpaces
         return (trimmed.hasPrefix("+") ? "+" : "") + trimmed.filter(\.isASCIIDigit)
     }
 

@@ -27,7 +27,7 @@ struct Crmd: ParsableCommand {
     @Option(name: .long, help: "JSON config file; flags override it.")
     var config: String?
 
-    @Option(name: .long, help: "Worker threads for plugin handlers.")
+    @Option(name: .long, help: "Most plugin handlers running at once (default 64); as many as there are cores run together, the others stand in for handlers that block.")
     var workers: Int?
 
     @Option(name: .long, help: "Read-only database connections for calls that do not write (default 8).")

@@ -27,6 +27,32 @@ import Testing
         #expect(order.entries == ["echo", "sleep"])
     }
 
+    /// Only as many handlers as there are cores run at once, but handlers
+    /// that block stop counting: more sleeping calls than cores (and than
+    /// the 2 cores CI has) still leave room for an Echo behind them.
+    @Test func blockedHandlersDoNotHoldUpTheCallsBehindThem() async throws {
+        let crmd = try CrmdProcess()
+        let client = try crmd.connect()
+        let blocked = ProcessInfo.processInfo.activeProcessorCount + 2
+        let order = OrderLog()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<blocked {
+                group.addTask {
+                    _ = try await client.call(sleep, Crm_Testing_V1_SleepRequest.with { $0.millis = 1500 },
+                                              as: Crm_Testing_V1_SleepResponse.self)
+                    order.append("sleep")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))  // every Sleep is running or queued
+            group.addTask {
+                _ = try await client.call(echo, Crm_Testing_V1_EchoRequest(), as: Crm_Testing_V1_EchoResponse.self)
+                order.append("echo")
+            }
+            try await group.waitForAll()
+        }
+        #expect(order.entries == ["echo"] + Array(repeating: "sleep", count: blocked))
+    }
+
     @Test func manyCallsInFlightAllGetTheirOwnAnswers() async throws {
         let crmd = try CrmdProcess()
         let client = try crmd.connect()

@@ -31,6 +31,47 @@ import Testing
         await expectRPCError(.invalidArgument, mentioning: "exactly one") { try await contacts.timeline() }
     }
 
+    /// Contacts files its own events as it publishes them; events it
+    /// published before it did (an older contacts, or the mark of where
+    /// inline filing began lost with a rolled-back call) reach the timeline
+    /// through the bus instead, once each.
+    @Test func ownEventsNotFiledInlineAreFiledFromTheBus() async throws {
+        let dataDir = try CrmdProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        var crmd: CrmdProcess? = try CrmdProcess(plugins: ["contacts"], dataDir: dataDir)
+        var contacts = ContactsClient(connection: try crmd!.connect())
+        let acme = try await contacts.createOrganization("Acme")
+        let ada = try await contacts.createPerson("Ada", "Byron", organization: acme.id)
+        let filed = try await contacts.timeline(person: ada.id, atLeast: 1)
+        #expect(filed.map(\.topic) == ["contacts.contact.created"])
+        _ = try crmd!.stop()
+        crmd = nil
+
+        // As an older contacts would have left it: no timeline, no mark, the
+        // bus position at the start.
+        let file = DatabaseFile(dataDir: dataDir)
+        try file.execute("""
+            DELETE FROM contacts_timeline; UPDATE contacts_timeline_state SET inline_from = NULL;
+            UPDATE kernel_bus_positions SET position = 0 WHERE plugin = 'contacts'
+            """)
+        crmd = try CrmdProcess(plugins: ["contacts"], dataDir: dataDir)
+        contacts = ContactsClient(connection: try crmd!.connect())
+        let refiled = try await contacts.timeline(person: ada.id, atLeast: 1)
+        #expect(refiled.map(\.sequence) == filed.map(\.sequence))
+        let organization = try await contacts.timeline(organization: acme.id, atLeast: 2)
+        #expect(organization.map(\.topic) == ["contacts.contact.created", "contacts.organization.created"])
+
+        // New events are filed inline again, and the bus does not file them twice.
+        let _: CPerson = try await contacts.call("UpdatePerson", Crm_Contacts_V1_UpdatePersonRequest.with {
+            $0.person.id = ada.id
+            $0.person.jobTitle = "Analyst"
+            $0.updateMask = ["job_title"]
+        })
+        let after = try await contacts.timeline(person: ada.id, atLeast: 2)
+        #expect(after.map(\.topic) == ["contacts.contact.updated", "contacts.contact.created"])
+        #expect(try file.rows("SELECT inline_from FROM contacts_timeline_state")[0][0] != "NULL")
+    }
+
     @Test func duplicatesAreFoundByEmailPhoneAndNameAtTheSameOrganization() async throws {
         let crmd = try CrmdProcess(plugins: ["contacts"])
         let contacts = ContactsClient(connection: try crmd.connect())

@@ -6,7 +6,7 @@ import Foundation
 /// ```json
 /// { "socket": "./crm.sock", "socket_mode": "0600", "data_dir": "./data",
 ///   "plugin_dir": "./build/plugins", "enable": ["tablebooking"],
-///   "workers": 16, "log_level": "info", "log_format": "logfmt",
+///   "workers": 64, "log_level": "info", "log_format": "logfmt",
 ///   "limits": { "max_message_bytes": 4194304, "max_in_flight_per_connection": 256,
 ///               "read_timeout_ms": 10000, "idle_timeout_ms": 300000,
 ///               "shutdown_grace_ms": 10000 },
@@ -19,7 +19,9 @@ public struct KernelConfig: Sendable {
     public var pluginDirectory = "./build/plugins"
     /// nil means every plugin found in the plugin directory.
     public var enabledPlugins: [String]? = nil
-    public var workerThreads = 16
+    /// The most plugin handlers running at once. Only as many as there are
+    /// cores run together; the rest stand in for handlers that block.
+    public var workerThreads = 64
     /// Storage: SQLite's synchronous=FULL (fsync at every commit, durable
     /// across power loss) instead of NORMAL (durable across process crashes).
     public var synchronousFull = false

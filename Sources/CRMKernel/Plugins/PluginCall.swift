@@ -127,6 +127,12 @@ public struct PeerCredentials: Sendable {
 }
 
 enum Clock {
+    static func monotonicMicros() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec / 1000)
+    }
+
     static func unixMicros() -> UInt64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)

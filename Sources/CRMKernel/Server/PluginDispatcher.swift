@@ -8,12 +8,12 @@ import Synchronization
 /// Runs plugin handlers on worker threads, never on an event loop, and
 /// sends their results back to the connection's loop.
 final class PluginDispatcher: Sendable {
-    private let pool: NIOThreadPool
+    private let pool: WorkerPool
     private let running = Atomic<Int>(0)
 
+    /// `threads`: the most handlers that may run at once, stalled ones included.
     init(threads: Int) {
-        pool = NIOThreadPool(numberOfThreads: max(1, threads))
-        pool.start()
+        pool = WorkerPool(maxThreads: threads)
     }
 
     /// Handlers still running (the shutdown waits for them before plugin shutdown hooks).
@@ -49,10 +49,10 @@ final class PluginDispatcher: Sendable {
             }
             return
         }
-        pool.submit { [self] state in
+        pool.submit { [self] in
             defer { running.subtract(1, ordering: .relaxed) }
             let status: Int32
-            if state == .cancelled || call.isCancelled {
+            if call.isCancelled {
                 status = Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue)
             } else {
                 status = payload.withUnsafeReadableBytes { call.runWithStorage(request: $0) }
@@ -105,7 +105,7 @@ final class PluginDispatcher: Sendable {
     }
 
     func shutdown() {
-        try? pool.syncShutdownGracefully()
+        pool.stop()
     }
 }
 

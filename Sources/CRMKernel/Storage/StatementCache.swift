@@ -24,9 +24,9 @@ final class StatementCache {
 
     /// A ready statement for `sql`, from the cache or freshly compiled by `compile`.
     func take(plugin: String, sql: String, compile: () -> OpaquePointer?) -> OpaquePointer? {
-        let key = Key(plugin: plugin, sql: sql)
-        if var list = idle[key], let statement = list.popLast() {
-            idle[key] = list.isEmpty ? nil : list
+        // One hash of the key, and the list is changed in place: a write
+        // call takes and gives back several statements.
+        if let slot = idle.index(forKey: Key(plugin: plugin, sql: sql)), let statement = idle.values[slot].popLast() {
             count -= 1
             return statement
         }
@@ -41,6 +41,9 @@ final class StatementCache {
             sqlite3_finalize(statement)
             return
         }
+        // Emptied lists stay for reuse; SQL that is built afresh per call
+        // must not grow the table without end.
+        if idle.count >= 2 * limit { idle = idle.filter { !$0.value.isEmpty } }
         idle[Key(plugin: plugin, sql: sql), default: []].append(statement)
         count += 1
     }
