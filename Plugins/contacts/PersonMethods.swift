@@ -6,7 +6,7 @@ enum PersonMethods {
 
     static func register(on def: PluginDefinition) {
         def.unary(Contacts.service + "CreatePerson", writes: true, create)
-        def.unary(Contacts.service + "GetPerson", get)
+        def.unaryBytes(Contacts.service + "GetPerson", responds: Person.self, get)
         def.unary(Contacts.service + "UpdatePerson", writes: true, update)
         def.unary(Contacts.service + "DeletePerson", writes: true, delete)
         def.unary(Contacts.service + "RestorePerson", writes: true, restore)
@@ -33,8 +33,9 @@ enum PersonMethods {
         return person
     }
 
-    static func get(_ ctx: CallContext, _ req: Crm_Contacts_V1_GetPersonRequest) throws -> Person {
-        try PersonStore(db: ctx.database).require(req.id)
+    /// The hot read: the stored bytes go out as they are.
+    static func get(_ ctx: CallContext, _ req: Crm_Contacts_V1_GetPersonRequest) throws -> [UInt8] {
+        try PersonStore(db: ctx.database).table.requireSerialized(req.id, field: "id")
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Contacts_V1_UpdatePersonRequest) throws -> Person {

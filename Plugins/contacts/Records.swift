@@ -46,6 +46,30 @@ struct RecordTable<Record: IdentifiedRecord> {
         return record
     }
 
+    /// The record as the API serializes it, without decoding the blob:
+    /// its id (field 1) in front of the stored bytes, which never hold one
+    /// (`insert` and `save` clear it), so the two parse as one message.
+    func loadSerialized(_ id: Int64) throws -> [UInt8]? {
+        guard id > 0, let data = try db.query("SELECT data FROM \(table) WHERE id = ?", [.integer(id)]).first?.first?.bytes else {
+            return nil
+        }
+        var out: [UInt8] = [0x08]  // field 1, varint
+        out.reserveCapacity(11 + data.count)
+        var value = UInt64(id)
+        while value >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        out.append(UInt8(value))
+        return out + data
+    }
+
+    func requireSerialized(_ id: Int64, field: String) throws -> [UInt8] {
+        try Validate.positiveID(id, field)
+        guard let bytes = try loadSerialized(id) else { throw PluginError.notFound("\(field): \(noun) \(id) does not exist") }
+        return bytes
+    }
+
     /// The record, or NOT_FOUND naming `field`.
     func require(_ id: Int64, field: String) throws -> Record {
         try Validate.positiveID(id, field)

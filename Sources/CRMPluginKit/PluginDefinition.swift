@@ -66,6 +66,19 @@ public final class PluginDefinition: @unchecked Sendable {
         }
     }
 
+    /// Registers a unary method whose handler returns the response already
+    /// serialized as `Response`: a record kept as protobuf bytes goes out
+    /// without being decoded and encoded again.
+    public func unaryBytes<Request: Message, Response: Message>(
+        _ fullName: String, writes: Bool = false, responds: Response.Type,
+        _ handler: @escaping (CallContext, Request) throws -> [UInt8]
+    ) {
+        add(fullName, kind: CRM_METHOD_UNARY, writes: writes, Request.self, Response.self) { context, request in
+            let bytes = try handler(context, request)
+            bytes.withUnsafeBufferPointer { context.host.table.pointee.call_respond!(context.call, $0.baseAddress, $0.count) }
+        }
+    }
+
     /// Registers a server-streaming method; the handler calls `send` once per message.
     public func serverStream<Request: Message, Response: Message>(
         _ fullName: String,

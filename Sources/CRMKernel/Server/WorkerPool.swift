@@ -58,21 +58,23 @@ final class WorkerPool: @unchecked Sendable {
         watcher.unlock()
     }
 
-    /// With `state` held: wakes or starts a thread if fewer than the target
-    /// are running fresh work. True if no more help is needed.
+    /// With `state` held: wakes or starts threads for the queued work while
+    /// fewer than the target run fresh work. True if every queued item has
+    /// a thread on its way; false leaves the rest to the watcher.
     private func wakeIfUnderTarget(now: UInt64) -> Bool {
         var fresh = 0
         for started in startedAt where started != 0 && now - started < stallMicros { fresh += 1 }
-        guard fresh + starting < targetRunning else { return fresh < targetRunning }
-        if idleThreads > starting {
-            state.signal()
-        } else if startedAt.count < maxThreads {
-            startThread()
-        } else {
-            return false
+        while fresh + starting < targetRunning && starting < queue.count {
+            if idleThreads > starting {
+                state.signal()
+            } else if startedAt.count < maxThreads {
+                startThread()
+            } else {
+                break
+            }
+            starting += 1
         }
-        starting += 1
-        return true
+        return starting >= queue.count
     }
 
     private func startThread() {
@@ -85,13 +87,16 @@ final class WorkerPool: @unchecked Sendable {
 
     private func run(_ index: Int) {
         state.lock()
+        if starting > 0 { starting -= 1 }  // started for the queue: now it is here
         while true {
-            while queue.isEmpty && !stopping {
+            if queue.isEmpty && !stopping {
                 idleThreads += 1
                 state.wait()
                 idleThreads -= 1
+                // Woken for work (or spuriously): either way no longer on its way.
+                if starting > 0 { starting -= 1 }
+                continue
             }
-            if starting > 0 { starting -= 1 }
             guard let work = queue.popFirst() else { break }  // stopping, and nothing left
             startedAt[index] = Clock.monotonicMicros()
             state.unlock()
