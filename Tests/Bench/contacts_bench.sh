@@ -3,7 +3,8 @@
 #   Tests/Bench/contacts_bench.sh [BUILD_DIR] [CONTACTS]   (default build, 1000000)
 # Seeds CONTACTS people through the CSV import (and 10,000 updates of one
 # person, for a long timeline), then measures reads with crmctl bench and
-# prints crmd's peak memory. Takes minutes per 100,000 contacts.
+# prints crmd's peak memory, then replays every stored event to one client
+# (crmctl events --summary). Takes about 3 minutes per million contacts.
 set -euo pipefail
 build="${1:-build}"
 contacts="${2:-1000000}"
@@ -34,3 +35,5 @@ bench "search: tag" SearchPeople '{"query":"vip","field":"SEARCH_FIELD_TAG","pag
 bench "search: organization prefix" SearchPeople '{"query":"company 1$RANDOM","field":"SEARCH_FIELD_ORGANIZATION","pageSize":20}' --random 0:999
 bench "list: tag and owner" ListPeople '{"pageSize":50,"tag":"partner","owner":"owner3"}'
 bench "timeline: first page of 10,000 entries" ListTimeline '{"personId":"1","pageSize":50}'
+echo "== events: replay of every stored event to one client"
+"$ctl" events --summary
