@@ -30,7 +30,8 @@ public final class Kernel: @unchecked Sendable {
         // not migrate or initialise plugins against a live server's data.
         try SocketFile.prepare(config.socketPath)
         dataDirectoryLock = try DataDirectoryLock(directory: config.dataDirectory)
-        let database = try KernelDatabase(dataDirectory: config.dataDirectory, synchronousFull: config.synchronousFull)
+        let database = try KernelDatabase(dataDirectory: config.dataDirectory, synchronousFull: config.synchronousFull,
+                                          fullCheck: config.checkDatabaseAtStart)
         self.database = database
         let storage = try Storage(database: database, readers: config.readerConnections)
         self.storage = storage
@@ -73,6 +74,7 @@ public final class Kernel: @unchecked Sendable {
             plugins.stopSubscribers()
             plugins.shutdownAll()
             storage?.close()
+            if storage != nil { KernelDatabase.markCleanStop(dataDirectory: config.dataDirectory) }
         }
         logger.info("stopped")
     }

@@ -30,6 +30,9 @@ struct Crmd: ParsableCommand {
     @Option(name: .long, help: "Most plugin handlers running at once (default 64); as many as there are cores run together, the others stand in for handlers that block.")
     var workers: Int?
 
+    @Flag(name: .long, help: "Check every page of the database at start (always done after an unclean stop; seconds per GB).")
+    var checkDatabase = false
+
     @Option(name: .long, help: "Read-only database connections for calls that do not write (default 8).")
     var readers: Int?
 
@@ -87,6 +90,7 @@ struct Crmd: ParsableCommand {
         if let enable { c.enabledPlugins = enable.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let workers { c.workerThreads = workers }
         if let readers { c.readerConnections = readers }
+        if checkDatabase { c.checkDatabaseAtStart = true }
         if let eventRetentionDays { c.eventRetentionDays = eventRetentionDays }
         if let eventRetentionCount { c.eventRetentionCount = eventRetentionCount }
         if let synchronous { c.synchronousFull = try parse { try KernelConfig.parseSynchronous(synchronous) } }

@@ -62,4 +62,41 @@ import Testing
         #expect(crmd.waitForExit() == 1)
         #expect(crmd.log.contains("is damaged or not an SQLite database"))
     }
+    /// The full page check reads the whole file, so it runs after a start
+    /// that follows an unclean stop (or when asked); after a clean stop the
+    /// schema is still read, and a damaged file is still refused.
+    @Test func fullCheckRunsAfterAnUncleanStopOrWhenAsked() throws {
+        let dataDir = try CrmdProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: dataDir) }
+        let marker = dataDir + "/clean-stop"
+        func start(_ arguments: [String] = []) throws -> CrmdProcess {
+            try CrmdProcess(plugins: ["probe"], arguments: arguments, dataDir: dataDir)
+        }
+
+        let first = try start()
+        #expect(first.log.contains("check=full"))  // never stopped before
+        #expect(try first.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: marker))
+
+        let second = try start()
+        #expect(second.log.contains("check=schema"))
+        #expect(!FileManager.default.fileExists(atPath: marker))  // a crash from now on is noticed
+        try second.stop(signal: SIGKILL)
+
+        let third = try start()
+        #expect(third.log.contains("check=full"))
+        try third.stop()
+        let forced = try start(["--check-database"])
+        #expect(forced.log.contains("check=full"))
+        try forced.stop()
+
+        // Damage after a clean stop: the schema read still refuses the file.
+        let handle = try #require(FileHandle(forWritingAtPath: dataDir + "/crm.db"))
+        try handle.write(contentsOf: Data(repeating: 0x5A, count: 4096))
+        try handle.close()
+        try? FileManager.default.removeItem(atPath: dataDir + "/crm.db-wal")
+        let damaged = try CrmdProcess(plugins: ["probe"], dataDir: dataDir, waitForSocket: false)
+        #expect(damaged.waitForExit() == 1)
+        #expect(damaged.log.contains("is damaged or not an SQLite database"))
+    }
 }

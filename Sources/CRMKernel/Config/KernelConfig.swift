@@ -25,6 +25,9 @@ public struct KernelConfig: Sendable {
     /// Storage: SQLite's synchronous=FULL (fsync at every commit, durable
     /// across power loss) instead of NORMAL (durable across process crashes).
     public var synchronousFull = false
+    /// Check every page of the database at start (`PRAGMA quick_check`),
+    /// not only after a start that follows an unclean stop.
+    public var checkDatabaseAtStart = false
     /// Read-only connections for calls that do not write.
     public var readerConnections = 8
     /// Events are kept this many days (0 = forever) and, if non-zero, at
@@ -115,6 +118,7 @@ private struct ConfigFile: Decodable {
     var workers: Int?
     var readers: Int?
     var synchronous: String?
+    var check_database: Bool?
     var event_retention_days: Int?
     var event_retention_count: Int?
     var log_level: String?
@@ -141,6 +145,7 @@ private struct ConfigFile: Decodable {
         if let event_retention_days { config.eventRetentionDays = event_retention_days }
         if let event_retention_count { config.eventRetentionCount = event_retention_count }
         if let synchronous { config.synchronousFull = try KernelConfig.parseSynchronous(synchronous) }
+        if let check_database { config.checkDatabaseAtStart = check_database }
         if let log_level { config.logLevel = log_level }
         if let log_format { config.logFormat = log_format }
         if let plugins { config.pluginSettings = plugins }

@@ -13,19 +13,41 @@ final class KernelDatabase {
     let path: String
     private let logger = Logger(label: "crm.kernel.storage")
 
-    /// Opens (or creates) the database and refuses a corrupt one.
-    init(dataDirectory: String, synchronousFull: Bool = false) throws {
+    /// Left by a clean stop; its absence at start means the last run ended
+    /// otherwise (a crash, kill -9, power loss) or never ran.
+    static let cleanStopFileName = "clean-stop"
+
+    /// Opens (or creates) the database and refuses a corrupt one. After a
+    /// clean stop only the schema is read (a damaged header or schema still
+    /// stops crmd); after anything else, or with `fullCheck`, every page is
+    /// checked (`PRAGMA quick_check`), which reads the whole file: seconds
+    /// per gigabyte.
+    init(dataDirectory: String, synchronousFull: Bool = false, fullCheck: Bool = false) throws {
         let path = (dataDirectory as NSString).appendingPathComponent(Self.fileName)
         self.path = path
+        let marker = (dataDirectory as NSString).appendingPathComponent(Self.cleanStopFileName)
+        let stoppedCleanly = FileManager.default.fileExists(atPath: marker)
+        // From here a crash must lead to a full check next time, also after
+        // a power loss: the removal is made durable before anything else.
+        if stoppedCleanly {
+            unlink(marker)
+            Self.syncDirectory(dataDirectory)
+        }
         connection = try SQLiteConnection(path: path)
+        let started = Date()
+        let check = fullCheck || !stoppedCleanly ? "full" : "schema"
         do {
             try connection.execute("PRAGMA busy_timeout = 5000")
-            let check = try connection.query("PRAGMA quick_check")
-            guard check.first == [.text("ok")] else {
-                let problems = check.prefix(3).compactMap { row -> String? in
-                    if case .text(let t) = row.first { return t } else { return nil }
+            if check == "full" {
+                let problems = try connection.query("PRAGMA quick_check")
+                guard problems.first == [.text("ok")] else {
+                    let found = problems.prefix(3).compactMap { row -> String? in
+                        if case .text(let t) = row.first { return t } else { return nil }
+                    }
+                    throw StorageError(code: SQLITE_CORRUPT, message: found.joined(separator: "; "))
                 }
-                throw StorageError(code: SQLITE_CORRUPT, message: problems.joined(separator: "; "))
+            } else {
+                try connection.query("SELECT count(*) FROM sqlite_master")
             }
             try connection.execute("""
                 PRAGMA journal_mode = WAL;
@@ -39,6 +61,26 @@ final class KernelDatabase {
             throw StorageError(code: error.code,
                                message: "database \(path) is damaged or not an SQLite database (\(error.message)); refusing to start")
         }
-        logger.info("database open", metadata: ["path": "\(path)"])
+        logger.info("database open", metadata: [
+            "path": "\(path)", "check": "\(check)", "check_ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+    }
+
+    /// Records that crmd stopped cleanly: every write is in the file and
+    /// nothing was cut off, so the next start may skip the full check.
+    /// Called after the last connection's work is done.
+    static func markCleanStop(dataDirectory: String) {
+        let marker = (dataDirectory as NSString).appendingPathComponent(cleanStopFileName)
+        let fd = open(marker, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+        syncDirectory(dataDirectory)
+    }
+
+    private static func syncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 }
