@@ -144,7 +144,8 @@ struct ImportRun {
                                       summary: "Contact \(PersonStore.displayName(existing)) updated by import")
             return
         }
-        try store.validate(&incoming)
+        // existingPerson found nobody with this external id: no second lookup.
+        try store.validate(&incoming, externalIDIsFree: !incoming.externalID.isEmpty)
         response.created += 1
         guard !dryRun else { return }
         let now = UTCClock.nowMicros()
@@ -188,7 +189,11 @@ struct ImportRun {
             try OrganizationMethods.publish(ctx, "created", organization, summary: "Organization \(name) created by import")
             id = organization.id
         }
-        if id != 0 { organizations[key] = id }
+        if id != 0 {
+            organizations[key] = id
+            // Found among the undeleted (merged ones are deleted too) or just made: live.
+            cache.liveOrganizations.insert(id)
+        }
         return id
     }
 }

@@ -52,7 +52,9 @@ struct PersonStore {
     }
 
     /// Checks a person as it is about to be written; `field` prefixes messages.
-    func validate(_ p: inout Person, field: String = "person") throws {
+    /// `externalIDIsFree`: the caller has just looked the external id up
+    /// and found nobody (the import does, to decide between create and update).
+    func validate(_ p: inout Person, field: String = "person", externalIDIsFree: Bool = false) throws {
         p.firstName = p.firstName.trimmedSpaces
         p.lastName = p.lastName.trimmedSpaces
         if p.firstName.isEmpty && p.lastName.isEmpty {
@@ -96,7 +98,11 @@ struct PersonStore {
         }
         let definitions = try cache?.definitions(db, .person) ?? CustomFields.load(db, .person)
         try CustomFields.validate(definitions, p.customFields, field: "\(field).custom_fields")
-        try checkExternalID(db, table: "contacts_people", p.externalID, except: p.id, field: "\(field).external_id")
+        if externalIDIsFree {
+            try Validate.maxLength(p.externalID, "\(field).external_id", 200)
+        } else {
+            try checkExternalID(db, table: "contacts_people", p.externalID, except: p.id, field: "\(field).external_id")
+        }
     }
 
     /// Copies the fields named in `mask` (every writable one if empty) from `source`.

@@ -29,8 +29,11 @@ enum TimelineFiling {
             markedInline.store(true, ordering: .relaxed)
         }
         if let about {
+            // A record just created is neither merged nor erased, and its
+            // organization was checked live in this transaction.
             try file(db, sequence: sequence, topic: topic, publisher: "contacts", typeName: M.protoMessageName,
-                     occurredUnixUs: UTCClock.nowMicros(), about: about, payload: bytes)
+                     occurredUnixUs: UTCClock.nowMicros(), about: about, payload: bytes,
+                     knownLive: topic.hasSuffix(".created"))
         }
         return sequence
     }
@@ -50,14 +53,18 @@ enum TimelineFiling {
     /// Files one event under each live person and organization it names
     /// (merged ones under their survivor; erased ones nowhere).
     static func file(_ db: Database, sequence: UInt64, topic: String, publisher: String, typeName: String,
-                     occurredUnixUs: Int64, about: About, payload: [UInt8]) throws {
+                     occurredUnixUs: Int64, about: About, payload: [UInt8], knownLive: Bool = false) throws {
         guard !about.personIds.isEmpty || !about.organizationIds.isEmpty else { return }
         var targets: [(EntityKind, Int64)] = []
         for id in Set(about.personIds) {
-            if let live = try Timeline.resolvePerson(db, id) { targets.append((.person, live)) }
+            if knownLive { targets.append((.person, id)) } else if let live = try Timeline.resolvePerson(db, id) {
+                targets.append((.person, live))
+            }
         }
         for id in Set(about.organizationIds) {
-            if let live = try Timeline.resolve(db, "contacts_organizations", id) { targets.append((.organization, live)) }
+            if knownLive { targets.append((.organization, id)) } else if let live = try Timeline.resolve(db, "contacts_organizations", id) {
+                targets.append((.organization, live))
+            }
         }
         guard !targets.isEmpty else { return }
         let insert = try db.prepare("""
