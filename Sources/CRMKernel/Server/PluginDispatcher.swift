@@ -38,28 +38,25 @@ final class PluginDispatcher: Sendable {
         }
         running.add(1, ordering: .relaxed)
         let box = UnsafeTransfer(connection)
-        // Writing unary calls go straight to the writer thread: no worker
-        // sleeps through the commit, and a group's answers wake the loop once.
-        if call.method.writes && !call.method.serverStreaming, let storage = HostAPI.storage {
-            call.submitWrite(request: payload, to: storage) { [self] status in
-                defer { running.subtract(1, ordering: .relaxed) }
-                if completions.push(.init(id: id, call: call, status: status)) {
-                    loop.execute { box.value.drainCompletions() }
-                }
-            }
-            return
-        }
-        pool.submit { [self] in
-            defer { running.subtract(1, ordering: .relaxed) }
-            let status: Int32
-            if call.isCancelled {
-                status = Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue)
-            } else {
-                status = payload.withUnsafeReadableBytes { call.runWithStorage(request: $0) }
-            }
+        /// Hands the handler's status to the connection's loop (one wake-up per burst).
+        let answer = { [self] (status: Int32) in
             call.streamSink = nil
             if completions.push(.init(id: id, call: call, status: status)) {
                 loop.execute { box.value.drainCompletions() }
+            }
+            running.subtract(1, ordering: .relaxed)
+        }
+        // Writing unary calls go straight to the writer thread: no worker
+        // sleeps through the commit, and a group's answers wake the loop once.
+        if call.method.writes && !call.method.serverStreaming, let storage = HostAPI.storage {
+            call.submitWrite(request: payload, to: storage, done: answer)
+            return
+        }
+        pool.submit {
+            if call.isCancelled {
+                answer(Int32(Crm_Rpc_V1_StatusCode.cancelled.rawValue))
+            } else {
+                answer(payload.withUnsafeReadableBytes { call.runWithStorage(request: $0) })
             }
         }
     }

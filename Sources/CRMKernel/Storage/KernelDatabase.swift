@@ -35,10 +35,10 @@ final class KernelDatabase {
         }
         connection = try SQLiteConnection(path: path)
         let started = Date()
-        let check = fullCheck || !stoppedCleanly ? "full" : "schema"
+        let checkEveryPage = fullCheck || !stoppedCleanly
         do {
             try connection.execute("PRAGMA busy_timeout = 5000")
-            if check == "full" {
+            if checkEveryPage {
                 let problems = try connection.query("PRAGMA quick_check")
                 guard problems.first == [.text("ok")] else {
                     let found = problems.prefix(3).compactMap { row -> String? in
@@ -62,7 +62,7 @@ final class KernelDatabase {
                                message: "database \(path) is damaged or not an SQLite database (\(error.message)); refusing to start")
         }
         logger.info("database open", metadata: [
-            "path": "\(path)", "check": "\(check)", "check_ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+            "path": "\(path)", "check": "\(checkEveryPage ? "full" : "schema")", "check_ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
     }
 
     /// Records that crmd stopped cleanly: every write is in the file and
