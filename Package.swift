@@ -118,6 +118,10 @@ let package = Package(
             dependencies: ["CRMWire", "CRMProto"]
         ),
         .testTarget(
+            name: "CRMPluginKitTests",
+            dependencies: ["CRMPluginKit"]
+        ),
+        .testTarget(
             name: "CRMIntegrationTests",
             dependencies: ["CRMClient", "CRMWire", "CRMProto", "CSQLite"]
         ),
