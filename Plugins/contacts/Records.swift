@@ -37,13 +37,7 @@ struct RecordTable<Record: IdentifiedRecord> {
     let noun: String  // for messages: "person", "organization"
 
     func load(_ id: Int64) throws -> Record? {
-        guard id > 0 else { return nil }
-        guard let data = try db.query("SELECT data FROM \(table) WHERE id = ?", [.integer(id)]).first?.first?.bytes else {
-            return nil
-        }
-        var record = try Record(serializedBytes: data)
-        record.id = id
-        return record
+        try loadSerialized(id).map { try Record(serializedBytes: $0) }
     }
 
     /// The record as the API serializes it, without decoding the blob:
@@ -61,9 +55,11 @@ struct RecordTable<Record: IdentifiedRecord> {
             value >>= 7
         }
         out.append(UInt8(value))
-        return out + data
+        out.append(contentsOf: data)
+        return out
     }
 
+    /// The record's bytes (see `loadSerialized`), or NOT_FOUND naming `field`.
     func requireSerialized(_ id: Int64, field: String) throws -> [UInt8] {
         try Validate.positiveID(id, field)
         guard let bytes = try loadSerialized(id) else { throw PluginError.notFound("\(field): \(noun) \(id) does not exist") }
@@ -72,9 +68,7 @@ struct RecordTable<Record: IdentifiedRecord> {
 
     /// The record, or NOT_FOUND naming `field`.
     func require(_ id: Int64, field: String) throws -> Record {
-        try Validate.positiveID(id, field)
-        guard let record = try load(id) else { throw PluginError.notFound("\(field): \(noun) \(id) does not exist") }
-        return record
+        try Record(serializedBytes: requireSerialized(id, field: field))
     }
 
     /// Inserts the record in one statement and sets its id.
