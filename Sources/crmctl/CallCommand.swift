@@ -91,7 +91,8 @@ struct CallCommand: AsyncParsableCommand {
             do {
                 return try type.init(jsonString: json).serializedBytes()
             } catch {
-                throw RPCError(.invalidArgument, "request is not valid JSON for \(type.protoMessageName): \(error)")
+                let why = JSONRequestCheck(type: type).explain(json, error)
+                throw RPCError(.invalidArgument, "request is not valid JSON for \(type.protoMessageName): \(why)")
             }
         }
         guard let bytes = Data(base64Encoded: text) else {
