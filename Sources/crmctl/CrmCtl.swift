@@ -34,7 +34,9 @@ struct CrmCtl: AsyncParsableCommand {
 }
 
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("crmd's socket (default: $CRM_SOCKET, else ./crm.sock); may also come before the subcommand.", valueName: "PATH"))
+    @Option(name: .long, help: ArgumentHelp(
+        "crmd's socket (default: $CRM_SOCKET, else ./crm.sock); may also come before the subcommand.",
+        valueName: "PATH"))
     var socket: String?
 
     var path: String { socket ?? GlobalOptions.socket ?? Connection.defaultSocketPath }
