@@ -83,7 +83,11 @@ enum Probe {
             n += 1
             var message = CountResponse()
             message.n = n
-            try send(message)
+            do { try send(message) } catch {
+                // A cancel can reach the sink (whose write then fails) before the loop looks.
+                if ctx.isCancelled { cancellationsSeen.add(1, ordering: .relaxed) }
+                throw error
+            }
             if intervalMicros > 0 { usleep(intervalMicros) }
         }
     }
