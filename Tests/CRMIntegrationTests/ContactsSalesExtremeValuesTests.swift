@@ -31,6 +31,7 @@ import Testing
             })
         }
         let ids = try await contacts.importRows(["id", "last_name"], "18446744073709551615,A\n\(Int64.max),B\n\(Int64.min),C\n")
+        try #require(ids.errors.count == 3)
         #expect(ids.failed == 3 && ids.errors[0].message.contains("not a positive id")
             && ids.errors[1].message.contains("does not exist") && ids.errors[2].message.contains("not a positive id"))
 
