@@ -44,8 +44,11 @@ enum CsvImport {
     }
 
     /// The file row number: the header is row 1.
+    /// A CSV parse error can come from past row 5,000 (the count is checked
+    /// after parsing), so the sum saturates rather than trap.
     private static func rowNumber(_ req: Crm_Contacts_V1_ImportPeopleRequest, _ index: Int) -> Int64 {
-        (req.firstRowNumber > 0 ? req.firstRowNumber : 2) + Int64(index)
+        let (number, overflow) = (req.firstRowNumber > 0 ? req.firstRowNumber : 2).addingReportingOverflow(Int64(index))
+        return overflow ? .max : number
     }
 
     /// Each column's field, or nil to ignore it.

@@ -30,6 +30,14 @@ import Testing
                 $0.firstRowNumber = .max
             })
         }
+        // The largest first_row_number, and a parse error 6,000 rows on (found before the row count is).
+        await expectRPCError(.invalidArgument, mentioning: "csv row \(Int64.max)") {
+            let _: Crm_Contacts_V1_ImportPeopleResponse = try await contacts.call("ImportPeople", Crm_Contacts_V1_ImportPeopleRequest.with {
+                $0.header = ["last_name"]
+                $0.csv = String(repeating: "Lovelace\n", count: 6_000) + "\"unclosed\n"
+                $0.firstRowNumber = Int64.max - 5_000
+            })
+        }
         let ids = try await contacts.importRows(["id", "last_name"], "18446744073709551615,A\n\(Int64.max),B\n\(Int64.min),C\n")
         try #require(ids.errors.count == 3)
         #expect(ids.failed == 3 && ids.errors[0].message.contains("not a positive id")
