@@ -17,11 +17,13 @@ struct ImportContactsCommand: AsyncParsableCommand {
         abstract: "Import people from a CSV file with a header row.",
         discussion: """
         Columns named like a field (first_name, last_name, email, phone, job_title,
-        organization, owner, source, lifecycle_stage, notes, tags, external_id,
+        organization, owner, source, lifecycle_stage, notes, tags, external_id, id, organization_id,
         custom.<key>) are imported; map others with --map "E-mail=email".
-        Rows with an external_id update the person who has it, so importing a
-        file twice changes nothing the second time. Bad rows are reported and
-        skipped. Exit status 3 if any row failed.
+        A row with an id (as export writes) updates that person; one with an
+        external_id updates the person who has it; so importing a file twice,
+        or re-importing an export, changes nothing the second time. A file
+        names each person once: a repeated id or external_id is a row error.
+        Bad rows are reported and skipped. Exit status 3 if any row failed.
         """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -57,10 +59,22 @@ struct ImportContactsCommand: AsyncParsableCommand {
             }) { $1 }
             let importer = try ChunkedImport(connection: connection.connect(), header: header, mapping: mapping,
                                              dryRun: dryRun, maxErrors: maxErrors)
+            var repeats = ImportRepeats(header: header, mapping: mapping)
             var rowNumber: Int64 = 2
             var chunk = ""
             var rows = 0
             while let row = try reader.nextRow() {
+                if repeats.isNeeded,
+                   let repeated = repeats.repeatError(CsvRowReader.fields(row), row: rowNumber + Int64(rows), header: header) {
+                    // The batch so far goes as it is; the repeat is refused here and the next batch starts after it.
+                    if rows > 0 { try await importer.send(chunk, firstRow: rowNumber) }
+                    rowNumber += Int64(rows)
+                    importer.refuse(row: rowNumber, column: repeated.column, message: repeated.message)
+                    rowNumber += 1
+                    chunk = ""
+                    rows = 0
+                    continue
+                }
                 chunk += row
                 rows += 1
                 if rows == batch {
@@ -113,6 +127,15 @@ final class ChunkedImport: @unchecked Sendable {
             try await client.call("/crm.contacts.v1.Contacts/ImportPeople", request, as: Crm_Contacts_V1_ImportPeopleResponse.self)
         })
         if pending.count >= 2 { try await collect(pending.removeFirst()) }
+    }
+
+    /// A row crmctl refuses itself, reported in order with crmd's answers.
+    func refuse(row: Int64, column: String, message: String) {
+        let response = Crm_Contacts_V1_ImportPeopleResponse.with {
+            $0.failed = 1
+            $0.errors = [.with { $0.row = row; $0.column = column; $0.message = message }]
+        }
+        pending.append(Task { response })
     }
 
     func finish() async throws -> Crm_Contacts_V1_ImportPeopleResponse {
