@@ -20,9 +20,10 @@ import Testing
         await expectRPCError(.deadlineExceeded, mentioning: "deadline") {
             try await hostile(client, Self.forever, timeout: .milliseconds(300))
         }
-        // Another plugin's write is answered within its own (generous) deadline.
+        // Another plugin's write is answered within its own deadline (earlier
+        // than the default 5 s budget would have freed the writer).
         let after = try await client.call(probeService + "Put", PutRequest.with { $0.key = "after" },
-                                          as: PutResponse.self, timeout: .seconds(5))
+                                          as: PutResponse.self, timeout: .seconds(3))
         #expect(after.key == "after")
     }
 
@@ -73,7 +74,20 @@ import Testing
             try await hostile(client, Self.forever, "Query", timeout: .milliseconds(300))
         }
         let found = try await client.call(probeService + "Get", Crm_Testing_V1_GetRequest.with { $0.key = "none" },
-                                          as: Crm_Testing_V1_GetResponse.self, timeout: .seconds(5))
+                                          as: Crm_Testing_V1_GetResponse.self, timeout: .seconds(3))
+        #expect(!found.found)
+    }
+
+    @Test func aCancelledRunawayQueryFreesItsReader() async throws {
+        // No budget to speak of: only the cancellation can stop it.
+        let crmd = try CrmdProcess(plugins: ["probe", "hostile"], arguments: ["--readers", "1", "--sql-timeout-ms", "600000"])
+        let client = try crmd.connect()
+        let runaway = Task { try await hostile(client, Self.forever, "Query") }
+        try await Task.sleep(for: .milliseconds(300))
+        runaway.cancel()
+        await #expect(throws: (any Error).self) { try await runaway.value }
+        let found = try await client.call(probeService + "Get", Crm_Testing_V1_GetRequest.with { $0.key = "none" },
+                                          as: Crm_Testing_V1_GetResponse.self, timeout: .seconds(3))
         #expect(!found.found)
     }
 
