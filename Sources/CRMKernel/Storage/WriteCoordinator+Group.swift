@@ -79,7 +79,10 @@ extension WriteCoordinator {
         }
         let deferredBefore = deferredViolations()
         let session = StorageSession(connection: connection, writable: true, plugin: plugin)
+        let outer = inBody
+        inBody = true
         let keep = body(session)
+        inBody = outer
         session.finish()
         guard connection.inTransaction else {
             // SQLite rolled the whole transaction back (an interrupted or failed write).

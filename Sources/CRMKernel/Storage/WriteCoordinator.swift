@@ -48,9 +48,15 @@ final class WriteCoordinator: @unchecked Sendable {
     private var writerThread: pthread_t?
     private let stopped = DispatchSemaphore(value: 0)
 
+    /// True while a job's body runs (writer thread only). Nothing may
+    /// commit then: once SQLite has rolled the transaction back under a
+    /// call, a later write in the same body would commit on its own.
+    var inBody = false
+
     init(connection: StorageConnection, maxGroup: Int = 256) {
         self.connection = connection
         self.maxGroup = maxGroup
+        sqlite3_commit_hook(connection.sqlite.handle, vetoCommitInBody, Unmanaged.passUnretained(self).toOpaque())
         let thread = Thread { [self] in runLoop() }
         thread.name = "crm-writer"
         thread.start()
@@ -152,4 +158,11 @@ final class WriteCoordinator: @unchecked Sendable {
         queue.insert(contentsOf: jobs, at: 0)
         state.unlock()
     }
+}
+
+/// SQLite's commit hook on the writer: a non-zero answer turns the commit
+/// into a rollback. The coordinator lives as long as the process.
+private let vetoCommitInBody: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
+    guard let context else { return 0 }
+    return Unmanaged<WriteCoordinator>.fromOpaque(context).takeUnretainedValue().inBody ? 1 : 0
 }
