@@ -2,6 +2,7 @@
 #   make build   crmd and crmctl in build/bin, plugins in build/plugins
 #   make run     crmd with every first-party plugin on ./crm.sock, data in ./data
 #   make test    every test (Swift, C, Python) against real binaries
+#   make fuzz    the fuzz tests for 10 minutes (FUZZ_SECONDS=N to change)
 #   make bench   the load figures quoted in the notes
 # Missing Debian packages are installed on first use.
 
@@ -14,7 +15,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check check-generated bench bench-contacts clean
+        test-swift test-python abi-header-check check-generated bench bench-contacts fuzz clean
 
 all: build
 
@@ -64,6 +65,12 @@ test: build abi-header-check test-swift test-python
 # `make build` instead of rebuilding the whole graph with -enable-testing.
 test-swift: build
 	CRM_BUILD_DIR=$(CURDIR)/$(BUILD) $(SWIFT) test $(SWIFT_FLAGS) --disable-testable-imports --no-parallel
+
+# The fuzz tests run for 30 s inside `make test`; this runs them for
+# FUZZ_SECONDS (default 600). CRM_FUZZ_SEED=<seed> replays a failing run's inputs.
+fuzz: build
+	CRM_BUILD_DIR=$(CURDIR)/$(BUILD) CRM_FUZZ_SECONDS=$(or $(FUZZ_SECONDS),600) \
+	  $(SWIFT) test $(SWIFT_FLAGS) --disable-testable-imports --no-parallel --filter FuzzTests
 
 # The Python client, written from docs/PROTOCOL.md alone, against a live
 # crmd serving the shipped plugins and the probe, with short timeouts.

@@ -100,6 +100,11 @@ swift_out Sources/CRMProto Public "${client_protos[@]}"
   echo "]"
 } >"$out/Sources/CRMProto/KnownMessages.swift"
 
+# crmctl's own copy of those contracts: the methods it maps to JSON when crmd
+# does not serve them, and the schemas that name the field in a JSON error.
+descriptor_swift Sources/crmctl/ContractDescriptors.swift \
+  contractDescriptorSetBase64 internal "${client_protos[@]}"
+
 # The kernel's own services, for Reflection.
 descriptor_swift Sources/CRMKernel/Services/KernelDescriptors.swift \
   kernelDescriptorSetBase64 internal crm/kernel/v1/health.proto \

@@ -92,6 +92,8 @@ enum ContactsSchema {
             CREATE TABLE contacts_timeline_state (id INTEGER PRIMARY KEY CHECK (id = 1), inline_from INTEGER);
             INSERT INTO contacts_timeline_state (id, inline_from) VALUES (1, NULL);
             """)
+        // Each key's request fingerprint, so a key reused for another request is refused.
+        def.migration(9, "idempotency fingerprints", IdempotencyKeys.addFingerprintSQL("contacts_idempotency"))
     }
 }
 

@@ -1,12 +1,13 @@
 import CRMPluginKit
 import Foundation
 
-/// CSV import, one call per chunk of rows, idempotent by external id.
+/// CSV import, one call per chunk of rows, idempotent by id and external id
+/// (see ImportRun for how a row finds its person).
 enum CsvImport {
     static let maxRows = 5_000
     static let maxErrors = 1_000
-    static let fields: Set<String> = ["first_name", "last_name", "email", "phone", "job_title", "organization", "owner",
-                                      "source", "lifecycle_stage", "notes", "tags", "external_id"]
+    static let fields: Set<String> = ["id", "first_name", "last_name", "email", "phone", "job_title", "organization",
+                                      "organization_id", "owner", "source", "lifecycle_stage", "notes", "tags", "external_id"]
 
     static func register(on def: PluginDefinition) {
         def.unary(Contacts.service + "ImportPeople", writes: true, importPeople)
@@ -15,6 +16,10 @@ enum CsvImport {
     static func importPeople(_ ctx: CallContext, _ req: Crm_Contacts_V1_ImportPeopleRequest) throws -> Crm_Contacts_V1_ImportPeopleResponse {
         guard !req.header.isEmpty, req.header.count <= 200 else {
             throw PluginError.invalidArgument("header must name between 1 and 200 columns")
+        }
+        // Row numbers are first_row_number + index: keep the sum in range.
+        guard (0...(Int64.max - Int64(maxRows))).contains(req.firstRowNumber) else {
+            throw PluginError.invalidArgument("first_row_number must be between 0 and \(Int64.max - Int64(maxRows)), not \(req.firstRowNumber)")
         }
         let columns = try resolve(req.header, req.mapping)
         let rows: [[String]]
@@ -30,7 +35,7 @@ enum CsvImport {
                 continue
             }
             do {
-                try run.importRow(zip(columns, row).compactMap { column, value in column.map { ($0, value) } })
+                try run.importRow(zip(columns, row).compactMap { column, value in column.map { ($0, value) } }, row: number)
             } catch let error as PluginError where error.status != .internal && error.status != .unavailable {
                 run.fail(number, column(for: error.message, req.header, columns), error.message)
             }
@@ -39,8 +44,11 @@ enum CsvImport {
     }
 
     /// The file row number: the header is row 1.
+    /// A CSV parse error can come from past row 5,000 (the count is checked
+    /// after parsing), so the sum saturates rather than trap.
     private static func rowNumber(_ req: Crm_Contacts_V1_ImportPeopleRequest, _ index: Int) -> Int64 {
-        (req.firstRowNumber > 0 ? req.firstRowNumber : 2) + Int64(index)
+        let (number, overflow) = (req.firstRowNumber > 0 ? req.firstRowNumber : 2).addingReportingOverflow(Int64(index))
+        return overflow ? .max : number
     }
 
     /// Each column's field, or nil to ignore it.
@@ -60,159 +68,22 @@ enum CsvImport {
         }
     }
 
-    /// The CSV column whose field an error message names.
+    /// The CSV column whose field an error message names; the longest match
+    /// wins, so "external_id" is not taken for "id".
     private static func column(for message: String, _ header: [String], _ columns: [String?]) -> String {
+        var best = ("", 0)
         for (name, field) in zip(header, columns) {
             guard let field else { continue }
             let path: String
             switch field {
             case "email": path = "emails"
             case "phone": path = "phones"
-            case "organization": path = "organization"
             default: path = field.hasPrefix("custom.") ? "custom_fields." + field.dropFirst(7) : field
             }
-            if message.contains("person.\(path)") || message.contains(path) { return name }
+            // "id" is in too many words to match anywhere; its errors start with it.
+            let named = path == "id" ? message.hasPrefix("id ") || message.hasPrefix("id:") : message.contains(path)
+            if named && path.count > best.1 { best = (name, path.count) }
         }
-        return ""
-    }
-}
-
-/// One import call's state: caches and counters.
-struct ImportRun {
-    let ctx: CallContext
-    let db: Database
-    let dryRun: Bool
-    var response = Crm_Contacts_V1_ImportPeopleResponse()
-    private var organizations: [String: Int64] = [:]
-    private let cache = ValidationCache()
-    private var store: PersonStore { PersonStore(db: db, cache: cache) }
-
-    init(ctx: CallContext, db: Database, dryRun: Bool) {
-        self.ctx = ctx
-        self.db = db
-        self.dryRun = dryRun
-    }
-
-    mutating func fail(_ row: Int64, _ column: String, _ message: String) {
-        response.failed += 1
-        if response.errors.count < CsvImport.maxErrors {
-            response.errors.append(.with { $0.row = row; $0.column = column; $0.message = message })
-        }
-    }
-
-    mutating func importRow(_ values: [(String, String)]) throws {
-        var incoming = Person()
-        var mask: [String] = []
-        for (field, raw) in values {
-            let value = raw.trimmedSpaces
-            switch field {
-            case "first_name": incoming.firstName = value
-            case "last_name": incoming.lastName = value
-            case "email": if !value.isEmpty { incoming.emails = [.with { $0.address = value }] }
-            case "phone": if !value.isEmpty { incoming.phones = [.with { $0.number = value }] }
-            case "job_title": incoming.jobTitle = value
-            case "organization": incoming.organizationID = try organization(named: value)
-            case "owner": incoming.owner = value
-            case "source": incoming.source = value
-            case "lifecycle_stage": incoming.lifecycleStage = try LifecycleNames.stage(value)
-            case "notes": incoming.notes = raw
-            case "tags": incoming.tags = value.split(separator: ";").map { String($0) }
-            case "external_id": incoming.externalID = value
-            default:
-                let key = String(field.dropFirst("custom.".count))
-                if !value.isEmpty { incoming.customFields[key] = try CustomFields.value(cache.definitions(db, .person), key: key, text: value) }
-            }
-            let name = field.hasPrefix("custom.") ? "custom_fields" : field == "email" ? "emails"
-                : field == "phone" ? "phones" : field == "organization" ? "organization_id" : field
-            if !mask.contains(name) { mask.append(name) }
-        }
-        if !incoming.externalID.isEmpty, var existing = try existingPerson(incoming.externalID) {
-            let before = existing
-            var merged = incoming
-            // Custom fields from the file are added to those already set.
-            merged.customFields = existing.customFields.merging(incoming.customFields) { $1 }
-            PersonStore.apply(merged, to: &existing, mask: mask)
-            try store.validate(&existing)
-            let changed = PersonMethods.changedFields(before, existing)
-            guard !changed.isEmpty else { response.unchanged += 1; return }
-            response.updated += 1
-            guard !dryRun else { return }
-            existing.version += 1
-            existing.updatedUnixUs = UTCClock.nowMicros()
-            try store.save(existing)
-            try PersonMethods.publish(ctx, "updated", existing, changed: changed,
-                                      summary: "Contact \(PersonStore.displayName(existing)) updated by import")
-            return
-        }
-        // existingPerson found nobody with this external id: no second lookup.
-        try store.validate(&incoming, externalIDIsFree: !incoming.externalID.isEmpty)
-        response.created += 1
-        guard !dryRun else { return }
-        let now = UTCClock.nowMicros()
-        incoming.version = 1
-        incoming.createdUnixUs = now
-        incoming.updatedUnixUs = now
-        try store.insert(&incoming)
-        try PersonMethods.publish(ctx, "created", incoming, summary: "Contact \(PersonStore.displayName(incoming)) imported")
-    }
-
-    /// The live person with this external id, following merges.
-    private func existingPerson(_ externalID: String) throws -> Person? {
-        guard let id = try db.query("SELECT id FROM contacts_people WHERE external_id = ?", [.text(externalID)]).first?.first?.int,
-              var person = try store.load(id) else { return nil }
-        var hops = 0
-        while person.mergedIntoID != 0, hops < 8, let next = try store.load(person.mergedIntoID) {
-            person = next
-            hops += 1
-        }
-        if person.erasedUnixUs != 0 { throw PluginError.failedPrecondition("external_id \"\(externalID)\" belongs to an erased person") }
-        return person
-    }
-
-    /// An organization by exact (normalized) name, created when missing.
-    private mutating func organization(named name: String) throws -> Int64 {
-        guard !name.isEmpty else { return 0 }
-        let key = Normalize.name(name)
-        if let id = organizations[key] { return id }
-        var id = try db.query("SELECT id FROM contacts_organizations WHERE deleted_us = 0 AND name_key = ? ORDER BY id LIMIT 1",
-                              [.text(key)]).first?.first?.int ?? 0
-        if id == 0 && !dryRun {
-            var organization = Organization()
-            organization.name = name
-            let organizations = OrganizationStore(db: db)
-            try organizations.validate(&organization)
-            let now = UTCClock.nowMicros()
-            organization.version = 1
-            organization.createdUnixUs = now
-            organization.updatedUnixUs = now
-            try organizations.insert(&organization)
-            try OrganizationMethods.publish(ctx, "created", organization, summary: "Organization \(name) created by import")
-            id = organization.id
-        }
-        if id != 0 {
-            organizations[key] = id
-            // Found among the undeleted (merged ones are deleted too) or just made: live.
-            cache.liveOrganizations.insert(id)
-        }
-        return id
-    }
-}
-
-/// Lifecycle stages by their CSV names: "customer", "lead", ...
-enum LifecycleNames {
-    static let byName: [String: Crm_Contacts_V1_LifecycleStage] = [
-        "": .unspecified, "subscriber": .subscriber, "lead": .lead, "qualified": .qualified,
-        "opportunity": .opportunity, "customer": .customer, "evangelist": .evangelist, "other": .other,
-    ]
-
-    static func stage(_ text: String) throws -> Crm_Contacts_V1_LifecycleStage {
-        guard let stage = byName[text.lowercased()] else {
-            throw PluginError.invalidArgument("lifecycle_stage \"\(text)\" is not one of \(byName.keys.filter { !$0.isEmpty }.sorted().joined(separator: ", "))")
-        }
-        return stage
-    }
-
-    static func name(_ stage: Crm_Contacts_V1_LifecycleStage) -> String {
-        byName.first { $0.value == stage }?.key ?? ""
+        return best.0
     }
 }

@@ -57,6 +57,8 @@ enum Duplicates {
     static func merge(_ ctx: CallContext, _ req: Crm_Contacts_V1_MergePeopleRequest) throws -> Person {
         let db = try ctx.database
         let store = PersonStore(db: db)
+        try Validate.positiveID(req.survivorID, "survivor_id")
+        try Validate.positiveID(req.mergedID, "merged_id")
         guard req.survivorID != req.mergedID else {
             throw PluginError.invalidArgument("merged_id must differ from survivor_id")
         }

@@ -9,6 +9,8 @@ enum OrganizationMerge {
     }
 
     static func merge(_ ctx: CallContext, _ req: Crm_Contacts_V1_MergeOrganizationsRequest) throws -> Organization {
+        try Validate.positiveID(req.survivorID, "survivor_id")
+        try Validate.positiveID(req.mergedID, "merged_id")
         guard req.survivorID != req.mergedID else { throw PluginError.invalidArgument("merged_id must differ from survivor_id") }
         let db = try ctx.database
         let store = OrganizationStore(db: db)

@@ -14,7 +14,8 @@ enum OrganizationMethods {
     static func create(_ ctx: CallContext, _ req: Crm_Contacts_V1_CreateOrganizationRequest) throws -> Organization {
         let db = try ctx.database
         let store = OrganizationStore(db: db)
-        if let id = try PersonMethods.idempotency.lookup(db, method: "CreateOrganization", key: req.idempotencyKey) {
+        let (previous, claim) = try PersonMethods.idempotency.check(db, method: "CreateOrganization", req, key: \.idempotencyKey)
+        if let id = previous {
             return try store.require(id)
         }
         var organization = req.organization
@@ -26,7 +27,7 @@ enum OrganizationMethods {
         organization.updatedUnixUs = now
         organization.deletedUnixUs = 0
         try store.insert(&organization)
-        try PersonMethods.idempotency.record(db, method: "CreateOrganization", key: req.idempotencyKey, resultID: organization.id)
+        try PersonMethods.idempotency.record(db, claim, resultID: organization.id)
         try publish(ctx, "created", organization, summary: "Organization \(organization.name) created")
         return organization
     }
@@ -36,16 +37,16 @@ enum OrganizationMethods {
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Contacts_V1_UpdateOrganizationRequest) throws -> Organization {
-        try Validate.mask(req.updateMask, known: OrganizationStore.writableFields)
+        let fields = try OrganizationStore.updateMask.resolve(req.updateMask, req.organization)
         let store = OrganizationStore(db: try ctx.database)
         var organization = try store.requireLive(req.organization.id, field: "organization.id")
         try Validate.expectedVersion(req.expectedVersion, organization.version, noun: "organization \(organization.id)")
         let before = organization
-        OrganizationStore.apply(req.organization, to: &organization, mask: req.updateMask)
+        OrganizationStore.apply(req.organization, to: &organization, fields: fields.names)
         try store.validate(&organization)
-        let changed = OrganizationStore.writableFields.sorted().filter { field in
+        let changed = OrganizationStore.updateMask.fields.keys.sorted().filter { field in
             var probe = before
-            OrganizationStore.apply(organization, to: &probe, mask: [field])
+            OrganizationStore.apply(organization, to: &probe, fields: [field])
             return probe != before
         }
         guard !changed.isEmpty else { return organization }
@@ -70,6 +71,10 @@ enum OrganizationMethods {
     static func restore(_ ctx: CallContext, _ req: Crm_Contacts_V1_RestoreOrganizationRequest) throws -> Organization {
         let store = OrganizationStore(db: try ctx.database)
         var organization = try store.require(req.id)
+        if organization.mergedIntoID != 0 {
+            throw PluginError.failedPrecondition(
+                "id: organization \(req.id) was merged into organization \(organization.mergedIntoID) and cannot be restored")
+        }
         guard organization.deletedUnixUs != 0 else {
             throw PluginError.failedPrecondition("id: organization \(req.id) is not deleted")
         }

@@ -8,9 +8,11 @@ struct OrganizationStore {
         RecordTable(db: db, table: "contacts_organizations", entity: .organization, noun: "organization")
     }
 
-    static let writableFields: Set<String> = [
-        "name", "domain", "industry", "phones", "addresses", "owner", "tags", "custom_fields", "notes", "external_id",
-    ]
+    /// The writable fields of Organization by field number (see UpdateMask).
+    static let updateMask = UpdateMask(fields: [
+        "name": 2, "domain": 3, "industry": 4, "phones": 5, "addresses": 6, "owner": 7, "tags": 8, "custom_fields": 9,
+        "notes": 10, "external_id": 11,
+    ])
 
     func load(_ id: Int64) throws -> Organization? { try table.load(id) }
     func require(_ id: Int64, field: String = "id") throws -> Organization { try table.require(id, field: field) }
@@ -59,8 +61,7 @@ struct OrganizationStore {
         try checkExternalID(db, table: "contacts_organizations", o.externalID, except: o.id, field: "\(field).external_id")
     }
 
-    static func apply(_ source: Organization, to target: inout Organization, mask: [String]) {
-        let fields = mask.isEmpty ? writableFields : Set(mask)
+    static func apply(_ source: Organization, to target: inout Organization, fields: Set<String>) {
         if fields.contains("name") { target.name = source.name }
         if fields.contains("domain") { target.domain = source.domain }
         if fields.contains("industry") { target.industry = source.industry }

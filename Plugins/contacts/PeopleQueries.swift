@@ -11,6 +11,7 @@ enum PeopleQueries {
 
     static func list(_ ctx: CallContext, _ req: Crm_Contacts_V1_ListPeopleRequest) throws -> Crm_Contacts_V1_ListPeopleResponse {
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)
+        try Validate.optionalID(req.organizationID, "organization_id")
         let (column, descending): (String, Bool)
         switch req.sort {
         case .name: (column, descending) = ("name_key", false)

@@ -15,7 +15,8 @@ enum PersonMethods {
     static func create(_ ctx: CallContext, _ req: Crm_Contacts_V1_CreatePersonRequest) throws -> Person {
         let db = try ctx.database
         let store = PersonStore(db: db)
-        if let id = try idempotency.lookup(db, method: "CreatePerson", key: req.idempotencyKey) {
+        let (previous, claim) = try idempotency.check(db, method: "CreatePerson", req, key: \.idempotencyKey)
+        if let id = previous {
             return try store.require(id)
         }
         var person = req.person
@@ -28,7 +29,7 @@ enum PersonMethods {
         person.deletedUnixUs = 0
         person.mergedIntoID = 0
         try store.insert(&person)
-        try idempotency.record(db, method: "CreatePerson", key: req.idempotencyKey, resultID: person.id)
+        try idempotency.record(db, claim, resultID: person.id)
         try publish(ctx, "created", person, summary: "Contact \(PersonStore.displayName(person)) created")
         return person
     }
@@ -39,12 +40,12 @@ enum PersonMethods {
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Contacts_V1_UpdatePersonRequest) throws -> Person {
-        try Validate.mask(req.updateMask, known: PersonStore.writableFields)
+        let fields = try PersonStore.updateMask.resolve(req.updateMask, req.person)
         let store = PersonStore(db: try ctx.database)
         var person = try store.requireLive(req.person.id, field: "person.id")
         try Validate.expectedVersion(req.expectedVersion, person.version, noun: "person \(person.id)")
         let before = person
-        PersonStore.apply(req.person, to: &person, mask: req.updateMask)
+        PersonStore.apply(req.person, to: &person, fields: fields.names)
         try store.validate(&person)
         let changed = changedFields(before, person)
         guard !changed.isEmpty else { return person }
@@ -69,6 +70,8 @@ enum PersonMethods {
     static func restore(_ ctx: CallContext, _ req: Crm_Contacts_V1_RestorePersonRequest) throws -> Person {
         let store = PersonStore(db: try ctx.database)
         var person = try store.require(req.id)
+        // An erased person is a deleted tombstone: restoring would list an empty record.
+        if person.erasedUnixUs != 0 { throw PluginError.failedPrecondition("id: person \(req.id) was erased and cannot be restored") }
         if person.mergedIntoID != 0 {
             throw PluginError.failedPrecondition("id: person \(req.id) was merged into person \(person.mergedIntoID) and cannot be restored")
         }

@@ -8,10 +8,11 @@ struct PersonStore {
     var cache: ValidationCache? = nil
     var table: RecordTable<Person> { RecordTable(db: db, table: "contacts_people", entity: .person, noun: "person") }
 
-    static let writableFields: Set<String> = [
-        "first_name", "last_name", "emails", "phones", "addresses", "job_title", "organization_id", "owner",
-        "source", "lifecycle_stage", "notes", "tags", "custom_fields", "external_id",
-    ]
+    /// The writable fields of Person by field number (see UpdateMask).
+    static let updateMask = UpdateMask(fields: [
+        "first_name": 2, "last_name": 3, "emails": 4, "phones": 5, "addresses": 6, "job_title": 7, "organization_id": 8,
+        "owner": 9, "source": 10, "lifecycle_stage": 11, "notes": 12, "tags": 13, "custom_fields": 14, "external_id": 15,
+    ])
 
     func load(_ id: Int64) throws -> Person? { try table.load(id) }
     func require(_ id: Int64, field: String = "id") throws -> Person { try table.require(id, field: field) }
@@ -82,6 +83,7 @@ struct PersonStore {
         }
         p.tags = try Tags.clean(p.tags, field: "\(field).tags")
         if p.organizationID != 0 && cache?.liveOrganizations.contains(p.organizationID) != true {
+            try Validate.optionalID(p.organizationID, "\(field).organization_id")
             let row = try db.query("SELECT deleted_us, merged_into FROM contacts_organizations WHERE id = ?",
                                    [.integer(p.organizationID)])
             guard let deleted = row.first?[0].int, let mergedInto = row.first?[1].int else {
@@ -105,9 +107,8 @@ struct PersonStore {
         }
     }
 
-    /// Copies the fields named in `mask` (every writable one if empty) from `source`.
-    static func apply(_ source: Person, to target: inout Person, mask: [String]) {
-        let fields = mask.isEmpty ? writableFields : Set(mask)
+    /// Copies the named fields from `source`.
+    static func apply(_ source: Person, to target: inout Person, fields: Set<String>) {
         if fields.contains("first_name") { target.firstName = source.firstName }
         if fields.contains("last_name") { target.lastName = source.lastName }
         if fields.contains("emails") { target.emails = source.emails }

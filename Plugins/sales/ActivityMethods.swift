@@ -16,7 +16,8 @@ enum ActivityMethods {
 
     static func create(_ ctx: CallContext, _ req: Crm_Sales_V1_CreateActivityRequest) throws -> Activity {
         let db = try ctx.database
-        if let id = try Sales.idempotency.lookup(db, method: "CreateActivity", key: req.idempotencyKey) {
+        let (previous, claim) = try Sales.idempotency.check(db, method: "CreateActivity", req, key: \.idempotencyKey)
+        if let id = previous {
             return try require(db, id)
         }
         var a = req.activity
@@ -46,7 +47,7 @@ enum ActivityMethods {
             """, [.integer(Int64(a.type.rawValue)), .text(a.subject), .text(a.notes), .text(a.owner), .integer(a.dueUnixUs),
                   .integer(a.completedUnixUs), .integer(a.leadID), .integer(a.personID), .integer(a.opportunityID),
                   .integer(a.createdUnixUs)]).lastInsertID
-        try Sales.idempotency.record(db, method: "CreateActivity", key: req.idempotencyKey, resultID: a.id)
+        try Sales.idempotency.record(db, claim, resultID: a.id)
         let verb = a.completedUnixUs != 0 ? "logged" : "planned"
         try SalesEvents.activity(ctx, db, "created", a, "\(describe(a)) \(verb)")
         return a
@@ -70,6 +71,9 @@ enum ActivityMethods {
 
     static func list(_ ctx: CallContext, _ req: Crm_Sales_V1_ListActivitiesRequest) throws -> Crm_Sales_V1_ListActivitiesResponse {
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
+        for (value, name) in [(req.leadID, "lead_id"), (req.personID, "person_id"), (req.opportunityID, "opportunity_id")] {
+            try Validate.optionalID(value, name)
+        }
         var filter = SQLFilter()
         if req.leadID != 0 { filter.add("lead_id = ?", .integer(req.leadID)) }
         if req.personID != 0 { filter.add("person_id = ?", .integer(req.personID)) }

@@ -15,6 +15,7 @@ enum LeadConversion {
         var personID: Int64
         var organizationID: Int64
         var opportunityID: Int64
+        var fingerprint: [UInt8]?  // nil for conversions recorded before fingerprints
     }
 
     static func convert(_ ctx: CallContext, _ req: Crm_Sales_V1_ConvertLeadRequest) throws -> Crm_Sales_V1_ConvertLeadResponse {
@@ -22,10 +23,14 @@ enum LeadConversion {
         try Validate.required(req.idempotencyKey, "idempotency_key")
         try Validate.maxLength(req.idempotencyKey, "idempotency_key", 200)
         let db = try ctx.database
+        let fingerprint = try IdempotencyKeys.fingerprint(req, key: \.idempotencyKey)
         if let done = try conversion(db, key: req.idempotencyKey) {
             guard done.leadID == req.leadID else {
                 throw PluginError.failedPrecondition(
                     "idempotency_key \"\(req.idempotencyKey)\" already converted lead \(done.leadID), not lead \(req.leadID)")
+            }
+            if let stored = done.fingerprint, stored != fingerprint {
+                throw IdempotencyKeys.mismatch(method: "ConvertLead", key: req.idempotencyKey)
             }
             return try response(ctx, db, done)  // a retry: the first result, nothing created
         }
@@ -85,10 +90,11 @@ enum LeadConversion {
         lead.updatedUnixUs = UTCClock.nowMicros()
         try leads.save(lead)
         try db.execute("""
-            INSERT INTO sales_lead_conversions (lead_id, idempotency_key, person_id, organization_id, opportunity_id, converted_us)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO sales_lead_conversions (lead_id, idempotency_key, person_id, organization_id, opportunity_id, converted_us,
+                fingerprint)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
             """, [.integer(lead.id), .text(req.idempotencyKey), .integer(person.id), .integer(lead.organizationID),
-                  .integer(opportunity.id), .integer(lead.updatedUnixUs)])
+                  .integer(opportunity.id), .integer(lead.updatedUnixUs), .blob(fingerprint)])
         try SalesEvents.lead(ctx, "converted", lead,
                              "Lead \(LeadStore.displayName(lead)) converted: \(OpportunityStore.describe(opportunity)) opened")
         var response = Crm_Sales_V1_ConvertLeadResponse()
@@ -101,9 +107,11 @@ enum LeadConversion {
 
     static func conversion(_ db: Database, key: String) throws -> Conversion? {
         try db.query("""
-            SELECT lead_id, person_id, organization_id, opportunity_id FROM sales_lead_conversions WHERE idempotency_key = ?
+            SELECT lead_id, person_id, organization_id, opportunity_id, fingerprint FROM sales_lead_conversions
+            WHERE idempotency_key = ?
             """, [.text(key)]).first.map {
-            Conversion(leadID: $0.int(0), personID: $0.int(1), organizationID: $0.int(2), opportunityID: $0.int(3))
+            Conversion(leadID: $0.int(0), personID: $0.int(1), organizationID: $0.int(2), opportunityID: $0.int(3),
+                       fingerprint: $0[4].bytes)
         }
     }
 

@@ -13,7 +13,8 @@ enum LeadMethods {
     static func create(_ ctx: CallContext, _ req: Crm_Sales_V1_CreateLeadRequest) throws -> Lead {
         let db = try ctx.database
         let store = LeadStore(db: db)
-        if let id = try Sales.idempotency.lookup(db, method: "CreateLead", key: req.idempotencyKey) {
+        let (previous, claim) = try Sales.idempotency.check(db, method: "CreateLead", req, key: \.idempotencyKey)
+        if let id = previous {
             return try store.require(id)
         }
         var lead = req.lead
@@ -33,7 +34,7 @@ enum LeadMethods {
         lead.createdUnixUs = now
         lead.updatedUnixUs = now
         try store.insert(&lead)
-        try Sales.idempotency.record(db, method: "CreateLead", key: req.idempotencyKey, resultID: lead.id)
+        try Sales.idempotency.record(db, claim, resultID: lead.id)
         try SalesEvents.lead(ctx, "created", lead, "Lead \(LeadStore.displayName(lead)) created")
         return lead
     }
@@ -43,7 +44,7 @@ enum LeadMethods {
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Sales_V1_UpdateLeadRequest) throws -> Lead {
-        try Check.mask(req.updateMask, known: LeadStore.writableFields, elsewhere: LeadStore.fieldsSetElsewhere)
+        let fields = try LeadStore.updateMask.resolve(req.updateMask, req.lead)
         let store = LeadStore(db: try ctx.database)
         var lead = try store.require(req.lead.id, field: "lead.id")
         try Validate.expectedVersion(req.expectedVersion, lead.version, noun: "lead \(lead.id)")
@@ -51,7 +52,7 @@ enum LeadMethods {
             throw PluginError.failedPrecondition("lead.id: lead \(lead.id) is converted and can no longer change")
         }
         let before = lead
-        LeadStore.apply(req.lead, to: &lead, mask: req.updateMask)
+        LeadStore.apply(req.lead, to: &lead, fields: fields)
         if lead.status != before.status {
             try LeadStore.checkSettableStatus(lead.status, field: "lead.status")
             lead.disqualifiedReason = ""

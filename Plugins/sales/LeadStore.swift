@@ -12,13 +12,13 @@ struct LeadStore {
 
     /// Fields UpdateLead may replace. Status moves between NEW and CONTACTED
     /// only; QualifyLead and ConvertLead set the others.
-    static let writableFields: Set<String> = [
-        "first_name", "last_name", "email", "phone", "company", "job_title", "source", "status", "owner", "notes",
-    ]
-    static let fieldsSetElsewhere = [
+    static let updateMask = UpdateMask(fields: [
+        "first_name": 2, "last_name": 3, "email": 4, "phone": 5, "company": 6, "job_title": 7, "source": 8, "status": 9,
+        "owner": 10, "notes": 11,
+    ], elsewhere: [
         "disqualified_reason": "QualifyLead", "person_id": "ConvertLead", "organization_id": "ConvertLead",
         "opportunity_id": "ConvertLead",
-    ]
+    ])
 
     static func decode(_ row: [SQLValue]) -> Lead {
         var lead = Lead()
@@ -78,9 +78,8 @@ struct LeadStore {
             """, Self.values(lead) + [.integer(lead.id)])
     }
 
-    /// Copies the masked fields (all writable ones for an empty mask).
-    static func apply(_ source: Lead, to lead: inout Lead, mask: [String]) {
-        let fields = mask.isEmpty ? writableFields : Set(mask)
+    /// Copies the selected fields.
+    static func apply(_ source: Lead, to lead: inout Lead, fields: UpdateMask.Selection) {
         if fields.contains("first_name") { lead.firstName = source.firstName }
         if fields.contains("last_name") { lead.lastName = source.lastName }
         if fields.contains("email") { lead.email = source.email }
@@ -89,7 +88,7 @@ struct LeadStore {
         if fields.contains("job_title") { lead.jobTitle = source.jobTitle }
         if fields.contains("source") { lead.source = source.source }
         // A whole-record replace without a status keeps the current one.
-        if fields.contains("status") && !(mask.isEmpty && source.status == .unspecified) { lead.status = source.status }
+        if fields.contains("status") && !(fields.replacesAll && source.status == .unspecified) { lead.status = source.status }
         if fields.contains("owner") { lead.owner = source.owner }
         if fields.contains("notes") { lead.notes = source.notes }
     }

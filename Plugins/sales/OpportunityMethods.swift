@@ -12,11 +12,12 @@ enum OpportunityMethods {
 
     static func create(_ ctx: CallContext, _ req: Crm_Sales_V1_CreateOpportunityRequest) throws -> Opportunity {
         let db = try ctx.database
-        if let id = try Sales.idempotency.lookup(db, method: "CreateOpportunity", key: req.idempotencyKey) {
+        let (previous, claim) = try Sales.idempotency.check(db, method: "CreateOpportunity", req, key: \.idempotencyKey)
+        if let id = previous {
             return try OpportunityStore(db: db).require(id)
         }
         let opportunity = try open(ctx, db, req.opportunity, prefix: "opportunity.")
-        try Sales.idempotency.record(db, method: "CreateOpportunity", key: req.idempotencyKey, resultID: opportunity.id)
+        try Sales.idempotency.record(db, claim, resultID: opportunity.id)
         return opportunity
     }
 
@@ -65,13 +66,13 @@ enum OpportunityMethods {
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Sales_V1_UpdateOpportunityRequest) throws -> Opportunity {
-        try Check.mask(req.updateMask, known: OpportunityStore.writableFields, elsewhere: OpportunityStore.fieldsSetElsewhere)
+        let fields = try OpportunityStore.updateMask.resolve(req.updateMask, req.opportunity)
         let db = try ctx.database
         let store = OpportunityStore(db: db)
         var o = try store.require(req.opportunity.id, field: "opportunity.id")
         try Validate.expectedVersion(req.expectedVersion, o.version, noun: "opportunity \(o.id)")
         let before = o
-        OpportunityStore.copy(req.opportunity, to: &o, mask: req.updateMask)
+        OpportunityStore.copy(req.opportunity, to: &o, fields: fields.names)
         // Only new links are checked: a person merged away since is re-pointed by the merge event.
         try validate(ctx, &o, prefix: "opportunity.", checkPeople: false)
         if o.personID != before.personID { try ContactsLink.requirePerson(ctx, o.personID, field: "opportunity.person_id") }
@@ -88,9 +89,14 @@ enum OpportunityMethods {
 
     static func list(_ ctx: CallContext, _ req: Crm_Sales_V1_ListOpportunitiesRequest) throws -> Crm_Sales_V1_ListOpportunitiesResponse {
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
+        for (value, name) in [(req.pipelineID, "pipeline_id"), (req.stageID, "stage_id"), (req.personID, "person_id"),
+                              (req.organizationID, "organization_id")] {
+            try Validate.optionalID(value, name)
+        }
         var filter = SQLFilter()
         if req.pipelineID != 0 { filter.add("o.pipeline_id = ?", .integer(req.pipelineID)) }
-        if req.stageID != 0 { filter.add("o.stage_id = ?", .integer(req.stageID)) }
+        // Closed opportunities are at their outcome, in no stage.
+        if req.stageID != 0 { filter.add("o.stage_id = ? AND o.status = 1", .integer(req.stageID)) }
         if req.status != .unspecified { filter.add("o.status = ?", .integer(Int64(req.status.rawValue))) }
         if !req.owner.isEmpty { filter.add("o.owner = ?", .text(req.owner)) }
         if req.personID != 0 { filter.add("o.person_id = ?", .integer(req.personID)) }
@@ -116,8 +122,10 @@ enum OpportunityMethods {
         }
         try Check.date(&o.expectedCloseDate, "\(prefix)expected_close_date")
         try Check.text(&o.owner, "\(prefix)owner", max: 100)
-        if o.personID < 0 { throw PluginError.invalidArgument("\(prefix)person_id must not be negative") }
-        if o.organizationID < 0 { throw PluginError.invalidArgument("\(prefix)organization_id must not be negative") }
+        try Validate.optionalID(o.personID, "\(prefix)person_id")
+        try Validate.optionalID(o.organizationID, "\(prefix)organization_id")
+        try Validate.optionalID(o.leadID, "\(prefix)lead_id")
+        try Validate.optionalID(o.stageID, "\(prefix)stage_id")
         if checkPeople {
             try ContactsLink.requirePerson(ctx, o.personID, field: "\(prefix)person_id")
             try ContactsLink.requireOrganization(ctx, o.organizationID, field: "\(prefix)organization_id")

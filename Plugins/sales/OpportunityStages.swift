@@ -57,21 +57,24 @@ enum OpportunityStages {
         return try close(ctx, req.id, won: false, reason: reason)
     }
 
-    /// Won: probability 100; lost: probability 0 and the reason. The stage
-    /// stays the last open one the opportunity was in.
+    /// Won: probability 100; lost: probability 0 and the reason. Either way
+    /// the opportunity leaves its stage for the outcome (stage 0, "Won" or
+    /// "Lost"); its history keeps the stage it closed from.
     private static func close(_ ctx: CallContext, _ id: Int64, won: Bool, reason: String) throws -> Opportunity {
         let store = OpportunityStore(db: try ctx.database)
         var o = try requireOpen(store, id)
         let now = UTCClock.nowMicros()
         let previous = o.stageID
         o.status = won ? .won : .lost
+        o.stageID = 0
+        o.stageName = won ? "Won" : "Lost"
         o.probability = won ? 100 : 0
         o.lostReason = reason
         o.closedUnixUs = now
         o.version += 1
         o.updatedUnixUs = now
         try store.save(o)
-        try store.enter(o.id, stageID: 0, stageName: won ? "Won" : "Lost", at: now)
+        try store.enter(o.id, stageID: 0, stageName: o.stageName, at: now)
         o.stageHistory = try store.history(o.id)
         let summary = won ? "\(OpportunityStore.describe(o)) won" : "\(OpportunityStore.describe(o)) lost: \(reason)"
         try SalesEvents.opportunity(ctx, won ? "won" : "lost", o, previousStageID: previous, summary)

@@ -4,19 +4,23 @@ import CRMPluginKit
 struct OpportunityStore {
     let db: Database
 
-    /// The stage name comes from the stage, which is never renamed.
+    /// The stage name comes from the stage, which is never renamed. A won
+    /// or lost opportunity is at its outcome, as its history says: stage 0,
+    /// "Won" or "Lost" (rows closed before that rule kept their last stage id).
     static let select = """
-        SELECT o.id, o.name, o.pipeline_id, o.stage_id, s.name, o.probability, o.status, o.amount_minor, o.currency,
-            o.expected_close_date, o.owner, o.person_id, o.organization_id, o.lead_id, o.lost_reason, o.closed_us,
+        SELECT o.id, o.name, o.pipeline_id, CASE WHEN o.status IN (2, 3) THEN 0 ELSE o.stage_id END,
+            CASE o.status WHEN 2 THEN 'Won' WHEN 3 THEN 'Lost' ELSE s.name END, o.probability, o.status, o.amount_minor,
+            o.currency, o.expected_close_date, o.owner, o.person_id, o.organization_id, o.lead_id, o.lost_reason, o.closed_us,
             o.version, o.created_us, o.updated_us
-        FROM sales_opportunities o JOIN sales_stages s ON s.id = o.stage_id
+        FROM sales_opportunities o LEFT JOIN sales_stages s ON s.id = o.stage_id
         """
 
-    static let writableFields: Set<String> = ["name", "amount", "expected_close_date", "owner", "person_id", "organization_id"]
-    static let fieldsSetElsewhere = [
+    static let updateMask = UpdateMask(fields: [
+        "name": 2, "amount": 8, "expected_close_date": 9, "owner": 10, "person_id": 11, "organization_id": 12,
+    ], elsewhere: [
         "stage_id": "MoveOpportunity", "probability": "MoveOpportunity", "status": "WinOpportunity or LoseOpportunity",
         "lost_reason": "LoseOpportunity", "pipeline_id": "MoveOpportunity",
-    ]
+    ])
 
     static func decode(_ row: [SQLValue]) -> Opportunity {
         var o = Opportunity()
@@ -110,8 +114,7 @@ struct OpportunityStore {
             """, [.integer(id), .integer(stageID), .text(stageName), .integer(time)])
     }
 
-    static func copy(_ source: Opportunity, to o: inout Opportunity, mask: [String]) {
-        let fields = mask.isEmpty ? writableFields : Set(mask)
+    static func copy(_ source: Opportunity, to o: inout Opportunity, fields: Set<String>) {
         if fields.contains("name") { o.name = source.name }
         if fields.contains("amount") {
             if source.hasAmount { o.amount = source.amount } else { o.clearAmount() }

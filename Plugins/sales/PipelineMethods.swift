@@ -18,7 +18,8 @@ enum PipelineMethods {
 
     static func create(_ ctx: CallContext, _ req: Crm_Sales_V1_CreatePipelineRequest) throws -> Pipeline {
         let db = try ctx.database
-        if let id = try Sales.idempotency.lookup(db, method: "CreatePipeline", key: req.idempotencyKey) {
+        let (previous, claim) = try Sales.idempotency.check(db, method: "CreatePipeline", req, key: \.idempotencyKey)
+        if let id = previous {
             return try require(db, id)
         }
         var name = req.name
@@ -59,7 +60,7 @@ enum PipelineMethods {
         if req.makeDefault {
             try db.execute("UPDATE sales_pipelines SET is_default = CASE WHEN id = ? THEN 1 ELSE 0 END", [.integer(id)])
         }
-        try Sales.idempotency.record(db, method: "CreatePipeline", key: req.idempotencyKey, resultID: id)
+        try Sales.idempotency.record(db, claim, resultID: id)
         return try require(db, id)
     }
 
@@ -100,7 +101,7 @@ enum PipelineMethods {
         if id == 0 {
             rows = try db.query("SELECT id, name, is_default FROM sales_pipelines WHERE is_default = 1 ORDER BY id LIMIT 1")
         } else {
-            guard id > 0 else { throw PluginError.invalidArgument("\(field) must not be negative") }
+            guard id > 0 else { throw PluginError.invalidArgument("\(field) must be a positive id (or 0 for the default pipeline), not \(id)") }
             rows = try db.query("SELECT id, name, is_default FROM sales_pipelines WHERE id = ?", [.integer(id)])
         }
         guard let row = rows.first else {

@@ -10,7 +10,10 @@ enum Reports {
 
     /// Open and won opportunities with an expected close date, per period of
     /// that date, owner and currency. Weighted sums round down per
-    /// opportunity (integer division of non-negative amounts).
+    /// opportunity (integer division of non-negative amounts; the amount cap
+    /// keeps amount × probability far below int64). A sum beyond int64 (over
+    /// 9,000 opportunities at the cap in one row) is OUT_OF_RANGE: SQLite's
+    /// SUM stops with "integer overflow" rather than wrap.
     static func forecast(_ ctx: CallContext, _ req: Crm_Sales_V1_GetForecastRequest) throws -> Crm_Sales_V1_GetForecastResponse {
         let period: String
         switch req.period {
@@ -38,7 +41,9 @@ enum Reports {
             filter.add("pipeline_id = ?", .integer(req.pipelineID))
         }
         if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
-        let rows = try db.query("""
+        let rows: [[SQLValue]]
+        do {
+            rows = try db.query("""
             SELECT \(period) AS period, owner, currency,
                 SUM(CASE WHEN status = 1 THEN 1 ELSE 0 END),
                 SUM(CASE WHEN status = 1 THEN amount_minor ELSE 0 END),
@@ -48,6 +53,10 @@ enum Reports {
             GROUP BY period, owner, currency
             ORDER BY period, owner, currency
             """, filter.parameters)
+        } catch let error as PluginError where error.message.contains("integer overflow") {
+            throw PluginError(.outOfRange, "a forecast sum exceeds the int64 range of amount_minor; "
+                + "narrow it with from_date, to_date, pipeline_id or owner")
+        }
         return .with {
             $0.rows = rows.map { row in
                 Crm_Sales_V1_ForecastRow.with {

@@ -126,5 +126,8 @@ enum SalesSchema {
             CREATE INDEX sales_lead_conversions_by_person ON sales_lead_conversions (person_id);
             """)
         def.migration(7, "idempotency", IdempotencyKeys.createTableSQL("sales_idempotency"))
+        // Each key's request fingerprint, so a key reused for another request is refused.
+        def.migration(8, "idempotency fingerprints", IdempotencyKeys.addFingerprintSQL("sales_idempotency")
+            + " ALTER TABLE sales_lead_conversions ADD COLUMN fingerprint BLOB;")
     }
 }

@@ -35,17 +35,6 @@ enum Check {
         value = value.trimmedSpaces
         if !value.isEmpty { try Validate.date(value, field) }
     }
-
-    /// Rejects unknown names in an update mask, with a hint for names that
-    /// another method changes.
-    static func mask(_ mask: [String], known: Set<String>, elsewhere: [String: String] = [:]) throws {
-        for name in mask where !known.contains(name) {
-            if let method = elsewhere[name] {
-                throw PluginError.invalidArgument("update_mask: \"\(name)\" cannot be updated here; use \(method)")
-            }
-        }
-        try Validate.mask(mask, known: known)
-    }
 }
 
 /// Keyset pages: runs `sql` (which must end with "LIMIT ?") for one more

@@ -12,10 +12,17 @@
 /// pipelines and opportunities, activities and follow-ups, forecasts, and
 /// round-robin lead assignment. Needs the contacts module.
 ///
-/// Conventions as in crm/contacts/v1/contacts.proto: int64 ids, times in
+/// Conventions as in crm/contacts/v1/contacts.proto, which spells them out:
+/// positive int64 ids (negative ones are INVALID_ARGUMENT), times in
 /// microseconds since the Unix epoch (UTC), dates "YYYY-MM-DD", paginated
-/// lists, idempotency keys on creates, field masks on updates. Money is an
-/// integer amount in the currency's minor units with an ISO 4217 code.
+/// lists (page_size 0: 50, above 500 served as 500), idempotency keys on
+/// creates bound to the request (another request under a used key is
+/// FAILED_PRECONDITION; keys are per method and never expire), update masks
+/// (AIP-134: no mask means the fields the request sets, "*" all of them;
+/// snake_case or lowerCamelCase) with expected_version (ABORTED). Money is
+/// an integer amount in the currency's minor units with an ISO 4217 code.
+/// Error messages name the field at fault; any call may also get the
+/// kernel's statuses listed in contacts.proto.
 
 import SwiftProtobuf
 
@@ -206,7 +213,7 @@ nonisolated struct Crm_Sales_V1_Money: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// 1250 with "EUR" is EUR 12.50
+  /// 1250 with "EUR" is EUR 12.50; 0 to 10^15.
   var amountMinor: Int64 = 0
 
   /// ISO 4217, upper case
@@ -657,6 +664,9 @@ nonisolated struct Crm_Sales_V1_Opportunity: @unchecked Sendable {
     set {_uniqueStorage()._pipelineID = newValue}
   }
 
+  /// The open stage; for a won or lost opportunity 0, with stage_name "Won"
+  /// or "Lost", as in stage_history (whose earlier rows show the stage it
+  /// closed from).
   var stageID: Int64 {
     get {_storage._stageID}
     set {_uniqueStorage()._stageID = newValue}
@@ -864,6 +874,7 @@ nonisolated struct Crm_Sales_V1_ListOpportunitiesRequest: Sendable {
 
   var pipelineID: Int64 = 0
 
+  /// open opportunities in that stage
   var stageID: Int64 = 0
 
   var status: Crm_Sales_V1_OpportunityStatus = .unspecified

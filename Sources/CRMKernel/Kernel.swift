@@ -39,7 +39,8 @@ public final class Kernel: @unchecked Sendable {
         self.storage = storage
         HostAPI.storage = storage
         plugins.useDatabase(database)
-        KernelServices.register(router: router, plugins: plugins, health: health, storage: storage)
+        KernelServices.register(router: router, plugins: plugins, health: health, storage: storage,
+                                limits: config.limits)
         plugins.loadAll(config: config)
         plugins.startSubscribers(storage: storage)
         let retention = EventRetention(

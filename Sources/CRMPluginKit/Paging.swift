@@ -13,8 +13,9 @@ public struct Paging {
     /// The previous page's last sort key, or nil for the first page.
     public let after: [SQLValue]?
 
-    /// Validates `page_size` (0 means the default; above the maximum is
-    /// clamped, as Google's APIs do) and decodes `page_token`.
+    /// Validates `page_size` and decodes `page_token`. 0 means the default;
+    /// a size above the maximum is served as the maximum (AIP-158 coerces
+    /// it so, and the protos and docs/MODULES.md say so).
     public init(pageSize: Int32, pageToken: String, keyCount: Int) throws {
         guard pageSize >= 0 else { throw PluginError.invalidArgument("page_size must not be negative") }
         limit = pageSize == 0 ? Self.defaultPageSize : min(Int(pageSize), Self.maxPageSize)

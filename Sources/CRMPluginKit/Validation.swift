@@ -26,8 +26,15 @@ public enum Validate {
         }
     }
 
+    /// A required id: 0 is a missing one, a negative one is no id at all.
     public static func positiveID(_ value: Int64, _ field: @autoclosure () -> String) throws {
-        if value <= 0 { throw PluginError.invalidArgument("\(field()) is required") }
+        if value == 0 { throw PluginError.invalidArgument("\(field()) is required") }
+        if value < 0 { throw PluginError.invalidArgument("\(field()) must be a positive id, not \(value)") }
+    }
+
+    /// An optional id (a reference or a filter): 0 means none.
+    public static func optionalID(_ value: Int64, _ field: @autoclosure () -> String) throws {
+        if value < 0 { throw PluginError.invalidArgument("\(field()) must be a positive id (or 0 for none), not \(value)") }
     }
 
     /// A pragmatic check (one "@", a dot in the domain, no spaces), not RFC 5322.
@@ -94,13 +101,6 @@ public enum Validate {
     public static func expectedVersion(_ expected: Int64, _ actual: Int64, noun: String) throws {
         if expected != 0 && expected != actual {
             throw PluginError(.aborted, "\(noun) is at version \(actual), not the expected_version \(expected); read it again")
-        }
-    }
-
-    /// Rejects names in `mask` that are not in `known`.
-    public static func mask(_ mask: [String], known: Set<String>, _ field: String = "update_mask") throws {
-        for name in mask where !known.contains(name) {
-            throw PluginError.invalidArgument("\(field) names unknown field \"\(name)\"")
         }
     }
 }

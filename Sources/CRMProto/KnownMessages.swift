@@ -61,6 +61,8 @@ public let knownMessageTypes: [any Message.Type] = [
     Crm_Kernel_V1_Event.self,
     Crm_Kernel_V1_GetFileDescriptorSetRequest.self,
     Crm_Kernel_V1_GetFileDescriptorSetResponse.self,
+    Crm_Kernel_V1_GetServerInfoRequest.self,
+    Crm_Kernel_V1_GetServerInfoResponse.self,
     Crm_Kernel_V1_HealthCheckRequest.self,
     Crm_Kernel_V1_HealthCheckResponse.self,
     Crm_Kernel_V1_ListPluginsRequest.self,

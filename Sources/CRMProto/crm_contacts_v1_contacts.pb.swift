@@ -12,17 +12,42 @@
 /// detection and merge, and the customer timeline every module writes to.
 ///
 /// Conventions shared by every first-party module:
-/// * ids are positive int64; 0 means "none".
+/// * ids are positive int64; 0 means "none". A required id of 0 is
+///   INVALID_ARGUMENT "<field> is required", a negative one INVALID_ARGUMENT
+///   "<field> must be a positive id"; so is a negative optional id (a filter
+///   or a reference, where 0 means none).
 /// * times are microseconds since the Unix epoch, UTC (`*_unix_us`); calendar
 ///   dates are "YYYY-MM-DD" strings.
-/// * lists take `page_size` (default 50, at most 500) and `page_token` (from
-///   the previous page's `next_page_token`; empty for the first page) and end
-///   when `next_page_token` is empty.
-/// * creates take an `idempotency_key`: a retry with the same key returns the
-///   first result instead of creating twice.
-/// * updates take a field mask (`update_mask`, field names as in this file)
-///   and an optional `expected_version`, answered with ABORTED if the record
-///   changed since that version.
+/// * lists take `page_size` (0: 50; at most 500, and a larger value is served
+///   as 500, as AIP-158 coerces it; negative is INVALID_ARGUMENT) and
+///   `page_token` (from the previous page's `next_page_token`; empty for the
+///   first page; any other string is INVALID_ARGUMENT), and end when
+///   `next_page_token` is empty.
+/// * creates take an `idempotency_key` (up to 200 bytes; empty: none). A
+///   retry with the same key and the same request returns the first result
+///   and creates nothing. The same key with a different request (compared by
+///   a SHA-256 of the request with the key left out) is FAILED_PRECONDITION:
+///   the call would only succeed once the state changed, which it never does
+///   for a used key, and the gRPC guide reserves INVALID_ARGUMENT for requests
+///   that are wrong whatever the state. A key is scoped to its method (the
+///   same key on CreatePerson and CreateOrganization is two keys), not yet to
+///   a caller (crmd has no users yet), and kept for as long as the database:
+///   keys never expire.
+/// * updates take `update_mask` (AIP-134) and an optional `expected_version`,
+///   answered with ABORTED if the record changed since that version. Without
+///   a mask an update replaces the writable fields the request sets: in
+///   proto3 a scalar is set when it is not its default ("", 0, false, the
+///   first enum value) and a list or map when it is not empty, so clearing a
+///   field takes naming it in the mask. `*` alone replaces every writable
+///   field (unset ones are cleared). Paths are field names in snake_case or
+///   lowerCamelCase (proto3 JSON's FieldMask form); an unknown one is
+///   INVALID_ARGUMENT. Output-only fields in the record (id, version, times)
+///   are ignored.
+/// * every error message names the field at fault. Beyond the statuses each
+///   rpc lists below, any call may get the kernel's (docs/PROTOCOL.md):
+///   INVALID_ARGUMENT for a request that does not decode, RESOURCE_EXHAUSTED,
+///   DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE, UNIMPLEMENTED when the module
+///   is not loaded, INTERNAL for a storage failure.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -734,7 +759,10 @@ public nonisolated struct Crm_Contacts_V1_UpdatePersonRequest: Sendable {
   /// Clears the value of `person`. Subsequent reads from it will return its default value.
   public mutating func clearPerson() {self._person = nil}
 
-  /// Field names of Person to replace; empty replaces every writable field.
+  /// Fields of Person to replace: first_name, last_name, emails, phones,
+  /// addresses, job_title, organization_id, owner, source, lifecycle_stage,
+  /// notes, tags, custom_fields, external_id (or lowerCamelCase). Empty: the
+  /// fields set in `person`; "*": all of them. Clearing a field takes naming it.
   public var updateMask: [String] = []
 
   public var expectedVersion: Int64 = 0
@@ -915,6 +943,7 @@ public nonisolated struct Crm_Contacts_V1_UpdateOrganizationRequest: @unchecked 
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// id required
   public var organization: Crm_Contacts_V1_Organization {
     get {_storage._organization ?? Crm_Contacts_V1_Organization()}
     set {_uniqueStorage()._organization = newValue}
@@ -924,6 +953,9 @@ public nonisolated struct Crm_Contacts_V1_UpdateOrganizationRequest: @unchecked 
   /// Clears the value of `organization`. Subsequent reads from it will return its default value.
   public mutating func clearOrganization() {_uniqueStorage()._organization = nil}
 
+  /// Fields of Organization to replace: name, domain, industry, phones,
+  /// addresses, owner, tags, custom_fields, notes, external_id (or
+  /// lowerCamelCase). Empty: the fields set in `organization`; "*": all.
   public var updateMask: [String] {
     get {_storage._updateMask}
     set {_uniqueStorage()._updateMask = newValue}
@@ -1219,18 +1251,22 @@ public nonisolated struct Crm_Contacts_V1_ImportPeopleRequest: Sendable {
   /// Whole CSV rows (RFC 4180, UTF-8) without the header, at most 5,000.
   public var csv: String = String()
 
-  /// Column name → field. Fields: first_name, last_name, email, phone,
-  /// job_title, organization (a name; created when missing), owner, source,
-  /// lifecycle_stage (e.g. "customer"), notes, tags (";"-separated),
-  /// external_id, custom.<key>. A column without a mapping maps to the field
-  /// of the same name, if there is one, and is ignored otherwise.
+  /// Column name → field. Fields: id (crmd's person id: the row updates that
+  /// person), first_name, last_name, email (the primary one: the person's
+  /// other emails stay), phone (likewise), job_title, organization (a name;
+  /// created when missing), organization_id (wins over organization when
+  /// both are given), owner, source, lifecycle_stage (e.g. "customer"),
+  /// notes, tags (";"-separated), external_id, custom.<key>. A column
+  /// without a mapping maps to the field of the same name, if there is one,
+  /// and is ignored otherwise; map a column to "" to ignore it (e.g. another
+  /// system's "id").
   public var mapping: Dictionary<String,String> = [:]
 
   /// Check every row and report, write nothing.
   public var dryRun: Bool = false
 
   /// The file row number of the first row in `csv`, for the error report
-  /// (the header is row 1).
+  /// (the header is row 1); 0 means 2.
   public var firstRowNumber: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

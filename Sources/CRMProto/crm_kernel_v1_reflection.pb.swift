@@ -25,6 +25,54 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
+public nonisolated struct Crm_Kernel_V1_GetServerInfoRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Kernel_V1_GetServerInfoResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The wire protocol version this server speaks (docs/PROTOCOL.md), 1.
+  public var protocolVersion: UInt32 = 0
+
+  /// Largest payload of one frame, in bytes; a larger REQUEST is answered
+  /// RESOURCE_EXHAUSTED (limits.max_message_bytes).
+  public var maxMessageBytes: UInt64 = 0
+
+  /// Largest frame header, in bytes; a larger one is a protocol error.
+  public var maxHeaderBytes: UInt32 = 0
+
+  /// Calls one connection may have in flight; the next is answered
+  /// RESOURCE_EXHAUSTED (limits.max_in_flight_per_connection).
+  public var maxInFlightPerConnection: UInt32 = 0
+
+  /// How long a frame (or the preface) may stay incomplete before GOAWAY.
+  public var readTimeoutMs: UInt64 = 0
+
+  /// How long a connection with no call in flight and no traffic stays open.
+  /// A client that wants to keep an idle connection sends PING more often.
+  public var idleTimeoutMs: UInt64 = 0
+
+  /// On shutdown, how long calls in flight get to finish after GOAWAY.
+  public var shutdownGraceMs: UInt64 = 0
+
+  /// Events/Subscribe streams open at once across all connections; the next
+  /// is answered RESOURCE_EXHAUSTED.
+  public var maxEventSubscriptions: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Crm_Kernel_V1_ListServicesRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -125,6 +173,90 @@ public nonisolated struct Crm_Kernel_V1_GetFileDescriptorSetResponse: Sendable {
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.kernel.v1"
+
+nonisolated extension Crm_Kernel_V1_GetServerInfoRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetServerInfoRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_GetServerInfoRequest, rhs: Crm_Kernel_V1_GetServerInfoRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Kernel_V1_GetServerInfoResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetServerInfoResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{3}max_message_bytes\0\u{3}max_header_bytes\0\u{3}max_in_flight_per_connection\0\u{3}read_timeout_ms\0\u{3}idle_timeout_ms\0\u{3}shutdown_grace_ms\0\u{3}max_event_subscriptions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.maxMessageBytes) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxHeaderBytes) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.maxInFlightPerConnection) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.readTimeoutMs) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.idleTimeoutMs) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.shutdownGraceMs) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.maxEventSubscriptions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.protocolVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.protocolVersion, fieldNumber: 1)
+    }
+    if self.maxMessageBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.maxMessageBytes, fieldNumber: 2)
+    }
+    if self.maxHeaderBytes != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxHeaderBytes, fieldNumber: 3)
+    }
+    if self.maxInFlightPerConnection != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxInFlightPerConnection, fieldNumber: 4)
+    }
+    if self.readTimeoutMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.readTimeoutMs, fieldNumber: 5)
+    }
+    if self.idleTimeoutMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.idleTimeoutMs, fieldNumber: 6)
+    }
+    if self.shutdownGraceMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.shutdownGraceMs, fieldNumber: 7)
+    }
+    if self.maxEventSubscriptions != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxEventSubscriptions, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_GetServerInfoResponse, rhs: Crm_Kernel_V1_GetServerInfoResponse) -> Bool {
+    if lhs.protocolVersion != rhs.protocolVersion {return false}
+    if lhs.maxMessageBytes != rhs.maxMessageBytes {return false}
+    if lhs.maxHeaderBytes != rhs.maxHeaderBytes {return false}
+    if lhs.maxInFlightPerConnection != rhs.maxInFlightPerConnection {return false}
+    if lhs.readTimeoutMs != rhs.readTimeoutMs {return false}
+    if lhs.idleTimeoutMs != rhs.idleTimeoutMs {return false}
+    if lhs.shutdownGraceMs != rhs.shutdownGraceMs {return false}
+    if lhs.maxEventSubscriptions != rhs.maxEventSubscriptions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
 
 nonisolated extension Crm_Kernel_V1_ListServicesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListServicesRequest"

@@ -26,7 +26,10 @@ public struct FrameParser {
     public let maxPayloadBytes: Int
     private var bytesToSkip = 0
 
-    public init(maxHeaderBytes: Int = 64 * 1024, maxPayloadBytes: Int) {
+    /// The protocol's header limit (docs/PROTOCOL.md §5.2).
+    public static let defaultMaxHeaderBytes = 64 * 1024
+
+    public init(maxHeaderBytes: Int = defaultMaxHeaderBytes, maxPayloadBytes: Int) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxPayloadBytes = maxPayloadBytes
     }

@@ -50,11 +50,13 @@ struct CallCommand: AsyncParsableCommand {
     func run() async throws {
         try await runCalls {
             let client = try connection.connect()
-            let info = try await methodInfo(client)
+            // crmd's own listing first; for a method it does not serve (a refused
+            // plugin's), crmctl's copy of the contracts, so crmd still gets the call.
+            let info = try await methodInfo(client) ?? Contracts.methods[method]
             let requestType = info.flatMap { MessageRegistry.type(named: $0.requestType) }
             let responseType = info.flatMap { MessageRegistry.type(named: $0.responseType) }
             let useJSON = !base64 && requestType != nil && responseType != nil
-            let payload = try encodeRequest(useJSON ? requestType : nil)
+            let payload = try encodeRequest(useJSON ? requestType : nil, info)
             let metadata = Dictionary(header.map { entry -> (String, String) in
                 let parts = entry.split(separator: "=", maxSplits: 1)
                 return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")
@@ -80,17 +82,29 @@ struct CallCommand: AsyncParsableCommand {
         return nil
     }
 
-    private func encodeRequest(_ type: (any Message.Type)?) throws -> [UInt8] {
+    /// The request's bytes. A request that does not fit is refused here, never
+    /// sent, with INVALID_ARGUMENT as crmd would answer it.
+    private func encodeRequest(_ type: (any Message.Type)?, _ info: Crm_Kernel_V1_MethodInfo?) throws -> [UInt8] {
         let text = request ?? ""
         if let type {
+            let json = text.isEmpty ? "{}" : text
             do {
-                return try type.init(jsonString: text.isEmpty ? "{}" : text).serializedBytes()
+                return try type.init(jsonString: json).serializedBytes()
             } catch {
-                throw RPCError(.invalidArgument, "request is not valid JSON for \(type.protoMessageName): \(error)")
+                let why = JSONRequestCheck(type: type).explain(json, error)
+                throw RPCError(.invalidArgument, "request is not valid JSON for \(type.protoMessageName): \(why)")
             }
         }
         guard let bytes = Data(base64Encoded: text) else {
-            throw RPCError(.invalidArgument, "request must be base64 (no JSON mapping for this method's type)")
+            let why: String
+            if base64 {
+                why = "--base64 was given"
+            } else if let info {
+                why = "crmctl cannot map \(info.requestType) -> \(info.responseType) to JSON"
+            } else {
+                why = "crmd does not serve \(method) and crmctl does not know its request type"
+            }
+            throw RPCError(.invalidArgument, "\(why), so the request must be base64 protobuf bytes")
         }
         return Array(bytes)
     }

@@ -9,20 +9,37 @@ struct CrmCtl: AsyncParsableCommand {
         commandName: "crmctl",
         abstract: "Talk to crmd over its Unix socket.",
         discussion: """
+        Global option, before or after the subcommand:
+          --socket PATH   crmd's socket (default: $CRM_SOCKET, else ./crm.sock)
+
         Exit status: 0 on success; on a failed call, the gRPC status code of the
         answer (3 INVALID_ARGUMENT, 5 NOT_FOUND, 12 UNIMPLEMENTED, 14 UNAVAILABLE
-        when crmd cannot be reached, ...); 64 for a usage error.
+        when crmd cannot be reached, ...); 3 also for a request crmctl cannot
+        encode (JSON that does not fit the type, text that is not base64), which
+        it never sends; 64 for a usage error.
         """,
         subcommands: [HealthCommand.self, PluginsCommand.self, ServicesCommand.self,
                       CallCommand.self, BenchCommand.self, EventsCommand.self, BackupCommand.self,
                       ContactsCommand.self, SeedCommand.self])
+
+    static func main() async {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        do {
+            try GlobalOptions.extract(from: &arguments)
+        } catch {
+            exit(withError: error)
+        }
+        await main(arguments)
+    }
 }
 
 struct ConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: "crmd's socket (default: $CRM_SOCKET, else ./crm.sock).")
+    @Option(name: .long, help: ArgumentHelp(
+        "crmd's socket (default: $CRM_SOCKET, else ./crm.sock); may also come before the subcommand.",
+        valueName: "PATH"))
     var socket: String?
 
-    var path: String { socket ?? Connection.defaultSocketPath }
+    var path: String { socket ?? GlobalOptions.socket ?? Connection.defaultSocketPath }
 
     func connect() throws -> Connection {
         do {

@@ -3,28 +3,8 @@ import Testing
 
 /// crmctl as a user runs it: exact output and exit codes.
 @Suite struct CrmctlTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func crmctl(_ arguments: [String], socket: String) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CrmdProcess.buildDir + "/bin/crmctl")
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        env["CRM_SOCKET"] = socket
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+    func crmctl(_ arguments: [String], socket: String) throws -> CrmctlRun {
+        try CrmctlRun.run(arguments, socket: socket)
     }
 
     @Test func healthAndPluginsPrintTheirTables() throws {
@@ -89,7 +69,7 @@ import Testing
     }
 
     @Test func unreachableServerExitsUnavailable() throws {
-        let run = try crmctl(["health"], socket: NSTemporaryDirectory() + "/no-such-\(UUID().uuidString).sock")
+        let run = try crmctl(["health"], socket: CrmctlRun.nowhere)
         #expect(run.status == 14)
         #expect(run.stderr.hasPrefix("crmctl: UNAVAILABLE: cannot connect"))
     }

@@ -53,6 +53,30 @@ import Testing
         }
     }
 
+    @Test func serverInfoTellsTheLimitsInForce() async throws {
+        let crmd = try CrmdProcess(arguments: ["--max-message-bytes", "100000", "--max-in-flight", "17",
+                                               "--read-timeout-ms", "1234", "--idle-timeout-ms", "56789",
+                                               "--shutdown-grace-ms", "4321"])
+        let client = try crmd.connect()
+        let info: Crm_Kernel_V1_GetServerInfoResponse = try await client.call(
+            "/crm.kernel.v1.Reflection/GetServerInfo", Crm_Kernel_V1_GetServerInfoRequest())
+        #expect(info.protocolVersion == 1)
+        #expect(info.maxMessageBytes == 100_000 && info.maxHeaderBytes == 65_536)
+        #expect(info.maxInFlightPerConnection == 17 && info.maxEventSubscriptions == 256)
+        #expect(info.readTimeoutMs == 1234 && info.idleTimeoutMs == 56789 && info.shutdownGraceMs == 4321)
+    }
+
+    @Test func aRequestWithoutAMethodIsUnimplementedAndTheConnectionStays() throws {
+        let crmd = try CrmdProcess()
+        let raw = try RawClient(path: crmd.socketPath)
+        try raw.handshake()
+        try raw.request(1, "")
+        let answer = try #require(try raw.readFrame())
+        #expect(answer.header.kind == .response && answer.header.callID == 1 && answer.header.status == .unimplemented)
+        try raw.request(2, "/crm.kernel.v1.Health/Check")
+        #expect(try raw.readFrame()?.header.status == .ok)
+    }
+
     @Test func listServicesPaginates() async throws {
         let crmd = try CrmdProcess()
         let client = try crmd.connect()

@@ -67,7 +67,9 @@ final class EventStream: @unchecked Sendable {
         } catch {
             return (.unavailable, "cannot read the event log: \(error)")
         }
-        var position = request.afterSequence
+        // Sequences are SQLite integers (at most Int64.max): a position past
+        // every possible one replays nothing, and never wraps into a negative.
+        var position = min(request.afterSequence, UInt64(Int64.max))
         let allocator = ByteBufferAllocator()
         while !isCancelled {
             var out = allocator.buffer(capacity: 64 * 1024)
@@ -118,8 +120,9 @@ final class EventStream: @unchecked Sendable {
         guard after > 0 else { return nil }  // 0 means "from the oldest stored"
         let oldest = try reader.authorizer.asKernel { try reader.query("SELECT MIN(sequence) FROM kernel_outbox") }
         let head = try EventLog.lastAssigned(reader)
-        if case .integer(let first)? = oldest.first?.first {
-            if UInt64(first) > after + 1 {
+        // Sequences start at 1, so `first - 1` cannot wrap; `after + 1` could.
+        if case .integer(let first)? = oldest.first?.first, first > 0 {
+            if UInt64(first) - 1 > after {
                 return "events up to \(UInt64(first) - 1) were compacted; resume from after_sequence \(UInt64(first) - 1) or later"
             }
         } else if head > after {

@@ -23,7 +23,7 @@ extension ConnectionHandler {
         } catch {
             return refuse(.invalidArgument, "request does not decode as crm.kernel.v1.SubscribeRequest")
         }
-        let loop = context.eventLoop
+        let loop = eventLoop!
         let box = UnsafeTransfer(self)
         stream.send = { [weak stream] frames in
             loop.flatSubmit {

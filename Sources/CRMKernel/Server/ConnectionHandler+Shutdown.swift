@@ -22,7 +22,7 @@ extension ConnectionHandler {
             : ((try? KernelServices.healthResponse(router: shared.router, health: shared.health,
                                                    serving: shared.health.isServing, service: service)
                 .serializedBytes()) ?? [])
-        write(header, payload: context.channel.allocator.buffer(bytes: answer))
+        write(header, payload: Self.allocator.buffer(bytes: answer))
     }
 
     /// Stop taking calls: GOAWAY, end the health streams (with a last

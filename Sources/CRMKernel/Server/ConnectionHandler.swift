@@ -20,11 +20,19 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     let shared: ServerShared
+    static let allocator = ByteBufferAllocator()
     var limits: KernelConfig.Limits { shared.config.limits }
     var logger: Logger { shared.logger }
 
+    /// Dropped in handlerRemoved: the context holds this handler, so keeping
+    /// it would make a cycle that leaks every closed connection and its buffers.
     var context: ChannelHandlerContext!
+    /// The connection's loop, kept past handlerRemoved for late results.
+    private(set) var eventLoop: EventLoop!
     var prefaceDone = false
+    /// A write inside channelRead can fail, and NIO then reads what is left
+    /// of the socket at once, re-entering channelRead: the outer call parses.
+    private var reading = false
     var inbound: ByteBuffer?
     var parser: FrameParser
     var inFlight: [UInt64: InFlight] = [:]
@@ -48,11 +56,21 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         parser = FrameParser(maxPayloadBytes: shared.config.limits.maxMessageBytes)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        eventLoop = context.eventLoop
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        closed = true
+        self.context = nil
+        inbound = nil
+        pendingOut = nil
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         peer = Self.peerCredentials(of: context.channel)
-        shared.connections.add(self)
+        shared.connections.add(self, on: context.eventLoop)
         partialSince = .now()  // the preface is due within the read timeout
         armTimer()
         context.fireChannelActive()
@@ -69,11 +87,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         }
         inFlight.removeAll()
+        inbound = nil
+        pendingOut = nil
         shared.connections.remove(self)
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // What a closing connection still receives is never answered.
+        guard !closed else { return }
         var bytes = unwrapInboundIn(data)
         lastReadNanos = .now()
         if inbound == nil || inbound!.readableBytes == 0 {
@@ -81,10 +103,13 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         } else {
             inbound!.writeBuffer(&bytes)
         }
+        guard !reading else { return }
+        reading = true
+        defer { reading = false }
         if !prefaceDone && !readPreface() { return }
         var framesCompleted = false
         do {
-            while !closed, let event = try parser.next(&inbound!) {
+            while !closed, inbound != nil, let event = try parser.next(&inbound!) {
                 framesCompleted = true
                 switch event {
                 case .frame(let header, let payload): handleFrame(header, payload)
@@ -95,6 +120,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             }
         } catch {
             protocolError("\(error)")
+            return
+        }
+        guard !closed, inbound != nil else {
+            inbound = nil
             return
         }
         // The read timeout measures how long one frame stays incomplete, so
@@ -302,7 +331,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     private func appendOut(_ body: (inout ByteBuffer) -> Void) {
-        if pendingOut == nil { pendingOut = context.channel.allocator.buffer(capacity: 512) }
+        // Late results (a handler finishing after the peer left) are dropped.
+        guard !closed else { return }
+        if pendingOut == nil { pendingOut = Self.allocator.buffer(capacity: 512) }
         body(&pendingOut!)
         needsFlush = true
     }
@@ -311,7 +342,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// already ended; the future completes when the socket took the bytes.
     func writeStreamFrame(_ frame: ByteBuffer, id: UInt64, call: PluginCall) -> EventLoopFuture<Void> {
         guard case .plugin(let current, _)? = inFlight[id], current === call, !closed else {
-            return context.eventLoop.makeFailedFuture(RPCError(.cancelled, "call ended"))
+            return eventLoop.makeFailedFuture(RPCError(.cancelled, "call ended"))
         }
         flushIfNeeded()  // keeps frames in order
         return context.writeAndFlush(wrapOutboundOut(frame))

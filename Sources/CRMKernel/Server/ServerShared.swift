@@ -24,10 +24,10 @@ final class ServerShared: Sendable {
 
 /// The open connections, so shutdown can reach each one on its own loop.
 final class ConnectionRegistry: Sendable {
-    private let handlers = NIOLockedValueBox<[ObjectIdentifier: UnsafeTransfer<ConnectionHandler>]>([:])
+    private let handlers = NIOLockedValueBox<[ObjectIdentifier: (handler: UnsafeTransfer<ConnectionHandler>, loop: EventLoop)]>([:])
 
-    func add(_ handler: ConnectionHandler) {
-        handlers.withLockedValue { $0[ObjectIdentifier(handler)] = UnsafeTransfer(handler) }
+    func add(_ handler: ConnectionHandler, on loop: EventLoop) {
+        handlers.withLockedValue { $0[ObjectIdentifier(handler)] = (UnsafeTransfer(handler), loop) }
     }
 
     func remove(_ handler: ConnectionHandler) {
@@ -39,8 +39,9 @@ final class ConnectionRegistry: Sendable {
     /// Runs `body` on each connection's event loop.
     func forEach(_ body: @escaping @Sendable (ConnectionHandler) -> Void) {
         let all = handlers.withLockedValue { Array($0.values) }
-        for box in all {
-            box.value.context.eventLoop.execute { body(box.value) }
+        for entry in all {
+            let box = entry.handler
+            entry.loop.execute { body(box.value) }
         }
     }
 }

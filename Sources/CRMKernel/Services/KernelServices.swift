@@ -7,7 +7,8 @@ import SwiftProtobuf
 /// The kernel's own services: Health, Reflection and Plugins. They answer
 /// from state that is fixed after start-up, so they run on the event loop.
 enum KernelServices {
-    static func register(router: Router, plugins: PluginHost, health: HealthState, storage: Storage?) {
+    static func register(router: Router, plugins: PluginHost, health: HealthState, storage: Storage?,
+                         limits: KernelConfig.Limits) {
         let kernelDescriptors = Data(base64Encoded: kernelDescriptorSetBase64) ?? Data()
 
         func unary<Req: Message, Resp: Message>(
@@ -98,6 +99,19 @@ enum KernelServices {
             }
             return .with { $0.service = service.name; $0.plugin = service.plugin; $0.fileDescriptorSet = descriptors }
         }
+
+        let serverInfo = Crm_Kernel_V1_GetServerInfoResponse.with {
+            $0.protocolVersion = UInt32(Preface.version)
+            $0.maxMessageBytes = UInt64(max(0, limits.maxMessageBytes))
+            $0.maxHeaderBytes = UInt32(FrameParser.defaultMaxHeaderBytes)
+            $0.maxInFlightPerConnection = UInt32(clamping: limits.maxInFlightPerConnection)
+            $0.readTimeoutMs = UInt64(max(0, limits.readTimeoutMillis))
+            $0.idleTimeoutMs = UInt64(max(0, limits.idleTimeoutMillis))
+            $0.shutdownGraceMs = UInt64(max(0, limits.shutdownGraceMillis))
+            $0.maxEventSubscriptions = UInt32(EventStream.maxActive)
+        }
+        unary(reflection, "GetServerInfo", Crm_Kernel_V1_GetServerInfoRequest.self,
+              Crm_Kernel_V1_GetServerInfoResponse.self) { _ in serverInfo }
 
         unary("crm.kernel.v1.Plugins", "List", Crm_Kernel_V1_ListPluginsRequest.self, Crm_Kernel_V1_ListPluginsResponse.self) { req in
             let all = plugins.plugins.map(pluginInfo)

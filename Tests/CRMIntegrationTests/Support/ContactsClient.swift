@@ -77,6 +77,30 @@ struct ContactsClient {
     }
 }
 
+extension ContactsClient {
+    func importRows(_ header: [String], _ csv: String, mapping: [String: String] = [:],
+                    dryRun: Bool = false) async throws -> Crm_Contacts_V1_ImportPeopleResponse {
+        try await call("ImportPeople", Crm_Contacts_V1_ImportPeopleRequest.with {
+            $0.header = header
+            $0.csv = csv
+            $0.mapping = mapping
+            $0.dryRun = dryRun
+        })
+    }
+
+    /// ExportPeople's whole CSV: the header's names and the rows after it.
+    func export(_ filter: Crm_Contacts_V1_ListPeopleRequest = .init()) async throws -> (header: [String], rows: String) {
+        var text = ""
+        for try await chunk in try connection.stream(contactsService + "ExportPeople",
+                                                     Crm_Contacts_V1_ExportPeopleRequest.with { $0.filter = filter },
+                                                     as: Crm_Contacts_V1_CsvChunk.self) {
+            text += chunk.csv
+        }
+        guard let end = text.range(of: "\r\n") else { throw TestFailure("the export has no header line") }
+        return (text[..<end.lowerBound].split(separator: ",").map(String.init), String(text[end.upperBound...]))
+    }
+}
+
 /// Asserts that `body` fails with `code` and a message containing `mentioning`.
 func expectRPCError(_ code: Crm_Rpc_V1_StatusCode, mentioning: String, sourceLocation: SourceLocation = #_sourceLocation,
                     _ body: () async throws -> some Any) async {

@@ -80,3 +80,35 @@ final class RawClient {
         return headers
     }
 }
+
+extension RawClient {
+    /// Shuts the socket without reading what the server sent: its next
+    /// writes fail while our unread bytes may still wait on its side. (The
+    /// descriptor itself closes when the client is released.)
+    func closeAbruptly() { socket.shutdownBoth() }
+
+    /// Lets the kernel queue `bytes` bytes for the server, so one send can
+    /// hand over a whole burst and the client can close before crmd reads it.
+    func setSendBuffer(_ bytes: Int32) {
+        var size = bytes
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Sends as much of `bytes` as the server takes before it closes; a
+    /// send that fails because the server has gone is not an error here.
+    func sendUntilRefused(_ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Foundation.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+
+    /// Half-closes, then reads to the end of stream before shutting down.
+    func closeCleanly() {
+        _ = Foundation.shutdown(fd, Int32(SHUT_WR))
+        while let some = try? readSome(timeout: 2), !some.isEmpty {}
+        socket.shutdownBoth()
+    }
+}

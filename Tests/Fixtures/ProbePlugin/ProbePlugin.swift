@@ -47,7 +47,8 @@ enum Probe {
     static func sleep(_ ctx: CallContext, _ req: Crm_Testing_V1_SleepRequest) -> Crm_Testing_V1_SleepResponse {
         calls.add(1, ordering: .relaxed)
         var response = Crm_Testing_V1_SleepResponse()
-        while response.sleptMillis < req.millis {
+        // Counted in steps of 2 that stop short of the request: never past UInt32.max.
+        while response.sleptMillis < req.millis && req.millis - response.sleptMillis >= 2 {
             if ctx.isCancelled {
                 cancellationsSeen.add(1, ordering: .relaxed)
                 response.cancelled = true
@@ -61,7 +62,7 @@ enum Probe {
 
     static func fail(_ ctx: CallContext, _ req: Crm_Testing_V1_FailRequest) throws -> Crm_Testing_V1_FailResponse {
         calls.add(1, ordering: .relaxed)
-        guard let status = StatusCode(rawValue: Int32(req.code)) else {
+        guard let status = StatusCode(rawValue: try Checked.convert(req.code, to: Int32.self, "code")) else {
             throw PluginError.invalidArgument("code \(req.code) is not a status code")
         }
         if status == .ok { return Crm_Testing_V1_FailResponse() }
@@ -71,6 +72,8 @@ enum Probe {
     static func count(_ ctx: CallContext, _ req: Crm_Testing_V1_CountRequest,
                       _ send: (CountResponse) throws -> Void) throws {
         calls.add(1, ordering: .relaxed)
+        // usleep takes a UInt32 of microseconds.
+        let intervalMicros = try Checked.convert(UInt64(req.intervalMillis) * 1000, to: UInt32.self, "interval_millis × 1000")
         var n: UInt32 = 0
         while n < req.count {
             if ctx.isCancelled {
@@ -80,8 +83,12 @@ enum Probe {
             n += 1
             var message = CountResponse()
             message.n = n
-            try send(message)
-            if req.intervalMillis > 0 { usleep(req.intervalMillis * 1000) }
+            do { try send(message) } catch {
+                // A cancel can reach the sink (whose write then fails) before the loop looks.
+                if ctx.isCancelled { cancellationsSeen.add(1, ordering: .relaxed) }
+                throw error
+            }
+            if intervalMicros > 0 { usleep(intervalMicros) }
         }
     }
 

@@ -30,6 +30,7 @@ enum ProbeStorage {
     }
 
     static func put(_ ctx: CallContext, _ req: Crm_Testing_V1_PutRequest) throws -> Crm_Testing_V1_PutResponse {
+        let failWith = StatusCode(rawValue: try Checked.convert(req.failWith, to: Int32.self, "fail_with"))
         let db = try ctx.database
         let key = req.key.isEmpty
             ? "k-\(getpid())-\(Clock.micros())-\(keyCounter.add(1, ordering: .relaxed).newValue)" : req.key
@@ -46,7 +47,7 @@ enum ProbeStorage {
             response.sequence = try ctx.publish("probe.item.created", event)
         }
         if req.failWith != 0 {
-            throw PluginError(StatusCode(rawValue: Int32(req.failWith)) ?? .internal, "failing after the write, as asked")
+            throw PluginError(failWith ?? .internal, "failing after the write, as asked")
         }
         return response
     }
@@ -90,7 +91,7 @@ enum ProbeStorage {
     static func seen(_ ctx: CallContext, _ req: Crm_Testing_V1_SeenRequest) throws -> Crm_Testing_V1_SeenResponse {
         let limit = req.limit == 0 ? 1000 : min(Int64(req.limit), 10_000)
         let rows = try ctx.database.query("SELECT sequence, key FROM probe_seen WHERE sequence > ? ORDER BY rowid LIMIT ?",
-                                          [.integer(Int64(req.afterSequence)), .integer(limit)])
+                                          [.integer(try Checked.convert(req.afterSequence, to: Int64.self, "after_sequence")), .integer(limit)])
         var response = Crm_Testing_V1_SeenResponse()
         response.sequences = rows.map { UInt64($0[0].int ?? 0) }
         response.keys = rows.map { $0[1].string ?? "" }
