@@ -33,7 +33,9 @@ public final class Kernel: @unchecked Sendable {
         let database = try KernelDatabase(dataDirectory: config.dataDirectory, synchronousFull: config.synchronousFull,
                                           fullCheck: config.checkDatabaseAtStart)
         self.database = database
-        let storage = try Storage(database: database, readers: config.readerConnections)
+        let storage = try Storage(database: database, readers: config.readerConnections,
+                                  limits: StorageLimits(sqlTimeoutMillis: config.limits.sqlTimeoutMillis,
+                                                        maxMessageBytes: config.limits.maxMessageBytes))
         self.storage = storage
         HostAPI.storage = storage
         plugins.useDatabase(database)

@@ -60,6 +60,9 @@ struct Crmd: ParsableCommand {
     @Option(name: .long, help: "On SIGTERM/SIGINT, let calls in flight finish this long, ms (default 10000).")
     var shutdownGraceMs: Int64?
 
+    @Option(name: .long, help: "Interrupt a plugin call's SQL this long after its first statement when the caller set no earlier deadline, ms (default 5000).")
+    var sqlTimeoutMs: Int64?
+
     @Option(name: .long, help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel: String?
 
@@ -99,6 +102,7 @@ struct Crmd: ParsableCommand {
         if let readTimeoutMs { c.limits.readTimeoutMillis = readTimeoutMs }
         if let idleTimeoutMs { c.limits.idleTimeoutMillis = idleTimeoutMs }
         if let shutdownGraceMs { c.limits.shutdownGraceMillis = shutdownGraceMs }
+        if let sqlTimeoutMs { c.limits.sqlTimeoutMillis = sqlTimeoutMs }
         if let logLevel { c.logLevel = logLevel }
         if let logFormat { c.logFormat = logFormat }
         try parse { try c.validate() }

@@ -31,7 +31,7 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 	cp $< $@
 
 # Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
-FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig
+FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig badfkmig evolvemig
 FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
 FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
@@ -41,8 +41,19 @@ FIXTURE_FLAGS_oldrange = -DFIXTURE_DEP='"tablebooking"' -DFIXTURE_DEP_RANGE='">=
 FIXTURE_FLAGS_goodmig = -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX goodmig_items_name ON goodmig_items(name)"'
 # Its second migration writes the kernel's table: denied, so neither applies.
 FIXTURE_FLAGS_badmig = -DFIXTURE_SECOND_MIGRATION='"CREATE TABLE badmig_more (x INTEGER); DELETE FROM kernel_migrations"'
+# Its second migration declares a foreign key to the kernel's outbox: refused.
+FIXTURE_FLAGS_badfkmig = -DFIXTURE_SECOND_MIGRATION='"CREATE TABLE badfkmig_more (t TEXT REFERENCES kernel_outbox (topic))"'
+# Its second migration evolves its table: rename, rename a column, add a checked column, drop one.
+FIXTURE_FLAGS_evolvemig = -DFIXTURE_SECOND_MIGRATION='"ALTER TABLE evolvemig_items RENAME TO evolvemig_things; \
+  ALTER TABLE evolvemig_things RENAME COLUMN name TO title; ALTER TABLE evolvemig_things ADD COLUMN gone TEXT; \
+  ALTER TABLE evolvemig_things ADD COLUMN n INTEGER CHECK (n IS NULL OR n > 0); ALTER TABLE evolvemig_things DROP COLUMN gone"'
 
-c-test-plugins: $(foreach n,$(FIXTURE_NAMES),$(BUILD)/test-plugins/$(n).so $(BUILD)/test-plugins/$(n).plugin.json)
+c-test-plugins: $(foreach n,$(FIXTURE_NAMES) hostile,$(BUILD)/test-plugins/$(n).so $(BUILD)/test-plugins/$(n).plugin.json)
+
+# The storage isolation tests' hostile plugin: runs whatever SQL it is sent.
+$(BUILD)/test-plugins/hostile.so: Tests/Fixtures/c/hostile.c sdk/c/include/crm/plugin.h sdk/mk/c-plugins.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(PLUGIN_CFLAGS) -o $@ $<
 
 $(BUILD)/test-plugins/%.so: Tests/Fixtures/c/fixture.c sdk/c/include/crm/plugin.h sdk/mk/c-plugins.mk
 	@mkdir -p $(dir $@)

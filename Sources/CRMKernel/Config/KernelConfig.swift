@@ -9,7 +9,7 @@ import Foundation
 ///   "workers": 64, "log_level": "info", "log_format": "logfmt",
 ///   "limits": { "max_message_bytes": 4194304, "max_in_flight_per_connection": 256,
 ///               "read_timeout_ms": 10000, "idle_timeout_ms": 300000,
-///               "shutdown_grace_ms": 10000 },
+///               "shutdown_grace_ms": 10000, "sql_timeout_ms": 5000 },
 ///   "plugins": { "tablebooking": { "opening_hour": "12" } } }
 /// ```
 public struct KernelConfig: Sendable {
@@ -46,6 +46,9 @@ public struct KernelConfig: Sendable {
         public var readTimeoutMillis: Int64 = 10_000
         public var idleTimeoutMillis: Int64 = 300_000
         public var shutdownGraceMillis: Int64 = 10_000
+        /// A plugin call's SQL is interrupted this long after the call
+        /// began using storage, when its caller set no earlier deadline.
+        public var sqlTimeoutMillis: Int64 = 5_000
         public init() {}
     }
 
@@ -90,6 +93,7 @@ public struct KernelConfig: Sendable {
         try check("read_timeout_ms", limits.readTimeoutMillis, 1...tenYearsMillis)
         try check("idle_timeout_ms", limits.idleTimeoutMillis, 1...tenYearsMillis)
         try check("shutdown_grace_ms", limits.shutdownGraceMillis, 0...tenYearsMillis)
+        try check("sql_timeout_ms", limits.sqlTimeoutMillis, 1...tenYearsMillis)
     }
 
     public static func parseSynchronous(_ text: String) throws -> Bool {
@@ -132,6 +136,7 @@ private struct ConfigFile: Decodable {
         var read_timeout_ms: Int64?
         var idle_timeout_ms: Int64?
         var shutdown_grace_ms: Int64?
+        var sql_timeout_ms: Int64?
     }
 
     func apply(to config: inout KernelConfig) throws {
@@ -155,6 +160,7 @@ private struct ConfigFile: Decodable {
             if let v = limits.read_timeout_ms { config.limits.readTimeoutMillis = v }
             if let v = limits.idle_timeout_ms { config.limits.idleTimeoutMillis = v }
             if let v = limits.shutdown_grace_ms { config.limits.shutdownGraceMillis = v }
+            if let v = limits.sql_timeout_ms { config.limits.sqlTimeoutMillis = v }
         }
     }
 }

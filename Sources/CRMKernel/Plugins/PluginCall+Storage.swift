@@ -12,7 +12,7 @@ extension PluginCall {
         if parentWriterSession != nil || method.writes {
             var status: Int32 = 0
             let body = { (session: StorageSession) -> Bool in
-                self.session = session
+                self.startAttempt(session)
                 status = self.run(request: request)
                 return status == 0
             }
@@ -43,12 +43,21 @@ extension PluginCall {
                 result.status = Int32(CRM_STATUS_CANCELLED.rawValue)
                 return false
             }
-            self.session = session
+            self.startAttempt(session)
             result.status = request.withUnsafeReadableBytes { self.run(request: $0) }
             return result.status == 0
         }, done: { outcome in
             done(self.finish(outcome, handlerStatus: result.status))
         })
+    }
+
+    /// A write body may run twice (its group could not commit): each run
+    /// starts with no response of an earlier one.
+    private func startAttempt(_ session: StorageSession) {
+        self.session = session
+        session.owner = self
+        response = []
+        statusMessage = ""
     }
 
     private func finish(_ outcome: WriteCoordinator.Outcome, handlerStatus: Int32) -> Int32 {

@@ -96,12 +96,19 @@ private let bindBlob: @convention(c) (OpaquePointer?, Int32, UnsafeRawPointer?, 
 }
 
 private let stepStatement: @convention(c) (OpaquePointer?, UnsafeMutablePointer<Int32>?) -> Int32 = { stmt, hasRow in
-    StorageAPI.onStatement(stmt) { statement in
-        let rc = sqlite3_step(statement.handle)
-        hasRow?.pointee = rc == SQLITE_ROW ? 1 : 0
-        if rc == SQLITE_DONE { statement.session.noteChanges() }
-        return rc
+    hasRow?.pointee = 0
+    guard let statement = PreparedStatement.from(stmt) else { return Int32(CRM_STATUS_INVALID_ARGUMENT.rawValue) }
+    let session = statement.session
+    let failure: SessionError
+    do {
+        hasRow?.pointee = try session.step(statement) ? 1 : 0
+        return 0
+    } catch let error as SessionError {
+        failure = error
+    } catch {
+        failure = SessionError(status: CRM_STATUS_INTERNAL, message: "\(error)")
     }
+    return session.owner?.storageFailed(failure) ?? Int32(failure.status.rawValue)
 }
 
 private let columnCount: @convention(c) (OpaquePointer?) -> Int32 = { stmt in
@@ -171,6 +178,8 @@ private let busPublish: @convention(c) (
         guard let topic, let storage = HostAPI.storage else {
             throw SessionError(status: CRM_STATUS_INVALID_ARGUMENT, message: "publish needs a topic")
         }
+        // The outbox insert must never run outside the call's transaction.
+        try session.checkUsable()
         let sequence = try storage.publish(in: session, topic: String(cString: topic),
                                            typeName: typeName.map { String(cString: $0) } ?? "",
                                            payload: UnsafeRawBufferPointer(start: payload, count: payload == nil ? 0 : length))

@@ -1,4 +1,5 @@
 import CRMPluginABI
+import CSQLite
 import Foundation
 
 /// Applies a plugin's numbered migrations at load: the new ones, in order, in
@@ -59,7 +60,7 @@ struct Migrator {
             try db.transaction {
                 for migration in pending {
                     failed = migration
-                    try authorizer.confine(to: plugin) { try db.execute(migration.sql) }
+                    try Self.run(migration.sql, on: db, plugin: plugin)
                     try db.query("INSERT INTO kernel_migrations (plugin, version, name, applied_at) VALUES (?, ?, ?, ?)",
                                  [.text(plugin), .integer(migration.version), .text(migration.name), .text(Self.utcNow())])
                 }
@@ -70,6 +71,52 @@ struct Migrator {
             throw PluginLoadError("\(which) failed, none applied: \(reason)")
         }
         return pending.count
+    }
+
+    /// Runs a migration's statements one by one, each checked like a
+    /// handler's: confined while it compiles and runs, and its DDL checked
+    /// once it ran (SchemaGuard). A failure throws; the caller rolls back.
+    static func run(_ sql: String, on db: SQLiteConnection, plugin: String) throws {
+        let authorizer = db.authorizer
+        let prefix = plugin + "_"
+        try sql.withCString { base in
+            var next: UnsafePointer<CChar>? = base
+            while let start = next, start.pointee != 0 {
+                var statement: OpaquePointer?
+                let rc = authorizer.confine(to: plugin) { () -> Int32 in
+                    authorizer.beginStatement()
+                    return sqlite3_prepare_v2(db.handle, start, -1, &statement, &next)
+                }
+                guard rc == SQLITE_OK else {
+                    sqlite3_finalize(statement)
+                    throw db.lastError()
+                }
+                guard let statement else { continue }
+                defer { sqlite3_finalize(statement) }
+                let kind = authorizer.statementKind
+                if let table = try SchemaGuard.realTable(among: authorizer.unknownNames, db) {
+                    authorizer.deny("plugin may only use tables named \(prefix)…; denied reading \(table)")
+                    throw StorageError(code: SQLITE_AUTH, message: "denied reading \(table)")
+                }
+                if kind == SQLITE_ALTER_TABLE, let function = SchemaGuard.deniedCall(in: String(cString: sqlite3_sql(statement))) {
+                    authorizer.deny("plugin SQL may not call \(function)()")
+                    throw StorageError(code: SQLITE_AUTH, message: "plugin SQL may not call \(function)()")
+                }
+                let before = kind != 0 ? try SchemaGuard.snapshot(db) : nil
+                var step = SQLITE_ROW
+                while step == SQLITE_ROW {
+                    step = authorizer.confine(to: plugin) { () -> Int32 in
+                        authorizer.beginStatement(running: kind)
+                        return sqlite3_step(statement)
+                    }
+                }
+                guard step == SQLITE_DONE else { throw db.lastError() }
+                if let before, let problem = try SchemaGuard.violation(db, prefix: prefix, since: before) {
+                    authorizer.deny(problem)
+                    throw StorageError(code: SQLITE_AUTH, message: problem)
+                }
+            }
+        }
     }
 
     static func utcNow() -> String {

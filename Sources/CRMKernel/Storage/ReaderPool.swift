@@ -9,14 +9,14 @@ final class ReaderPool: @unchecked Sendable {
     private let lock = NSCondition()
     private var idle: [StorageConnection]
 
-    init(path: String, count: Int) throws {
+    init(path: String, count: Int, limits: StorageLimits = StorageLimits()) throws {
         idle = try (0..<max(1, count)).map { _ in
             let sqlite = try SQLiteConnection(path: path, readOnly: true)
             // 16 MiB of pages each (SQLite's default is 2): index pages of a
             // million contacts stay in memory instead of a pread per lookup.
             // Checkout is last-in first-out, so only the readers in use warm up.
             try sqlite.execute("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1; PRAGMA cache_size = -16384")
-            return StorageConnection(sqlite)
+            return StorageConnection(sqlite, limits: limits)
         }
     }
 

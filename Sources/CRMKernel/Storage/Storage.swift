@@ -1,4 +1,5 @@
 import CRMPluginABI
+import CSQLite
 import Foundation
 import Logging
 
@@ -14,12 +15,17 @@ final class Storage: @unchecked Sendable {
     private let writerConnection: SQLiteConnection
     private let checkpointer: Checkpointer
 
-    init(database: KernelDatabase, readers readerCount: Int) throws {
+    init(database: KernelDatabase, readers readerCount: Int, limits: StorageLimits = StorageLimits()) throws {
         writerConnection = database.connection
         path = database.path
-        let connection = StorageConnection(database.connection)
+        let connection = StorageConnection(database.connection, limits: limits)
         writer = WriteCoordinator(connection: connection)
-        readers = try ReaderPool(path: database.path, count: readerCount)
+        readers = try ReaderPool(path: database.path, count: readerCount, limits: limits)
+        // SQLite frees cached pages past this (every connection's caches fit
+        // under it with the default readers), and refuses to allocate past
+        // the hard limit: no statement can take crmd's memory with it.
+        sqlite3_soft_heap_limit64(Self.softHeapLimit)
+        sqlite3_hard_heap_limit64(Self.hardHeapLimit)
         events = EventLog(head: try EventLog.lastAssigned(database.connection))
         // Checkpoints move off the commit path (see Checkpointer).
         // The WAL file shrinks back to 64 MiB once a checkpoint has caught up.
@@ -37,6 +43,9 @@ final class Storage: @unchecked Sendable {
             if let head = try? EventLog.lastAssigned(writerConnection) { events.committed(through: head) }
         }
     }
+
+    static let softHeapLimit: Int64 = 512 << 20
+    static let hardHeapLimit: Int64 = 2 << 30
 
     /// Stops background work; called after the last write.
     func close() {

@@ -3,8 +3,15 @@ import Foundation
 
 /// Confines SQL to one plugin's tables with SQLite's authorizer: a plugin
 /// may create, read and write only tables (and indexes, triggers, views)
-/// named `<plugin>_…`. ATTACH, PRAGMA, transaction control, virtual tables
-/// and load_extension are denied.
+/// named `<plugin>_…`. SQLite's own tables, ATTACH, PRAGMA, ANALYZE,
+/// transaction control, virtual tables and a few functions are denied (the
+/// rules are in TableAuthorizer+Rules).
+///
+/// The authorizer sees one action at a time, so it keeps a little state per
+/// statement: whether the statement is DDL (whose nested bookkeeping SQLite
+/// runs over `sqlite_schema` and must be let through), which unknown names
+/// were used as tables (CTEs, checked after the compile), and which tables
+/// the statement creates or alters (checked after it runs, see SchemaGuard).
 final class TableAuthorizer {
     /// Whose SQL is being compiled: the kernel's own (anything goes) or a
     /// plugin's (confined to its prefix). Switched by the connection's single
@@ -16,9 +23,21 @@ final class TableAuthorizer {
 
     var scope: Scope = .kernel
     /// The first thing denied since the scope was last set, for the error message.
-    private(set) var denial: String?
+    var denial: String?
 
-    private static let schemaTables: Set<String> = ["sqlite_master", "sqlite_schema", "sqlite_stat1"]
+    /// The DDL action (SQLITE_CREATE_TABLE, SQLITE_ALTER_TABLE, ...) of the
+    /// statement being compiled, 0 for DML and SELECT.
+    var statementKind: Int32 = 0
+    /// The DDL action of the statement being stepped: SQLite compiles
+    /// statements of its own while running an ALTER TABLE.
+    var runningKind: Int32 = 0
+    /// SQLite has begun its own writes to sqlite_schema for this DDL
+    /// statement: what follows is its bookkeeping, not the plugin's SQL (a
+    /// `CREATE TABLE ... AS SELECT` runs the plugin's SELECT before that).
+    var bookkeeping = false
+    /// Names not in the plugin's prefix that the statement used as a table
+    /// without reading a column: a CTE, unless such a table exists.
+    var unknownNames: [String] = []
 
     /// Installs this authorizer on `connection` for the connection's life.
     func install(on connection: SQLiteConnection) {
@@ -42,71 +61,35 @@ final class TableAuthorizer {
         return try body()
     }
 
-    fileprivate func decide(_ action: Int32, _ a: String?, _ b: String?) -> Int32 {
-        guard case .plugin(let prefix) = scope else { return SQLITE_OK }
-        // SQLite names are case-insensitive; plugin names are lowercase.
-        func owned(_ name: String?) -> Bool {
-            guard let name = name?.lowercased() else { return true }
-            // The schema table is written by every CREATE and DROP, which are
-            // checked on their own; SQLite refuses direct writes to it.
-            return name.hasPrefix(prefix) || Self.schemaTables.contains(name)
-        }
-        let allowed: Bool
-        switch action {
-        case SQLITE_READ:
-            // AUTOINCREMENT counters may be read, never written by hand.
-            allowed = owned(a) || a?.lowercased() == "sqlite_sequence"
-        case SQLITE_CREATE_TABLE, SQLITE_DROP_TABLE, SQLITE_INSERT, SQLITE_DELETE, SQLITE_UPDATE:
-            allowed = owned(a)
-        case SQLITE_CREATE_INDEX, SQLITE_DROP_INDEX:
-            // UNIQUE and PRIMARY KEY constraints make sqlite_autoindex_<table>_N.
-            allowed = owned(b) && (owned(a) || a?.lowercased().hasPrefix("sqlite_autoindex_" + prefix) == true)
-        case SQLITE_CREATE_TRIGGER, SQLITE_DROP_TRIGGER:
-            allowed = owned(a) && owned(b)
-        case SQLITE_CREATE_VIEW, SQLITE_DROP_VIEW:
-            allowed = owned(a)
-        case SQLITE_ALTER_TABLE:
-            allowed = owned(b)
-        case SQLITE_SELECT, SQLITE_RECURSIVE, SQLITE_REINDEX, SQLITE_ANALYZE:
-            allowed = true
-        case SQLITE_FUNCTION:
-            allowed = b?.lowercased() != "load_extension"
-        default:  // ATTACH, DETACH, PRAGMA, TRANSACTION, SAVEPOINT, temp objects, virtual tables
-            allowed = false
-        }
-        if !allowed && denial == nil {
-            denial = "plugin may only use tables named \(prefix)…; denied \(Self.actionName(action)) \(a ?? b ?? "")"
-        }
-        return allowed ? SQLITE_OK : SQLITE_DENY
+    /// Called before each compile (`running` 0) and each step (`running`
+    /// the statement's kind): a recompile inside the step starts afresh.
+    func beginStatement(running: Int32 = 0) {
+        statementKind = 0
+        runningKind = running
+        bookkeeping = false
+        unknownNames.removeAll(keepingCapacity: true)
     }
 
-    private static func actionName(_ action: Int32) -> String {
-        switch action {
-        case SQLITE_CREATE_TABLE: return "CREATE TABLE"
-        case SQLITE_DROP_TABLE: return "DROP TABLE"
-        case SQLITE_INSERT: return "INSERT INTO"
-        case SQLITE_DELETE: return "DELETE FROM"
-        case SQLITE_READ: return "reading"
-        case SQLITE_UPDATE: return "UPDATE"
-        case SQLITE_CREATE_INDEX: return "CREATE INDEX"
-        case SQLITE_ALTER_TABLE: return "ALTER TABLE"
-        case SQLITE_ATTACH: return "ATTACH"
-        case SQLITE_PRAGMA: return "PRAGMA"
-        case SQLITE_FUNCTION: return "function"
-        case SQLITE_TRANSACTION, SQLITE_SAVEPOINT: return "transaction control"
-        default: return "action \(action)"
-        }
+    func deny(_ message: String) {
+        if denial == nil { denial = message }
+    }
+
+    var prefix: String? {
+        if case .plugin(let prefix) = scope { return prefix }
+        return nil
     }
 }
 
 private let authorize: @convention(c) (
     UnsafeMutableRawPointer?, Int32, UnsafePointer<CChar>?, UnsafePointer<CChar>?,
     UnsafePointer<CChar>?, UnsafePointer<CChar>?
-) -> Int32 = { context, action, a, b, _, _ in
+) -> Int32 = { context, action, a, b, database, _ in
     guard let context else { return SQLITE_DENY }
     // The connection keeps the authorizer alive: it is owned next to it.
     let authorizer = Unmanaged<TableAuthorizer>.fromOpaque(context).takeUnretainedValue()
     // The kernel's own statements skip the string conversions entirely.
-    if case .kernel = authorizer.scope { return SQLITE_OK }
-    return authorizer.decide(action, a.map { String(cString: $0) }, b.map { String(cString: $0) })
+    guard case .plugin(let prefix) = authorizer.scope else { return SQLITE_OK }
+    let allowed = authorizer.decide(action, a.map { String(cString: $0) }, b.map { String(cString: $0) },
+                                    database: database.map { String(cString: $0) }, prefix: prefix)
+    return allowed ? SQLITE_OK : SQLITE_DENY
 }

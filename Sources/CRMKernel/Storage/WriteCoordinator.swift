@@ -10,7 +10,10 @@ import Foundation
 /// inside one transaction, commits them all with one COMMIT and then tells
 /// each job its outcome. A body that fails rolls back to its savepoint; the
 /// others in its group are unaffected. No job learns its outcome before its
-/// group's COMMIT has returned.
+/// group's COMMIT has returned. A job's outcome depends on that job alone:
+/// when the COMMIT fails, or SQLite rolls the whole transaction back under
+/// one job (an interrupted or failed write), the others are run again one
+/// by one, each in a transaction of its own (WriteCoordinator+Group).
 ///
 /// Client calls are queued with `submit`, which does not block: the worker
 /// that would otherwise sleep until the commit, and the wake-up per call to
@@ -19,12 +22,12 @@ import Foundation
 final class WriteCoordinator: @unchecked Sendable {
     typealias Body = (StorageSession) -> Bool
 
-    private let connection: StorageConnection
-    private let maxGroup: Int
+    let connection: StorageConnection
+    let maxGroup: Int
     /// Called after each successful COMMIT, on the writer thread.
     var onCommit: (() -> Void)?
 
-    private final class Job {
+    final class Job {
         let plugin: String
         /// Dropped as soon as it has run: a `write` caller's closure must
         /// not outlive its call.
@@ -45,9 +48,15 @@ final class WriteCoordinator: @unchecked Sendable {
     private var writerThread: pthread_t?
     private let stopped = DispatchSemaphore(value: 0)
 
+    /// True while a job's body runs (writer thread only). Nothing may
+    /// commit then: once SQLite has rolled the transaction back under a
+    /// call, a later write in the same body would commit on its own.
+    var inBody = false
+
     init(connection: StorageConnection, maxGroup: Int = 256) {
         self.connection = connection
         self.maxGroup = maxGroup
+        sqlite3_commit_hook(connection.sqlite.handle, vetoCommitInBody, Unmanaged.passUnretained(self).toOpaque())
         let thread = Thread { [self] in runLoop() }
         thread.name = "crm-writer"
         thread.start()
@@ -134,7 +143,7 @@ final class WriteCoordinator: @unchecked Sendable {
         stopped.signal()
     }
 
-    private func take(_ limit: Int) -> [Job] {
+    func take(_ limit: Int) -> [Job] {
         state.lock()
         defer { state.unlock() }
         let batch = Array(queue.prefix(limit))
@@ -142,74 +151,18 @@ final class WriteCoordinator: @unchecked Sendable {
         return batch
     }
 
-    /// Takes the queued jobs (and any that arrive meanwhile, up to
-    /// `maxGroup`), runs them in one transaction, commits, and tells each.
-    private func runGroup() {
-        do { try connection.control("BEGIN IMMEDIATE") } catch {
-            let failure = Outcome.failed(SessionError(status: CRM_STATUS_UNAVAILABLE,
-                                                      message: "cannot begin a write transaction: \(error)"))
-            for job in take(maxGroup) {
-                job.body = nil
-                job.done(failure)
-            }
-            return
-        }
-        var group: [Job] = []
-        var outcomes: [Outcome] = []
-        while group.count < maxGroup {
-            let batch = take(maxGroup - group.count)
-            if batch.isEmpty { break }
-            for job in batch {
-                outcomes.append(runInSavepoint(plugin: job.plugin, job.body!))
-                job.body = nil
-            }
-            group += batch
-        }
-        if let failure = commit() {
-            outcomes = outcomes.map { outcome in
-                if case .committed = outcome {
-                    return .failed(SessionError(status: CRM_STATUS_UNAVAILABLE, message: "commit failed: \(failure)"))
-                }
-                return outcome
-            }
-        }
-        for (job, outcome) in zip(group, outcomes) { job.done(outcome) }
+    /// Puts jobs that did not run back at the head of the queue.
+    func putBack(_ jobs: [Job]) {
+        guard !jobs.isEmpty else { return }
+        state.lock()
+        queue.insert(contentsOf: jobs, at: 0)
+        state.unlock()
     }
+}
 
-    /// An in-process call made by a handler that already writes: it joins
-    /// the caller's transaction in a nested savepoint, so the two commit or
-    /// roll back together. Only the writer thread may call this.
-    func nested(plugin: String, _ body: Body) -> Outcome {
-        runInSavepoint(plugin: plugin, body)
-    }
-
-    /// Runs one call's body in its own savepoint (nested calls nest savepoints).
-    private func runInSavepoint(plugin: String, _ body: Body) -> Outcome {
-        do { try connection.control("SAVEPOINT crm_call") } catch {
-            return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot open a savepoint: \(error)"))
-        }
-        let session = StorageSession(connection: connection, writable: true, plugin: plugin)
-        let keep = body(session)
-        session.finish()
-        do {
-            if !keep { try connection.control("ROLLBACK TO crm_call") }
-            try connection.control("RELEASE crm_call")
-        } catch {
-            return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot end the savepoint: \(error)"))
-        }
-        return keep ? .committed : .rolledBack
-    }
-
-    /// Commits the open transaction; nil on success, else the reason (and
-    /// the transaction is rolled back).
-    private func commit() -> String? {
-        do {
-            try connection.control("COMMIT")
-            onCommit?()
-            return nil
-        } catch {
-            try? connection.control("ROLLBACK")
-            return "\(error)"
-        }
-    }
+/// SQLite's commit hook on the writer: a non-zero answer turns the commit
+/// into a rollback. The coordinator lives as long as the process.
+private let vetoCommitInBody: @convention(c) (UnsafeMutableRawPointer?) -> Int32 = { context in
+    guard let context else { return 0 }
+    return Unmanaged<WriteCoordinator>.fromOpaque(context).takeUnretainedValue().inBody ? 1 : 0
 }

@@ -400,10 +400,20 @@ typedef const crm_plugin_def *(*crm_plugin_entry_fn)(uint32_t host_abi_version,
  * reader connection; their writes fail with FAILED_PRECONDITION. BEGIN,
  * COMMIT and SAVEPOINT are the host's alone.
  *
- * Isolation: a plugin may create, read and write only tables, indexes,
- * triggers and views named "<plugin>_..."; anything else (other plugins'
- * tables, the kernel's, ATTACH, PRAGMA, load_extension) fails with
- * PERMISSION_DENIED.
+ * Isolation (a promise about SQL; the plugin itself is trusted code in
+ * crmd's process): a plugin may create, read, write and alter only tables,
+ * indexes, triggers and views named "<plugin>_...", with foreign keys among
+ * them only. Anything else (other plugins' tables, the kernel's, SQLite's
+ * own sqlite_* tables, a REFERENCES outside the prefix, ANALYZE, ATTACH,
+ * PRAGMA, load_extension, fts3_tokenizer, changes, total_changes, printf,
+ * format) fails
+ * with PERMISSION_DENIED; DDL that breaks the rule fails the whole call.
+ * docs/PLUGINS.md lists exactly what plugin SQL may and may not do.
+ *
+ * Limits: a statement stops at the call's deadline (DEADLINE_EXCEEDED), on
+ * cancellation (CANCELLED) or past crmd's per-call budget, --sql-timeout-ms
+ * (DEADLINE_EXCEEDED); one string or blob is at most 8 MiB by default
+ * (RESOURCE_EXHAUSTED).
  *
  * Errors: each function returns a crm_status (SQLite's result mapped:
  * constraint UNIQUE/PRIMARY KEY -> ALREADY_EXISTS, other constraints ->
@@ -433,7 +443,8 @@ typedef struct crm_storage_api {
     int32_t (*exec)(crm_call *call, const char *sql);
 
     /**
-     * Prepare one statement. The host keeps compiled statements per plugin
+     * Prepare one statement (SQL after it other than whitespace or comments
+     * is INVALID_ARGUMENT). The host keeps compiled statements per plugin
      * and SQL text, so preparing the same SQL in every call costs a lookup.
      * `*out` is host-owned (see crm_stmt).
      */
@@ -465,7 +476,8 @@ typedef struct crm_storage_api {
     /** Release the statement early (optional). */
     void (*finalize)(crm_stmt *stmt);
 
-    /** The rowid of the last INSERT, and the rows changed by the last statement. */
+    /** The rowid of this call's last INSERT, and the rows changed by its last
+     *  statement (0 until the call inserted or changed something). */
     int64_t (*last_insert_id)(crm_call *call);
     int64_t (*changes)(crm_call *call);
 

@@ -1,0 +1,108 @@
+import CSQLite
+
+/// Checks on plugin SQL that the authorizer cannot make while a statement
+/// compiles, run as the kernel on the same connection:
+/// - after a DDL statement ran: every schema object it made is named in the
+///   plugin's prefix (a RENAME's target is not shown to the authorizer), and
+///   no foreign key of the plugin's tables names a table outside it (a
+///   REFERENCES clause is not shown either, and such a key makes SQLite read
+///   or check the plugin's table on every write of the other plugin's);
+/// - after a compile: a name used as a table without a prefix is a CTE, not
+///   somebody else's table.
+enum SchemaGuard {
+    typealias Snapshot = Set<String>
+
+    /// The schema's objects before a DDL statement runs.
+    static func snapshot(_ db: SQLiteConnection) throws -> Snapshot {
+        let rows = try db.authorizer.asKernel { try db.query("SELECT type, name, tbl_name, sql FROM sqlite_schema") }
+        return Set(rows.map(key))
+    }
+
+    /// Why the DDL that ran since `before` must not stand, or nil.
+    static func violation(_ db: SQLiteConnection, prefix: String, since before: Snapshot) throws -> String? {
+        try db.authorizer.asKernel {
+            // New or changed objects (an ALTER changes the table's sql).
+            for row in try db.query("SELECT type, name, tbl_name, sql FROM sqlite_schema") where !before.contains(key(row)) {
+                let name = text(row[1]).lowercased(), table = text(row[2]).lowercased()
+                let nameOK = name.hasPrefix(prefix) || name.hasPrefix("sqlite_autoindex_" + prefix) || name == "sqlite_sequence"
+                guard nameOK && (table.hasPrefix(prefix) || table == "sqlite_sequence") else {
+                    return "plugin may only use tables named \(prefix)…; denied \(text(row[0])) \(text(row[1])) on \(text(row[2]))"
+                }
+                if let function = deniedCall(in: text(row[3])) { return "plugin SQL may not call \(function)()" }
+            }
+            return try foreignKeyViolation(db, prefix: prefix)
+        }
+    }
+
+    /// A foreign key of one of `prefix`'s tables that references a table outside it.
+    static func foreignKeyViolation(_ db: SQLiteConnection, prefix: String) throws -> String? {
+        let rows = try db.query("""
+            SELECT m.name, f."table" FROM sqlite_schema AS m, pragma_foreign_key_list(m.name) AS f
+            WHERE m.type = 'table' AND substr(lower(m.name), 1, ?) = ?
+            """, [.integer(Int64(prefix.utf8.count)), .text(prefix)])
+        for row in rows where !text(row[1]).lowercased().hasPrefix(prefix) {
+            return "a foreign key may reference only the plugin's own tables (\(prefix)…); \(text(row[0])) references \(text(row[1]))"
+        }
+        return nil
+    }
+
+    /// The first of `names` (used as tables without a column read) that is
+    /// a real table or view: only a CTE may go by a name outside the prefix.
+    static func realTable(among names: [String], _ db: SQLiteConnection) throws -> String? {
+        try db.authorizer.asKernel {
+            for name in Set(names) {
+                let rows = try db.query("SELECT 1 FROM sqlite_schema WHERE type IN ('table', 'view') AND lower(name) = ?",
+                                        [.text(name)])
+                if !rows.isEmpty { return name }
+            }
+            return nil
+        }
+    }
+
+    /// A denied function called in `sql` (SQLite does not show the
+    /// authorizer the CHECK and generated-column expressions of ADD COLUMN,
+    /// and evaluates them on existing rows while the ALTER runs).
+    static func deniedCall(in sql: String) -> String? {
+        let text = Array(sql.lowercased().utf8)
+        func isNameByte(_ c: UInt8) -> Bool { c == 0x5F || (0x30...0x39).contains(c) || (0x61...0x7A).contains(c) || c >= 0x80 }
+        for function in TableAuthorizer.deniedFunctions {
+            let name = Array(function.utf8)
+            var i = 0
+            while i + name.count <= text.count {
+                defer { i += 1 }
+                guard text[i..<(i + name.count)].elementsEqual(name), i == 0 || !isNameByte(text[i - 1]) else { continue }
+                var j = i + name.count
+                while j < text.count && (text[j] == 0x20 || text[j] == 0x09 || text[j] == 0x0A || text[j] == 0x0D) { j += 1 }
+                if j < text.count && text[j] == 0x28 { return function }
+            }
+        }
+        return nil
+    }
+
+    /// True when `tail` holds only whitespace, semicolons and comments.
+    static func isBlank(_ tail: UnsafePointer<CChar>?) -> Bool {
+        guard var p = tail else { return true }
+        while p.pointee != 0 {
+            switch UInt8(bitPattern: p.pointee) {
+            case 0x20, 0x09, 0x0A, 0x0D, 0x0C, 0x3B:  // space, tab, newlines, form feed, ';'
+                p += 1
+            case 0x2D where UInt8(bitPattern: p[1]) == 0x2D:  // -- to the end of the line
+                while p.pointee != 0 && p.pointee != 0x0A { p += 1 }
+            case 0x2F where UInt8(bitPattern: p[1]) == 0x2A:  // /* ... */
+                p += 2
+                while p.pointee != 0 && !(p.pointee == 0x2A && p[1] == 0x2F) { p += 1 }
+                if p.pointee != 0 { p += 2 }
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    private static func key(_ row: [SQLValue]) -> String { row.map(text).joined(separator: "\u{0}") }
+
+    private static func text(_ value: SQLValue) -> String {
+        if case .text(let t) = value { return t }
+        return ""
+    }
+}
