@@ -22,8 +22,10 @@ if [[ -z "$plugin" ]]; then
   fi
 fi
 
+# Sources/Contracts and Sources/CRMProto hold only generated files: written
+# afresh, so a contract or proto taken out leaves nothing behind.
 out="$root"
-(( check )) && out="$(mktemp -d)"
+if (( check )); then out="$(mktemp -d)"; else rm -rf Sources/Contracts Sources/CRMProto; fi
 
 mappings="$(mktemp)"
 cleanup() { rm -f "$mappings"; if (( check )); then rm -rf "$out"; fi; }
