@@ -36,10 +36,12 @@ declare -A prefix=() # module -> symbol prefix
 
 # Generates the target Sources/Contracts/<Module>/ for one contract: the public
 # swift-protobuf types of its protos, and <Module>.swift with the list of its
-# message types and its descriptor set. The descriptor set holds only its own
-# files; <prefix>DescriptorSet prepends the sets of the contracts they import,
-# so the bytes equal `protoc --include_imports` and no file's descriptor is
-# stored twice. A contract may import only contracts declared above it.
+# message types and its descriptor set. <prefix>DescriptorFiles holds only its
+# own files, so no file's descriptor is stored twice; <prefix>DescriptorSet
+# prepends the sets of the contracts they import, which gives the bytes of
+# `protoc --include_imports` while no two of those share an import (a contract
+# importing two that do would list the shared file twice: join by file then).
+# A contract may import only contracts declared above it.
 contract() { # <Module> <prefix> <protos...>
   local module="$1" pre="$2"; shift 2
   local dir="$out/Sources/Contracts/$module" proto src dep deps=() imports
