@@ -1,5 +1,6 @@
 import CRMPluginABI
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 typealias Person = Crm_Contacts_V1_Person
@@ -15,7 +16,7 @@ enum Contacts {
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "contacts", version: "1.0.0",
                                    summary: "People, organizations, custom fields, duplicates, the customer timeline")
-        def.descriptorSet = Array(Data(base64Encoded: contactsDescriptorSetBase64) ?? Data())
+        def.descriptorSet = contactsDescriptorSet
         ContactsSchema.register(on: def)
         PersonMethods.register(on: def)
         PeopleQueries.register(on: def)

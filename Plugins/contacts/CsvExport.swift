@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 /// CSV export as a server stream: one keyset page at a time, so memory stays

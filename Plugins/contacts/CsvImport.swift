@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 /// CSV import, one call per chunk of rows, idempotent by id and external id

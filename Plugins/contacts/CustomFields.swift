@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 typealias FieldDefinition = Crm_Contacts_V1_CustomFieldDefinition

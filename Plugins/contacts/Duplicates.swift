@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 /// Duplicate detection on the search keys (normalized email, phone, and

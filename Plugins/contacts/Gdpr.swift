@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 /// GDPR: export everything held about a person, and erase them.

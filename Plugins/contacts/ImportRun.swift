@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 /// One import call's state: caches, counters, and the people its rows named.

@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 
 /// Merges one organization into another: its people move to the survivor,
 /// along with its timeline, phones, addresses, tags and custom fields.

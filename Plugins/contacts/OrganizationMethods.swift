@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 
 /// Create, read, update, soft-delete, restore and list organizations.
 enum OrganizationMethods {

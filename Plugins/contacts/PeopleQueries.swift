@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 /// Listing people with filters and sorting, and searching them, by keyset

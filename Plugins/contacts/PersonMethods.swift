@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 
 /// Create, read, update, soft-delete and restore people.
 enum PersonMethods {

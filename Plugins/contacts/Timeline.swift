@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import Foundation
 
 /// The customer timeline: the contacts module subscribes to every topic and

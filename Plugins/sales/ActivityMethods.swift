@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Calls, meetings, emails and tasks about leads, people and opportunities,
 /// and each owner's overdue follow-ups.

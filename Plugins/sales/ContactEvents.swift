@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 
 /// Keeps sales records in step with contacts: a merge of people or of
 /// organizations re-points references to the survivor, an erasure blanks the personal data sales holds about

@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import SwiftProtobuf
 
 /// In-process calls to the contacts module. With `parent: ctx` a call from a

@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// ConvertLead: in the call's one transaction, an organization (if the lead
 /// names a company) and a person in contacts, an opportunity in the

@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Create, read, update, list, qualify and disqualify leads.
 enum LeadMethods {

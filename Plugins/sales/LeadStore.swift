@@ -1,5 +1,6 @@
 import CRMPluginKit
 import Foundation
+import SalesContract
 
 /// Reads, writes and validates rows of `sales_leads`.
 struct LeadStore {

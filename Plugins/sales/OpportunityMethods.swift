@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Create, read, update and list opportunities. Stage moves and outcomes
 /// are in OpportunityStages.

@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Moving an open opportunity between the stages of its pipeline, and
 /// closing it as won or lost. Each step closes the current stage history

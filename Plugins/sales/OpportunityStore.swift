@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Reads and writes `sales_opportunities` and their `sales_stage_history`.
 struct OpportunityStore {

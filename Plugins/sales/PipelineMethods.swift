@@ -1,5 +1,6 @@
 import CRMPluginKit
 import Foundation
+import SalesContract
 
 /// A stage with the pipeline it belongs to.
 struct StageRow {

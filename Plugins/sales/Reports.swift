@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Forecast and stage statistics, aggregated by SQL over the indexes: no
 /// opportunity rows are loaded into the plugin.

@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Publishes the module's events in the call's transaction. Each carries an
 /// `About` naming the people and organizations the record links to, so the

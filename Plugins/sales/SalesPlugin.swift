@@ -1,6 +1,8 @@
 import CRMPluginABI
 import CRMPluginKit
+import ContactsContract
 import Foundation
+import SalesContract
 
 typealias Lead = Crm_Sales_V1_Lead
 typealias Opportunity = Crm_Sales_V1_Opportunity
@@ -28,7 +30,7 @@ enum Sales {
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "sales", version: "1.0.0",
                                    summary: "Leads and conversion, pipelines and opportunities, activities, forecasts")
-        def.descriptorSet = Array(Data(base64Encoded: salesDescriptorSetBase64) ?? Data())
+        def.descriptorSet = salesDescriptorSet
         def.dependsOn("contacts", ">=1.0.0 <2.0.0")
         SalesSchema.register(on: def)
         LeadMethods.register(on: def)

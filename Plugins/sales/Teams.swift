@@ -1,4 +1,5 @@
 import CRMPluginKit
+import SalesContract
 
 /// Teams for round-robin assignment of new leads. The pointer to the next
 /// member lives in `sales_teams` and advances in the transaction of the

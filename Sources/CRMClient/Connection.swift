@@ -1,4 +1,4 @@
-import CRMProto
+import CRMRPCContract
 import CRMWire
 import Foundation
 import NIOCore

@@ -1,4 +1,4 @@
-import CRMProto
+import CRMRPCContract
 import NIOCore
 import SwiftProtobuf
 

@@ -1,4 +1,4 @@
-import CRMProto
+import CRMRPCContract
 import NIOCore
 
 /// The 8-byte connection preface (see docs/PROTOCOL.md, "Connection preface").

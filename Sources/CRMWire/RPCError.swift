@@ -1,4 +1,4 @@
-import CRMProto
+import CRMRPCContract
 /// A failed call: a gRPC status code and a message meant for the caller.
 ///
 /// Thrown by the Swift client for any non-OK RESPONSE, and used by the kernel

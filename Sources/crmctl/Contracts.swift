@@ -3,8 +3,9 @@ import Foundation
 import SwiftProtobuf
 
 /// The contracts crmctl was built with (the kernel's, the first-party plugins',
-/// the probe's and the example's), from the descriptor set proto/generate.sh
-/// embeds: what crmctl can map to JSON without asking crmd.
+/// the probe's and the example's), from the descriptor sets proto/generate.sh
+/// embeds in each contract target (CRMProto's contractDescriptorSet joins
+/// them): what crmctl can map to JSON without asking crmd.
 enum Contracts {
     typealias MessageDescriptor = Google_Protobuf_DescriptorProto
     typealias FieldDescriptor = Google_Protobuf_FieldDescriptorProto
@@ -21,10 +22,10 @@ enum Contracts {
         var messages: [String: MessageDescriptor] = [:]
         var enums: [String: [String]] = [:]
         var methods: [String: Crm_Kernel_V1_MethodInfo] = [:]
-        // The embedded set is generated and checked in CI; if it were unreadable,
-        // crmctl would still work from Reflection alone.
-        guard let data = Data(base64Encoded: contractDescriptorSetBase64),
-              let set = try? Google_Protobuf_FileDescriptorSet(serializedBytes: data) else { return ([:], [:], [:]) }
+        // The contracts' sets are generated and checked in CI; if they were
+        // unreadable, crmctl would still work from Reflection alone.
+        guard let set = try? Google_Protobuf_FileDescriptorSet(serializedBytes: contractDescriptorSet)
+        else { return ([:], [:], [:]) }
         func add(_ message: MessageDescriptor, in scope: String) {
             let name = "\(scope).\(message.name)"
             messages[name] = message

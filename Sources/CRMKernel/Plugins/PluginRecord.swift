@@ -1,5 +1,5 @@
+import CRMKernelContract
 import CRMPluginABI
-import CRMProto
 import Foundation
 import Logging
 

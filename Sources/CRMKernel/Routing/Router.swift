@@ -1,6 +1,6 @@
 import CRMPluginABI
+import CRMRPCContract
 import Foundation
-import CRMProto
 import NIOCore
 
 /// A kernel method: runs on the connection's event loop, so it must be quick

@@ -1,4 +1,5 @@
-import CRMProto
+import CRMKernelContract
+import CRMRPCContract
 import CRMWire
 import NIOCore
 

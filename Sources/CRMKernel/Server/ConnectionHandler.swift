@@ -1,7 +1,7 @@
-import CRMProto
+import CRMRPCContract
 import CRMWire
-import Logging
 import Dispatch
+import Logging
 import NIOCore
 import NIOPosix
 

@@ -1,8 +1,8 @@
-import CRMProto
+import CRMRPCContract
 import CRMWire
+import Dispatch
 import NIOCore
 import NIOPosix
-import Dispatch
 import Synchronization
 
 /// Runs plugin handlers on worker threads, never on an event loop, and

@@ -1,4 +1,4 @@
-import CRMProto
+import CRMKernelContract
 import CRMWire
 import Foundation
 import NIOCore
@@ -9,7 +9,7 @@ import SwiftProtobuf
 enum KernelServices {
     static func register(router: Router, plugins: PluginHost, health: HealthState, storage: Storage?,
                          limits: KernelConfig.Limits) {
-        let kernelDescriptors = Data(base64Encoded: kernelDescriptorSetBase64) ?? Data()
+        let kernelDescriptors = Data(kernelDescriptorSet)
 
         func unary<Req: Message, Resp: Message>(
             _ service: String, _ method: String, _ req: Req.Type, _ resp: Resp.Type,

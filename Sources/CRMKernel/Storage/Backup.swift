@@ -1,4 +1,4 @@
-import CRMProto
+import CRMKernelContract
 import CRMWire
 import CSQLite
 import Foundation

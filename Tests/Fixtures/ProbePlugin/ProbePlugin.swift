@@ -1,6 +1,7 @@
 import CRMPluginABI
 import CRMPluginKit
 import Foundation
+import ProbeContract
 import Synchronization
 
 typealias EchoRequest = Crm_Testing_V1_EchoRequest
@@ -17,7 +18,7 @@ enum Probe {
 
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "probe", version: "1.0.0", summary: "Conformance probe (test fixture)")
-        def.descriptorSet = Array(Data(base64Encoded: probeDescriptorSetBase64) ?? Data())
+        def.descriptorSet = probeDescriptorSet
         def.unary(service + "Echo", echo)
         def.unary(service + "Sleep", sleep)
         def.unary(service + "Fail", fail)

@@ -1,5 +1,6 @@
 import CRMPluginKit
 import Foundation
+import ProbeContract
 import Synchronization
 
 /// The probe's storage and bus methods: a small table with a unique key, a
