@@ -90,6 +90,14 @@ func expectDenied(_ client: Connection, _ text: String, _ method: String = "Exec
                            mentioning: "printf")
         await expectDenied(client, "ALTER TABLE hostile_things ADD COLUMN c INTEGER CHECK (length(fts3_tokenizer ('simple')) > 0)",
                            mentioning: "fts3_tokenizer")
+        // SQLite takes a quoted name, or one with a comment before "(", as the function too.
+        for call in ["\"printf\"('%.*c', 2000000000, 'x')", "[PRINTF]('%.*c', 2000000000, 'x')", "`format`('%d', 1)",
+                     "printf/**/('%.*c', 2000000000, 'x')", "total_changes -- no\n ()"] {
+            await expectDenied(client, "ALTER TABLE hostile_things ADD COLUMN q INTEGER CHECK (\(call) IS NOT NULL)",
+                               mentioning: call.contains("format") ? "format" : call.contains("total") ? "total_changes" : "printf")
+        }
+        // A name in a string literal is not a call.
+        try await hostile(client, "ALTER TABLE hostile_things ADD COLUMN note TEXT CHECK (note IS NULL OR note != 'printf(')")
         await expectDenied(client, "ALTER TABLE hostile_things RENAME TO other_things", mentioning: "other_things")
         // A handler that ignores the refusal is rolled back all the same.
         await expectDenied(client, "ALTER TABLE hostile_things RENAME TO kernel_things", "Stubborn", mentioning: "kernel_things")

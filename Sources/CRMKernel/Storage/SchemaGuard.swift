@@ -61,19 +61,18 @@ enum SchemaGuard {
 
     /// A denied function called in `sql` (SQLite does not show the
     /// authorizer the CHECK and generated-column expressions of ADD COLUMN,
-    /// and evaluates them on existing rows while the ALTER runs).
+    /// and evaluates them on existing rows while the ALTER runs). Read as
+    /// SQLite tokenizes: string literals and comments are skipped, and a
+    /// quoted name ("printf", [printf], `printf`) is the name it quotes.
     static func deniedCall(in sql: String) -> String? {
-        let text = Array(sql.lowercased().utf8)
-        func isNameByte(_ c: UInt8) -> Bool { c == 0x5F || (0x30...0x39).contains(c) || (0x61...0x7A).contains(c) || c >= 0x80 }
-        for function in TableAuthorizer.deniedFunctions {
-            let name = Array(function.utf8)
-            var i = 0
-            while i + name.count <= text.count {
-                defer { i += 1 }
-                guard text[i..<(i + name.count)].elementsEqual(name), i == 0 || !isNameByte(text[i - 1]) else { continue }
-                var j = i + name.count
-                while j < text.count && (text[j] == 0x20 || text[j] == 0x09 || text[j] == 0x0A || text[j] == 0x0D) { j += 1 }
-                if j < text.count && text[j] == 0x28 { return function }
+        var previousName: String?
+        for token in SQLTokens(sql) {
+            switch token {
+            case .name(let name): previousName = name
+            case .open:
+                if let name = previousName, TableAuthorizer.deniedFunctions.contains(name) { return name }
+                previousName = nil
+            case .other: previousName = nil
             }
         }
         return nil
@@ -104,5 +103,65 @@ enum SchemaGuard {
     private static func text(_ value: SQLValue) -> String {
         if case .text(let t) = value { return t }
         return ""
+    }
+}
+
+/// The tokens of SQL text that matter for spotting a function call: names
+/// (bare or quoted, lowercased), "(" and everything else.
+struct SQLTokens: Sequence, IteratorProtocol {
+    enum Token: Equatable { case name(String), open, other }
+    private let bytes: [UInt8]
+    private var i = 0
+
+    init(_ sql: String) { bytes = Array(sql.utf8) }
+
+    mutating func next() -> Token? {
+        while i < bytes.count {
+            let c = bytes[i]
+            switch c {
+            case 0x20, 0x09, 0x0A, 0x0C, 0x0D: i += 1
+            case 0x2D where at(i + 1) == 0x2D:  // -- comment
+                while i < bytes.count && bytes[i] != 0x0A { i += 1 }
+            case 0x2F where at(i + 1) == 0x2A:  // /* comment */
+                i += 2
+                while i < bytes.count && !(bytes[i] == 0x2A && at(i + 1) == 0x2F) { i += 1 }
+                i += 2
+            case 0x27:  // 'string', '' escapes a quote
+                _ = quoted(until: 0x27)
+                return .other
+            case 0x22: return .name(quoted(until: 0x22))  // "name"
+            case 0x60: return .name(quoted(until: 0x60))  // `name`
+            case 0x5B: return .name(quoted(until: 0x5D))  // [name]
+            case 0x28: i += 1; return .open
+            default:
+                guard Self.isNameByte(c) else { i += 1; return .other }
+                let start = i
+                while i < bytes.count && Self.isNameByte(bytes[i]) { i += 1 }
+                return .name(String(decoding: bytes[start..<i], as: UTF8.self).lowercased())
+            }
+        }
+        return nil
+    }
+
+    private func at(_ index: Int) -> UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    /// Reads a quoted run from the opening byte at `i`; a doubled closing byte stands for itself.
+    private mutating func quoted(until close: UInt8) -> String {
+        var out: [UInt8] = []
+        i += 1
+        while i < bytes.count {
+            if bytes[i] == close {
+                if close != 0x5D && at(i + 1) == close { out.append(close); i += 2; continue }
+                i += 1
+                break
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self).lowercased()
+    }
+
+    private static func isNameByte(_ c: UInt8) -> Bool {
+        c == 0x5F || c == 0x24 || (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || c >= 0x80
     }
 }
