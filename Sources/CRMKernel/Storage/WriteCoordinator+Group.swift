@@ -100,6 +100,10 @@ extension WriteCoordinator {
             if !keep || failure != nil { try connection.control("ROLLBACK TO crm_call") }
             try connection.control("RELEASE crm_call")
         } catch {
+            // Its writes would stay in the group's transaction and commit with
+            // it: give the whole transaction up instead (the group's other
+            // calls then run again alone).
+            if connection.inTransaction { try? connection.control("ROLLBACK") }
             return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot end the savepoint: \(error)"))
         }
         if let failure { return .failed(failure) }
