@@ -63,28 +63,37 @@ struct ImportContactsCommand: AsyncParsableCommand {
             var rowNumber: Int64 = 2
             var chunk = ""
             var rows = 0
+            func sendChunk() async throws {
+                if rows > 0 { try await importer.send(chunk, firstRow: rowNumber) }
+                repeats.batchSent()
+                rowNumber += Int64(rows)
+                chunk = ""
+                rows = 0
+            }
             while let row = try reader.nextRow() {
-                if repeats.isNeeded,
-                   let repeated = repeats.repeatError(CsvRowReader.fields(row), row: rowNumber + Int64(rows), header: header) {
-                    // The batch so far goes as it is; the repeat is refused here and the next batch starts after it.
-                    if rows > 0 { try await importer.send(chunk, firstRow: rowNumber) }
-                    rowNumber += Int64(rows)
-                    importer.refuse(row: rowNumber, column: repeated.column, message: repeated.message)
-                    rowNumber += 1
-                    chunk = ""
-                    rows = 0
-                    continue
+                let keys = repeats.isNeeded ? repeats.keys(CsvRowReader.fields(row)) : []
+                let earlier = repeats.earlierRows(keys)
+                if !earlier.isEmpty {
+                    // Which earlier rows crmd imported is known once their batches are answered.
+                    try await importer.drain()
+                    let imported = earlier.compactMap { key, rows in
+                        rows.first { !importer.failedRows.contains($0) }.map { (key, $0) }
+                    }
+                    if let (key, first) = imported.first {
+                        // The batch so far goes as it is; the repeat is refused here and the next batch starts after it.
+                        try await sendChunk()
+                        let refusal = repeats.error(key, earlier: first)
+                        try await importer.refuse(row: rowNumber, column: refusal.column, message: refusal.message)
+                        rowNumber += 1
+                        continue
+                    }
                 }
+                repeats.add(keys, row: rowNumber + Int64(rows))
                 chunk += row
                 rows += 1
-                if rows == batch {
-                    try await importer.send(chunk, firstRow: rowNumber)
-                    rowNumber += Int64(rows)
-                    chunk = ""
-                    rows = 0
-                }
+                if rows == batch { try await sendChunk() }
             }
-            if rows > 0 { try await importer.send(chunk, firstRow: rowNumber) }
+            try await sendChunk()
             let total = try await importer.finish()
             if total.failed > 0 { throw ExitCode(3) }
         }
@@ -102,6 +111,8 @@ final class ChunkedImport: @unchecked Sendable {
     private var pending: [Task<Crm_Contacts_V1_ImportPeopleResponse, Error>] = []
     private var total = Crm_Contacts_V1_ImportPeopleResponse()
     private var printedErrors = 0
+    /// Rows crmd refused (of the first 1,000 errors each answer lists).
+    private(set) var failedRows: Set<Int64> = []
     private let started = Date()
     private var lastProgress = Date.distantPast
     private let interactive = isatty(STDERR_FILENO) != 0
@@ -129,13 +140,20 @@ final class ChunkedImport: @unchecked Sendable {
         if pending.count >= 2 { try await collect(pending.removeFirst()) }
     }
 
-    /// A row crmctl refuses itself, reported in order with crmd's answers.
-    func refuse(row: Int64, column: String, message: String) {
+    /// A row crmctl refuses itself, reported in order with crmd's answers
+    /// (it is called after `drain`, so nothing is in flight before it).
+    func refuse(row: Int64, column: String, message: String) async throws {
         let response = Crm_Contacts_V1_ImportPeopleResponse.with {
             $0.failed = 1
             $0.errors = [.with { $0.row = row; $0.column = column; $0.message = message }]
         }
         pending.append(Task { response })
+        try await drain()
+    }
+
+    /// Waits for every call in flight.
+    func drain() async throws {
+        while !pending.isEmpty { try await collect(pending.removeFirst()) }
     }
 
     func finish() async throws -> Crm_Contacts_V1_ImportPeopleResponse {
@@ -151,6 +169,7 @@ final class ChunkedImport: @unchecked Sendable {
 
     private func collect(_ task: Task<Crm_Contacts_V1_ImportPeopleResponse, Error>) async throws {
         let response = try await task.value
+        failedRows.formUnion(response.errors.map(\.row))
         total.created += response.created
         total.updated += response.updated
         total.unchanged += response.unchanged

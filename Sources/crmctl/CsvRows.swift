@@ -26,6 +26,8 @@ struct CsvRowReader {
                     defer { position = buffer.count }
                     return String(decoding: buffer[position...], as: UTF8.self) + "\n"
                 }
+                // fill() drops the bytes before `position`: the scan moves with them.
+                index -= position
                 fill()
                 continue
             }
