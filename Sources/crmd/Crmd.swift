@@ -115,11 +115,6 @@ struct Crmd: ParsableCommand {
         let format = StructuredLogHandler.Format(rawValue: config.logFormat) ?? .logfmt
         LoggingSystem.bootstrap { StructuredLogHandler(label: $0, level: level, format: format) }
 
-        // glibc raises its mmap threshold each time a large block is freed, so
-        // frame buffers of closed connections end up fragmenting the heap and
-        // crmd's RSS stays at its peak. A fixed threshold gives every block of
-        // 64 KiB or more (large frames, replay batches) back to the system on free.
-        _ = glibcMallopt(glibcMmapThreshold, 64 * 1024)
         // Signals are blocked before any thread exists, so every thread inherits the mask.
         let signals = SignalWaiter([SIGTERM, SIGINT])
         let kernel = Kernel(config: config)
@@ -134,7 +129,3 @@ struct Crmd: ParsableCommand {
         kernel.stop()
     }
 }
-
-// <malloc.h> is not part of Swift's Glibc module.
-@_silgen_name("mallopt") private func glibcMallopt(_ parameter: Int32, _ value: Int32) -> Int32
-private let glibcMmapThreshold: Int32 = -3  // M_MMAP_THRESHOLD

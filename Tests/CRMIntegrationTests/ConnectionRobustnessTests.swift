@@ -112,7 +112,8 @@ import Testing
     private func settle(_ crmd: CrmdProcess) async throws {
         let client = try crmd.connect()
         _ = try await client.ping()
-        try await Task.sleep(for: .milliseconds(300))
+        // crmd trims its heap a second after connections close.
+        try await Task.sleep(for: .milliseconds(1600))
         client.close()
     }
 

@@ -32,6 +32,7 @@ final class ConnectionRegistry: Sendable {
 
     func remove(_ handler: ConnectionHandler) {
         _ = handlers.withLockedValue { $0.removeValue(forKey: ObjectIdentifier(handler)) }
+        MemoryTrimmer.connectionClosed()
     }
 
     var count: Int { handlers.withLockedValue { $0.count } }
