@@ -97,10 +97,10 @@ import Testing
         // The first round warms allocator pools and the loops' buffers, and
         // sets the peak malloc keeps; a leak grows with every round after it.
         try await round()
-        let before = try Self.rss(crmd.pid)
+        let before = try crmd.residentBytes()
         try await round()
         try await round()
-        let after = try Self.rss(crmd.pid)
+        let after = try crmd.residentBytes()
         print("crmd RSS after a warm-up round: \(before / 1024) KiB; after two more rounds of 2,300 connections: \(after / 1024) KiB")
         let grownMiB = Double(after - before) / 1_048_576
         // Two rounds of 1,300 leaked partial frames would be about 325 MiB.
@@ -115,15 +115,5 @@ import Testing
         // crmd trims its heap a second after connections close.
         try await Task.sleep(for: .milliseconds(1600))
         client.close()
-    }
-
-    /// Resident set size in bytes, from /proc.
-    static func rss(_ pid: Int32) throws -> Int {
-        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
-            throw TestFailure("no VmRSS in /proc/\(pid)/status")
-        }
-        return kib * 1024
     }
 }

@@ -72,7 +72,7 @@ enum SchemaGuard {
             case .open:
                 if let name = previousName, TableAuthorizer.deniedFunctions.contains(name) { return name }
                 previousName = nil
-            case .other: previousName = nil
+            case .semicolon, .other: previousName = nil
             }
         }
         return nil
@@ -80,22 +80,8 @@ enum SchemaGuard {
 
     /// True when `tail` holds only whitespace, semicolons and comments.
     static func isBlank(_ tail: UnsafePointer<CChar>?) -> Bool {
-        guard var p = tail else { return true }
-        while p.pointee != 0 {
-            switch UInt8(bitPattern: p.pointee) {
-            case 0x20, 0x09, 0x0A, 0x0D, 0x0C, 0x3B:  // space, tab, newlines, form feed, ';'
-                p += 1
-            case 0x2D where UInt8(bitPattern: p[1]) == 0x2D:  // -- to the end of the line
-                while p.pointee != 0 && p.pointee != 0x0A { p += 1 }
-            case 0x2F where UInt8(bitPattern: p[1]) == 0x2A:  // /* ... */
-                p += 2
-                while p.pointee != 0 && !(p.pointee == 0x2A && p[1] == 0x2F) { p += 1 }
-                if p.pointee != 0 { p += 2 }
-            default:
-                return false
-            }
-        }
-        return true
+        guard let tail else { return true }
+        return SQLTokens(String(cString: tail)).allSatisfy { $0 == .semicolon }
     }
 
     private static func key(_ row: [SQLValue]) -> String { row.map(text).joined(separator: "\u{0}") }
@@ -106,10 +92,11 @@ enum SchemaGuard {
     }
 }
 
-/// The tokens of SQL text that matter for spotting a function call: names
-/// (bare or quoted, lowercased), "(" and everything else.
+/// The tokens of SQL text that matter for spotting a function call or a
+/// second statement: names (bare or quoted, lowercased), "(", ";" and
+/// everything else; whitespace and comments are skipped.
 struct SQLTokens: Sequence, IteratorProtocol {
-    enum Token: Equatable { case name(String), open, other }
+    enum Token: Equatable { case name(String), open, semicolon, other }
     private let bytes: [UInt8]
     private var i = 0
 
@@ -133,6 +120,7 @@ struct SQLTokens: Sequence, IteratorProtocol {
             case 0x60: return .name(quoted(until: 0x60))  // `name`
             case 0x5B: return .name(quoted(until: 0x5D))  // [name]
             case 0x28: i += 1; return .open
+            case 0x3B: i += 1; return .semicolon
             default:
                 guard Self.isNameByte(c) else { i += 1; return .other }
                 let start = i

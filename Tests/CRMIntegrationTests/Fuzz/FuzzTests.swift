@@ -26,7 +26,7 @@ import Testing
         #expect(methods.count > 60, "reflection listed only \(methods.count) methods")
         var random = FuzzRandom(seed: Self.seed)
         let generator = MessageGenerator(try await Self.descriptorSets(crmd, methods))
-        let rssBefore = try ConnectionRobustnessTests.rss(crmd.pid)
+        let rssBefore = try crmd.residentBytes()
         let until = Date().addingTimeInterval(Self.seconds * 2 / 3)
         var raw = try RawClient(path: crmd.socketPath)
         try raw.handshake()
@@ -59,7 +59,7 @@ import Testing
             // A server that ended the connection for a payload would be a bug too, but fresh connections keep going.
             if nextID > 1_000_000 { raw = try RawClient(path: crmd.socketPath); try raw.handshake(); nextID = 1 }
         }
-        let rssAfter = try ConnectionRobustnessTests.rss(crmd.pid)
+        let rssAfter = try crmd.residentBytes()
         print("fuzz seed \(Self.seed): \(sent) requests to \(methods.count) methods; crmd RSS \(rssBefore / 1024) -> \(rssAfter / 1024) KiB")
         #expect(rssAfter - rssBefore < 96 << 20, "seed \(Self.seed): RSS grew from \(rssBefore) to \(rssAfter)")
     }

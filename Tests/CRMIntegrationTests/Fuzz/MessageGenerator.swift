@@ -1,3 +1,5 @@
+import CRMWire
+import NIOCore
 import SwiftProtobuf
 
 /// Builds protobuf encodings of any message type from its descriptor, with
@@ -32,7 +34,7 @@ struct MessageGenerator {
     }
 
     private func encode(_ field: Field, _ random: inout FuzzRandom, depth: Int) -> [UInt8] {
-        let number = UInt64(field.number)
+        let number = UInt64(UInt32(bitPattern: field.number))
         func key(_ wireType: UInt64) -> [UInt8] { Self.varint(number << 3 | wireType) }
         func delimited(_ body: [UInt8]) -> [UInt8] { key(2) + Self.varint(UInt64(body.count)) + body }
         switch field.type {
@@ -72,13 +74,8 @@ struct MessageGenerator {
     }
 
     static func varint(_ value: UInt64) -> [UInt8] {
-        var v = value
-        var out: [UInt8] = []
-        while v >= 0x80 {
-            out.append(UInt8(v & 0x7f) | 0x80)
-            v >>= 7
-        }
-        out.append(UInt8(v))
-        return out
+        var out = ByteBuffer()
+        HeaderCodec.writeVarint(value, &out)
+        return Array(out.readableBytesView)
     }
 }

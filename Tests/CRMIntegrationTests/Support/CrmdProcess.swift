@@ -60,6 +60,16 @@ final class CrmdProcess: @unchecked Sendable {
 
     func connect() throws -> Connection { try Connection(path: socketPath) }
 
+    /// crmd's resident set size in bytes (VmRSS in /proc).
+    func residentBytes() throws -> Int {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
+            throw TestFailure("no VmRSS in /proc/\(pid)/status")
+        }
+        return kib * 1024
+    }
+
     func waitForSocket(timeout: Double = 15) throws {
         let until = Date().addingTimeInterval(timeout)
         while Date() < until {
