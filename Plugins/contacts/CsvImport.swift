@@ -19,9 +19,7 @@ enum CsvImport {
             throw PluginError.invalidArgument("header must name between 1 and 200 columns")
         }
         // Row numbers are first_row_number + index: keep the sum in range.
-        guard (0...(Int64.max - Int64(maxRows))).contains(req.firstRowNumber) else {
-            throw PluginError.invalidArgument("first_row_number must be between 0 and \(Int64.max - Int64(maxRows)), not \(req.firstRowNumber)")
-        }
+        try Checked.inRange(req.firstRowNumber, 0...(Int64.max - Int64(maxRows)), "first_row_number")
         let columns = try resolve(req.header, req.mapping)
         let rows: [[String]]
         do { rows = try CSV.parse(req.csv) } catch let error as CSV.ParseError {

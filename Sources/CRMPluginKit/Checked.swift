@@ -1,6 +1,7 @@
-/// Conversions and arithmetic on values from the wire that answer a status
-/// instead of trapping. A Swift trap in a plugin is a crash of crmd, so a
-/// handler never narrows or adds request values with the trapping operators.
+/// Conversions and range checks of values from the wire that answer a
+/// status instead of trapping. A Swift trap in a plugin is a crash of crmd,
+/// so a handler never narrows a request value with a trapping initializer
+/// (and adds them with `addingReportingOverflow`).
 public enum Checked {
     /// `value` as a `T`, or INVALID_ARGUMENT naming the field when it does not fit.
     public static func convert<T: FixedWidthInteger, V: BinaryInteger>(
@@ -21,19 +22,5 @@ public enum Checked {
             throw PluginError.invalidArgument("\(field()) is \(value); it must be in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
-    }
-
-    /// `a + b`, or OUT_OF_RANGE saying what overflowed (a total of money, say).
-    public static func add<T: FixedWidthInteger>(_ a: T, _ b: T, _ what: @autoclosure () -> String) throws -> T {
-        let (sum, overflow) = a.addingReportingOverflow(b)
-        if overflow { throw PluginError(.outOfRange, "\(what()) overflows \(T.self) (\(a) + \(b))") }
-        return sum
-    }
-
-    /// `a * b`, or OUT_OF_RANGE saying what overflowed.
-    public static func multiply<T: FixedWidthInteger>(_ a: T, _ b: T, _ what: @autoclosure () -> String) throws -> T {
-        let (product, overflow) = a.multipliedReportingOverflow(by: b)
-        if overflow { throw PluginError(.outOfRange, "\(what()) overflows \(T.self) (\(a) × \(b))") }
-        return product
     }
 }
