@@ -50,18 +50,19 @@ let package = Package(
         // its message types and its descriptor set. A plugin depends on the
         // contracts it serves or calls and links its own static copy of them.
         contract("CRMRPCContract"),     // crm/rpc/v1/frame.proto: the wire's frames
+        contract("CRMOptionsContract"), // crm/options/v1: what methods and events declare
         contract("CRMKernelContract"),  // crm/kernel/v1: the kernel's services
-        contract("ContactsContract"),
-        contract("SalesContract", ["ContactsContract"]),
-        contract("ProbeContract"),      // the probe test fixture's
-        contract("TableBookingContract"), // the C example's
+        contract("ContactsContract", ["CRMOptionsContract"]),
+        contract("SalesContract", ["ContactsContract", "CRMOptionsContract"]),
+        contract("ProbeContract", ["CRMOptionsContract"]),      // the probe test fixture's
+        contract("TableBookingContract", ["CRMOptionsContract"]), // the C example's
         // Every contract, re-exported, with every message type and descriptor
         // set joined: for crmctl and the tests, never for crmd or a plugin.
         .target(
             name: "CRMProto",
             dependencies: [
-                "CRMRPCContract", "CRMKernelContract", "ContactsContract", "SalesContract",
-                "ProbeContract", "TableBookingContract",
+                "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "ContactsContract",
+                "SalesContract", "ProbeContract", "TableBookingContract",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -76,7 +77,7 @@ let package = Package(
         .target(
             name: "CRMKernel",
             dependencies: [
-                "CRMWire", "CRMRPCContract", "CRMKernelContract", "CRMPluginABI", "CSQLite",
+                "CRMWire", "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "CRMPluginABI", "CSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -33,40 +33,71 @@ trap cleanup EXIT
 contracts=()         # module names, in declaration order
 declare -A owner=()  # proto path -> module of the contract that holds it
 declare -A prefix=() # module -> symbol prefix
+declare -A closure=() # module -> every contract it needs, imports first
 
 # Generates the target Sources/Contracts/<Module>/ for one contract: the public
 # swift-protobuf types of its protos, and <Module>.swift with the list of its
 # message types and its descriptor set. <prefix>DescriptorFiles holds only its
 # own files, so no file's descriptor is stored twice; <prefix>DescriptorSet
-# prepends the sets of the contracts they import, which gives the bytes of
-# `protoc --include_imports` while no two of those share an import (a contract
-# importing two that do would list the shared file twice: join by file then).
+# prepends the files of every contract they import, directly or not, each
+# once and imports first: the set `protoc --include_imports` writes.
 # A contract may import only contracts declared above it.
 contract() { # <Module> <prefix> <protos...>
   local module="$1" pre="$2"; shift 2
-  local dir="$out/Sources/Contracts/$module" proto src dep deps=() imports
+  local dir="$out/Sources/Contracts/$module" proto src dep deps=() imports keep=("$@")
   for proto in "$@"; do
     src="proto/$proto"; [[ -f "$src" ]] || src="sdk/examples/$proto"
     for dep in $(sed -n 's/^import "\(.*\)";/\1/p' "$src"); do
+      # protobuf's own files come with SwiftProtobuf; the first contract that
+      # imports one carries its descriptor, so every descriptor set resolves.
+      if [[ "$dep" == google/protobuf/* ]]; then
+        [[ -n "${owner[$dep]:-}" ]] || { owner[$dep]="$module"; keep+=("$dep"); }
+        continue
+      fi
       [[ -n "${owner[$dep]:-}" ]] || { echo "$proto imports $dep, which no contract above holds" >&2; exit 1; }
       [[ "${owner[$dep]}" == "$module" || " ${deps[*]} " == *" ${owner[$dep]} "* ]] || deps+=("${owner[$dep]}")
     done
     owner[$proto]="$module"
     printf 'mapping {\n  module_name: "%s"\n  proto_file_path: "%s"\n}\n' "$module" "$proto" >>"$mappings"
   done
+  # Every contract this one needs, directly or not, imports first, each once.
+  local all=() d
+  for dep in "${deps[@]}"; do
+    for d in ${closure[$dep]} "$dep"; do [[ " ${all[*]} " == *" $d "* ]] || all+=("$d"); done
+  done
+  closure[$module]="${all[*]}"
   contracts+=("$module"); prefix[$module]="$pre"
   mkdir -p "$dir"
   protoc --plugin=protoc-gen-swift="$plugin" -I proto -I sdk/examples \
     --swift_opt=Visibility=Public --swift_opt=FileNaming=PathToUnderscores \
     --swift_opt=ProtoPathModuleMappings="$mappings" --swift_out="$dir" "$@"
   local tmp; tmp="$(mktemp)"
-  protoc -I proto -I sdk/examples --descriptor_set_out="$tmp" "$@"
+  protoc -I proto -I sdk/examples --include_imports --descriptor_set_out="$tmp" "$@"
   imports=""
-  for dep in "${deps[@]}"; do imports+="$dep:${prefix[$dep]} "; done
-  python3 - "$tmp" "$dir" "$module" "$pre" "$imports" "$@" >"$dir/$module.swift" <<'PY'
+  for dep in "${all[@]}"; do imports+="$dep:${prefix[$dep]} "; done
+  python3 - "$tmp" "$dir" "$module" "$pre" "$imports" "${keep[*]}" "$@" >"$dir/$module.swift" <<'PY'
 import base64, glob, re, sys
-data = open(sys.argv[1], "rb").read()
-out_dir, module, pre, deps, protos = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split(), sys.argv[6:]
+out_dir, module, pre, deps, keep, protos = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5].split(), sys.argv[6].split(), sys.argv[7:]
+
+def varint(b, i):
+    v = s = 0
+    while True:
+        v |= (b[i] & 0x7F) << s; s += 7; i += 1
+        if b[i - 1] < 0x80: return v, i
+
+def files(b):  # FileDescriptorSet.file (field 1): (name, encoded entry)
+    i = 0
+    while i < len(b):
+        start = i
+        key, i = varint(b, i); n, i = varint(b, i)
+        assert key == 0x0A
+        f = b[i:i + n]; i += n
+        key, j = varint(f, 0); m, j = varint(f, j)
+        assert key == 0x0A  # FileDescriptorProto.name comes first
+        yield f[j:j + m].decode(), b[start:i]
+
+# Only this contract's files (and protobuf's it carries), in protoc's order.
+data = b"".join(e for name, e in files(open(sys.argv[1], "rb").read()) if name in keep)
 names = []
 for f in glob.glob(out_dir + "/*.pb.swift"):
     names += re.findall(r"^public nonisolated struct ([A-Za-z0-9_]+)", open(f).read(), re.M)
@@ -91,7 +122,7 @@ print("")
 print("/// The serialized google.protobuf.FileDescriptorSet of " + module + " with the files it")
 print("/// imports first, as `protoc --include_imports` writes it: what a plugin serving")
 print("/// this contract hands crmd as its descriptor set, for Reflection.")
-parts = [d.split(":")[1] + "DescriptorSet" for d in deps]
+parts = [d.split(":")[1] + "DescriptorFiles" for d in deps]
 parts.append(pre + "DescriptorFiles")
 print("public let " + pre + "DescriptorSet: [UInt8] = " + " + ".join(parts))
 PY
@@ -122,6 +153,7 @@ PY
 # One line per contract: its module (Sources/Contracts/<Module>), the prefix of
 # its <prefix>MessageTypes and <prefix>DescriptorSet, its protos.
 contract CRMRPCContract rpc crm/rpc/v1/frame.proto
+contract CRMOptionsContract options crm/options/v1/options.proto
 contract CRMKernelContract kernel crm/kernel/v1/{health,reflection,plugins,events,storage}.proto
 contract ContactsContract contacts crm/contacts/v1/contacts.proto
 contract SalesContract sales crm/sales/v1/sales.proto
@@ -147,8 +179,19 @@ mkdir -p "$out/Sources/CRMProto"
 
 # C: the example plugin, with protobuf-c.
 mkdir -p "$out/sdk/examples/tablebooking/generated"
-protoc-c -I sdk/examples --c_out="$out/sdk/examples/tablebooking/generated" \
+protoc-c -I proto -I sdk/examples --c_out="$out/sdk/examples/tablebooking/generated" \
   tablebooking/tablebooking.proto
+# protoc-c's code for a .proto that uses crm/options includes its header.
+# protobuf-c has no extensions and a C plugin never reads the options (crmd
+# reads them from the descriptor set), so the SDK's header is generated from
+# the file without its `extend` blocks: it needs no descriptor.proto in C.
+c_options="$(mktemp -d)"
+mkdir -p "$c_options/crm/options/v1" "$out/sdk/c/include/crm/options/v1"
+sed '/^import "google\/protobuf\//d; /^extend /,/^}/d' proto/crm/options/v1/options.proto \
+  >"$c_options/crm/options/v1/options.proto"
+(cd "$c_options" && protoc-c --c_out=. crm/options/v1/options.proto)
+cp "$c_options/crm/options/v1/options.pb-c.h" "$out/sdk/c/include/crm/options/v1/"
+rm -rf "$c_options"
 descriptor_c sdk/examples/tablebooking/generated/tablebooking_descriptor.c \
   tablebooking_descriptor_set tablebooking/tablebooking.proto
 
@@ -168,7 +211,7 @@ if (( check )); then
       echo "generated file is no longer generated: $rel (run proto/generate.sh, remove it)" >&2
       status=1
     fi
-  done < <(find "$root/Sources/Contracts" "$root/Sources/CRMProto" -type f -print0)
+  done < <(find "$root/Sources/Contracts" "$root/Sources/CRMProto" "$root/sdk/c/include/crm/options" -type f -print0)
   (( status == 0 )) && echo "generated protobuf code is current"
   exit $status
 fi

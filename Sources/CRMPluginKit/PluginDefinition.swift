@@ -128,7 +128,7 @@ public final class PluginDefinition: @unchecked Sendable {
             kind: kind.rawValue, handler: methodTrampoline,
             method_data: Unmanaged.passRetained(box).toOpaque(),
             request_type: keep(Request.protoMessageName), response_type: keep(Response.protoMessageName),
-            flags: writes ? CRM_METHOD_FLAG_WRITES : 0))
+            flags: writes ? CRM_METHOD_FLAG_WRITES : 0, plugin_handler: nil))
     }
 
     /// The C definition for the host; nil if the host speaks another ABI.

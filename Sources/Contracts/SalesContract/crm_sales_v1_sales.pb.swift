@@ -26,6 +26,7 @@
 
 import SwiftProtobuf
 
+import CRMOptionsContract
 import ContactsContract
 
 // If the compiler emits an error on this type, it is because this file

@@ -247,18 +247,36 @@ typedef enum crm_method_kind {
 typedef int32_t (*crm_handler_fn)(void *method_data, crm_call *call,
                                   const uint8_t *request, size_t request_len);
 
-/** Flags for crm_method_def.flags. */
+/**
+ * A method handler that is also given its plugin and the host's table, so a
+ * C plugin needs no globals: `self` and `host` are the ones init received.
+ * Otherwise as crm_handler_fn.
+ */
+typedef int32_t (*crm_plugin_handler_fn)(crm_plugin *self, const crm_host_api *host,
+                                         void *method_data, crm_call *call,
+                                         const uint8_t *request, size_t request_len);
+
+/**
+ * Flags for crm_method_def.flags. What a method does is declared in its
+ * .proto (crm/options/v1/options.proto) and read by crmd from the plugin's
+ * descriptor set; a flag, when set, must agree with that declaration. Only a
+ * method whose .proto declares no options takes its semantics from the flags.
+ */
 #define CRM_METHOD_FLAG_WRITES 0x1u /**< the method writes storage */
 
 typedef struct crm_method_def {
     uint32_t struct_size;             /**< CRM_METHOD_DEF_SIZE */
     const char *full_name;            /**< "/package.Service/Method" */
     uint32_t kind;                    /**< crm_method_kind */
-    crm_handler_fn handler;
+    crm_handler_fn handler;           /**< this, or plugin_handler */
     void *method_data;                /**< passed back to the handler */
     const char *request_type;         /**< full protobuf type name */
     const char *response_type;
     uint32_t flags;
+
+    /* Added in ABI 1 after the first release: the host reads it only when
+     * struct_size covers it. When set, it is called instead of `handler`. */
+    crm_plugin_handler_fn plugin_handler;
 } crm_method_def;
 
 typedef struct crm_dependency_def {
@@ -316,7 +334,10 @@ typedef int32_t (*crm_event_fn)(crm_plugin *self, crm_call *call, const crm_even
 /**
  * A plugin's definition. Plugin-owned and must stay valid and unchanged for
  * the life of the process (a static const object is the usual choice).
- * Arrays hold elements of one struct_size each (the first element's).
+ * Arrays hold elements of one struct_size each (the first element's): the
+ * host steps through them by that size and reads of each element only what
+ * it covers, so arrays built against an older (smaller) or newer (larger)
+ * header both load.
  */
 typedef struct crm_plugin_def {
     uint32_t struct_size;             /**< CRM_PLUGIN_DEF_SIZE */
@@ -350,6 +371,18 @@ typedef struct crm_plugin_def {
      * struct_size covers it. */
     crm_event_fn on_event;            /**< needed when subscribes is not empty */
 } crm_plugin_def;
+
+/**
+ * Non-zero when `ptr` (a pointer to any struct of this header, which starts
+ * with `uint32_t struct_size`) covers `member`: the side that filled it in
+ * was built against a header that has the member. Use it before reading a
+ * member of a host struct newer than the oldest host you support:
+ *     if (CRM_HAS_MEMBER(host, get_feature)) ...
+ * It reads only `ptr->struct_size`.
+ */
+#define CRM_HAS_MEMBER(ptr, member)                                             \
+    ((size_t)((const char *)&(ptr)->member - (const char *)(ptr)) +             \
+         sizeof((ptr)->member) <= (size_t)(ptr)->struct_size)
 
 #define CRM_EVENT_SIZE ((uint32_t)sizeof(crm_event))
 #define CRM_METHOD_DEF_SIZE ((uint32_t)sizeof(crm_method_def))
@@ -504,6 +537,27 @@ typedef struct crm_bus_api {
     int32_t (*publish)(crm_call *call, const char *topic, const char *type_name,
                        const uint8_t *payload, size_t payload_len, uint64_t *sequence);
 } crm_bus_api;
+
+/* The sizes of every struct crossing the boundary, on the 64-bit platforms
+ * crmd runs on. A struct only ever grows at the end: a failing check here
+ * means a field was inserted, removed or resized, which breaks every plugin
+ * built before (bump CRM_PLUGIN_ABI_VERSION instead, or append). Written as
+ * array sizes so the check is plain C99 and C++. */
+#if defined(__LP64__) || defined(_WIN64)
+#define CRM_ABI_SIZE_CHECK(type, size) \
+    typedef char crm_abi_size_check_##type[(sizeof(type) == (size)) ? 1 : -1]
+CRM_ABI_SIZE_CHECK(crm_metadata_entry, 16);
+CRM_ABI_SIZE_CHECK(crm_call_context, 72);
+CRM_ABI_SIZE_CHECK(crm_host_api, 80);
+CRM_ABI_SIZE_CHECK(crm_method_def, 72);
+CRM_ABI_SIZE_CHECK(crm_dependency_def, 24);
+CRM_ABI_SIZE_CHECK(crm_migration_def, 24);
+CRM_ABI_SIZE_CHECK(crm_event, 64);
+CRM_ABI_SIZE_CHECK(crm_plugin_def, 152);
+CRM_ABI_SIZE_CHECK(crm_storage_api, 152);
+CRM_ABI_SIZE_CHECK(crm_bus_api, 16);
+#undef CRM_ABI_SIZE_CHECK
+#endif
 
 /** The canonical name of a status ("NOT_FOUND"); static storage. */
 static inline const char *crm_status_name(int32_t status) {
