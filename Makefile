@@ -4,6 +4,7 @@
 #   make test    every test (Swift, C, Python) against real binaries
 #   make fuzz    the fuzz tests for 10 minutes (FUZZ_SECONDS=N to change)
 #   make bench   the load figures quoted in the notes
+#   make install-sdk PREFIX=DIR   the plugin SDK for plugins built outside the repository
 # Missing Debian packages are installed on first use.
 
 BUILD ?= build
@@ -12,10 +13,10 @@ SWIFT ?= swift
 CC ?= cc
 SWIFT_FLAGS = -c $(CONFIG)
 SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
-DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-pip
+DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check check-generated bench bench-contacts fuzz clean
+        test-swift test-python abi-header-check check-generated bench bench-contacts fuzz clean install-sdk
 
 all: build
 
@@ -52,6 +53,7 @@ install-swift: swift-build
 	done
 
 include sdk/mk/c-plugins.mk
+include sdk/mk/install.mk
 
 build: deps install-swift c-plugins c-test-plugins
 
