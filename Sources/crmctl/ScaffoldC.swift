@@ -1,0 +1,241 @@
+/// `crmctl plugin new NAME --lang c`: a protobuf-c plugin built with the
+/// installed SDK (pkg-config crm-plugin), its descriptor set embedded by the
+/// assembler's .incbin.
+enum ScaffoldC {
+    static func files(_ n: ScaffoldNames) -> [ScaffoldFile] {
+        ScaffoldCommon.files(n, language: "C", build: """
+            Build it with the SDK that `make install-sdk PREFIX=...` installs from the crm
+            repository (protoc, protoc-c, libprotobuf-c-dev and pkg-config from Debian):
+
+            ```sh
+            export PKG_CONFIG_PATH=PREFIX/lib/pkgconfig   # not needed for /usr/local
+            make
+            make smoke CRMD=path/to/crmd CRMCTL=path/to/crmctl
+            ```
+            """) + [
+            ScaffoldFile(path: "Makefile", text: makefile(n)),
+            ScaffoldFile(path: "src/\(n.plugin).c", text: source(n)),
+            ScaffoldFile(path: "src/descriptor.S", text: descriptorAssembly),
+        ]
+    }
+
+    static func makefile(_ n: ScaffoldNames) -> String {
+        #"""
+        # Builds the \#(n.plugin) plugin against the installed crm plugin SDK:
+        #   make                 build/\#(n.plugin).so and the manifest beside it
+        #   make smoke           loads it into crmd and calls it (CRMD=..., CRMCTL=...)
+        #   make install PLUGIN_DIR=/path/to/crmd/plugins
+        # The SDK comes from `make install-sdk PREFIX=...` in the crm repository;
+        # for a PREFIX other than /usr/local, set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig.
+        NAME = \#(n.plugin)
+        PROTO = \#(n.protoPath)
+        CC ?= cc
+        PKG_CONFIG ?= pkg-config
+        PROTOC ?= protoc
+        PROTOC_C ?= protoc-c
+        CRMD ?= crmd
+        CRMCTL ?= crmctl
+        BUILD = build
+
+        SDK_CFLAGS := $(shell $(PKG_CONFIG) --cflags crm-plugin)
+        SDK_LIBS := $(shell $(PKG_CONFIG) --libs crm-plugin)
+        SDK_PROTO := $(shell $(PKG_CONFIG) --variable=protodir crm-plugin)
+        ifeq ($(SDK_PROTO),)
+        $(error no crm-plugin.pc: run `make install-sdk PREFIX=...` in the crm repository, set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig)
+        endif
+
+        # -fvisibility=hidden: crm_plugin_entry is the only symbol the plugin exports.
+        CFLAGS ?= -O2
+        ALL_CFLAGS = -std=c11 $(CFLAGS) -fPIC -fvisibility=hidden -Wall -Wextra -Werror $(SDK_CFLAGS) -I $(BUILD)/gen
+        GEN_C = $(BUILD)/gen/$(PROTO:.proto=.pb-c.c)
+        DESCRIPTOR_SET = $(BUILD)/$(NAME).binpb
+        OBJECTS = $(BUILD)/$(NAME).o $(BUILD)/descriptor.o $(GEN_C:.c=.o)
+
+        .PHONY: all smoke install clean
+
+        all: $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json
+
+        $(GEN_C): proto/$(PROTO)
+        \#t@mkdir -p $(BUILD)/gen
+        \#t$(PROTOC_C) -I proto -I $(SDK_PROTO) --c_out=$(BUILD)/gen $(PROTO)
+
+        # The contract with every file it imports (crm/options/v1, descriptor.proto):
+        # crmd reads each rpc's options from this set.
+        $(DESCRIPTOR_SET): proto/$(PROTO)
+        \#t@mkdir -p $(BUILD)
+        \#t$(PROTOC) -I proto -I $(SDK_PROTO) --include_imports --descriptor_set_out=$@ $(PROTO)
+
+        $(BUILD)/$(NAME).o: src/$(NAME).c $(GEN_C)
+        \#t$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+        $(GEN_C:.c=.o): $(GEN_C)
+        \#t$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+        # The assembler's .incbin copies the set's bytes into the plugin.
+        $(BUILD)/descriptor.o: src/descriptor.S $(DESCRIPTOR_SET)
+        \#t$(CC) -c -DDESCRIPTOR_SET='"$(DESCRIPTOR_SET)"' -o $@ $<
+
+        $(BUILD)/$(NAME).so: $(OBJECTS)
+        \#t$(CC) -shared -o $@ $(OBJECTS) $(SDK_LIBS)
+
+        $(BUILD)/$(NAME).plugin.json: $(NAME).plugin.json
+        \#t@mkdir -p $(BUILD)
+        \#tcp $< $@
+
+        smoke: all
+        \#tCRMD=$(CRMD) CRMCTL=$(CRMCTL) test/smoke.sh $(BUILD)
+
+        install: all
+        \#tinstall -m 644 $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json $(PLUGIN_DIR)/
+
+        clean:
+        \#trm -rf $(BUILD)
+
+        """#
+    }
+
+    static let descriptorAssembly = #"""
+        /* The serialized FileDescriptorSet of the contract, embedded as bytes by the
+         * assembler (.incbin): DESCRIPTOR_SET is its path, given by the Makefile.
+         * Hidden, so the plugin still exports crm_plugin_entry alone. */
+            .section .rodata
+            .balign 8
+            .globl plugin_descriptor_set
+            .hidden plugin_descriptor_set
+        plugin_descriptor_set:
+            .incbin DESCRIPTOR_SET
+            .globl plugin_descriptor_set_end
+            .hidden plugin_descriptor_set_end
+        plugin_descriptor_set_end:
+            .section .note.GNU-stack,"",%progbits
+
+        """#
+
+    static func source(_ n: ScaffoldNames) -> String {
+        let type = n.cTypePrefix, fn = n.cFunctionPrefix, table = "\(n.plugin)_items"
+        return #"""
+        /*
+         * The \#(n.plugin) plugin: CreateItem stores a text in \#(table), GetItem
+         * reads it back. Its contract is proto/\#(n.protoPath).
+         */
+        #include <stdio.h>
+        #include <stdlib.h>
+        #include <string.h>
+
+        #include "crm/plugin_pbc.h"
+        #include "\#(n.protoPath.dropLast(".proto".count)).pb-c.h"
+
+        /* src/descriptor.S */
+        extern const uint8_t plugin_descriptor_set[], plugin_descriptor_set_end[];
+
+        static const crm_storage_api *db;
+
+        /* Fails the call with the storage error the host recorded (SQLite's message). */
+        static int32_t storage_failed(crm_call *call, int32_t status) {
+            return crm_pbc_fail(call, status, "%s", db->last_error(call));
+        }
+
+        static int32_t create_item(crm_call *call, const ProtobufCMessage *message, void *user_data) {
+            (void)user_data;
+            const \#(type)CreateItemRequest *req = (const void *)message;
+            if (!req->text[0]) return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "text is required");
+            crm_stmt *stmt;
+            int32_t status = db->prepare(call, "INSERT INTO \#(table) (text) VALUES (?)", &stmt);
+            if (status != CRM_STATUS_OK) return storage_failed(call, status);
+            int has_row = 0;
+            if ((status = db->bind_text(stmt, 1, req->text, strlen(req->text))) == CRM_STATUS_OK)
+                status = db->step(stmt, &has_row);
+            db->finalize(stmt);
+            if (status != CRM_STATUS_OK) return storage_failed(call, status);
+
+            \#(type)Item reply;
+            \#(fn)item__init(&reply);
+            reply.id = (uint64_t)db->last_insert_id(call);
+            reply.text = req->text;
+            return crm_pbc_respond(call, &reply.base);
+        }
+
+        static int32_t get_item(crm_call *call, const ProtobufCMessage *message, void *user_data) {
+            (void)user_data;
+            const \#(type)GetItemRequest *req = (const void *)message;
+            crm_stmt *stmt;
+            int32_t status = db->prepare(call, "SELECT text FROM \#(table) WHERE id = ?", &stmt);
+            if (status != CRM_STATUS_OK) return storage_failed(call, status);
+            int has_row = 0;
+            if (req->id <= INT64_MAX && (status = db->bind_int64(stmt, 1, (int64_t)req->id)) == CRM_STATUS_OK)
+                status = db->step(stmt, &has_row);
+            if (status != CRM_STATUS_OK || !has_row) {
+                db->finalize(stmt);
+                if (status != CRM_STATUS_OK) return storage_failed(call, status);
+                return crm_pbc_fail(call, CRM_STATUS_NOT_FOUND, "item %llu not found", (unsigned long long)req->id);
+            }
+            size_t len = 0;
+            const uint8_t *text = db->column_bytes(stmt, 0, &len); /* valid until finalize */
+            char *copy = malloc(len + 1);
+            if (copy) {
+                if (len) memcpy(copy, text, len);
+                copy[len] = '\0';
+            }
+            db->finalize(stmt);
+            if (!copy) return crm_pbc_fail(call, CRM_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+
+            \#(type)Item reply;
+            \#(fn)item__init(&reply);
+            reply.id = req->id;
+            reply.text = copy;
+            status = crm_pbc_respond(call, &reply.base);
+            free(copy);
+            return status;
+        }
+
+        static int32_t init(crm_plugin *self, const crm_host_api *host, const char **error) {
+            db = host->get_feature(self, CRM_FEATURE_STORAGE_V1);
+            if (!db) {
+                *error = "this crmd offers no storage";
+                return CRM_STATUS_FAILED_PRECONDITION;
+            }
+            return CRM_STATUS_OK;
+        }
+
+        /* Tables are named \#(n.plugin)_...: crmd lets the plugin reach no others. */
+        static const crm_migration_def migrations[] = {
+            {CRM_MIGRATION_DEF_SIZE, 1, "items", "CREATE TABLE \#(table) (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"},
+        };
+
+        /* One binding per rpc of the .proto, with the writes flag its options declare. */
+        static const crm_pbc_binding bindings[] = {
+            {"CreateItem", create_item, NULL, CRM_METHOD_FLAG_WRITES},
+            {"GetItem", get_item, NULL, 0},
+        };
+        #define METHOD_COUNT (sizeof bindings / sizeof bindings[0])
+        static crm_method_def methods[METHOD_COUNT];
+        static crm_plugin_def definition = {
+            .struct_size = CRM_PLUGIN_DEF_SIZE,
+            .abi_version = CRM_PLUGIN_ABI_VERSION,
+            .name = "\#(n.plugin)",
+            .version = "0.1.0",
+            .description = "\#(n.plugin) plugin",
+            .methods = methods,
+            .method_count = METHOD_COUNT,
+            .migrations = migrations,
+            .migration_count = sizeof migrations / sizeof migrations[0],
+            .init = init,
+        };
+
+        CRM_PLUGIN_EXPORT const crm_plugin_def *crm_plugin_entry(uint32_t host_abi_version, const crm_host_api *host) {
+            if (host_abi_version != CRM_PLUGIN_ABI_VERSION) return NULL;
+            crm_pbc_set_host(host);
+            const char *error = NULL;
+            if (crm_pbc_bind_service(&\#(fn)\#(n.plugin)__descriptor, bindings, METHOD_COUNT, methods, METHOD_COUNT,
+                                     &error) != CRM_STATUS_OK) {
+                fprintf(stderr, "\#(n.plugin): %s\n", error);
+                return NULL;
+            }
+            definition.descriptor_set = plugin_descriptor_set;
+            definition.descriptor_set_len = (size_t)(plugin_descriptor_set_end - plugin_descriptor_set);
+            return &definition;
+        }
+
+        """#
+    }
+}
