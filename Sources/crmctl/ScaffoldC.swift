@@ -78,20 +78,7 @@ enum ScaffoldC {
         $(BUILD)/$(NAME).so: $(OBJECTS)
         \#t$(CC) -shared -o $@ $(OBJECTS) $(SDK_LIBS)
 
-        $(BUILD)/$(NAME).plugin.json: $(NAME).plugin.json
-        \#t@mkdir -p $(BUILD)
-        \#tcp $< $@
-
-        smoke: all
-        \#tCRMD=$(CRMD) CRMCTL=$(CRMCTL) test/smoke.sh $(BUILD)
-
-        install: all
-        \#tinstall -m 644 $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json $(PLUGIN_DIR)/
-
-        clean:
-        \#trm -rf $(BUILD)
-
-        """#
+        """# + ScaffoldCommon.makefileTail(clean: "$(BUILD)")
     }
 
     static let descriptorAssembly = #"""

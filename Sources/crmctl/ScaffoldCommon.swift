@@ -34,11 +34,11 @@ enum ScaffoldCommon {
           // Stores an item. Statuses: OK; INVALID_ARGUMENT for an empty text;
           // a storage failure's own status.
           rpc CreateItem(CreateItemRequest) returns (Item) {
-            option (crm.options.v1.method) = {writes: true, permission: "\#(n.plugin).item.write"};
+            option \#(n.methodOption) = {writes: true, permission: "\#(n.plugin).item.write"};
           }
           // Statuses: OK; NOT_FOUND for an id no item has.
           rpc GetItem(GetItemRequest) returns (Item) {
-            option (crm.options.v1.method) = {permission: "\#(n.plugin).item.read"};
+            option \#(n.methodOption) = {permission: "\#(n.plugin).item.read"};
           }
         }
 
@@ -54,6 +54,26 @@ enum ScaffoldCommon {
         message GetItemRequest {
           uint64 id = 1;
         }
+
+        """#
+    }
+
+    /// The Makefile's last rules, alike in every language: the manifest copied
+    /// beside the library, smoke, install, and clean, which removes `clean`.
+    static func makefileTail(clean: String) -> String {
+        #"""
+        $(BUILD)/$(NAME).plugin.json: $(NAME).plugin.json
+        \#t@mkdir -p $(BUILD)
+        \#tcp $< $@
+
+        smoke: all
+        \#tCRMD=$(CRMD) CRMCTL=$(CRMCTL) test/smoke.sh $(BUILD)
+
+        install: all
+        \#tinstall -m 644 $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json $(PLUGIN_DIR)/
+
+        clean:
+        \#trm -rf \#(clean)
 
         """#
     }

@@ -39,6 +39,9 @@ struct ScaffoldNames {
     var cFunctionPrefix: String { components.joined(separator: "__") + "__" }
     /// protoc-gen-swift's type prefix: "Acme_Notes_V1_".
     var swiftTypePrefix: String { components.map { $0.prefix(1).uppercased() + $0.dropFirst() }.joined(separator: "_") + "_" }
+    /// How the .proto names the method option: "(crm.options.v1.method)", or
+    /// with a leading dot when a package "crm" inside this one would hide it.
+    var methodOption: String { components.dropFirst().contains("crm") ? "(.crm.options.v1.method)" : "(crm.options.v1.method)" }
     /// The Swift plugin's target: "AcmenotesPlugin".
     var swiftTarget: String { service + "Plugin" }
 }

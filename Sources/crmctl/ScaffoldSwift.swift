@@ -130,20 +130,7 @@ enum ScaffoldSwift {
         \#t@mkdir -p $(BUILD)
         \#tcp "$$($(SWIFT) build -c $(CONFIG) --show-bin-path)/lib$(NAME).so" $@
 
-        $(BUILD)/$(NAME).plugin.json: $(NAME).plugin.json
-        \#t@mkdir -p $(BUILD)
-        \#tcp $< $@
-
-        smoke: all
-        \#tCRMD=$(CRMD) CRMCTL=$(CRMCTL) test/smoke.sh $(BUILD)
-
-        install: all
-        \#tinstall -m 644 $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json $(PLUGIN_DIR)/
-
-        clean:
-        \#trm -rf $(BUILD) .build $(GEN)
-
-        """#
+        """# + ScaffoldCommon.makefileTail(clean: "$(BUILD) .build $(GEN)")
     }
 
     static func source(_ n: ScaffoldNames) -> String {
