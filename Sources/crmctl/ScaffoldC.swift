@@ -189,9 +189,10 @@ enum ScaffoldC {
             {CRM_MIGRATION_DEF_SIZE, 1, "items", "CREATE TABLE \#(table) (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"},
         };
 
-        /* One binding per rpc of the .proto, with the writes flag its options declare. */
+        /* One binding per rpc of the .proto; whether it writes, and its permission,
+         * crmd takes from the rpc's options. */
         static const crm_pbc_binding bindings[] = {
-            {"CreateItem", create_item, NULL, CRM_METHOD_FLAG_WRITES},
+            {"CreateItem", create_item, NULL, 0},
             {"GetItem", get_item, NULL, 0},
         };
         #define METHOD_COUNT (sizeof bindings / sizeof bindings[0])

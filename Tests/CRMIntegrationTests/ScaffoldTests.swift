@@ -64,8 +64,12 @@ import Testing
         let crmd = try CrmdProcess(plugins: [], arguments: ["--plugin-dir", plugins])
         let service = "/\(plugin).v1.\(plugin.prefix(1).uppercased() + plugin.dropFirst())/"
         let listing = try CrmctlRun.run(["services"], socket: crmd.socketPath)
-        #expect(listing.stdout.contains("\(service)CreateItem  \(plugin).v1.CreateItemRequest -> \(plugin).v1.Item"),
-                "\(listing.stdout)\n\(crmd.log)")
+        // What each method does comes from the .proto's options, through the descriptor set.
+        for (method, semantics) in [("CreateItem", "writes, permission \(plugin).item.write"),
+                                    ("GetItem", "reads, permission \(plugin).item.read")] {
+            let line = "\(service)\(method)  \(plugin).v1.\(method)Request -> \(plugin).v1.Item  [\(semantics)]"
+            #expect(listing.stdout.contains(line), "\(listing.stdout)\n\(crmd.log)")
+        }
 
         let client = try crmd.connect()
         // Protobuf by hand: CreateItemRequest{text: "hello"}; Item{id: 1, text: "hello"}.
