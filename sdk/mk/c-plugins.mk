@@ -10,8 +10,9 @@ endif
 PLUGIN_CFLAGS = -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden \
   -I sdk/c/include -I sdk/examples/tablebooking/generated
 PLUGIN_LIBS = -lprotobuf-c -lpthread
-ABI_HEADERS = sdk/c/include/crm/plugin.h sdk/c/include/crm/plugin_pbc.h
-TABLEBOOKING_SOURCES = sdk/examples/tablebooking/tablebooking.c sdk/c/src/crm_pbc.c \
+ABI_HEADERS = sdk/c/include/crm/plugin.h sdk/c/include/crm/plugin_pbc.h sdk/c/include/crm/plugin_sql.h
+TABLEBOOKING_SOURCES = sdk/examples/tablebooking/tablebooking.c \
+  sdk/c/src/crm_pbc.c sdk/c/src/crm_pbc_call.c sdk/c/src/crm_sql.c \
   sdk/examples/tablebooking/generated/tablebooking/tablebooking.pb-c.c \
   sdk/examples/tablebooking/generated/tablebooking_descriptor.c
 # Rebuild when a header or these rules (the flags) change.
