@@ -109,11 +109,10 @@ static int32_t create_booking(crm_pbc_call *c, const void *request) {
 
 static int32_t get_booking(crm_pbc_call *c, const void *request) {
     const Crm__Example__Tablebooking__V1__GetBookingRequest *req = request;
-    const crm_sql_row *row = NULL;
-    if (req->id > 0 && req->id <= INT64_MAX) {
-        int32_t status = crm_sql_query_one(c, &row, SELECT_BOOKING "WHERE id = ?", "i", (int64_t)req->id);
-        if (status != CRM_STATUS_OK) return status;
-    }
+    const crm_sql_row *row;
+    /* Ids run from 1: 0, or an id above INT64_MAX (negative as int64_t), finds no row. */
+    int32_t status = crm_sql_query_one(c, &row, SELECT_BOOKING "WHERE id = ?", "i", (int64_t)req->id);
+    if (status != CRM_STATUS_OK) return status;
     if (!row) return crm_pbc_fail(c, CRM_STATUS_NOT_FOUND, "booking %llu not found", (unsigned long long)req->id);
     Crm__Example__Tablebooking__V1__Booking reply;
     read_booking(row, &reply);
