@@ -63,23 +63,28 @@ void crm_pbc_release(crm_pbc_call *c, void *ptr) {
     free(b);
 }
 
+/* Formats a status message (`log` 0) or a log line at `level`; at most 511
+ * bytes, copied by the host. */
+static void say(crm_pbc_call *c, int log, crm_log_level level, const char *format, va_list args) {
+    char text[512];
+    vsnprintf(text, sizeof text, format, args);
+    if (log) c->host->log(c->self, level, text);
+    else c->host->call_set_message(c->call, text);
+}
+
 int32_t crm_pbc_fail(crm_pbc_call *c, int32_t status, const char *format, ...) {
-    char message[512];
     va_list args;
     va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
+    say(c, 0, CRM_LOG_ERROR, format, args);
     va_end(args);
-    c->host->call_set_message(c->call, message);
     return status;
 }
 
 void crm_pbc_log(crm_pbc_call *c, crm_log_level level, const char *format, ...) {
-    char line[512];
     va_list args;
     va_start(args, format);
-    vsnprintf(line, sizeof line, format, args);
+    say(c, 1, level, format, args);
     va_end(args);
-    c->host->log(c->self, level, line);
 }
 
 /* Packs `message` into `*out`: the stack buffer `small` when it fits, else a
