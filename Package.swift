@@ -51,7 +51,7 @@ let package = Package(
         // contracts it serves or calls and links its own static copy of them.
         contract("CRMRPCContract"),     // crm/rpc/v1/frame.proto: the wire's frames
         contract("CRMOptionsContract"), // crm/options/v1: what methods and events declare
-        contract("CRMKernelContract"),  // crm/kernel/v1: the kernel's services
+        contract("CRMKernelContract", ["CRMOptionsContract"]),  // crm/kernel/v1: the kernel's services
         contract("ContactsContract", ["CRMOptionsContract"]),
         contract("SalesContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("ProbeContract", ["CRMOptionsContract"]),      // the probe test fixture's

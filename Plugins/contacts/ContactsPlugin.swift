@@ -28,10 +28,6 @@ enum Contacts {
         Gdpr.register(on: def)
         CsvImport.register(on: def)
         CsvExport.register(on: def)
-        for entity in ["contact", "organization"] {
-            for action in ["created", "updated", "deleted", "restored"] { def.publishes("contacts.\(entity).\(action)") }
-        }
-        def.publishes("contacts.contact.merged")
         return def
     }()
 }

@@ -11,7 +11,7 @@ enum CsvImport {
                                       "organization_id", "owner", "source", "lifecycle_stage", "notes", "tags", "external_id"]
 
     static func register(on def: PluginDefinition) {
-        def.unary(Contacts.service + "ImportPeople", writes: true, importPeople)
+        def.unary(Contacts.service + "ImportPeople", importPeople)
     }
 
     static func importPeople(_ ctx: CallContext, _ req: Crm_Contacts_V1_ImportPeopleRequest) throws -> Crm_Contacts_V1_ImportPeopleResponse {

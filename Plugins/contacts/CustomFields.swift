@@ -8,7 +8,7 @@ typealias FieldDefinition = Crm_Contacts_V1_CustomFieldDefinition
 /// their definition on every write of a person or organization.
 enum CustomFields {
     static func register(on def: PluginDefinition) {
-        def.unary(Contacts.service + "DefineCustomField", writes: true, define)
+        def.unary(Contacts.service + "DefineCustomField", define)
         def.unary(Contacts.service + "ListCustomFields", list)
     }
 

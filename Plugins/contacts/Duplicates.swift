@@ -7,7 +7,7 @@ import Foundation
 enum Duplicates {
     static func register(on def: PluginDefinition) {
         def.unary(Contacts.service + "FindDuplicates", find)
-        def.unary(Contacts.service + "MergePeople", writes: true, merge)
+        def.unary(Contacts.service + "MergePeople", merge)
     }
 
     static let reasons: [String: Crm_Contacts_V1_DuplicateReason] = ["e": .email, "p": .phone, "f": .nameAndOrganization]

@@ -15,8 +15,7 @@ enum Gdpr {
 
     static func register(on def: PluginDefinition) {
         def.unary(Contacts.service + "ExportPersonData", exportData)
-        def.unary(Contacts.service + "ErasePerson", writes: true, erase)
-        def.publishes("contacts.contact.erased")
+        def.unary(Contacts.service + "ErasePerson", erase)
     }
 
     static func exportData(_ ctx: CallContext, _ req: Crm_Contacts_V1_PersonDataRequest) throws -> Crm_Contacts_V1_PersonDataExport {

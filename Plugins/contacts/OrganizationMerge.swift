@@ -5,8 +5,7 @@ import ContactsContract
 /// along with its timeline, phones, addresses, tags and custom fields.
 enum OrganizationMerge {
     static func register(on def: PluginDefinition) {
-        def.unary(Contacts.service + "MergeOrganizations", writes: true, merge)
-        def.publishes("contacts.organization.merged")
+        def.unary(Contacts.service + "MergeOrganizations", merge)
     }
 
     static func merge(_ ctx: CallContext, _ req: Crm_Contacts_V1_MergeOrganizationsRequest) throws -> Organization {

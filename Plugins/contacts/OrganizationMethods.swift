@@ -4,11 +4,11 @@ import ContactsContract
 /// Create, read, update, soft-delete, restore and list organizations.
 enum OrganizationMethods {
     static func register(on def: PluginDefinition) {
-        def.unary(Contacts.service + "CreateOrganization", writes: true, create)
+        def.unary(Contacts.service + "CreateOrganization", create)
         def.unary(Contacts.service + "GetOrganization", get)
-        def.unary(Contacts.service + "UpdateOrganization", writes: true, update)
-        def.unary(Contacts.service + "DeleteOrganization", writes: true, delete)
-        def.unary(Contacts.service + "RestoreOrganization", writes: true, restore)
+        def.unary(Contacts.service + "UpdateOrganization", update)
+        def.unary(Contacts.service + "DeleteOrganization", delete)
+        def.unary(Contacts.service + "RestoreOrganization", restore)
         def.unary(Contacts.service + "ListOrganizations", list)
     }
 

@@ -6,11 +6,11 @@ enum PersonMethods {
     static let idempotency = IdempotencyKeys(table: "contacts_idempotency")
 
     static func register(on def: PluginDefinition) {
-        def.unary(Contacts.service + "CreatePerson", writes: true, create)
+        def.unary(Contacts.service + "CreatePerson", create)
         def.unaryBytes(Contacts.service + "GetPerson", responds: Person.self, get)
-        def.unary(Contacts.service + "UpdatePerson", writes: true, update)
-        def.unary(Contacts.service + "DeletePerson", writes: true, delete)
-        def.unary(Contacts.service + "RestorePerson", writes: true, restore)
+        def.unary(Contacts.service + "UpdatePerson", update)
+        def.unary(Contacts.service + "DeletePerson", delete)
+        def.unary(Contacts.service + "RestorePerson", restore)
     }
 
     static func create(_ ctx: CallContext, _ req: Crm_Contacts_V1_CreatePersonRequest) throws -> Person {

@@ -5,8 +5,8 @@ import SalesContract
 /// and each owner's overdue follow-ups.
 enum ActivityMethods {
     static func register(on def: PluginDefinition) {
-        def.unary(Sales.service + "CreateActivity", writes: true, create)
-        def.unary(Sales.service + "CompleteActivity", writes: true, complete)
+        def.unary(Sales.service + "CreateActivity", create)
+        def.unary(Sales.service + "CompleteActivity", complete)
         def.unary(Sales.service + "ListActivities", list)
         def.unary(Sales.service + "ListFollowUps", followUps)
     }

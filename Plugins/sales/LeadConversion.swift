@@ -8,7 +8,7 @@ import SalesContract
 /// none of it does.
 enum LeadConversion {
     static func register(on def: PluginDefinition) {
-        def.unary(Sales.service + "ConvertLead", writes: true, convert)
+        def.unary(Sales.service + "ConvertLead", convert)
     }
 
     struct Conversion {

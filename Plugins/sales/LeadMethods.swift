@@ -4,11 +4,11 @@ import SalesContract
 /// Create, read, update, list, qualify and disqualify leads.
 enum LeadMethods {
     static func register(on def: PluginDefinition) {
-        def.unary(Sales.service + "CreateLead", writes: true, create)
+        def.unary(Sales.service + "CreateLead", create)
         def.unary(Sales.service + "GetLead", get)
-        def.unary(Sales.service + "UpdateLead", writes: true, update)
+        def.unary(Sales.service + "UpdateLead", update)
         def.unary(Sales.service + "ListLeads", list)
-        def.unary(Sales.service + "QualifyLead", writes: true, qualify)
+        def.unary(Sales.service + "QualifyLead", qualify)
     }
 
     static func create(_ ctx: CallContext, _ req: Crm_Sales_V1_CreateLeadRequest) throws -> Lead {

@@ -5,9 +5,9 @@ import SalesContract
 /// are in OpportunityStages.
 enum OpportunityMethods {
     static func register(on def: PluginDefinition) {
-        def.unary(Sales.service + "CreateOpportunity", writes: true, create)
+        def.unary(Sales.service + "CreateOpportunity", create)
         def.unary(Sales.service + "GetOpportunity", get)
-        def.unary(Sales.service + "UpdateOpportunity", writes: true, update)
+        def.unary(Sales.service + "UpdateOpportunity", update)
         def.unary(Sales.service + "ListOpportunities", list)
     }
 

@@ -6,9 +6,9 @@ import SalesContract
 /// row and opens the next (stage 0, "Won" or "Lost", for an outcome).
 enum OpportunityStages {
     static func register(on def: PluginDefinition) {
-        def.unary(Sales.service + "MoveOpportunity", writes: true, move)
-        def.unary(Sales.service + "WinOpportunity", writes: true, win)
-        def.unary(Sales.service + "LoseOpportunity", writes: true, lose)
+        def.unary(Sales.service + "MoveOpportunity", move)
+        def.unary(Sales.service + "WinOpportunity", win)
+        def.unary(Sales.service + "LoseOpportunity", lose)
     }
 
     static func move(_ ctx: CallContext, _ req: Crm_Sales_V1_MoveOpportunityRequest) throws -> Opportunity {

@@ -12,7 +12,7 @@ struct StageRow {
 /// pipeline "Sales".
 enum PipelineMethods {
     static func register(on def: PluginDefinition) {
-        def.unary(Sales.service + "CreatePipeline", writes: true, create)
+        def.unary(Sales.service + "CreatePipeline", create)
         def.unary(Sales.service + "GetPipeline", get)
         def.unary(Sales.service + "ListPipelines", list)
     }

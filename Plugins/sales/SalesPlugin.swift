@@ -21,12 +21,6 @@ enum Sales {
     static let service = "/crm.sales.v1.Sales/"
     static let idempotency = IdempotencyKeys(table: "sales_idempotency")
 
-    /// Every topic this module publishes (see the events section of sales.proto).
-    static let topics: [String] =
-        ["created", "updated", "qualified", "disqualified", "converted"].map { "sales.lead.\($0)" }
-        + ["created", "updated", "stage_changed", "won", "lost"].map { "sales.opportunity.\($0)" }
-        + ["created", "completed"].map { "sales.activity.\($0)" }
-
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "sales", version: "1.0.0",
                                    summary: "Leads and conversion, pipelines and opportunities, activities, forecasts")
@@ -43,7 +37,6 @@ enum Sales {
         Teams.register(on: def)
         ContactEvents.register(on: def)
         SalesGdpr.register(on: def)
-        for topic in topics { def.publishes(topic) }
         return def
     }()
 }

@@ -6,7 +6,7 @@ import SalesContract
 /// create that uses it, so concurrent creates never pick the same turn.
 enum Teams {
     static func register(on def: PluginDefinition) {
-        def.unary(Sales.service + "SetTeam", writes: true, set)
+        def.unary(Sales.service + "SetTeam", set)
         def.unary(Sales.service + "GetTeam", get)
     }
 

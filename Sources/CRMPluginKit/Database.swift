@@ -24,7 +24,7 @@ public enum SQLValue: Equatable, Sendable, ExpressibleByIntegerLiteral, Expressi
 }
 
 /// The database as a handler sees it (feature "crm.storage.v1"). The host
-/// owns the transaction: a method registered with `writes: true` commits
+/// owns the transaction: a method whose .proto declares `writes` commits
 /// when the handler returns normally and rolls back when it throws.
 ///
 /// Valid only while the handler runs. Errors are `PluginError`s with the

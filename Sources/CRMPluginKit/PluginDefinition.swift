@@ -18,7 +18,10 @@ public final class PluginDefinition: @unchecked Sendable {
     public let name: String
     public let version: String
     public let summary: String
-    /// Serialized FileDescriptorSet of the plugin's services, for Reflection.
+    /// Serialized FileDescriptorSet of the plugin's services (its contract
+    /// target's `<prefix>DescriptorSet`). crmd reads each method's semantics
+    /// (writes, idempotent, permission) and the topics the plugin may publish
+    /// from the options in it, and serves it through Reflection.
     public var descriptorSet: [UInt8] = []
     /// Runs once the host has loaded the plugin; throw to be kept out.
     public var onInit: ((Host) throws -> Void)?
@@ -31,7 +34,6 @@ public final class PluginDefinition: @unchecked Sendable {
     private var methods: [crm_method_def] = []
     private var dependencies: [crm_dependency_def] = []
     private var migrations: [crm_migration_def] = []
-    private var publishes: [UnsafePointer<CChar>?] = []
     private var subscribes: [UnsafePointer<CChar>?] = []
     private var exported: UnsafePointer<crm_plugin_def>?
 
@@ -46,7 +48,6 @@ public final class PluginDefinition: @unchecked Sendable {
                                                name: keep(plugin), version_range: keep(versionRange)))
     }
 
-    public func publishes(_ topic: String) { publishes.append(keep(topic)) }
     public func subscribes(_ pattern: String) { subscribes.append(keep(pattern)) }
 
     public func migration(_ version: UInt32, _ name: String, _ sql: String) {
@@ -54,12 +55,13 @@ public final class PluginDefinition: @unchecked Sendable {
                                             version: version, name: keep(name), sql: keep(sql)))
     }
 
-    /// Registers a unary method. `fullName` is "/package.Service/Method".
+    /// Registers a unary method. `fullName` is "/package.Service/Method"; it
+    /// runs in the write transaction when its .proto declares `writes`.
     public func unary<Request: Message, Response: Message>(
-        _ fullName: String, writes: Bool = false,
+        _ fullName: String,
         _ handler: @escaping (CallContext, Request) throws -> Response
     ) {
-        add(fullName, kind: CRM_METHOD_UNARY, writes: writes, Request.self, Response.self) { context, request in
+        add(fullName, kind: CRM_METHOD_UNARY, Request.self, Response.self) { context, request in
             let response = try handler(context, request)
             let bytes: [UInt8] = try response.serializedBytes()
             bytes.withUnsafeBufferPointer { context.host.table.pointee.call_respond!(context.call, $0.baseAddress, $0.count) }
@@ -70,10 +72,10 @@ public final class PluginDefinition: @unchecked Sendable {
     /// serialized as `Response`: a record kept as protobuf bytes goes out
     /// without being decoded and encoded again.
     public func unaryBytes<Request: Message, Response: Message>(
-        _ fullName: String, writes: Bool = false, responds: Response.Type,
+        _ fullName: String, responds: Response.Type,
         _ handler: @escaping (CallContext, Request) throws -> [UInt8]
     ) {
-        add(fullName, kind: CRM_METHOD_UNARY, writes: writes, Request.self, Response.self) { context, request in
+        add(fullName, kind: CRM_METHOD_UNARY, Request.self, Response.self) { context, request in
             let bytes = try handler(context, request)
             bytes.withUnsafeBufferPointer { context.host.table.pointee.call_respond!(context.call, $0.baseAddress, $0.count) }
         }
@@ -84,7 +86,7 @@ public final class PluginDefinition: @unchecked Sendable {
         _ fullName: String,
         _ handler: @escaping (CallContext, Request, _ send: (Response) throws -> Void) throws -> Void
     ) {
-        add(fullName, kind: CRM_METHOD_SERVER_STREAMING, writes: false, Request.self, Response.self) { context, request in
+        add(fullName, kind: CRM_METHOD_SERVER_STREAMING, Request.self, Response.self) { context, request in
             try handler(context, request) { message in
                 let bytes: [UInt8] = try message.serializedBytes()
                 let status = bytes.withUnsafeBufferPointer {
@@ -98,7 +100,7 @@ public final class PluginDefinition: @unchecked Sendable {
     }
 
     private func add<Request: Message, Response: Message>(
-        _ fullName: String, kind: crm_method_kind, writes: Bool, _: Request.Type, _: Response.Type,
+        _ fullName: String, kind: crm_method_kind, _: Request.Type, _: Response.Type,
         _ body: @escaping (CallContext, Request) throws -> Void
     ) {
         let box = MethodBox { call, requestBytes in
@@ -128,7 +130,7 @@ public final class PluginDefinition: @unchecked Sendable {
             kind: kind.rawValue, handler: methodTrampoline,
             method_data: Unmanaged.passRetained(box).toOpaque(),
             request_type: keep(Request.protoMessageName), response_type: keep(Response.protoMessageName),
-            flags: writes ? CRM_METHOD_FLAG_WRITES : 0, plugin_handler: nil))
+            flags: 0, plugin_handler: nil))
     }
 
     /// The C definition for the host; nil if the host speaks another ABI.
@@ -144,7 +146,7 @@ public final class PluginDefinition: @unchecked Sendable {
             name: keep(name), version: keep(version), description: keep(summary),
             dependencies: forever(dependencies), dependency_count: dependencies.count,
             methods: forever(methods), method_count: methods.count,
-            publishes: forever(publishes), publish_count: publishes.count,
+            publishes: nil, publish_count: 0,
             subscribes: forever(subscribes), subscribe_count: subscribes.count,
             migrations: forever(migrations), migration_count: migrations.count,
             descriptor_set: UnsafePointer(descriptor.baseAddress), descriptor_set_len: descriptorSet.count,

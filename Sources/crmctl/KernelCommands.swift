@@ -90,11 +90,20 @@ struct ServicesCommand: AsyncParsableCommand {
                 print("\(service.name) (\(service.plugin))")
                 for method in service.methods {
                     let arrow = method.serverStreaming ? "-> stream" : "->"
-                    print("  \(method.fullName)  \(method.requestType) \(arrow) \(method.responseType)")
+                    print("  \(method.fullName)  \(method.requestType) \(arrow) \(method.responseType)  \(semantics(method))")
                 }
             }
         }
     }
+}
+
+/// "[writes, idempotent, permission sales.lead.write]": what the method's
+/// .proto declares; "(undeclared)" marks a plugin built before the options.
+func semantics(_ method: Crm_Kernel_V1_MethodInfo) -> String {
+    var parts = [method.writes ? "writes" : "reads"]
+    if method.idempotent { parts.append("idempotent") }
+    if !method.permission.isEmpty { parts.append("permission \(method.permission)") }
+    return "[\(parts.joined(separator: ", "))]" + (method.declared ? "" : " (undeclared)")
 }
 
 /// Every service, following page tokens.

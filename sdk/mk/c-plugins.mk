@@ -33,12 +33,24 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 	cp $< $@
 
 # Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
-FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig badfkmig evolvemig
+FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig badfkmig evolvemig \
+  unservedrpc undeclared wrongtype nodescriptor abi10 futurestride selfhandler
 FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
 FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
-FIXTURE_FLAGS_dupmethod = -DFIXTURE_METHOD='"/crm.testing.v1.Probe/Echo"' \
+FIXTURE_FLAGS_dupmethod = -DFIXTURE_SERVICE='"Probe"' -DFIXTURE_RPC='"Echo"' \
   -DFIXTURE_DEP='"probe"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
+FIXTURE_FLAGS_unservedrpc = -DFIXTURE_DECLARE_UNSERVED
+FIXTURE_FLAGS_undeclared = -DFIXTURE_SERVE_UNDECLARED
+FIXTURE_FLAGS_wrongtype = -DFIXTURE_DECLARED_REQUEST='"crm.testing.v1.Other"'
+FIXTURE_FLAGS_nodescriptor = -DFIXTURE_NO_DESCRIPTOR
+FIXTURE_FLAGS_futurestride = -DFIXTURE_FUTURE_STRIDE \
+  -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX futurestride_items_name ON futurestride_items(name)"'
+FIXTURE_FLAGS_selfhandler = -DFIXTURE_PLUGIN_HANDLER
+# Built against a copy of ABI 1's first header (smaller method entries, no
+# plugin_handler): crmd must load what was built before its header grew.
+FIXTURE_FLAGS_abi10 = -I Tests/Fixtures/c/abi-1.0 \
+  -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX abi10_items_name ON abi10_items(name)"'
 FIXTURE_FLAGS_oldrange = -DFIXTURE_DEP='"tablebooking"' -DFIXTURE_DEP_RANGE='">=2.0.0"'
 FIXTURE_FLAGS_goodmig = -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX goodmig_items_name ON goodmig_items(name)"'
 # Its second migration writes the kernel's table: denied, so neither applies.
@@ -53,13 +65,15 @@ FIXTURE_FLAGS_evolvemig = -DFIXTURE_SECOND_MIGRATION='"ALTER TABLE evolvemig_ite
 c-test-plugins: $(foreach n,$(FIXTURE_NAMES) hostile,$(BUILD)/test-plugins/$(n).so $(BUILD)/test-plugins/$(n).plugin.json)
 
 # The storage isolation tests' hostile plugin: runs whatever SQL it is sent.
-$(BUILD)/test-plugins/hostile.so: Tests/Fixtures/c/hostile.c sdk/c/include/crm/plugin.h sdk/mk/c-plugins.mk
+FIXTURE_SOURCES = sdk/c/include/crm/plugin.h Tests/Fixtures/c/fixture_descriptor.h Tests/Fixtures/c/abi-1.0/crm/plugin.h \
+  sdk/mk/c-plugins.mk
+$(BUILD)/test-plugins/hostile.so: Tests/Fixtures/c/hostile.c $(FIXTURE_SOURCES)
 	@mkdir -p $(dir $@)
 	$(CC) $(PLUGIN_CFLAGS) -o $@ $<
 
-$(BUILD)/test-plugins/%.so: Tests/Fixtures/c/fixture.c sdk/c/include/crm/plugin.h sdk/mk/c-plugins.mk
+$(BUILD)/test-plugins/%.so: Tests/Fixtures/c/fixture.c $(FIXTURE_SOURCES)
 	@mkdir -p $(dir $@)
-	$(CC) $(PLUGIN_CFLAGS) -DFIXTURE_NAME='"$*"' $(FIXTURE_FLAGS_$*) -o $@ $<
+	$(CC) $(FIXTURE_FLAGS_$*) $(PLUGIN_CFLAGS) -DFIXTURE_NAME='"$*"' -o $@ $<
 
 $(BUILD)/test-plugins/%.plugin.json: Tests/Fixtures/c/%.plugin.json
 	@mkdir -p $(dir $@)

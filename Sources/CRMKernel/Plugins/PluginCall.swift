@@ -88,8 +88,11 @@ final class PluginCall: @unchecked Sendable {
     /// Runs the plugin's handler on the current thread; returns its status.
     func run(request: UnsafeRawBufferPointer) -> Int32 {
         withExtendedLifetime(self) {
-            method.handler(method.methodData, handle,
-                           request.baseAddress?.assumingMemoryBound(to: UInt8.self), request.count)
+            let bytes = request.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            if let pluginHandler = method.pluginHandler {
+                return pluginHandler(method.plugin.handle, HostAPI.table, method.methodData, handle, bytes, request.count)
+            }
+            return method.handler?(method.methodData, handle, bytes, request.count) ?? Int32(CRM_STATUS_INTERNAL.rawValue)
         }
     }
 

@@ -10,7 +10,7 @@ import Logging
 public final class PluginHost: @unchecked Sendable {
     public private(set) var plugins: [PluginRecord] = []
     private var loaded: [PluginRecord] = []
-    private let router: Router
+    let router: Router
     private var migrator: Migrator?
     private let logger = Logger(label: "crm.kernel.plugins")
 
@@ -91,10 +91,11 @@ public final class PluginHost: @unchecked Sendable {
             throw PluginLoadError("binary is version \(version) but its manifest says \(record.version)")
         }
         try checkBinaryDependencies(def, record)
-        let methods = try readMethods(def, record)
+        let entries = try readMethods(def, record)
         if let descriptor = def.descriptor_set, def.descriptor_set_len > 0 {
             record.descriptorSet = Data(bytes: descriptor, count: def.descriptor_set_len)
         }
+        let methods = try checkContract(entries, def, record)
         record.subscriptions = try readSubscriptions(def)
         let migrations = try Migrator.declared(in: def)
         if !migrations.isEmpty {
@@ -154,13 +155,9 @@ public final class PluginHost: @unchecked Sendable {
     /// The binary's own dependency list must be satisfied too: the manifest
     /// could be stale.
     private func checkBinaryDependencies(_ def: crm_plugin_def, _ record: PluginRecord) throws {
-        guard def.dependency_count > 0, let base = def.dependencies else { return }
-        let stride = Int(UnsafeRawPointer(base).load(as: UInt32.self))
-        guard stride >= MemoryLayout<crm_dependency_def>.size else {
-            throw PluginLoadError("dependency entries are \(stride) bytes, need \(MemoryLayout<crm_dependency_def>.size)")
-        }
-        for i in 0..<def.dependency_count {
-            let dep = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i * stride, as: crm_dependency_def.self)
+        let dependencies = try ABIArray.read(def.dependencies, count: def.dependency_count, as: crm_dependency_def.self,
+                                             minimumSize: ABIFirstRelease.dependencyDefSize, what: "dependencies")
+        for dep in dependencies {
             let depName = dep.name.map { String(cString: $0) } ?? ""
             guard loaded.contains(where: { $0.name == depName }) else {
                 throw PluginLoadError("binary depends on \(depName), which is not loaded (its manifest does not say so)")
@@ -168,27 +165,21 @@ public final class PluginHost: @unchecked Sendable {
         }
     }
 
-    private func readMethods(_ def: crm_plugin_def, _ record: PluginRecord) throws -> [PluginMethod] {
-        guard def.method_count > 0, let base = def.methods else { return [] }
-        let stride = Int(UnsafeRawPointer(base).load(as: UInt32.self))
-        guard stride >= MemoryLayout<crm_method_def>.size else {
-            throw PluginLoadError("method entries are \(stride) bytes, need \(MemoryLayout<crm_method_def>.size)")
-        }
-        var methods: [PluginMethod] = []
+    /// The method definitions, each checked on its own and against what is
+    /// already served.
+    private func readMethods(_ def: crm_plugin_def, _ record: PluginRecord) throws -> [crm_method_def] {
+        let entries = try ABIArray.read(def.methods, count: def.method_count, as: crm_method_def.self,
+                                        minimumSize: ABIFirstRelease.methodDefSize, what: "methods")
         var seen = Set<String>()
-        for i in 0..<def.method_count {
-            let entry = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i * stride, as: crm_method_def.self)
+        for (i, entry) in entries.enumerated() {
             guard let cName = entry.full_name else { throw PluginLoadError("method \(i) has no name") }
             let name = String(cString: cName)
             guard Router.serviceName(of: name) != nil else {
                 throw PluginLoadError("method name \"\(name)\" is not of the form /package.Service/Method")
             }
-            guard let handler = entry.handler else { throw PluginLoadError("method \(name) has no handler") }
+            guard entry.handler != nil || entry.plugin_handler != nil else { throw PluginLoadError("method \(name) has no handler") }
             guard entry.kind <= CRM_METHOD_SERVER_STREAMING.rawValue else {
                 throw PluginLoadError("method \(name) has unknown kind \(entry.kind)")
-            }
-            if entry.kind == CRM_METHOD_SERVER_STREAMING.rawValue && entry.flags & CRM_METHOD_FLAG_WRITES != 0 {
-                throw PluginLoadError("method \(name) streams and writes; a stream cannot hold the write transaction")
             }
             if let owner = router.owner(ofService: Router.serviceName(of: name)!), owner != record.name {
                 let who = owner == "kernel" ? "the kernel" : "plugin \(owner)"
@@ -203,8 +194,7 @@ public final class PluginHost: @unchecked Sendable {
                 throw PluginLoadError("method \(name) is already served by \(owner)")
             }
             guard seen.insert(name).inserted else { throw PluginLoadError("method \(name) is declared twice") }
-            methods.append(PluginMethod(plugin: record, def: entry, handler: handler))
         }
-        return methods
+        return entries
     }
 }

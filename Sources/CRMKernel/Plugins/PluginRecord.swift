@@ -20,6 +20,9 @@ public final class PluginRecord: @unchecked Sendable {
     public internal(set) var loadOrder = 0
     public internal(set) var services: [String] = []
     public internal(set) var descriptorSet = Data()
+    /// Topic -> the message type its .proto declares for it; nil for a topic
+    /// from the definition's `publishes` list (plugins built before options).
+    var topics: [String: String?] = [:]
     var definition: crm_plugin_def?
     /// Topic patterns from the binary, and their delivery (once started).
     var subscriptions: [TopicPattern] = []

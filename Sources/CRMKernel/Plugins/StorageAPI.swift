@@ -180,10 +180,27 @@ private let busPublish: @convention(c) (
         }
         // The outbox insert must never run outside the call's transaction.
         try session.checkUsable()
-        let sequence = try storage.publish(in: session, topic: String(cString: topic),
-                                           typeName: typeName.map { String(cString: $0) } ?? "",
+        let topicName = String(cString: topic), type = typeName.map { String(cString: $0) } ?? ""
+        if let plugin = PluginCall.from(handle: call)?.method.plugin,
+           TopicPattern.isValidTopic(topicName, publisher: plugin.name) {
+            try checkDeclared(topicName, type, by: plugin)
+        }
+        let sequence = try storage.publish(in: session, topic: topicName, typeName: type,
                                            payload: UnsafeRawBufferPointer(start: payload, count: payload == nil ? 0 : length))
         sequenceOut?.pointee = sequence
         return 0
+    }
+}
+
+/// A plugin publishes only the topics it declared, each with the message
+/// type its .proto names (subscribers decode by it).
+private func checkDeclared(_ topic: String, _ type: String, by plugin: PluginRecord) throws {
+    guard let declared = plugin.topics[topic] else {
+        throw SessionError(status: CRM_STATUS_FAILED_PRECONDITION,
+                           message: "topic \"\(topic)\" is not declared by plugin \(plugin.name) (declare it with (crm.options.v1.event) on its message)")
+    }
+    if let declared, declared != type {
+        throw SessionError(status: CRM_STATUS_FAILED_PRECONDITION,
+                           message: "topic \"\(topic)\" carries \(declared), not \(type)")
     }
 }

@@ -18,6 +18,19 @@ public struct KernelMethod: Sendable {
     var blocking: (@Sendable (ByteBuffer, PeerCredentials?) throws -> [UInt8])? = nil
 }
 
+/// What a method does, from its `(crm.options.v1.method)` option, or from
+/// the method definition's flags for a method whose .proto declares none.
+public struct MethodSemantics: Sendable, Equatable {
+    /// Runs in the write transaction.
+    public var writes = false
+    /// Its request carries an `idempotency_key`.
+    public var idempotent = false
+    /// The permission a caller needs ("sales.lead.write"); empty if undeclared.
+    public var permission = ""
+    /// False when taken from the flags (a .proto without options).
+    public var declared = false
+}
+
 /// A method a plugin registered.
 public final class PluginMethod: @unchecked Sendable {
     public let fullName: String
@@ -25,23 +38,27 @@ public final class PluginMethod: @unchecked Sendable {
     public let requestType: String
     public let responseType: String
     public let serverStreaming: Bool
-    /// Declared CRM_METHOD_FLAG_WRITES: runs in a write transaction.
-    public let writes: Bool
+    public let semantics: MethodSemantics
+    /// Runs in a write transaction.
+    public var writes: Bool { semantics.writes }
     let plugin: PluginRecord
-    let handler: crm_handler_fn
+    /// One of the two is set: `pluginHandler` when the plugin gave one.
+    let handler: crm_handler_fn?
+    let pluginHandler: crm_plugin_handler_fn?
     let methodData: UnsafeMutableRawPointer?
     /// Kept as a C string for `crm_call_context.method`.
     let cFullName: UnsafeMutablePointer<CChar>
 
-    init(plugin: PluginRecord, def: crm_method_def, handler: crm_handler_fn) {
+    init(plugin: PluginRecord, def: crm_method_def, semantics: MethodSemantics) {
         fullName = String(cString: def.full_name)
         service = Router.serviceName(of: fullName) ?? fullName
         requestType = def.request_type.map { String(cString: $0) } ?? ""
         responseType = def.response_type.map { String(cString: $0) } ?? ""
         serverStreaming = def.kind == CRM_METHOD_SERVER_STREAMING.rawValue
-        writes = def.flags & CRM_METHOD_FLAG_WRITES != 0
+        self.semantics = semantics
         self.plugin = plugin
-        self.handler = handler
+        pluginHandler = def.plugin_handler
+        handler = def.plugin_handler == nil ? def.handler : nil
         methodData = def.method_data
         cFullName = strdup(fullName)!
     }
@@ -53,10 +70,10 @@ extension PluginMethod {
     static func eventDelivery(for plugin: PluginRecord) -> PluginMethod {
         var def = crm_method_def()
         def.struct_size = UInt32(MemoryLayout<crm_method_def>.size)
-        def.flags = CRM_METHOD_FLAG_WRITES
+        def.handler = { _, _, _, _ in Int32(CRM_STATUS_INTERNAL.rawValue) }
         return "event:\(plugin.name)".withCString { name in
             def.full_name = name
-            return PluginMethod(plugin: plugin, def: def, handler: { _, _, _, _ in Int32(CRM_STATUS_INTERNAL.rawValue) })
+            return PluginMethod(plugin: plugin, def: def, semantics: MethodSemantics(writes: true))
         }
     }
 }

@@ -155,6 +155,11 @@ enum KernelServices {
                 $0.responseType = m.responseType
                 $0.serverStreaming = m.serverStreaming
             }
+            let semantics = route.semantics
+            $0.writes = semantics.writes
+            $0.idempotent = semantics.idempotent
+            $0.permission = semantics.permission
+            $0.declared = semantics.declared
         }
     }
 

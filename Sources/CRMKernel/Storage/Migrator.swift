@@ -17,14 +17,10 @@ struct Migrator {
 
     /// The migrations a plugin definition declares, checked to be 1, 2, 3...
     static func declared(in def: crm_plugin_def) throws -> [Migration] {
-        guard def.migration_count > 0, let base = def.migrations else { return [] }
-        let stride = Int(UnsafeRawPointer(base).load(as: UInt32.self))
-        guard stride >= MemoryLayout<crm_migration_def>.size else {
-            throw PluginLoadError("migration entries are \(stride) bytes, need \(MemoryLayout<crm_migration_def>.size)")
-        }
+        let entries = try ABIArray.read(def.migrations, count: def.migration_count, as: crm_migration_def.self,
+                                        minimumSize: ABIFirstRelease.migrationDefSize, what: "migrations")
         var migrations: [Migration] = []
-        for i in 0..<def.migration_count {
-            let entry = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i * stride, as: crm_migration_def.self)
+        for (i, entry) in entries.enumerated() {
             guard entry.version == i + 1 else {
                 throw PluginLoadError("migrations must be numbered 1, 2, 3...; entry \(i + 1) is numbered \(entry.version)")
             }

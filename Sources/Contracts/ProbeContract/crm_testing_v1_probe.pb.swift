@@ -214,6 +214,10 @@ public nonisolated struct Crm_Testing_V1_PutRequest: Sendable {
   /// Non-zero: after writing (and publishing), fail with this status.
   public var failWith: UInt32 = 0
 
+  /// With publish: the topic to publish under instead of probe.item.created
+  /// (tests crmd's check that a plugin publishes only what it declared).
+  public var topic: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -734,7 +738,7 @@ nonisolated extension Crm_Testing_V1_StatsResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PutRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}value\0\u{1}publish\0\u{3}fail_with\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}value\0\u{1}publish\0\u{3}fail_with\0\u{1}topic\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -746,6 +750,7 @@ nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftPro
       case 2: try { try decoder.decodeSingularStringField(value: &self.value) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.publish) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.failWith) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.topic) }()
       default: break
       }
     }
@@ -764,6 +769,9 @@ nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftPro
     if self.failWith != 0 {
       try visitor.visitSingularUInt32Field(value: self.failWith, fieldNumber: 4)
     }
+    if !self.topic.isEmpty {
+      try visitor.visitSingularStringField(value: self.topic, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -772,6 +780,7 @@ nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.value != rhs.value {return false}
     if lhs.publish != rhs.publish {return false}
     if lhs.failWith != rhs.failWith {return false}
+    if lhs.topic != rhs.topic {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -20,11 +20,10 @@ enum ProbeStorage {
         def.migration(2, "seen", """
             CREATE TABLE probe_seen (sequence INTEGER PRIMARY KEY, topic TEXT NOT NULL, key TEXT NOT NULL)
             """)
-        def.publishes("probe.item.created")
         def.subscribes("probe.item.*")
-        def.unary(service + "Put", writes: true, put)
+        def.unary(service + "Put", put)
         def.unary(service + "Get", get)
-        def.unary(service + "ExecSql", writes: true, execSQL)
+        def.unary(service + "ExecSql", execSQL)
         def.unary(service + "QuerySql", querySQL)
         def.unary(service + "Seen", seen)
         def.onEvent = record
@@ -45,7 +44,7 @@ enum ProbeStorage {
             var event = Crm_Testing_V1_PutRequest()
             event.key = key
             event.value = req.value
-            response.sequence = try ctx.publish("probe.item.created", event)
+            response.sequence = try ctx.publish(req.topic.isEmpty ? "probe.item.created" : req.topic, event)
         }
         if req.failWith != 0 {
             throw PluginError(failWith ?? .internal, "failing after the write, as asked")

@@ -13,6 +13,7 @@
  *   Counters  writes  runs the statement, answers [last_insert_id, changes]
  */
 #include "crm/plugin.h"
+#include "fixture_descriptor.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -167,9 +168,11 @@ static int32_t init(crm_plugin *self, const crm_host_api *api, const char **erro
     return CRM_STATUS_OK;
 }
 
-#define SQL_METHOD(name, mode, flags)                                                        \
-    {CRM_METHOD_DEF_SIZE, "/crm.testing.v1.Hostile/" name, CRM_METHOD_UNARY, handle,         \
-     (void *)(intptr_t)(mode), "crm.testing.v1.SqlRequest", "crm.testing.v1.SqlResponse", flags}
+#define SQL_METHOD(name, mode, method_flags)                                                  \
+    {.struct_size = CRM_METHOD_DEF_SIZE, .full_name = "/crm.testing.v1.Hostile/" name,          \
+     .kind = CRM_METHOD_UNARY, .handler = handle, .method_data = (void *)(intptr_t)(mode),     \
+     .request_type = "crm.testing.v1.SqlRequest", .response_type = "crm.testing.v1.SqlResponse", \
+     .flags = method_flags}
 
 static const crm_method_def methods[] = {
     SQL_METHOD("Exec", EXEC, CRM_METHOD_FLAG_WRITES),
@@ -179,7 +182,7 @@ static const crm_method_def methods[] = {
     SQL_METHOD("Counters", COUNTERS, CRM_METHOD_FLAG_WRITES),
 };
 
-static const crm_plugin_def definition = {
+static crm_plugin_def definition = {
     .struct_size = CRM_PLUGIN_DEF_SIZE,
     .abi_version = CRM_PLUGIN_ABI_VERSION,
     .name = "hostile",
@@ -190,4 +193,17 @@ static const crm_plugin_def definition = {
     .init = init,
 };
 
-CRM_DECLARE_PLUGIN(definition)
+#define SQL_RPC(name) {name, ".crm.testing.v1.SqlRequest", ".crm.testing.v1.SqlResponse", 0}
+static const fixture_rpc rpcs[] = {SQL_RPC("Exec"), SQL_RPC("Query"), SQL_RPC("Script"), SQL_RPC("Stubborn"),
+                                   SQL_RPC("Counters")};
+static fixture_buf descriptor_set;
+
+/* The entry runs once, on crmd's main thread, before anything else. */
+CRM_PLUGIN_EXPORT const crm_plugin_def *crm_plugin_entry(uint32_t host_abi_version, const crm_host_api *api) {
+    (void)host_abi_version, (void)api;
+    fixture_descriptor_set(&descriptor_set, "crm/testing/v1/hostile.proto", "crm.testing.v1", "Hostile",
+                           rpcs, sizeof rpcs / sizeof rpcs[0]);
+    definition.descriptor_set = descriptor_set.bytes;
+    definition.descriptor_set_len = descriptor_set.len;
+    return &definition;
+}

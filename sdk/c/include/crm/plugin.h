@@ -45,14 +45,21 @@
  *         return CRM_STATUS_OK;
  *     }
  *     static const crm_method_def methods[] = {
- *         { CRM_METHOD_DEF_SIZE, "/acme.hello.v1.Hello/Echo", CRM_METHOD_UNARY,
- *           hello, NULL, "acme.hello.v1.EchoRequest", "acme.hello.v1.EchoReply", 0 },
+ *         { .struct_size = CRM_METHOD_DEF_SIZE, .full_name = "/acme.hello.v1.Hello/Echo",
+ *           .kind = CRM_METHOD_UNARY, .handler = hello,
+ *           .request_type = "acme.hello.v1.EchoRequest",
+ *           .response_type = "acme.hello.v1.EchoReply" },
  *     };
  *     static const crm_plugin_def def = {
  *         .struct_size = CRM_PLUGIN_DEF_SIZE, .abi_version = CRM_PLUGIN_ABI_VERSION,
  *         .name = "hello", .version = "1.0.0",
  *         .methods = methods, .method_count = 1, .init = init,
+ *         // hello.proto's FileDescriptorSet (protoc --include_imports):
+ *         .descriptor_set = hello_descriptor, .descriptor_set_len = sizeof hello_descriptor,
  *     };
+ *
+ * Fill structs with designated initializers, as above: a positional list
+ * misses the fields a later header appends (and -Wextra says so).
  *     CRM_DECLARE_PLUGIN(def)
  */
 #ifndef CRM_PLUGIN_H
@@ -351,7 +358,8 @@ typedef struct crm_plugin_def {
     const crm_method_def *methods;
     size_t method_count;
 
-    /** Topics published ("sales.lead.created") and patterns subscribed to. */
+    /** Topics published ("sales.lead.created"), for plugins whose .proto does
+     *  not declare them with (crm.options.v1.event); and patterns subscribed to. */
     const char *const *publishes;
     size_t publish_count;
     const char *const *subscribes;
@@ -360,7 +368,11 @@ typedef struct crm_plugin_def {
     const crm_migration_def *migrations;
     size_t migration_count;
 
-    /** Serialized google.protobuf.FileDescriptorSet of its services. */
+    /** Serialized google.protobuf.FileDescriptorSet of its services, with the
+     *  files they import. Required when the plugin serves methods: crmd
+     *  refuses a plugin whose methods differ from the rpcs its own services
+     *  declare here, and reads each method's (crm.options.v1.method)
+     *  semantics and each event message's topics from it. */
     const uint8_t *descriptor_set;
     size_t descriptor_set_len;
 

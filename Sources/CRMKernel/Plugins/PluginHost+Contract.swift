@@ -1,0 +1,113 @@
+import CRMPluginABI
+import Foundation
+
+/// The load-time check of a plugin's methods against its descriptor set:
+/// what it serves and what its .proto declares must be the same methods with
+/// the same types, and each method's semantics come from its options.
+extension PluginHost {
+    func checkContract(_ entries: [crm_method_def], _ def: crm_plugin_def, _ record: PluginRecord) throws -> [PluginMethod] {
+        let legacyTopics = try readPublishes(def)
+        guard !record.descriptorSet.isEmpty else {
+            guard entries.isEmpty else {
+                throw PluginLoadError("plugin serves methods but ships no descriptor set (crm_plugin_def.descriptor_set) declaring them")
+            }
+            record.topics = Dictionary(legacyTopics.map { ($0, nil) }, uniquingKeysWith: { a, _ in a })
+            return []
+        }
+        let contract = try PluginContract(descriptorSet: record.descriptorSet)
+        // A service crmd already serves is one the set carries because the
+        // plugin's .proto imports it (sales ships contacts.proto); every
+        // other service in the set is the plugin's own.
+        let own = contract.services.filter { router.owner(ofService: $0.key) == nil }
+        let declared = Dictionary(own.values.joined().map { ($0.fullName, $0) }, uniquingKeysWith: { a, _ in a })
+        var methods: [PluginMethod] = []
+        for entry in entries {
+            let name = String(cString: entry.full_name)
+            guard let rpc = declared[name] else {
+                throw PluginLoadError("method \(name) is served but its descriptor set declares no such rpc")
+            }
+            try checkTypes(entry, rpc)
+            let semantics = try semantics(of: entry, rpc, contract, plugin: record.name)
+            if semantics.writes && rpc.serverStreaming {
+                throw PluginLoadError("method \(name) streams and writes; a stream cannot hold the write transaction")
+            }
+            methods.append(PluginMethod(plugin: record, def: entry, semantics: semantics))
+        }
+        let served = Set(methods.map(\.fullName))
+        if let missing = own.values.joined().first(where: { !served.contains($0.fullName) }) {
+            throw PluginLoadError("method \(missing.fullName) is declared in the descriptor set but has no handler")
+        }
+        record.topics = try declaredTopics(contract, legacy: legacyTopics, plugin: record.name)
+        return methods
+    }
+
+    private func checkTypes(_ entry: crm_method_def, _ rpc: PluginContract.Rpc) throws {
+        let request = entry.request_type.map { String(cString: $0) } ?? ""
+        let response = entry.response_type.map { String(cString: $0) } ?? ""
+        guard request == rpc.requestType else {
+            throw PluginLoadError("method \(rpc.fullName) takes \(request) but its .proto says \(rpc.requestType)")
+        }
+        guard response == rpc.responseType else {
+            throw PluginLoadError("method \(rpc.fullName) returns \(response) but its .proto says \(rpc.responseType)")
+        }
+        guard !rpc.clientStreaming else {
+            throw PluginLoadError("method \(rpc.fullName) streams from the client, which crmd does not serve")
+        }
+        let streams = entry.kind == CRM_METHOD_SERVER_STREAMING.rawValue
+        guard streams == rpc.serverStreaming else {
+            throw PluginLoadError("method \(rpc.fullName) is \(streams ? "" : "not ")server-streaming but its .proto says it is\(rpc.serverStreaming ? "" : " not")")
+        }
+    }
+
+    private func semantics(of entry: crm_method_def, _ rpc: PluginContract.Rpc, _ contract: PluginContract,
+                           plugin: String) throws -> MethodSemantics {
+        let flaggedWrites = entry.flags & CRM_METHOD_FLAG_WRITES != 0
+        guard let options = rpc.semantics else { return MethodSemantics(writes: flaggedWrites) }
+        if flaggedWrites && !options.writes {
+            throw PluginLoadError("method \(rpc.fullName) is flagged CRM_METHOD_FLAG_WRITES but its .proto does not declare writes")
+        }
+        if options.idempotent && !contract.hasIdempotencyKey(rpc.requestType) {
+            throw PluginLoadError("method \(rpc.fullName) declares idempotent but \(rpc.requestType) has no string idempotency_key")
+        }
+        if !options.permission.isEmpty && !PermissionName.isValid(options.permission, plugin: plugin) {
+            throw PluginLoadError("method \(rpc.fullName) declares permission \"\(options.permission)\"; it must be \(plugin).<entity>.<action> in lowercase letters, digits and _")
+        }
+        return MethodSemantics(writes: options.writes, idempotent: options.idempotent,
+                               permission: options.permission, declared: true)
+    }
+
+    /// Topic -> the message type declared for it (nil: from the old
+    /// `publishes` list, any type). Topics of other plugins' messages that
+    /// the set carries are theirs, not this plugin's.
+    private func declaredTopics(_ contract: PluginContract, legacy: [String], plugin: String) throws -> [String: String?] {
+        var topics: [String: String?] = [:]
+        for (topic, message) in contract.topics where topic.hasPrefix(plugin + ".") {
+            guard TopicPattern.isValidTopic(topic, publisher: plugin) else {
+                throw PluginLoadError("\(message) declares topic \"\(topic)\", which is not \(plugin).<segment>[.<segment>...] in lowercase letters, digits and _")
+            }
+            topics[topic] = message
+        }
+        for topic in legacy where topics[topic] == nil { topics[topic] = .some(nil) }
+        return topics
+    }
+
+    private func readPublishes(_ def: crm_plugin_def) throws -> [String] {
+        guard def.publish_count > 0 else { return [] }
+        guard let list = def.publishes, def.publish_count <= ABIArray.maximumCount else {
+            throw PluginLoadError("publishes: \(def.publish_count) entries but no usable array")
+        }
+        return (0..<def.publish_count).compactMap { list[$0].map { String(cString: $0) } }
+    }
+}
+
+/// "<plugin>.<entity>.<action>": lowercase segments of letters, digits and _.
+enum PermissionName {
+    static func isValid(_ name: String, plugin: String) -> Bool {
+        let segments = name.split(separator: ".", omittingEmptySubsequences: false)
+        guard segments.count >= 3, segments[0] == plugin else { return false }
+        return segments.allSatisfy { segment in
+            guard let first = segment.first, first.isASCII, first.isLowercase else { return false }
+            return segment.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }
+        }
+    }
+}
