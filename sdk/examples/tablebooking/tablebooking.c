@@ -162,10 +162,9 @@ static const crm_migration_def migrations[] = {
      " party_size INTEGER NOT NULL, starts_at INTEGER NOT NULL, table_name TEXT NOT NULL);"
      "CREATE INDEX tablebooking_bookings_table_start ON tablebooking_bookings (table_name, starts_at)"},
 };
-static const char *const publishes[] = {"tablebooking.booking.created"};
 
 static const crm_pbc_binding bindings[] = {
-    {"CreateBooking", create_booking, NULL, CRM_METHOD_FLAG_WRITES}, /* as the .proto declares */
+    {"CreateBooking", create_booking, NULL, 0}, /* writes, and publishes, as the .proto declares */
     {"GetBooking", get_booking, NULL, 0},
     {"ListBookings", list_bookings, NULL, 0},
 };
@@ -175,8 +174,6 @@ static crm_plugin_def definition = {
     .name = "tablebooking",
     .version = "1.0.0",
     .description = "Restaurant table bookings (example C plugin)",
-    .publishes = publishes,
-    .publish_count = 1,
     .migrations = migrations,
     .migration_count = 1,
     .init = init,

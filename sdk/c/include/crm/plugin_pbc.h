@@ -76,7 +76,8 @@ typedef struct crm_pbc_binding {
     const char *method;        /**< short name as in the .proto: "CreateBooking" */
     crm_pbc_handler handler;
     void *user_data;           /**< crm_pbc_call.user_data of its calls */
-    uint32_t flags;            /**< CRM_PBC_SERVER_STREAMING, CRM_METHOD_FLAG_WRITES */
+    uint32_t flags;            /**< CRM_PBC_SERVER_STREAMING; usually nothing else, as
+                                    the .proto's options declare what a method does */
 } crm_pbc_binding;
 
 /**
