@@ -11,8 +11,8 @@ PREFIX ?= /usr/local
 SDK_BUILD = $(BUILD)/sdk
 # crm_abi.c holds the layout checks that make sdk/c a module for Swift; a
 # new helper file in sdk/c/src joins the library by being there.
-SDK_SOURCES = $(filter-out sdk/c/src/crm_abi.c,$(wildcard sdk/c/src/*.c))
-SDK_OBJECTS = $(patsubst sdk/c/src/%.c,$(SDK_BUILD)/obj/%.o,$(SDK_SOURCES))
+SDK_LIB_SOURCES = $(filter-out sdk/c/src/crm_abi.c,$(wildcard sdk/c/src/*.c))
+SDK_OBJECTS = $(patsubst sdk/c/src/%.c,$(SDK_BUILD)/obj/%.o,$(SDK_LIB_SOURCES))
 SDK_HEADERS = $(wildcard sdk/c/include/crm/*.h sdk/c/include/crm/options/v1/*.h)
 # Hidden: a plugin linking the library exports nothing of it.
 SDK_CFLAGS = -std=c11 -O2 -fPIC -fvisibility=hidden -Wall -Wextra -Werror -I sdk/c/include
