@@ -103,85 +103,45 @@ enum ScaffoldC {
         return #"""
         /*
          * The \#(n.plugin) plugin: CreateItem stores a text in \#(table), GetItem
-         * reads it back. Its contract is proto/\#(n.protoPath).
+         * reads it back. Its contract is proto/\#(n.protoPath): whether
+         * a method writes, and its permission, crmd takes from the rpc's options.
          */
-        #include <stdio.h>
-        #include <stdlib.h>
-        #include <string.h>
-
-        #include "crm/plugin_pbc.h"
+        #include "crm/plugin_sql.h"
         #include "\#(n.protoPath.dropLast(".proto".count)).pb-c.h"
 
         /* src/descriptor.S */
         extern const uint8_t plugin_descriptor_set[], plugin_descriptor_set_end[];
 
-        static const crm_storage_api *db;
-
-        /* Fails the call with the storage error the host recorded (SQLite's message). */
-        static int32_t storage_failed(crm_call *call, int32_t status) {
-            return crm_pbc_fail(call, status, "%s", db->last_error(call));
-        }
-
-        static int32_t create_item(crm_call *call, const ProtobufCMessage *message, void *user_data) {
-            (void)user_data;
-            const \#(type)CreateItemRequest *req = (const void *)message;
-            if (!req->text[0]) return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "text is required");
-            crm_stmt *stmt;
-            int32_t status = db->prepare(call, "INSERT INTO \#(table) (text) VALUES (?)", &stmt);
-            if (status != CRM_STATUS_OK) return storage_failed(call, status);
-            int has_row = 0;
-            if ((status = db->bind_text(stmt, 1, req->text, strlen(req->text))) == CRM_STATUS_OK)
-                status = db->step(stmt, &has_row);
-            db->finalize(stmt);
-            if (status != CRM_STATUS_OK) return storage_failed(call, status);
-
+        static int32_t create_item(crm_pbc_call *c, const void *request) {
+            const \#(type)CreateItemRequest *req = request;
+            if (!req->text[0]) return crm_pbc_fail(c, CRM_STATUS_INVALID_ARGUMENT, "text is required");
+            int32_t status = crm_sql_exec(c, "INSERT INTO \#(table) (text) VALUES (?)", "t", req->text);
+            if (status != CRM_STATUS_OK) return status; /* SQLite's message is already the call's */
             \#(type)Item reply;
             \#(fn)item__init(&reply);
-            reply.id = (uint64_t)db->last_insert_id(call);
+            reply.id = (uint64_t)c->storage->last_insert_id(c->call);
             reply.text = req->text;
-            return crm_pbc_respond(call, &reply.base);
+            return crm_pbc_respond(c, &reply.base);
         }
 
-        static int32_t get_item(crm_call *call, const ProtobufCMessage *message, void *user_data) {
-            (void)user_data;
-            const \#(type)GetItemRequest *req = (const void *)message;
-            crm_stmt *stmt;
-            int32_t status = db->prepare(call, "SELECT text FROM \#(table) WHERE id = ?", &stmt);
-            if (status != CRM_STATUS_OK) return storage_failed(call, status);
-            int has_row = 0;
-            if (req->id <= INT64_MAX && (status = db->bind_int64(stmt, 1, (int64_t)req->id)) == CRM_STATUS_OK)
-                status = db->step(stmt, &has_row);
-            if (status != CRM_STATUS_OK || !has_row) {
-                db->finalize(stmt);
-                if (status != CRM_STATUS_OK) return storage_failed(call, status);
-                return crm_pbc_fail(call, CRM_STATUS_NOT_FOUND, "item %llu not found", (unsigned long long)req->id);
-            }
-            size_t len = 0;
-            const uint8_t *text = db->column_bytes(stmt, 0, &len); /* valid until finalize */
-            char *copy = malloc(len + 1);
-            if (copy) {
-                if (len) memcpy(copy, text, len);
-                copy[len] = '\0';
-            }
-            db->finalize(stmt);
-            if (!copy) return crm_pbc_fail(call, CRM_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-
+        static int32_t get_item(crm_pbc_call *c, const void *request) {
+            const \#(type)GetItemRequest *req = request;
+            const crm_sql_row *row;
+            /* An id above INT64_MAX is negative as int64_t: it finds no row. */
+            int32_t status = crm_sql_query_one(c, &row, "SELECT text FROM \#(table) WHERE id = ?", "i", (int64_t)req->id);
+            if (status != CRM_STATUS_OK) return status;
+            if (!row) return crm_pbc_fail(c, CRM_STATUS_NOT_FOUND, "item %llu not found", (unsigned long long)req->id);
             \#(type)Item reply;
             \#(fn)item__init(&reply);
             reply.id = req->id;
-            reply.text = copy;
-            status = crm_pbc_respond(call, &reply.base);
-            free(copy);
-            return status;
+            reply.text = (char *)crm_sql_text(row, 0); /* the call's memory, valid until the handler returns */
+            return crm_pbc_respond(c, &reply.base);
         }
 
         static int32_t init(crm_plugin *self, const crm_host_api *host, const char **error) {
-            db = host->get_feature(self, CRM_FEATURE_STORAGE_V1);
-            if (!db) {
-                *error = "this crmd offers no storage";
-                return CRM_STATUS_FAILED_PRECONDITION;
-            }
-            return CRM_STATUS_OK;
+            if (host->get_feature(self, CRM_FEATURE_STORAGE_V1)) return CRM_STATUS_OK;
+            *error = "this crmd offers no storage";
+            return CRM_STATUS_FAILED_PRECONDITION;
         }
 
         /* Tables are named \#(n.plugin)_...: crmd lets the plugin reach no others. */
@@ -189,40 +149,25 @@ enum ScaffoldC {
             {CRM_MIGRATION_DEF_SIZE, 1, "items", "CREATE TABLE \#(table) (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"},
         };
 
-        /* One binding per rpc of the .proto; whether it writes, and its permission,
-         * crmd takes from the rpc's options. */
+        /* One binding per rpc of the .proto. */
         static const crm_pbc_binding bindings[] = {
             {"CreateItem", create_item, NULL, 0},
             {"GetItem", get_item, NULL, 0},
         };
-        #define METHOD_COUNT (sizeof bindings / sizeof bindings[0])
-        static crm_method_def methods[METHOD_COUNT];
         static crm_plugin_def definition = {
             .struct_size = CRM_PLUGIN_DEF_SIZE,
             .abi_version = CRM_PLUGIN_ABI_VERSION,
             .name = "\#(n.plugin)",
             .version = "0.1.0",
             .description = "\#(n.plugin) plugin",
-            .methods = methods,
-            .method_count = METHOD_COUNT,
             .migrations = migrations,
             .migration_count = sizeof migrations / sizeof migrations[0],
             .init = init,
         };
 
-        CRM_PLUGIN_EXPORT const crm_plugin_def *crm_plugin_entry(uint32_t host_abi_version, const crm_host_api *host) {
-            if (host_abi_version != CRM_PLUGIN_ABI_VERSION) return NULL;
-            crm_pbc_set_host(host);
-            const char *error = NULL;
-            if (crm_pbc_bind_service(&\#(fn)\#(n.plugin)__descriptor, bindings, METHOD_COUNT, methods, METHOD_COUNT,
-                                     &error) != CRM_STATUS_OK) {
-                fprintf(stderr, "\#(n.plugin): %s\n", error);
-                return NULL;
-            }
-            definition.descriptor_set = plugin_descriptor_set;
-            definition.descriptor_set_len = (size_t)(plugin_descriptor_set_end - plugin_descriptor_set);
-            return &definition;
-        }
+        /* Binds the service into `definition` and exports crm_plugin_entry. */
+        CRM_PBC_DECLARE_PLUGIN(definition, \#(fn)\#(n.plugin)__descriptor, bindings, plugin_descriptor_set,
+                               (size_t)(plugin_descriptor_set_end - plugin_descriptor_set))
 
         """#
     }
