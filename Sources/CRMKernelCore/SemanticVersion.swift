@@ -5,12 +5,16 @@ public struct SemanticVersion: Comparable, CustomStringConvertible, Sendable {
     public var major: Int, minor: Int, patch: Int
 
     public init?(_ text: String) {
-        let core = text.split(separator: "-", maxSplits: 1).first.map(String.init) ?? text
-        let parts = core.split(separator: ".").map { Int($0) }
-        guard (1...3).contains(parts.count), parts.allSatisfy({ $0 != nil && $0! >= 0 }) else { return nil }
-        major = parts[0]!
-        minor = parts.count > 1 ? parts[1]! : 0
-        patch = parts.count > 2 ? parts[2]! : 0
+        let core = text.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        let parts = core.split(separator: ".", omittingEmptySubsequences: false)
+        // Digits only: Int() alone would take "+1", and dropping empty parts would take "1." and "1..2".
+        guard (1...3).contains(parts.count),
+              parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy { (0x30...0x39).contains($0) } }) else { return nil }
+        let numbers = parts.compactMap { Int($0) }
+        guard numbers.count == parts.count else { return nil }  // a part too big for Int
+        major = numbers[0]
+        minor = numbers.count > 1 ? numbers[1] : 0
+        patch = numbers.count > 2 ? numbers[2] : 0
     }
 
     public static func < (a: Self, b: Self) -> Bool {

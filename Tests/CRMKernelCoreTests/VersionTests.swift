@@ -22,6 +22,12 @@ import Testing
     func refusesMalformed(_ text: String) {
         #expect(SemanticVersion(text) == nil)
     }
+
+    /// Each of these once parsed: Int() takes a sign, and empty parts were dropped.
+    @Test(arguments: ["1.", ".1", "1..2", "+1.0.0", "1.+2.0", "-1.0.0", "1.-2.0", " 1.0.0"])
+    func refusesEmptyPartsAndSigns(_ text: String) {
+        #expect(SemanticVersion(text) == nil)
+    }
 }
 
 @Suite struct VersionRangeTests {
