@@ -1,5 +1,5 @@
-/// The kernel's own services, added to the router before any plugin's, so
-/// no plugin can claim one of their names.
+/// The kernel's own services. Kernel.start adds them before it loads any
+/// plugin, so the router gives their names to the kernel, never to a plugin.
 enum KernelServices {
     static func register(router: Router, plugins: PluginHost, health: HealthState, storage: Storage?,
                          limits: KernelConfig.Limits) {
