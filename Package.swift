@@ -74,10 +74,14 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // The kernel's pure decisions (versions, topics, page tokens, SQL
+        // text, plugin order): no I/O, no dependencies, unit-tested alone.
+        .target(name: "CRMKernelCore"),
         .target(
             name: "CRMKernel",
             dependencies: [
-                "CRMWire", "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "CRMPluginABI", "CSQLite",
+                "CRMKernelCore", "CRMWire", "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "CRMPluginABI",
+                "CSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -140,6 +144,10 @@ let package = Package(
         .testTarget(
             name: "CRMWireTests",
             dependencies: ["CRMWire", "CRMProto"]
+        ),
+        .testTarget(
+            name: "CRMKernelCoreTests",
+            dependencies: ["CRMKernelCore"]
         ),
         .testTarget(
             name: "CRMPluginKitTests",

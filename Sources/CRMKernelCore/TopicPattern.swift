@@ -1,10 +1,10 @@
 /// A subscription pattern over dot-separated topics: "*" matches exactly one
 /// segment, a final ">" matches one or more ("contacts.contact.*", "sales.>").
-struct TopicPattern: Sendable, Equatable {
-    let segments: [Substring]
-    let text: String
+public struct TopicPattern: Sendable, Equatable {
+    private let segments: [Substring]
+    public let text: String
 
-    init?(_ text: String) {
+    public init?(_ text: String) {
         let segments = text.split(separator: ".", omittingEmptySubsequences: false)
         guard !text.isEmpty, !segments.contains(where: \.isEmpty) else { return nil }
         if let index = segments.firstIndex(of: ">"), index != segments.count - 1 { return nil }
@@ -12,7 +12,7 @@ struct TopicPattern: Sendable, Equatable {
         self.text = text
     }
 
-    func matches(_ topic: String) -> Bool {
+    public func matches(_ topic: String) -> Bool {
         var i = 0
         for part in topic.split(separator: ".", omittingEmptySubsequences: false) {
             guard i < segments.count else { return false }
@@ -25,13 +25,13 @@ struct TopicPattern: Sendable, Equatable {
     }
 
     /// True if any pattern matches; an empty list matches everything.
-    static func any(_ patterns: [TopicPattern], match topic: String) -> Bool {
+    public static func any(_ patterns: [TopicPattern], match topic: String) -> Bool {
         patterns.isEmpty || patterns.contains { $0.matches(topic) }
     }
 
     /// A topic a plugin may publish: "<plugin>.<entity>.<event>" style,
     /// lowercase letters, digits and "_" per segment, at least two segments.
-    static func isValidTopic(_ topic: String, publisher: String) -> Bool {
+    public static func isValidTopic(_ topic: String, publisher: String) -> Bool {
         let segments = topic.split(separator: ".", omittingEmptySubsequences: false)
         guard segments.count >= 2, segments[0] == publisher, topic.utf8.count <= 200 else { return false }
         return segments.allSatisfy { segment in
