@@ -144,9 +144,20 @@ let package = Package(
             name: "CRMPluginKitTests",
             dependencies: ["CRMPluginKit"]
         ),
+        // What every integration test folder shares: a real crmd from build/,
+        // raw and SQLite access, the common expectations.
+        .target(
+            name: "CRMTestSupport",
+            dependencies: [
+                "CRMClient", "CRMWire", "CRMProto", "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/CRMTestSupport"
+        ),
+        // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(
             name: "CRMIntegrationTests",
-            dependencies: ["CRMClient", "CRMWire", "CRMProto", "CSQLite"]
+            dependencies: ["CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"]
         ),
     ],
     swiftLanguageModes: [.v5]

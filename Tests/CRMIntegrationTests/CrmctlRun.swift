@@ -1,3 +1,4 @@
+import CRMTestSupport
 import Foundation
 
 /// One run of the real build/bin/crmctl: its exit status and what it printed.

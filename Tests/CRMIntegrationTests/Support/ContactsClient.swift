@@ -1,5 +1,6 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
 import Foundation
 import SwiftProtobuf
@@ -98,19 +99,5 @@ extension ContactsClient {
         }
         guard let end = text.range(of: "\r\n") else { throw TestFailure("the export has no header line") }
         return (text[..<end.lowerBound].split(separator: ",").map(String.init), String(text[end.upperBound...]))
-    }
-}
-
-/// Asserts that `body` fails with `code` and a message containing `mentioning`.
-func expectRPCError(_ code: Crm_Rpc_V1_StatusCode, mentioning: String, sourceLocation: SourceLocation = #_sourceLocation,
-                    _ body: () async throws -> some Any) async {
-    do {
-        _ = try await body()
-        Issue.record("expected \(code.name), the call succeeded", sourceLocation: sourceLocation)
-    } catch let error as RPCError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        #expect(error.message.contains(mentioning), "\(error.message) should mention \(mentioning)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
     }
 }

@@ -120,15 +120,3 @@ struct SalesClient {
         })
     }
 }
-
-/// Polls `body` until it returns true or `timeout` passes; returns the last answer.
-func eventually(timeout: Double = 20, _ body: () async throws -> Bool) async throws -> Bool {
-    let until = Date().addingTimeInterval(timeout)
-    while true {
-        if try await body() { return true }
-        if Date() > until { return false }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
-func nowMicros() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }
