@@ -154,10 +154,23 @@ let package = Package(
             ],
             path: "Tests/CRMTestSupport"
         ),
+        // Each first-party module's tests: Tests/<Module>Tests, its test client in
+        // Tests/<Module>Tests/Client, a regular target so that the tests of the
+        // modules built on it (and the kernel's) can use it too.
+        .target(
+            name: "ContactsTestClient",
+            dependencies: ["CRMTestSupport", "CRMClient", "CRMProto"],
+            path: "Tests/ContactsTests/Client"
+        ),
+        .testTarget(
+            name: "ContactsTests",
+            dependencies: ["ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
+        ),
         // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(
             name: "CRMIntegrationTests",
-            dependencies: ["CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"]
+            dependencies: ["CRMTestSupport", "ContactsTestClient", "CRMClient", "CRMWire", "CRMProto"]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -2,6 +2,7 @@ import CRMClient
 import CRMProto
 import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
 import Testing
 
