@@ -167,6 +167,17 @@ let package = Package(
             dependencies: ["ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
             exclude: ["Client"]
         ),
+        // Sales is built on contacts: its tests include the two together.
+        .target(
+            name: "SalesTestClient",
+            dependencies: ["CRMClient", "CRMProto"],
+            path: "Tests/SalesTests/Client"
+        ),
+        .testTarget(
+            name: "SalesTests",
+            dependencies: ["SalesTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
+        ),
         // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(
             name: "CRMIntegrationTests",

@@ -4,6 +4,7 @@ import CRMTestSupport
 import CRMWire
 import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// Sales pipelines, opportunities, activities, forecast and stage statistics

@@ -4,6 +4,7 @@ import CRMTestSupport
 import CRMWire
 import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// GDPR across modules: contacts gathers sales' records in an export, and an

@@ -4,6 +4,7 @@ import CRMTestSupport
 import CRMWire
 import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// Idempotency keys are bound to the request's fingerprint: a retry gets the

@@ -4,6 +4,7 @@ import CRMTestSupport
 import CRMWire
 import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// Where the answers must match the documented contract: a closed

@@ -4,6 +4,7 @@ import CRMTestSupport
 import CRMWire
 import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// Integer extremes on the wire: each gets a status or a correct answer,
