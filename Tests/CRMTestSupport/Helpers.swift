@@ -1,5 +1,6 @@
 import CRMClient
 import CRMProto
+import CRMWire
 import Foundation
 import Testing
 
