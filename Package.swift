@@ -153,9 +153,44 @@ let package = Package(
             name: "CRMPluginKitTests",
             dependencies: ["CRMPluginKit"]
         ),
+        // What every integration test folder shares: a real crmd from build/,
+        // raw and SQLite access, the common expectations.
+        .target(
+            name: "CRMTestSupport",
+            dependencies: [
+                "CRMClient", "CRMWire", "CRMProto", "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/CRMTestSupport"
+        ),
+        // Each first-party module's tests: Tests/<Module>Tests, its test client in
+        // Tests/<Module>Tests/Client, a regular target so that the tests of the
+        // modules built on it (and the kernel's) can use it too.
+        .target(
+            name: "ContactsTestClient",
+            dependencies: ["CRMTestSupport", "CRMClient", "CRMProto"],
+            path: "Tests/ContactsTests/Client"
+        ),
+        .testTarget(
+            name: "ContactsTests",
+            dependencies: ["ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
+        ),
+        // Sales is built on contacts: its tests include the two together.
+        .target(
+            name: "SalesTestClient",
+            dependencies: ["CRMClient", "CRMProto"],
+            path: "Tests/SalesTests/Client"
+        ),
+        .testTarget(
+            name: "SalesTests",
+            dependencies: ["SalesTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
+        ),
+        // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(
             name: "CRMIntegrationTests",
-            dependencies: ["CRMClient", "CRMWire", "CRMProto", "CSQLite"]
+            dependencies: ["CRMTestSupport", "ContactsTestClient", "CRMClient", "CRMWire", "CRMProto"]
         ),
     ],
     swiftLanguageModes: [.v5]

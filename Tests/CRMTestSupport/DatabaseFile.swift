@@ -2,14 +2,14 @@ import CSQLite
 import Foundation
 
 /// Reads crmd's SQLite file directly, to check what really is on disk.
-struct DatabaseFile {
-    let path: String
+public struct DatabaseFile {
+    public let path: String
 
-    init(dataDir: String) { path = dataDir + "/crm.db" }
-    init(path: String) { self.path = path }
+    public init(dataDir: String) { path = dataDir + "/crm.db" }
+    public init(path: String) { self.path = path }
 
     /// Every row of `sql`, each column as text ("NULL" for null).
-    func rows(_ sql: String) throws -> [[String]] {
+    public func rows(_ sql: String) throws -> [[String]] {
         var db: OpaquePointer?
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let db else {
             throw TestFailure("cannot open \(path)")
@@ -30,13 +30,13 @@ struct DatabaseFile {
     }
 
     /// The schema and the kernel's migration records: what a migration changes.
-    func snapshot() throws -> [[String]] {
+    public func snapshot() throws -> [[String]] {
         try rows("SELECT type, name, sql FROM sqlite_master ORDER BY name")
             + rows("SELECT plugin, version, name FROM kernel_migrations ORDER BY plugin, version")
     }
 
     /// Runs statements on the file (to set up a state before crmd starts).
-    func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         var db: OpaquePointer?
         guard sqlite3_open(path, &db) == SQLITE_OK, let db else { throw TestFailure("cannot open \(path)") }
         defer { sqlite3_close(db) }

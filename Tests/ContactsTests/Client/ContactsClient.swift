@@ -1,25 +1,27 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
 import Foundation
 import SwiftProtobuf
-import Testing
 
-typealias CPerson = Crm_Contacts_V1_Person
-typealias COrganization = Crm_Contacts_V1_Organization
+public typealias CPerson = Crm_Contacts_V1_Person
+public typealias COrganization = Crm_Contacts_V1_Organization
 
-let contactsService = "/crm.contacts.v1.Contacts/"
+public let contactsService = "/crm.contacts.v1.Contacts/"
 
 /// Typed calls to the contacts plugin over the socket, for tests.
-struct ContactsClient {
-    let connection: Connection
+public struct ContactsClient {
+    public let connection: Connection
 
-    func call<Response: Message>(_ method: String, _ request: some Message, as: Response.Type = Response.self,
+    public init(connection: Connection) { self.connection = connection }
+
+    public func call<Response: Message>(_ method: String, _ request: some Message, as: Response.Type = Response.self,
                                  metadata: [String: String] = [:]) async throws -> Response {
         try await connection.call(contactsService + method, request, as: Response.self, metadata: metadata)
     }
 
-    func createPerson(_ first: String, _ last: String, email: String = "", phone: String = "", organization: Int64 = 0,
+    public func createPerson(_ first: String, _ last: String, email: String = "", phone: String = "", organization: Int64 = 0,
                       tags: [String] = [], owner: String = "", key: String = "") async throws -> CPerson {
         try await call("CreatePerson", Crm_Contacts_V1_CreatePersonRequest.with {
             $0.person.firstName = first
@@ -33,18 +35,18 @@ struct ContactsClient {
         })
     }
 
-    func createOrganization(_ name: String, domain: String = "") async throws -> COrganization {
+    public func createOrganization(_ name: String, domain: String = "") async throws -> COrganization {
         try await call("CreateOrganization", Crm_Contacts_V1_CreateOrganizationRequest.with {
             $0.organization.name = name
             $0.organization.domain = domain
         })
     }
 
-    func getPerson(_ id: Int64) async throws -> CPerson {
+    public func getPerson(_ id: Int64) async throws -> CPerson {
         try await call("GetPerson", Crm_Contacts_V1_GetPersonRequest.with { $0.id = id })
     }
 
-    func search(_ query: String, _ field: Crm_Contacts_V1_SearchField = .auto, pageSize: Int32 = 0,
+    public func search(_ query: String, _ field: Crm_Contacts_V1_SearchField = .auto, pageSize: Int32 = 0,
                 token: String = "") async throws -> Crm_Contacts_V1_ListPeopleResponse {
         try await call("SearchPeople", Crm_Contacts_V1_SearchPeopleRequest.with {
             $0.query = query
@@ -54,7 +56,7 @@ struct ContactsClient {
         })
     }
 
-    func timeline(person: Int64 = 0, organization: Int64 = 0, pageSize: Int32 = 0,
+    public func timeline(person: Int64 = 0, organization: Int64 = 0, pageSize: Int32 = 0,
                   token: String = "") async throws -> Crm_Contacts_V1_ListTimelineResponse {
         try await call("ListTimeline", Crm_Contacts_V1_ListTimelineRequest.with {
             $0.personID = person
@@ -66,7 +68,7 @@ struct ContactsClient {
 
     /// The timeline is filled by a bus subscriber after commit: waits until
     /// it holds at least `count` entries.
-    func timeline(person: Int64 = 0, organization: Int64 = 0, atLeast count: Int,
+    public func timeline(person: Int64 = 0, organization: Int64 = 0, atLeast count: Int,
                   timeout: Double = 20) async throws -> [Crm_Contacts_V1_TimelineEntry] {
         let until = Date().addingTimeInterval(timeout)
         while true {
@@ -78,7 +80,7 @@ struct ContactsClient {
 }
 
 extension ContactsClient {
-    func importRows(_ header: [String], _ csv: String, mapping: [String: String] = [:],
+    public func importRows(_ header: [String], _ csv: String, mapping: [String: String] = [:],
                     dryRun: Bool = false) async throws -> Crm_Contacts_V1_ImportPeopleResponse {
         try await call("ImportPeople", Crm_Contacts_V1_ImportPeopleRequest.with {
             $0.header = header
@@ -89,7 +91,7 @@ extension ContactsClient {
     }
 
     /// ExportPeople's whole CSV: the header's names and the rows after it.
-    func export(_ filter: Crm_Contacts_V1_ListPeopleRequest = .init()) async throws -> (header: [String], rows: String) {
+    public func export(_ filter: Crm_Contacts_V1_ListPeopleRequest = .init()) async throws -> (header: [String], rows: String) {
         var text = ""
         for try await chunk in try connection.stream(contactsService + "ExportPeople",
                                                      Crm_Contacts_V1_ExportPeopleRequest.with { $0.filter = filter },
@@ -98,19 +100,5 @@ extension ContactsClient {
         }
         guard let end = text.range(of: "\r\n") else { throw TestFailure("the export has no header line") }
         return (text[..<end.lowerBound].split(separator: ",").map(String.init), String(text[end.upperBound...]))
-    }
-}
-
-/// Asserts that `body` fails with `code` and a message containing `mentioning`.
-func expectRPCError(_ code: Crm_Rpc_V1_StatusCode, mentioning: String, sourceLocation: SourceLocation = #_sourceLocation,
-                    _ body: () async throws -> some Any) async {
-    do {
-        _ = try await body()
-        Issue.record("expected \(code.name), the call succeeded", sourceLocation: sourceLocation)
-    } catch let error as RPCError {
-        #expect(error.code == code, "\(error)", sourceLocation: sourceLocation)
-        #expect(error.message.contains(mentioning), "\(error.message) should mention \(mentioning)", sourceLocation: sourceLocation)
-    } catch {
-        Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
     }
 }

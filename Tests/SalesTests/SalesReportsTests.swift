@@ -1,7 +1,9 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
 import Foundation
+import SalesTestClient
 import Testing
 
 /// The sales forecast and stage statistics on small known data sets.

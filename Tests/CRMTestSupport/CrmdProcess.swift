@@ -4,25 +4,25 @@ import Testing
 
 /// A real crmd, started from build/bin with its own temp dir, socket and a
 /// plugin dir holding copies of just the plugins a test asks for.
-final class CrmdProcess: @unchecked Sendable {
-    static let buildDir: String = {
+public final class CrmdProcess: @unchecked Sendable {
+    public static let buildDir: String = {
         if let dir = ProcessInfo.processInfo.environment["CRM_BUILD_DIR"] { return dir }
-        // Tests/CRMIntegrationTests/Support/ -> repository root
+        // Tests/CRMTestSupport/ -> repository root
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return root.appendingPathComponent("build").path
     }()
 
-    let dir: String
-    let socketPath: String
-    let pluginDir: String
-    let logPath: String
+    public let dir: String
+    public let socketPath: String
+    public let pluginDir: String
+    public let logPath: String
     private let process = Process()
 
     /// - Parameters:
     ///   - plugins: names found in build/plugins or build/test-plugins.
     ///   - arguments: extra crmd flags.
-    init(plugins: [String] = ["probe"], arguments: [String] = [], environment: [String: String] = [:],
+    public init(plugins: [String] = ["probe"], arguments: [String] = [], environment: [String: String] = [:],
          pluginFiles: [String: String] = [:], socketPath: String? = nil, dataDir: String? = nil,
          waitForSocket: Bool = true) throws {
         dir = try Self.makeTempDir()
@@ -54,14 +54,14 @@ final class CrmdProcess: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    var pid: Int32 { process.processIdentifier }
-    var isRunning: Bool { process.isRunning }
-    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    func connect() throws -> Connection { try Connection(path: socketPath) }
+    public func connect() throws -> Connection { try Connection(path: socketPath) }
 
     /// crmd's resident set size in bytes (VmRSS in /proc).
-    func residentBytes() throws -> Int {
+    public func residentBytes() throws -> Int {
         let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
         guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
               let kib = Int(line.split(separator: " ", omittingEmptySubsequences: true)[1]) else {
@@ -70,7 +70,7 @@ final class CrmdProcess: @unchecked Sendable {
         return kib * 1024
     }
 
-    func waitForSocket(timeout: Double = 15) throws {
+    public func waitForSocket(timeout: Double = 15) throws {
         let until = Date().addingTimeInterval(timeout)
         while Date() < until {
             if let connection = try? Connection(path: socketPath) {
@@ -85,19 +85,19 @@ final class CrmdProcess: @unchecked Sendable {
 
     /// Sends `signal` and waits for exit; returns the exit status.
     @discardableResult
-    func stop(signal: Int32 = SIGTERM, timeout: Double = 30) throws -> Int32 {
+    public func stop(signal: Int32 = SIGTERM, timeout: Double = 30) throws -> Int32 {
         kill(process.processIdentifier, signal)
         guard let status = waitForExit(timeout: timeout) else { throw TestFailure("crmd did not exit within \(timeout) s") }
         return status
     }
 
-    func waitForExit(timeout: Double = 15) -> Int32? {
+    public func waitForExit(timeout: Double = 15) -> Int32? {
         let until = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < until { usleep(10_000) }
         return process.isRunning ? nil : process.terminationStatus
     }
 
-    static func install(plugin name: String, into dir: String) throws {
+    public static func install(plugin name: String, into dir: String) throws {
         let fm = FileManager.default
         for folder in ["plugins", "test-plugins"] {
             let source = "\(buildDir)/\(folder)/\(name).plugin.json"
@@ -111,14 +111,14 @@ final class CrmdProcess: @unchecked Sendable {
         throw TestFailure("no plugin \(name) in \(buildDir)/plugins or test-plugins; run make build")
     }
 
-    static func makeTempDir() throws -> String {
+    public static func makeTempDir() throws -> String {
         var template = Array((NSTemporaryDirectory() + "/crmd-test-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed") }
         return String(cString: made)
     }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

@@ -1,7 +1,10 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// GDPR across modules: contacts gathers sales' records in an export, and an

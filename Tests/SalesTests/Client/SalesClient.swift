@@ -3,24 +3,25 @@ import CRMProto
 import CRMWire
 import Foundation
 import SwiftProtobuf
-import Testing
 
-typealias SLead = Crm_Sales_V1_Lead
-typealias SOpportunity = Crm_Sales_V1_Opportunity
-typealias SActivity = Crm_Sales_V1_Activity
-typealias SPipeline = Crm_Sales_V1_Pipeline
+public typealias SLead = Crm_Sales_V1_Lead
+public typealias SOpportunity = Crm_Sales_V1_Opportunity
+public typealias SActivity = Crm_Sales_V1_Activity
+public typealias SPipeline = Crm_Sales_V1_Pipeline
 
-let salesService = "/crm.sales.v1.Sales/"
+public let salesService = "/crm.sales.v1.Sales/"
 
 /// Typed calls to the sales plugin over the socket, for tests.
-struct SalesClient {
-    let connection: Connection
+public struct SalesClient {
+    public let connection: Connection
 
-    func call<Response: Message>(_ method: String, _ request: some Message, as: Response.Type = Response.self) async throws -> Response {
+    public init(connection: Connection) { self.connection = connection }
+
+    public func call<Response: Message>(_ method: String, _ request: some Message, as: Response.Type = Response.self) async throws -> Response {
         try await connection.call(salesService + method, request, as: Response.self)
     }
 
-    func createLead(first: String = "", last: String = "", company: String = "", email: String = "", phone: String = "",
+    public func createLead(first: String = "", last: String = "", company: String = "", email: String = "", phone: String = "",
                     owner: String = "", source: String = "", team: String = "", key: String = "") async throws -> SLead {
         try await call("CreateLead", Crm_Sales_V1_CreateLeadRequest.with {
             $0.lead.firstName = first
@@ -35,11 +36,11 @@ struct SalesClient {
         })
     }
 
-    func getLead(_ id: Int64) async throws -> SLead {
+    public func getLead(_ id: Int64) async throws -> SLead {
         try await call("GetLead", Crm_Sales_V1_GetLeadRequest.with { $0.id = id })
     }
 
-    func convert(_ leadID: Int64, key: String, name: String = "", amount: Int64 = 0, currency: String = "",
+    public func convert(_ leadID: Int64, key: String, name: String = "", amount: Int64 = 0, currency: String = "",
                  closeDate: String = "", pipeline: Int64 = 0) async throws -> Crm_Sales_V1_ConvertLeadResponse {
         try await call("ConvertLead", Crm_Sales_V1_ConvertLeadRequest.with {
             $0.leadID = leadID
@@ -51,7 +52,7 @@ struct SalesClient {
         })
     }
 
-    func createPipeline(_ name: String, _ stages: [(String, Int32)], makeDefault: Bool = false) async throws -> SPipeline {
+    public func createPipeline(_ name: String, _ stages: [(String, Int32)], makeDefault: Bool = false) async throws -> SPipeline {
         try await call("CreatePipeline", Crm_Sales_V1_CreatePipelineRequest.with {
             $0.name = name
             $0.stages = stages.map { stage in .with { $0.name = stage.0; $0.probability = stage.1 } }
@@ -59,11 +60,11 @@ struct SalesClient {
         })
     }
 
-    func getPipeline(_ id: Int64 = 0) async throws -> SPipeline {
+    public func getPipeline(_ id: Int64 = 0) async throws -> SPipeline {
         try await call("GetPipeline", Crm_Sales_V1_GetPipelineRequest.with { $0.id = id })
     }
 
-    func createOpportunity(_ name: String, amount: Int64 = 0, currency: String = "EUR", closeDate: String = "",
+    public func createOpportunity(_ name: String, amount: Int64 = 0, currency: String = "EUR", closeDate: String = "",
                            owner: String = "", pipeline: Int64 = 0, stage: Int64 = 0, probability: Int32 = 0,
                            person: Int64 = 0, organization: Int64 = 0) async throws -> SOpportunity {
         try await call("CreateOpportunity", Crm_Sales_V1_CreateOpportunityRequest.with {
@@ -79,11 +80,11 @@ struct SalesClient {
         })
     }
 
-    func getOpportunity(_ id: Int64) async throws -> SOpportunity {
+    public func getOpportunity(_ id: Int64) async throws -> SOpportunity {
         try await call("GetOpportunity", Crm_Sales_V1_GetOpportunityRequest.with { $0.id = id })
     }
 
-    func move(_ id: Int64, to stage: Int64, probability: Int32 = 0) async throws -> SOpportunity {
+    public func move(_ id: Int64, to stage: Int64, probability: Int32 = 0) async throws -> SOpportunity {
         try await call("MoveOpportunity", Crm_Sales_V1_MoveOpportunityRequest.with {
             $0.id = id
             $0.stageID = stage
@@ -91,15 +92,15 @@ struct SalesClient {
         })
     }
 
-    func win(_ id: Int64) async throws -> SOpportunity {
+    public func win(_ id: Int64) async throws -> SOpportunity {
         try await call("WinOpportunity", Crm_Sales_V1_WinOpportunityRequest.with { $0.id = id })
     }
 
-    func lose(_ id: Int64, reason: String) async throws -> SOpportunity {
+    public func lose(_ id: Int64, reason: String) async throws -> SOpportunity {
         try await call("LoseOpportunity", Crm_Sales_V1_LoseOpportunityRequest.with { $0.id = id; $0.reason = reason })
     }
 
-    func createActivity(_ type: Crm_Sales_V1_ActivityType, _ subject: String, owner: String = "", due: Int64 = 0,
+    public func createActivity(_ type: Crm_Sales_V1_ActivityType, _ subject: String, owner: String = "", due: Int64 = 0,
                         lead: Int64 = 0, person: Int64 = 0, opportunity: Int64 = 0) async throws -> SActivity {
         try await call("CreateActivity", Crm_Sales_V1_CreateActivityRequest.with {
             $0.activity.type = type
@@ -112,7 +113,7 @@ struct SalesClient {
         })
     }
 
-    func followUps(_ owner: String, pageSize: Int32 = 0, token: String = "") async throws -> Crm_Sales_V1_ListActivitiesResponse {
+    public func followUps(_ owner: String, pageSize: Int32 = 0, token: String = "") async throws -> Crm_Sales_V1_ListActivitiesResponse {
         try await call("ListFollowUps", Crm_Sales_V1_ListFollowUpsRequest.with {
             $0.owner = owner
             $0.pageSize = pageSize
@@ -120,15 +121,3 @@ struct SalesClient {
         })
     }
 }
-
-/// Polls `body` until it returns true or `timeout` passes; returns the last answer.
-func eventually(timeout: Double = 20, _ body: () async throws -> Bool) async throws -> Bool {
-    let until = Date().addingTimeInterval(timeout)
-    while true {
-        if try await body() { return true }
-        if Date() > until { return false }
-        try await Task.sleep(for: .milliseconds(20))
-    }
-}
-
-func nowMicros() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000_000) }

@@ -1,7 +1,10 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// Idempotency keys are bound to the request's fingerprint: a retry gets the

@@ -1,7 +1,10 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// The sales plugin over the real socket, with contacts: leads, their

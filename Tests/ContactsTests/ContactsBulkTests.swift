@@ -1,6 +1,8 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
 import Testing
 
@@ -65,18 +67,17 @@ import Testing
 
     @Test func exportStreamsCsvThatImportsBackAndCrmctlDrivesBoth() async throws {
         let crmd = try CrmdProcess(plugins: ["contacts"])
-        let cli = CrmctlTests()
         let dir = crmd.dir
         var csv = "first_name,last_name,email,tags,external_id\n"
         for i in 0..<1_234 { csv += "P\(i),\"Last, \(i)\",p\(i)@example.com,\(i % 2 == 0 ? "even" : "odd"),ext-\(i)\n" }
         csv += "Broken,Row,broken-email,,ext-x\n"
         try csv.write(toFile: dir + "/in.csv", atomically: true, encoding: .utf8)
-        let imported = try cli.crmctl(["contacts", "import", dir + "/in.csv", "--batch", "500"], socket: crmd.socketPath)
+        let imported = try CrmctlRun.run(["contacts", "import", dir + "/in.csv", "--batch", "500"], socket: crmd.socketPath)
         #expect(imported.status == 3, "a failed row makes the exit status INVALID_ARGUMENT")
         #expect(imported.stdout.contains("1235 rows") && imported.stdout.contains("1234 created"))
         #expect(imported.stderr.contains("row 1236, column email:"))
 
-        let exported = try cli.crmctl(["contacts", "export", "--tag", "even", "-o", dir + "/out.csv"], socket: crmd.socketPath)
+        let exported = try CrmctlRun.run(["contacts", "export", "--tag", "even", "-o", dir + "/out.csv"], socket: crmd.socketPath)
         #expect(exported.status == 0 && exported.stdout == "617 people exported to \(dir)/out.csv\n")
         let text = try String(contentsOfFile: dir + "/out.csv", encoding: .utf8)
         let lines = text.split(separator: "\r\n")
@@ -84,7 +85,7 @@ import Testing
         #expect(lines[0].hasPrefix("id,external_id,first_name,last_name,email,phone,"))
         #expect(text.contains(",ext-0,P0,\"Last, 0\",p0@example.com,"))
 
-        let reimport = try cli.crmctl(["contacts", "import", dir + "/out.csv"], socket: crmd.socketPath)
+        let reimport = try CrmctlRun.run(["contacts", "import", dir + "/out.csv"], socket: crmd.socketPath)
         #expect(reimport.status == 0)
         #expect(reimport.stdout.contains("617 rows") && reimport.stdout.contains("0 created, 0 updated, 617 unchanged"))
     }

@@ -1,7 +1,10 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// Update masks (AIP-134) on every Update method of contacts and sales: no

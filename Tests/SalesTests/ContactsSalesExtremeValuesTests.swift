@@ -1,7 +1,10 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
+import SalesTestClient
 import Testing
 
 /// Integer extremes on the wire: each gets a status or a correct answer,

@@ -1,13 +1,13 @@
 import Foundation
 
 /// One run of the real build/bin/crmctl: its exit status and what it printed.
-struct CrmctlRun {
-    var status: Int32
-    var stdout: String
-    var stderr: String
+public struct CrmctlRun {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 
     /// Runs crmctl with `CRM_SOCKET` set to `socket`, as a user's shell would.
-    static func run(_ arguments: [String], socket: String) throws -> CrmctlRun {
+    public static func run(_ arguments: [String], socket: String) throws -> CrmctlRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CrmdProcess.buildDir + "/bin/crmctl")
         process.arguments = arguments
@@ -26,5 +26,5 @@ struct CrmctlRun {
     }
 
     /// A socket path where nothing listens, for runs that must not use `CRM_SOCKET`.
-    static var nowhere: String { NSTemporaryDirectory() + "/no-such-\(UUID().uuidString).sock" }
+    public static var nowhere: String { NSTemporaryDirectory() + "/no-such-\(UUID().uuidString).sock" }
 }
