@@ -74,10 +74,14 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // The kernel's pure decisions (versions, topics, page tokens, SQL
+        // text, plugin order): no I/O, no dependencies, unit-tested alone.
+        .target(name: "CRMKernelCore"),
         .target(
             name: "CRMKernel",
             dependencies: [
-                "CRMWire", "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "CRMPluginABI", "CSQLite",
+                "CRMKernelCore", "CRMWire", "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "CRMPluginABI",
+                "CSQLite",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -142,12 +146,51 @@ let package = Package(
             dependencies: ["CRMWire", "CRMProto"]
         ),
         .testTarget(
+            name: "CRMKernelCoreTests",
+            dependencies: ["CRMKernelCore"]
+        ),
+        .testTarget(
             name: "CRMPluginKitTests",
             dependencies: ["CRMPluginKit"]
         ),
+        // What every integration test folder shares: a real crmd from build/,
+        // raw and SQLite access, the common expectations.
+        .target(
+            name: "CRMTestSupport",
+            dependencies: [
+                "CRMClient", "CRMWire", "CRMProto", "CSQLite",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "Tests/CRMTestSupport"
+        ),
+        // Each first-party module's tests: Tests/<Module>Tests, its test client in
+        // Tests/<Module>Tests/Client, a regular target so that the tests of the
+        // modules built on it (and the kernel's) can use it too.
+        .target(
+            name: "ContactsTestClient",
+            dependencies: ["CRMTestSupport", "CRMClient", "CRMProto"],
+            path: "Tests/ContactsTests/Client"
+        ),
+        .testTarget(
+            name: "ContactsTests",
+            dependencies: ["ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
+        ),
+        // Sales is built on contacts: its tests include the two together.
+        .target(
+            name: "SalesTestClient",
+            dependencies: ["CRMClient", "CRMProto"],
+            path: "Tests/SalesTests/Client"
+        ),
+        .testTarget(
+            name: "SalesTests",
+            dependencies: ["SalesTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
+        ),
+        // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(
             name: "CRMIntegrationTests",
-            dependencies: ["CRMClient", "CRMWire", "CRMProto", "CSQLite"]
+            dependencies: ["CRMTestSupport", "ContactsTestClient", "CRMClient", "CRMWire", "CRMProto"]
         ),
     ],
     swiftLanguageModes: [.v5]

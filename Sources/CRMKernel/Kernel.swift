@@ -51,7 +51,7 @@ public final class Kernel: @unchecked Sendable {
         retention.start(every: 60)
         self.retention = retention
         router.seal()
-        KernelServices.prepareHealth(router: router, health: health)
+        HealthService.prepareAnswers(router: router, health: health)
         let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health, storage: storage)
         let server = RPCServer(shared: shared)
         try server.start()

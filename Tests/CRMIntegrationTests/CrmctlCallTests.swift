@@ -1,3 +1,4 @@
+import CRMTestSupport
 import CRMWire
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
 import Foundation
 import Testing
@@ -125,9 +126,4 @@ import Testing
                                       as: Crm_Kernel_V1_ListPluginsResponse.self)
         }
     }
-}
-
-func allPlugins(_ client: Connection) async throws -> [Crm_Kernel_V1_PluginInfo] {
-    try await client.call("/crm.kernel.v1.Plugins/List", Crm_Kernel_V1_ListPluginsRequest(),
-                          as: Crm_Kernel_V1_ListPluginsResponse.self).plugins
 }

@@ -1,6 +1,8 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import CRMWire
+import ContactsTestClient
 import Foundation
 import Testing
 

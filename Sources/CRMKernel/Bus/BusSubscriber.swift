@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CRMPluginABI
 import Foundation
 import Logging

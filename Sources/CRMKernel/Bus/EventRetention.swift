@@ -19,8 +19,7 @@ final class EventRetention: @unchecked Sendable {
     private let policy: Policy
     private let subscriberPositions: () -> [UInt64]
     private let logger = Logger(label: "crm.kernel.bus")
-    private let lock = NSCondition()
-    private var stopped = false
+    private var worker: PeriodicWorker?
 
     init(storage: Storage, policy: Policy, subscriberPositions: @escaping () -> [UInt64]) {
         self.storage = storage
@@ -70,24 +69,13 @@ final class EventRetention: @unchecked Sendable {
     /// already compacted), then every `interval` on a thread of its own.
     func start(every interval: TimeInterval) {
         compact()
-        let thread = Thread { [self] in
-            while true {
-                lock.lock()
-                if !stopped { _ = lock.wait(until: Date().addingTimeInterval(interval)) }
-                let stop = stopped
-                lock.unlock()
-                if stop { return }
-                compact()
-            }
+        worker = PeriodicWorker.start(name: "crm-retention", every: interval, runOnStop: false) { [self] in
+            _ = compact()
         }
-        thread.name = "crm-retention"
-        thread.start()
     }
 
+    /// Waits for a compaction under way to finish, so none runs after storage closes.
     func stop() {
-        lock.lock()
-        stopped = true
-        lock.signal()
-        lock.unlock()
+        worker?.stop()
     }
 }

@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CRMKernelContract
 import CRMRPCContract
 import CRMWire

@@ -16,7 +16,7 @@ enum HostAPI {
         let table = UnsafeMutablePointer<crm_host_api>.allocate(capacity: 1)
         table.initialize(to: crm_host_api(
             struct_size: UInt32(MemoryLayout<crm_host_api>.size),
-            abi_version: CRM_PLUGIN_ABI_VERSION_VALUE,
+            abi_version: CRM_PLUGIN_ABI_VERSION,
             log: hostLog, config_get: hostConfigGet, call_context: hostCallContext,
             call_respond: hostCallRespond, call_set_message: hostCallSetMessage,
             call_send: hostCallSend, call_is_cancelled: hostCallIsCancelled,

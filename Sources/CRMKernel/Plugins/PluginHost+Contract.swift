@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CRMPluginABI
 import Foundation
 
@@ -97,17 +98,5 @@ extension PluginHost {
             throw PluginLoadError("publishes: \(def.publish_count) entries but no usable array")
         }
         return (0..<def.publish_count).compactMap { list[$0].map { String(cString: $0) } }
-    }
-}
-
-/// "<plugin>.<entity>.<action>": lowercase segments of letters, digits and _.
-enum PermissionName {
-    static func isValid(_ name: String, plugin: String) -> Bool {
-        let segments = name.split(separator: ".", omittingEmptySubsequences: false)
-        guard segments.count >= 3, segments[0] == plugin else { return false }
-        return segments.allSatisfy { segment in
-            guard let first = segment.first, first.isASCII, first.isLowercase else { return false }
-            return segment.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }
-        }
     }
 }

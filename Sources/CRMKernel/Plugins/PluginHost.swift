@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CRMPluginABI
 import Foundation
 import Logging
@@ -65,7 +66,7 @@ public final class PluginHost: @unchecked Sendable {
             throw PluginLoadError("\(record.libraryPath) does not export \(CRM_PLUGIN_ENTRY_SYMBOL)")
         }
         let entry = unsafeBitCast(symbol, to: crm_plugin_entry_fn.self)
-        guard let defPointer = entry(CRM_PLUGIN_ABI_VERSION_VALUE, HostAPI.table) else {
+        guard let defPointer = entry(CRM_PLUGIN_ABI_VERSION, HostAPI.table) else {
             throw PluginLoadError("the plugin's entry point refused to load (returned NULL)")
         }
         // Read no further than the plugin stamped: fields after `shutdown`
@@ -73,14 +74,14 @@ public final class PluginHost: @unchecked Sendable {
         let size = Int(UnsafeRawPointer(defPointer).load(as: UInt32.self))
         let minimum = MemoryLayout<crm_plugin_def>.offset(of: \crm_plugin_def.on_event)!
         guard size >= minimum else {
-            throw PluginLoadError("plugin definition is \(size) bytes; ABI \(CRM_PLUGIN_ABI_VERSION_VALUE) needs at least \(minimum)")
+            throw PluginLoadError("plugin definition is \(size) bytes; ABI \(CRM_PLUGIN_ABI_VERSION) needs at least \(minimum)")
         }
         var def = crm_plugin_def()
         withUnsafeMutableBytes(of: &def) { out in
             out.copyMemory(from: UnsafeRawBufferPointer(start: defPointer, count: min(size, out.count)))
         }
-        guard def.abi_version == CRM_PLUGIN_ABI_VERSION_VALUE else {
-            throw PluginLoadError("binary built for plugin ABI \(def.abi_version); this crmd speaks ABI \(CRM_PLUGIN_ABI_VERSION_VALUE)")
+        guard def.abi_version == CRM_PLUGIN_ABI_VERSION else {
+            throw PluginLoadError("binary built for plugin ABI \(def.abi_version); this crmd speaks ABI \(CRM_PLUGIN_ABI_VERSION)")
         }
         let name = def.name.map { String(cString: $0) } ?? ""
         let version = def.version.map { String(cString: $0) } ?? ""

@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CRMKernelContract
 import CRMPluginABI
 import Foundation

@@ -20,8 +20,7 @@ extension ConnectionHandler {
         header.callID = id
         header.kind = .message
         let answer = service.isEmpty ? shared.health.wholeServerAnswer
-            : ((try? KernelServices.healthResponse(router: shared.router, health: shared.health,
-                                                   serving: shared.health.isServing, service: service)
+            : ((try? HealthService.response(router: shared.router, serving: shared.health.isServing, service: service)
                 .serializedBytes()) ?? [])
         write(header, payload: Self.allocator.buffer(bytes: answer))
     }

@@ -12,9 +12,7 @@ final class Checkpointer: @unchecked Sendable {
     private let interval: TimeInterval
     /// About 64 MiB of 4 KiB pages.
     private let truncateFrames: Int32 = 16_384
-    private let lock = NSCondition()
-    private var stopped = false
-    private let done = DispatchSemaphore(value: 0)
+    private var worker: PeriodicWorker?
     private let logger = Logger(label: "crm.kernel.storage")
 
     init(path: String, interval: TimeInterval = 0.2) throws {
@@ -26,40 +24,28 @@ final class Checkpointer: @unchecked Sendable {
     }
 
     func start() {
-        let thread = Thread { [self] in
-            defer { done.signal() }
-            while true {
-                lock.lock()
-                if !stopped { _ = lock.wait(until: Date().addingTimeInterval(interval)) }
-                let stop = stopped
-                lock.unlock()
-                var logFrames: Int32 = 0, copied: Int32 = 0
-                let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
-                logger.trace("checkpoint", metadata: ["rc": "\(rc)", "wal_frames": "\(logFrames)", "copied": "\(copied)"])
-                // Under constant reads and writes a PASSIVE checkpoint never
-                // reaches the end of the WAL, so SQLite never rewinds it and
-                // the file grows. Past the limit, one TRUNCATE checkpoint waits
-                // for readers, holds writers back briefly and empties the file.
-                if rc == SQLITE_OK && logFrames > truncateFrames {
-                    let truncated = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &copied)
-                    logger.debug("WAL truncated", metadata: ["rc": "\(truncated)", "frames": "\(logFrames)"])
-                }
-                if rc != SQLITE_OK && rc != SQLITE_BUSY {
-                    logger.warning("checkpoint failed", metadata: ["error": "\(connection.lastError().message)"])
-                }
-                if stop { return }
-            }
+        worker = PeriodicWorker.start(name: "crm-checkpoint", every: interval, runOnStop: true) { [self] in checkpoint() }
+    }
+
+    private func checkpoint() {
+        var logFrames: Int32 = 0, copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &logFrames, &copied)
+        logger.trace("checkpoint", metadata: ["rc": "\(rc)", "wal_frames": "\(logFrames)", "copied": "\(copied)"])
+        // Under constant reads and writes a PASSIVE checkpoint never
+        // reaches the end of the WAL, so SQLite never rewinds it and
+        // the file grows. Past the limit, one TRUNCATE checkpoint waits
+        // for readers, holds writers back briefly and empties the file.
+        if rc == SQLITE_OK && logFrames > truncateFrames {
+            let truncated = sqlite3_wal_checkpoint_v2(connection.handle, nil, SQLITE_CHECKPOINT_TRUNCATE, &logFrames, &copied)
+            logger.debug("WAL truncated", metadata: ["rc": "\(truncated)", "frames": "\(logFrames)"])
         }
-        thread.name = "crm-checkpoint"
-        thread.start()
+        if rc != SQLITE_OK && rc != SQLITE_BUSY {
+            logger.warning("checkpoint failed", metadata: ["error": "\(connection.lastError().message)"])
+        }
     }
 
     /// Stops after one last checkpoint.
     func stop() {
-        lock.lock()
-        stopped = true
-        lock.signal()
-        lock.unlock()
-        done.wait()
+        worker?.stop()
     }
 }

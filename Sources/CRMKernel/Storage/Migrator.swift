@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CRMPluginABI
 import CSQLite
 import Foundation
@@ -94,7 +95,7 @@ struct Migrator {
                     authorizer.deny("plugin may only use tables named \(prefix)…; denied reading \(table)")
                     throw StorageError(code: SQLITE_AUTH, message: "denied reading \(table)")
                 }
-                if kind == SQLITE_ALTER_TABLE, let function = SchemaGuard.deniedCall(in: String(cString: sqlite3_sql(statement))) {
+                if kind == SQLITE_ALTER_TABLE, let function = SQLChecks.deniedCall(in: String(cString: sqlite3_sql(statement))) {
                     authorizer.deny("plugin SQL may not call \(function)()")
                     throw StorageError(code: SQLITE_AUTH, message: "plugin SQL may not call \(function)()")
                 }

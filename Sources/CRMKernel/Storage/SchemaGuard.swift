@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CSQLite
 
 /// Checks on plugin SQL that the authorizer cannot make while a statement
@@ -24,11 +25,11 @@ enum SchemaGuard {
             // New or changed objects (an ALTER changes the table's sql).
             for row in try db.query("SELECT type, name, tbl_name, sql FROM sqlite_schema") where !before.contains(key(row)) {
                 let name = text(row[1]).lowercased(), table = text(row[2]).lowercased()
-                let nameOK = name.hasPrefix(prefix) || name.hasPrefix("sqlite_autoindex_" + prefix) || name == "sqlite_sequence"
-                guard nameOK && (table.hasPrefix(prefix) || table == "sqlite_sequence") else {
+                let nameOK = PluginTableNames.isOwnedIndex(name, prefix: prefix) || name == "sqlite_sequence"
+                guard nameOK && (PluginTableNames.isOwned(table, prefix: prefix) || table == "sqlite_sequence") else {
                     return "plugin may only use tables named \(prefix)…; denied \(text(row[0])) \(text(row[1])) on \(text(row[2]))"
                 }
-                if let function = deniedCall(in: text(row[3])) { return "plugin SQL may not call \(function)()" }
+                if let function = SQLChecks.deniedCall(in: text(row[3])) { return "plugin SQL may not call \(function)()" }
             }
             return try foreignKeyViolation(db, prefix: prefix)
         }
@@ -59,29 +60,10 @@ enum SchemaGuard {
         }
     }
 
-    /// A denied function called in `sql` (SQLite does not show the
-    /// authorizer the CHECK and generated-column expressions of ADD COLUMN,
-    /// and evaluates them on existing rows while the ALTER runs). Read as
-    /// SQLite tokenizes: string literals and comments are skipped, and a
-    /// quoted name ("printf", [printf], `printf`) is the name it quotes.
-    static func deniedCall(in sql: String) -> String? {
-        var previousName: String?
-        for token in SQLTokens(sql) {
-            switch token {
-            case .name(let name): previousName = name
-            case .open:
-                if let name = previousName, TableAuthorizer.deniedFunctions.contains(name) { return name }
-                previousName = nil
-            case .semicolon, .other: previousName = nil
-            }
-        }
-        return nil
-    }
-
     /// True when `tail` holds only whitespace, semicolons and comments.
     static func isBlank(_ tail: UnsafePointer<CChar>?) -> Bool {
         guard let tail else { return true }
-        return SQLTokens(String(cString: tail)).allSatisfy { $0 == .semicolon }
+        return SQLChecks.isBlank(String(cString: tail))
     }
 
     private static func key(_ row: [SQLValue]) -> String { row.map(text).joined(separator: "\u{0}") }
@@ -89,67 +71,5 @@ enum SchemaGuard {
     private static func text(_ value: SQLValue) -> String {
         if case .text(let t) = value { return t }
         return ""
-    }
-}
-
-/// The tokens of SQL text that matter for spotting a function call or a
-/// second statement: names (bare or quoted, lowercased), "(", ";" and
-/// everything else; whitespace and comments are skipped.
-struct SQLTokens: Sequence, IteratorProtocol {
-    enum Token: Equatable { case name(String), open, semicolon, other }
-    private let bytes: [UInt8]
-    private var i = 0
-
-    init(_ sql: String) { bytes = Array(sql.utf8) }
-
-    mutating func next() -> Token? {
-        while i < bytes.count {
-            let c = bytes[i]
-            switch c {
-            case 0x20, 0x09, 0x0A, 0x0C, 0x0D: i += 1
-            case 0x2D where at(i + 1) == 0x2D:  // -- comment
-                while i < bytes.count && bytes[i] != 0x0A { i += 1 }
-            case 0x2F where at(i + 1) == 0x2A:  // /* comment */
-                i += 2
-                while i < bytes.count && !(bytes[i] == 0x2A && at(i + 1) == 0x2F) { i += 1 }
-                i += 2
-            case 0x27:  // 'string', '' escapes a quote
-                _ = quoted(until: 0x27)
-                return .other
-            case 0x22: return .name(quoted(until: 0x22))  // "name"
-            case 0x60: return .name(quoted(until: 0x60))  // `name`
-            case 0x5B: return .name(quoted(until: 0x5D))  // [name]
-            case 0x28: i += 1; return .open
-            case 0x3B: i += 1; return .semicolon
-            default:
-                guard Self.isNameByte(c) else { i += 1; return .other }
-                let start = i
-                while i < bytes.count && Self.isNameByte(bytes[i]) { i += 1 }
-                return .name(String(decoding: bytes[start..<i], as: UTF8.self).lowercased())
-            }
-        }
-        return nil
-    }
-
-    private func at(_ index: Int) -> UInt8? { index < bytes.count ? bytes[index] : nil }
-
-    /// Reads a quoted run from the opening byte at `i`; a doubled closing byte stands for itself.
-    private mutating func quoted(until close: UInt8) -> String {
-        var out: [UInt8] = []
-        i += 1
-        while i < bytes.count {
-            if bytes[i] == close {
-                if close != 0x5D && at(i + 1) == close { out.append(close); i += 2; continue }
-                i += 1
-                break
-            }
-            out.append(bytes[i])
-            i += 1
-        }
-        return String(decoding: out, as: UTF8.self).lowercased()
-    }
-
-    private static func isNameByte(_ c: UInt8) -> Bool {
-        c == 0x5F || c == 0x24 || (0x30...0x39).contains(c) || (0x41...0x5A).contains(c) || (0x61...0x7A).contains(c) || c >= 0x80
     }
 }

@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CRMPluginABI
 import CSQLite
 
@@ -136,7 +137,7 @@ final class StorageSession {
         try checkUsable()
         let sqlite = connection.sqlite
         let db = sqlite.handle
-        if statement.kind == SQLITE_ALTER_TABLE, let function = SchemaGuard.deniedCall(in: String(cString: sqlite3_sql(statement.handle))) {
+        if statement.kind == SQLITE_ALTER_TABLE, let function = SQLChecks.deniedCall(in: String(cString: sqlite3_sql(statement.handle))) {
             throw SessionError(status: CRM_STATUS_PERMISSION_DENIED, message: "plugin SQL may not call \(function)()")
         }
         let before = statement.kind != 0 && writable ? try SchemaGuard.snapshot(sqlite) : nil

@@ -1,3 +1,4 @@
+import CRMKernelCore
 import CSQLite
 
 /// What plugin SQL may do, action by action (SQLite calls the authorizer for
@@ -13,15 +14,6 @@ extension TableAuthorizer {
         SQLITE_DROP_INDEX, SQLITE_DROP_TABLE, SQLITE_DROP_TRIGGER, SQLITE_DROP_VIEW, SQLITE_ALTER_TABLE,
     ]
     private static let schemaTables: Set<String> = ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
-    /// Functions that reach outside the plugin: native code, a pointer
-    /// leak, and the shared writer's counters (the host's last_insert_id
-    /// and changes are per call instead). printf/format are SQLite's own
-    /// (not portable SQL), and one call with a huge precision loops for
-    /// seconds inside a single VM step, where no interrupt can stop it.
-    static let deniedFunctions: Set<String> = [
-        "load_extension", "fts3_tokenizer", "changes", "total_changes", "printf", "format",
-    ]
-
     /// Whether SQLite's own tables may be touched now: only by the
     /// bookkeeping of a DDL statement on the plugin's own objects.
     private var inBookkeeping: Bool {
@@ -37,11 +29,8 @@ extension TableAuthorizer {
     func decide(_ action: Int32, _ rawA: String?, _ rawB: String?, database: String?, prefix: String) -> Bool {
         // SQLite names are case-insensitive; plugin names are lowercase.
         let a = rawA?.lowercased(), b = rawB?.lowercased()
-        func owned(_ name: String?) -> Bool { name.map { $0.hasPrefix(prefix) } ?? true }
-        func ownedIndex(_ name: String?) -> Bool {
-            // UNIQUE and PRIMARY KEY constraints make sqlite_autoindex_<table>_N.
-            owned(name) || name?.hasPrefix("sqlite_autoindex_" + prefix) == true
-        }
+        func owned(_ name: String?) -> Bool { name.map { PluginTableNames.isOwned($0, prefix: prefix) } ?? true }
+        func ownedIndex(_ name: String?) -> Bool { name.map { PluginTableNames.isOwnedIndex($0, prefix: prefix) } ?? true }
         func isSQLiteTable(_ name: String?) -> Bool { name?.hasPrefix("sqlite_") == true }
         let allowed: Bool
         switch action {
@@ -91,7 +80,7 @@ extension TableAuthorizer {
         case SQLITE_FUNCTION:
             // ALTER TABLE's own SQL calls printf; the plugin's column
             // expressions in ADD COLUMN are not shown here (SchemaGuard reads them).
-            allowed = !Self.deniedFunctions.contains(b ?? "") || (inAlter && (b == "printf" || b == "format"))
+            allowed = !SQLChecks.deniedFunctions.contains(b ?? "") || (inAlter && (b == "printf" || b == "format"))
         default:  // ANALYZE, ATTACH, DETACH, TRANSACTION, SAVEPOINT, temp objects, virtual tables
             allowed = false
         }

@@ -1,0 +1,30 @@
+import Foundation
+
+/// One run of the real build/bin/crmctl: its exit status and what it printed.
+public struct CrmctlRun {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    /// Runs crmctl with `CRM_SOCKET` set to `socket`, as a user's shell would.
+    public static func run(_ arguments: [String], socket: String) throws -> CrmctlRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CrmdProcess.buildDir + "/bin/crmctl")
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        env["CRM_SOCKET"] = socket
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CrmctlRun(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                         stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A socket path where nothing listens, for runs that must not use `CRM_SOCKET`.
+    public static var nowhere: String { NSTemporaryDirectory() + "/no-such-\(UUID().uuidString).sock" }
+}
