@@ -1,5 +1,6 @@
 import CRMClient
 import CRMProto
+import CRMTestSupport
 import Foundation
 import Testing
 
@@ -93,7 +94,7 @@ import Testing
     /// that output when it fails.
     private func run(_ command: [String], environment: [String: String] = [:]) throws {
         let log = try CrmdProcess.makeTempDir() + "/output"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: (log as NSString).deletingLastPathComponent) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
