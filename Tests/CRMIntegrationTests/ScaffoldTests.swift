@@ -46,6 +46,27 @@ import Testing
         print("ScaffoldTests: Swift plugin installed, scaffolded, built and called in \(ContinuousClock.now - started)")
     }
 
+    @Test func badNamesAndDirectoriesInUseAreRefused() throws {
+        let work = try CrmdProcess.makeTempDir()
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let cases: [([String], String)] = [
+            (["Loyalty", "--lang", "c"], "plugin name \"Loyalty\" must be 1-32 lowercase letters and digits, a letter first"),
+            (["loyalty_2", "--lang", "swift"], "plugin name \"loyalty_2\" must be 1-32"),
+            (["loyalty", "--lang", "c", "--package", "acme..v1"], "--package \"acme..v1\" must be dot-separated words"),
+            (["loyalty", "--lang", "c", "--kit-path", work], "--kit-path and --kit-url are for --lang swift"),
+            (["loyalty", "--lang", "swift", "--kit-path", work], "no CRMPluginKit in \(URL(fileURLWithPath: work).standardizedFileURL.path)"),
+            (["loyalty", "--lang", "c", "--output", Self.repository], "\(Self.repository) exists and is not empty"),
+        ]
+        for (arguments, message) in cases {
+            let run = try CrmctlRun.run(["plugin", "new"] + arguments, socket: CrmctlRun.nowhere)
+            #expect(run.status == 64, "\(arguments): \(run.stderr)")
+            #expect(run.stderr.contains("Error: " + message), "\(arguments): \(run.stderr)")
+        }
+        let made = try CrmctlRun.run(["plugin", "new", "loyalty", "--lang", "c", "--output", work + "/l"],
+                                     socket: CrmctlRun.nowhere)
+        #expect(made.stdout == "wrote loyalty (c) in \(work)/l: cd \(work)/l && make\n")
+    }
+
     /// `make install-sdk PREFIX=<work>/sdk`, built in the work dir; returns the prefix.
     private func installSDK(into work: String) throws -> String {
         let prefix = work + "/sdk"
@@ -99,7 +120,11 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = command
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // A `make test BUILD=...` above this test passes its variables down
+        // in MAKEFLAGS: the scaffold's make must see none of them.
+        var env = ProcessInfo.processInfo.environment.filter { !["MAKEFLAGS", "MFLAGS", "MAKELEVEL"].contains($0.key) }
+        env.merge(environment) { $1 }
+        process.environment = env
         let handle = FileHandle(forWritingAtPath: log)!
         process.standardOutput = handle
         process.standardError = handle
