@@ -70,6 +70,7 @@ enum ScaffoldCommon {
         \#tCRMD=$(CRMD) CRMCTL=$(CRMCTL) test/smoke.sh $(BUILD)
 
         install: all
+        \#t@[ -n "$(PLUGIN_DIR)" ] || { echo "make install PLUGIN_DIR=<crmd's plugin directory>"; exit 1; }
         \#tinstall -m 644 $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json $(PLUGIN_DIR)/
 
         clean:

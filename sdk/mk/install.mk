@@ -2,7 +2,7 @@
 # docs/PLUGINS.md, "Writing a plugin outside the repository"):
 #   make install-sdk PREFIX=/opt/crm      (default /usr/local; DESTDIR too)
 # installs
-#   include/crm/plugin.h, plugin_pbc.h, options/v1/options.pb-c.h
+#   include/crm/*.h, include/crm/options/v1/options.pb-c.h
 #   lib/libcrmplugin.a        every sdk/c/src/*.c but crm_abi.c, built -fPIC
 #   share/crm/proto/crm/options/v1/options.proto
 #   lib/pkgconfig/crm-plugin.pc
