@@ -15,7 +15,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check check-generated bench bench-contacts fuzz clean
+        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts fuzz clean
 
 all: build
 
@@ -58,7 +58,7 @@ build: deps install-swift c-plugins c-test-plugins
 run: build
 	$(BUILD)/bin/crmd --socket ./crm.sock --data-dir ./data --plugin-dir $(BUILD)/plugins
 
-test: build abi-header-check test-swift test-python
+test: build abi-header-check c-sdk-check test-swift test-python
 
 # Integration tests start build/bin/crmd themselves, on sockets in a temp dir.
 # No @testable imports: the test build then shares every compiled module with

@@ -10,15 +10,17 @@ endif
 PLUGIN_CFLAGS = -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -fvisibility=hidden \
   -I sdk/c/include -I sdk/examples/tablebooking/generated
 PLUGIN_LIBS = -lprotobuf-c -lpthread
-ABI_HEADERS = sdk/c/include/crm/plugin.h sdk/c/include/crm/plugin_pbc.h
-TABLEBOOKING_SOURCES = sdk/examples/tablebooking/tablebooking.c sdk/c/src/crm_pbc.c \
+ABI_HEADERS = sdk/c/include/crm/plugin.h sdk/c/include/crm/plugin_pbc.h sdk/c/include/crm/plugin_sql.h
+# The C SDK's helpers (crm/plugin_pbc.h, crm/plugin_sql.h); each file stands alone.
+SDK_SOURCES = sdk/c/src/crm_pbc.c sdk/c/src/crm_pbc_call.c sdk/c/src/crm_sql.c
+TABLEBOOKING_SOURCES = sdk/examples/tablebooking/tablebooking.c $(SDK_SOURCES) \
   sdk/examples/tablebooking/generated/tablebooking/tablebooking.pb-c.c \
   sdk/examples/tablebooking/generated/tablebooking_descriptor.c
 # Rebuild when a header or these rules (the flags) change.
 TABLEBOOKING_DEPS = $(TABLEBOOKING_SOURCES) $(ABI_HEADERS) sdk/mk/c-plugins.mk \
   sdk/examples/tablebooking/generated/tablebooking/tablebooking.pb-c.h
 
-.PHONY: c-plugins c-test-plugins abi-header-check
+.PHONY: c-plugins c-test-plugins abi-header-check c-sdk-check
 
 c-plugins: $(BUILD)/plugins/tablebooking.so $(BUILD)/plugins/tablebooking.plugin.json
 
@@ -86,3 +88,14 @@ abi-header-check: $(ABI_HEADERS) sdk/c/test/header_check.c
 	@for o in c cxx; do nm $(BUILD)/abi-header-check/$$o.o | grep -q ' T crm_plugin_entry$$' || \
 	  { echo "$$o: crm_plugin_entry is not exported unmangled"; exit 1; }; done
 	@echo "plugin headers compile as C99 and C++11"
+
+# The SDK helpers and the example under ASan and UBSan, against a host faked
+# over SQLite (sdk/c/test/helpers_check.c).
+SANITIZE = -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+c-sdk-check: sdk/c/test/helpers_check.c $(TABLEBOOKING_DEPS)
+	@mkdir -p $(BUILD)/c-sdk-check
+	$(CC) $(PLUGIN_CFLAGS) $(SANITIZE) -o $(BUILD)/c-sdk-check/tablebooking.so $(TABLEBOOKING_SOURCES) $(PLUGIN_LIBS)
+	$(CC) -std=c11 -Wall -Wextra -Werror $(SANITIZE) -I sdk/c/include -I sdk/examples/tablebooking/generated \
+	  -o $(BUILD)/c-sdk-check/helpers_check sdk/c/test/helpers_check.c $(SDK_SOURCES) \
+	  sdk/examples/tablebooking/generated/tablebooking/tablebooking.pb-c.c -lprotobuf-c -lsqlite3 -lpthread -ldl
+	$(BUILD)/c-sdk-check/helpers_check $(BUILD)/c-sdk-check/tablebooking.so

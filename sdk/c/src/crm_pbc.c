@@ -1,15 +1,9 @@
 /* protobuf-c helpers for crm plugins; see crm/plugin_pbc.h. */
 #include "crm/plugin_pbc.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const crm_host_api *pbc_host;
-
-void crm_pbc_set_host(const crm_host_api *host) { pbc_host = host; }
-const crm_host_api *crm_pbc_host(void) { return pbc_host; }
 
 /* What the shared trampoline needs to know about one bound method. */
 typedef struct pbc_method {
@@ -17,41 +11,6 @@ typedef struct pbc_method {
     crm_pbc_handler handler;
     void *user_data;
 } pbc_method;
-
-int32_t crm_pbc_fail(crm_call *call, int32_t status, const char *format, ...) {
-    char message[512];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(message, sizeof message, format, args);
-    va_end(args);
-    if (pbc_host) pbc_host->call_set_message(call, message);
-    return status;
-}
-
-/* Small messages are packed on the stack; the host copies the bytes, so the
- * buffer never outlives this call. */
-static int32_t pack_and(crm_call *call, const ProtobufCMessage *message, int stream) {
-    if (!pbc_host) return CRM_STATUS_INTERNAL; /* crm_pbc_set_host was never called */
-    uint8_t small[1024];
-    size_t len = protobuf_c_message_get_packed_size(message);
-    uint8_t *buffer = len <= sizeof small ? small : malloc(len);
-    if (!buffer) return crm_pbc_fail(call, CRM_STATUS_RESOURCE_EXHAUSTED, "out of memory packing a response");
-    if (protobuf_c_message_pack(message, buffer) != len) {
-        if (buffer != small) free(buffer);
-        return crm_pbc_fail(call, CRM_STATUS_INTERNAL, "%s packed to an unexpected size", message->descriptor->name);
-    }
-    int32_t status = CRM_STATUS_OK;
-    if (stream) {
-        status = pbc_host->call_send(call, buffer, len);
-    } else {
-        pbc_host->call_respond(call, buffer, len);
-    }
-    if (buffer != small) free(buffer);
-    return status;
-}
-
-int32_t crm_pbc_respond(crm_call *call, const ProtobufCMessage *message) { return pack_and(call, message, 0); }
-int32_t crm_pbc_send(crm_call *call, const ProtobufCMessage *message) { return pack_and(call, message, 1); }
 
 /* ---- UTF-8 ---------------------------------------------------------------- */
 
@@ -154,25 +113,36 @@ int crm_pbc_depth_ok(const ProtobufCMessageDescriptor *d, const uint8_t *data, s
 
 /* ---- binding --------------------------------------------------------------- */
 
-static int32_t trampoline(void *method_data, crm_call *call, const uint8_t *request, size_t len) {
-    const pbc_method *m = method_data;
+static int32_t decode_and_handle(crm_pbc_call *c, const pbc_method *m, const uint8_t *request, size_t len) {
     static const uint8_t empty[1];
     if (!request) request = empty; /* an empty request may come as NULL */
     int scan = depth_scan(m->input, request, request + len, 1);
     if (scan < 0)
-        return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "request does not decode as %s (nested deeper than %d)",
+        return crm_pbc_fail(c, CRM_STATUS_INVALID_ARGUMENT, "request does not decode as %s (nested deeper than %d)",
                             m->input->name, CRM_PBC_MAX_DEPTH);
     ProtobufCMessage *message = scan ? protobuf_c_message_unpack(m->input, NULL, len, request) : NULL;
     if (!message)
-        return crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "request does not decode as %s", m->input->name);
+        return crm_pbc_fail(c, CRM_STATUS_INVALID_ARGUMENT, "request does not decode as %s", m->input->name);
     const char *bad = NULL;
     int32_t status;
     if (!crm_pbc_utf8_valid(message, &bad)) {
-        status = crm_pbc_fail(call, CRM_STATUS_INVALID_ARGUMENT, "field %s is not valid UTF-8", bad);
+        status = crm_pbc_fail(c, CRM_STATUS_INVALID_ARGUMENT, "field %s is not valid UTF-8", bad);
     } else {
-        status = m->handler(call, message, m->user_data);
+        status = m->handler(c, message);
     }
     protobuf_c_message_free_unpacked(message, NULL);
+    return status;
+}
+
+/* Every bound method's plugin_handler: the call's context lives on this
+ * stack frame and its allocations end with it. */
+static int32_t trampoline(crm_plugin *self, const crm_host_api *host, void *method_data, crm_call *call,
+                          const uint8_t *request, size_t len) {
+    const pbc_method *m = method_data;
+    crm_pbc_call c;
+    crm_pbc_call_open(&c, self, host, call, m->user_data);
+    int32_t status = decode_and_handle(&c, m, request, len);
+    crm_pbc_call_close(&c);
     return status;
 }
 
@@ -230,12 +200,31 @@ int32_t crm_pbc_bind_service(const ProtobufCServiceDescriptor *service, const cr
             .struct_size = CRM_METHOD_DEF_SIZE,
             .full_name = full_name,
             .kind = (bindings[i].flags & CRM_PBC_SERVER_STREAMING) ? CRM_METHOD_SERVER_STREAMING : CRM_METHOD_UNARY,
-            .handler = trampoline,
+            .handler = NULL, /* a crmd too old for plugin_handler refuses the plugin */
             .method_data = record,
             .request_type = md->input->name,
             .response_type = md->output->name,
             .flags = bindings[i].flags & ~CRM_PBC_SERVER_STREAMING, /* host flags pass through */
+            .plugin_handler = trampoline,
         };
     }
     return CRM_STATUS_OK;
+}
+
+const crm_plugin_def *crm_pbc_plugin_entry(uint32_t host_abi_version, crm_plugin_def *def,
+                                           const ProtobufCServiceDescriptor *service,
+                                           const crm_pbc_binding *bindings, size_t binding_count,
+                                           crm_method_def *methods, const uint8_t *descriptor_set,
+                                           size_t descriptor_set_len) {
+    if (host_abi_version != CRM_PLUGIN_ABI_VERSION) return NULL;
+    const char *error = NULL;
+    if (crm_pbc_bind_service(service, bindings, binding_count, methods, binding_count, &error) != CRM_STATUS_OK) {
+        fprintf(stderr, "%s: %s\n", def->name ? def->name : "plugin", error);
+        return NULL;
+    }
+    def->methods = methods;
+    def->method_count = binding_count;
+    def->descriptor_set = descriptor_set;
+    def->descriptor_set_len = descriptor_set_len;
+    return def;
 }

@@ -2,6 +2,7 @@
  * first to prove it needs no other include. */
 #include "crm/plugin.h"
 #include "crm/plugin_pbc.h"
+#include "crm/plugin_sql.h"
 
 #include <string.h>
 
