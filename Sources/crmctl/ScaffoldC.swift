@@ -5,7 +5,8 @@ enum ScaffoldC {
     static func files(_ n: ScaffoldNames) -> [ScaffoldFile] {
         ScaffoldCommon.files(n, language: "C", build: """
             Build it with the SDK that `make install-sdk PREFIX=...` installs from the crm
-            repository (protoc, protoc-c, libprotobuf-c-dev and pkg-config from Debian):
+            repository (protoc, protoc-c, libprotobuf-c-dev, libprotobuf-dev for
+            descriptor.proto, and pkg-config from Debian):
 
             ```sh
             export PKG_CONFIG_PATH=PREFIX/lib/pkgconfig   # not needed for /usr/local

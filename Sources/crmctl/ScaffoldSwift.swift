@@ -26,7 +26,7 @@ enum ScaffoldSwift {
 
     static func files(_ n: ScaffoldNames, kit: Kit) -> [ScaffoldFile] {
         ScaffoldCommon.files(n, language: "Swift", build: """
-            Build it with protoc (Debian's protobuf-compiler) and protoc-gen-swift (crm's
+            Build it with protoc (Debian's protobuf-compiler and libprotobuf-dev) and protoc-gen-swift (crm's
             proto/generate.sh builds one; `make install-sdk PREFIX=...` installs it to PREFIX/bin):
 
             ```sh

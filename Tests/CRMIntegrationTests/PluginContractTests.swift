@@ -52,16 +52,17 @@ import Testing
         #expect(!get.writes && !get.idempotent && get.permission == "contacts.person.read" && get.declared)
         let backup = try #require(methods["/crm.kernel.v1.Storage/Backup"])
         #expect(backup.permission == "kernel.storage.backup" && backup.declared)
-        // A plugin whose .proto declares no options: semantics from its flags.
+        // A plugin whose .proto declares no options: semantics from its flags
+        // (abi10 flags Ping CRM_METHOD_FLAG_WRITES).
         let ping = try #require(methods["/crm.testing.v1.abi10/Ping"])
-        #expect(!ping.declared && !ping.writes && ping.permission.isEmpty)
+        #expect(!ping.declared && ping.writes && ping.permission.isEmpty)
 
         let listing = try CrmctlRun.run(["services"], socket: crmd.socketPath)
         #expect(listing.status == 0, "\(listing.stderr)")
         let line = try #require(listing.stdout.split(separator: "\n").first { $0.contains("/crm.sales.v1.Sales/CreateLead ") })
         #expect(line.hasSuffix("[writes, idempotent, permission sales.lead.write]"))
         let pingLine = try #require(listing.stdout.split(separator: "\n").first { $0.contains("/crm.testing.v1.abi10/Ping ") })
-        #expect(pingLine.hasSuffix("[reads] (undeclared)"))
+        #expect(pingLine.hasSuffix("[writes] (undeclared)"))
     }
 
     @Test func aPluginBuiltAgainstABIOnesFirstHeaderLoadsAndServes() async throws {
@@ -74,10 +75,14 @@ import Testing
             #expect(try await client.call("/crm.testing.v1.\(name)/Ping", []).isEmpty)
         }
         _ = try crmd.stop()
+        let database = DatabaseFile(dataDir: crmd.dir + "/data")
         // Both migrations of each ran: their entries were read at the stamped size.
-        let recorded = try DatabaseFile(dataDir: crmd.dir + "/data").rows(
+        let recorded = try database.rows(
             "SELECT plugin, version FROM kernel_migrations WHERE plugin IN ('abi10', 'futurestride') ORDER BY plugin, version")
         #expect(recorded == [["abi10", "1"], ["abi10", "2"], ["futurestride", "1"], ["futurestride", "2"]])
+        // abi10's Ping writes (by its flag) and publishes a topic it declares
+        // nowhere, as plugins could before options: still allowed.
+        #expect(try database.rows("SELECT topic, publisher FROM kernel_outbox") == [["abi10.thing.pinged", "abi10"]])
     }
 
     @Test func aPluginHandlerGetsItsPluginAndTheHostTable() async throws {

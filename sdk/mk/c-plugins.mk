@@ -49,7 +49,7 @@ FIXTURE_FLAGS_futurestride = -DFIXTURE_FUTURE_STRIDE \
 FIXTURE_FLAGS_selfhandler = -DFIXTURE_PLUGIN_HANDLER
 # Built against a copy of ABI 1's first header (smaller method entries, no
 # plugin_handler): crmd must load what was built before its header grew.
-FIXTURE_FLAGS_abi10 = -I Tests/Fixtures/c/abi-1.0 \
+FIXTURE_FLAGS_abi10 = -I Tests/Fixtures/c/abi-1.0 -DFIXTURE_PUBLISH \
   -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX abi10_items_name ON abi10_items(name)"'
 FIXTURE_FLAGS_oldrange = -DFIXTURE_DEP='"tablebooking"' -DFIXTURE_DEP_RANGE='">=2.0.0"'
 FIXTURE_FLAGS_goodmig = -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX goodmig_items_name ON goodmig_items(name)"'

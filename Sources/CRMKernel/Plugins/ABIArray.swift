@@ -8,6 +8,8 @@ import CRMPluginABI
 enum ABIArray {
     /// More elements than any real plugin declares: a garbage count.
     static let maximumCount = 100_000
+    /// Larger than any struct of the header will grow to: a garbage stamp.
+    static let maximumElementSize = 65_536
 
     /// `minimumSize` is the element size of the first header that had this
     /// struct; smaller stamps are corrupt. `what` names the array in errors.
@@ -19,6 +21,12 @@ enum ABIArray {
         let stride = Int(base.loadUnaligned(as: UInt32.self))
         guard stride >= minimumSize else {
             throw PluginLoadError("\(what): entries are \(stride) bytes, need at least \(minimumSize)")
+        }
+        // Every struct of the header is 8-byte aligned with fields of at most
+        // 8 bytes, so a real size is a multiple of 8 and never ends inside a
+        // field: copying up to it never takes half a pointer.
+        guard stride % 8 == 0, stride <= maximumElementSize else {
+            throw PluginLoadError("\(what): entries are stamped \(stride) bytes, not a struct size (a multiple of 8 up to \(maximumElementSize))")
         }
         let hostSize = MemoryLayout<Element>.size
         return try (0..<count).map { index in

@@ -19,6 +19,9 @@ struct PluginContract {
 
     /// Service full name -> its rpcs in declaration order.
     private(set) var services: [String: [Rpc]] = [:]
+    /// The services of files no other file of the set imports: the set's
+    /// own, as opposed to those it carries because a file imports them.
+    private(set) var rootServices: Set<String> = []
     /// Message full name -> its fields' names and types.
     private(set) var messages: [String: [Google_Protobuf_FieldDescriptorProto]] = [:]
     /// Topic -> the message full name declared for it.
@@ -32,8 +35,10 @@ struct PluginContract {
         } catch {
             throw PluginLoadError("descriptor set does not decode as google.protobuf.FileDescriptorSet: \(error)")
         }
+        let imported = Set(set.file.flatMap(\.dependency))
         for file in set.file {
             let package = file.package.isEmpty ? "" : file.package + "."
+            if !imported.contains(file.name) { rootServices.formUnion(file.service.map { package + $0.name }) }
             for service in file.service {
                 services[package + service.name] = service.method.map { method in
                     Rpc(fullName: "/\(package)\(service.name)/\(method.name)",
@@ -66,8 +71,13 @@ struct PluginContract {
         reference.hasPrefix(".") ? String(reference.dropFirst()) : reference
     }
 
-    /// True when `message` has a string field called `idempotency_key`.
+    /// True when `message` has a singular string field called `idempotency_key`.
     func hasIdempotencyKey(_ message: String) -> Bool {
-        messages[message]?.contains { $0.name == "idempotency_key" && $0.type == .string } ?? false
+        messages[message]?.contains { $0.name == "idempotency_key" && $0.type == .string && $0.label != .repeated } ?? false
+    }
+
+    /// True when any rpc of `services` declares `(crm.options.v1.method)`.
+    func declaresSemantics(in services: some Sequence<String>) -> Bool {
+        services.contains { self.services[$0]?.contains { $0.semantics != nil } ?? false }
     }
 }

@@ -13,13 +13,15 @@ extension PluginHost {
                 throw PluginLoadError("plugin serves methods but ships no descriptor set (crm_plugin_def.descriptor_set) declaring them")
             }
             record.topics = Dictionary(legacyTopics.map { ($0, nil) }, uniquingKeysWith: { a, _ in a })
+            record.checksTopics = !record.topics.isEmpty
             return []
         }
         let contract = try PluginContract(descriptorSet: record.descriptorSet)
-        // A service crmd already serves is one the set carries because the
-        // plugin's .proto imports it (sales ships contacts.proto); every
-        // other service in the set is the plugin's own.
-        let own = contract.services.filter { router.owner(ofService: $0.key) == nil }
+        // The plugin's own services: those of the set's root files (no other
+        // file imports them) and any it serves a method of. The rest the set
+        // carries because a file imports them (sales ships contacts.proto).
+        let servedServices = Set(entries.compactMap { Router.serviceName(of: String(cString: $0.full_name)) })
+        let own = contract.services.filter { contract.rootServices.contains($0.key) || servedServices.contains($0.key) }
         let declared = Dictionary(own.values.joined().map { ($0.fullName, $0) }, uniquingKeysWith: { a, _ in a })
         var methods: [PluginMethod] = []
         for entry in entries {
@@ -39,6 +41,13 @@ extension PluginHost {
             throw PluginLoadError("method \(missing.fullName) is declared in the descriptor set but has no handler")
         }
         record.topics = try declaredTopics(contract, legacy: legacyTopics, plugin: record.name)
+        // A plugin whose .proto declares nothing, built before the options,
+        // keeps ABI 1.0's rule: any topic under its prefix.
+        record.checksTopics = !record.topics.isEmpty || contract.declaresSemantics(in: own.keys)
+        if !record.checksTopics {
+            record.logger.warning("plugin declares no method options and no topics: it may publish any topic under its prefix",
+                                  metadata: ["plugin": "\(record.name)"])
+        }
         return methods
     }
 

@@ -9,6 +9,8 @@ import Logging
 ///
 /// Used from the main thread only.
 public final class PluginHost: @unchecked Sendable {
+    /// Far above any real contract's (contacts' is about 30 KiB): a garbage length.
+    static let maximumDescriptorSetBytes = 64 << 20
     public private(set) var plugins: [PluginRecord] = []
     private var loaded: [PluginRecord] = []
     let router: Router
@@ -93,6 +95,9 @@ public final class PluginHost: @unchecked Sendable {
         }
         try checkBinaryDependencies(def, record)
         let entries = try readMethods(def, record)
+        guard def.descriptor_set_len <= PluginHost.maximumDescriptorSetBytes else {
+            throw PluginLoadError("descriptor set of \(UInt(bitPattern: def.descriptor_set_len)) bytes is over \(PluginHost.maximumDescriptorSetBytes)")
+        }
         if let descriptor = def.descriptor_set, def.descriptor_set_len > 0 {
             record.descriptorSet = Data(bytes: descriptor, count: def.descriptor_set_len)
         }
@@ -119,6 +124,9 @@ public final class PluginHost: @unchecked Sendable {
 
     private func readSubscriptions(_ def: crm_plugin_def) throws -> [TopicPattern] {
         guard def.subscribe_count > 0, let list = def.subscribes else { return [] }
+        guard def.subscribe_count <= ABIArray.maximumCount else {
+            throw PluginLoadError("subscribes: \(def.subscribe_count) entries, at most \(ABIArray.maximumCount)")
+        }
         guard def.on_event != nil else { throw PluginLoadError("plugin subscribes to topics but has no on_event handler") }
         return try (0..<def.subscribe_count).map { i in
             let text = list[i].map { String(cString: $0) } ?? ""

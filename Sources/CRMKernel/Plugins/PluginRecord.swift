@@ -24,6 +24,9 @@ public final class PluginRecord: @unchecked Sendable {
     /// Topic -> the message type its .proto declares for it; nil for a topic
     /// from the definition's `publishes` list (plugins built before options).
     var topics: [String: String?] = [:]
+    /// False for a plugin that declares no options and no topics (built
+    /// before them): it may publish any topic under its prefix, as in ABI 1.0.
+    var checksTopics = true
     var definition: crm_plugin_def?
     /// Topic patterns from the binary, and their delivery (once started).
     var subscriptions: [TopicPattern] = []

@@ -81,7 +81,8 @@ private let bindDouble: @convention(c) (OpaquePointer?, Int32, Double) -> Int32 
 
 private let bindText: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, Int) -> Int32 = { stmt, index, text, length in
     StorageAPI.onStatement(stmt) {
-        guard length <= Int(Int32.max) else { return SQLITE_TOOBIG }
+        // size_t arrives as Int: one past Int.max reads as negative.
+        guard (0...Int(Int32.max)).contains(length) else { return SQLITE_TOOBIG }
         guard let text else { return sqlite3_bind_text($0.handle, index, "", 0, crm_sqlite_transient()) }
         return sqlite3_bind_text($0.handle, index, text, Int32(length), crm_sqlite_transient())
     }
@@ -89,7 +90,7 @@ private let bindText: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar
 
 private let bindBlob: @convention(c) (OpaquePointer?, Int32, UnsafeRawPointer?, Int) -> Int32 = { stmt, index, data, length in
     StorageAPI.onStatement(stmt) {
-        guard length <= Int(Int32.max) else { return SQLITE_TOOBIG }
+        guard (0...Int(Int32.max)).contains(length) else { return SQLITE_TOOBIG }
         // A zero-length blob needs a non-NULL pointer, or SQLite stores NULL.
         return sqlite3_bind_blob($0.handle, index, data ?? UnsafeRawPointer(bitPattern: 1), Int32(data == nil ? 0 : length),
                                  crm_sqlite_transient())
@@ -179,6 +180,9 @@ private let busPublish: @convention(c) (
         guard let topic, let storage = HostAPI.storage else {
             throw SessionError(status: CRM_STATUS_INVALID_ARGUMENT, message: "publish needs a topic")
         }
+        guard payload == nil || (0...Int(Int32.max)).contains(length) else {
+            throw SessionError(status: CRM_STATUS_RESOURCE_EXHAUSTED, message: "event payload of \(UInt(bitPattern: length)) bytes is over 2 GiB")
+        }
         // The outbox insert must never run outside the call's transaction.
         try session.checkUsable()
         let topicName = String(cString: topic), type = typeName.map { String(cString: $0) } ?? ""
@@ -196,6 +200,7 @@ private let busPublish: @convention(c) (
 /// A plugin publishes only the topics it declared, each with the message
 /// type its .proto names (subscribers decode by it).
 private func checkDeclared(_ topic: String, _ type: String, by plugin: PluginRecord) throws {
+    guard plugin.checksTopics else { return }
     guard let declared = plugin.topics[topic] else {
         throw SessionError(status: CRM_STATUS_FAILED_PRECONDITION,
                            message: "topic \"\(topic)\" is not declared by plugin \(plugin.name) (declare it with (crm.options.v1.event) on its message)")

@@ -16,6 +16,8 @@
  *                    later header appended (stamped larger than crmd's structs)
  *   FIXTURE_PLUGIN_HANDLER    serves Ping with a crm_plugin_handler_fn, which
  *                    answers with the plugin name it finds through `self`
+ *   FIXTURE_PUBLISH  Ping is flagged CRM_METHOD_FLAG_WRITES and publishes
+ *                    <name>.thing.pinged, declared nowhere (as ABI 1.0 allowed)
  * Built against today's plugin.h, or (the abi10 variant) against the copy of
  * ABI 1's first header in abi-1.0/, whose structs are smaller.
  */
@@ -37,10 +39,21 @@
 #define FIXTURE_ABI CRM_PLUGIN_ABI_VERSION
 #endif
 
+#ifdef FIXTURE_PUBLISH
+static const crm_bus_api *bus;
+#define PING_FLAGS CRM_METHOD_FLAG_WRITES
+#else
+#define PING_FLAGS 0
+#endif
+
 #if !defined(FIXTURE_PLUGIN_HANDLER) || defined(FIXTURE_SERVE_UNDECLARED)
 static int32_t ping(void *data, crm_call *call, const uint8_t *request, size_t len) {
     (void)data, (void)call, (void)request, (void)len;
+#ifdef FIXTURE_PUBLISH
+    return bus->publish(call, FIXTURE_NAME ".thing.pinged", "crm.testing.v1.Empty", NULL, 0, NULL);
+#else
     return CRM_STATUS_OK;
+#endif
 }
 #endif
 
@@ -66,6 +79,9 @@ static int32_t ping_with_self(crm_plugin *self, const crm_host_api *host, void *
 
 static int32_t init(crm_plugin *self, const crm_host_api *host, const char **error) {
     (void)self, (void)host;
+#ifdef FIXTURE_PUBLISH
+    if (!(bus = host->get_feature(self, CRM_FEATURE_BUS_V1))) return CRM_STATUS_FAILED_PRECONDITION;
+#endif
 #ifdef FIXTURE_FAIL_INIT
     *error = "license key missing";
     return CRM_STATUS_FAILED_PRECONDITION;
@@ -80,7 +96,8 @@ static int32_t init(crm_plugin *self, const crm_host_api *host, const char **err
 typedef struct future_method { crm_method_def def; uint64_t added_later[3]; } future_method;
 typedef struct future_migration { crm_migration_def def; uint64_t added_later[2]; } future_migration;
 #define METHOD_ENTRY(name, handler_field) \
-    {{sizeof(future_method), name, CRM_METHOD_UNARY, .handler_field, 0, "crm.testing.v1.Empty", "crm.testing.v1.Empty", 0}, {1, 2, 3}}
+    {{sizeof(future_method), name, CRM_METHOD_UNARY, .handler_field, 0, "crm.testing.v1.Empty", "crm.testing.v1.Empty", \
+      PING_FLAGS}, {1, 2, 3}}
 #define MIGRATION_ENTRY(...) {{sizeof(future_migration), __VA_ARGS__}, {4, 5}}
 #else
 typedef crm_method_def future_method;
@@ -88,7 +105,7 @@ typedef crm_migration_def future_migration;
 /* Designated: a positional list would miss the fields a newer header appends. */
 #define METHOD_ENTRY(name, handler_field) \
     {.struct_size = CRM_METHOD_DEF_SIZE, .full_name = name, .kind = CRM_METHOD_UNARY, .handler_field, \
-     .request_type = "crm.testing.v1.Empty", .response_type = "crm.testing.v1.Empty"}
+     .request_type = "crm.testing.v1.Empty", .response_type = "crm.testing.v1.Empty", .flags = PING_FLAGS}
 #define MIGRATION_ENTRY(...) {CRM_MIGRATION_DEF_SIZE, __VA_ARGS__}
 #endif
 
