@@ -67,11 +67,11 @@ enum ScaffoldCommon {
         \#tcp $< $@
 
         smoke: all
-        \#tCRMD=$(CRMD) CRMCTL=$(CRMCTL) test/smoke.sh $(BUILD)
+        \#tCRMD="$(CRMD)" CRMCTL="$(CRMCTL)" test/smoke.sh $(BUILD)
 
         install: all
         \#t@[ -n "$(PLUGIN_DIR)" ] || { echo "make install PLUGIN_DIR=<crmd's plugin directory>"; exit 1; }
-        \#tinstall -m 644 $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json $(PLUGIN_DIR)/
+        \#tinstall -m 644 $(BUILD)/$(NAME).so $(BUILD)/$(NAME).plugin.json "$(PLUGIN_DIR)/"
 
         clean:
         \#trm -rf \#(clean)
