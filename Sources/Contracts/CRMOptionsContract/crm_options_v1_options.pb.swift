@@ -32,14 +32,17 @@ public nonisolated struct Crm_Options_V1_MethodSemantics: Sendable {
   public var writes: Bool = false
 
   /// The method takes an idempotency key: its request message must have a
-  /// string field named `idempotency_key` (crmd refuses the plugin otherwise).
-  /// A retry with the same key and the same request gets the first answer;
-  /// the same key with another request is FAILED_PRECONDITION.
+  /// singular string field named `idempotency_key` (crmd refuses the plugin
+  /// otherwise). The plugin promises, and implements (the Swift kit's
+  /// IdempotencyKeys does), that a retry with the same key and the same
+  /// request gets the first answer and the same key with another request is
+  /// FAILED_PRECONDITION; crmd checks the field, not the behaviour.
   public var idempotent: Bool = false
 
   /// The permission a caller needs, "<plugin>.<entity>.<action>" in
   /// lowercase, e.g. "sales.lead.write"; it starts with the serving plugin's
-  /// name (crmd refuses the plugin otherwise). Roles grant permissions.
+  /// name (crmd refuses the plugin otherwise). Shown by Reflection today;
+  /// enforced once crmd has users and roles (roles grant permissions).
   public var permission: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
