@@ -34,6 +34,27 @@ import Testing
         #expect(listing.stdout.contains("/crm.testing.v1.wrongtype/Ping"))
     }
 
+    @Test func semanticsThatContradictTheHandlerOrBreakARuleAreRefused() async throws {
+        let crmd = try CrmdProcess(plugins: ["wrongresponse", "wrongstreaming", "flagsdisagree", "badperm", "idemnokey", "probe"])
+        let plugins = try await allPlugins(try crmd.connect())
+        func reason(_ name: String) throws -> String {
+            let plugin = try #require(plugins.first { $0.name == name }, "\(name) missing from Plugins.List")
+            #expect(plugin.state == .failed, "\(name)")
+            return plugin.reason
+        }
+        #expect(try reason("wrongresponse").contains(
+            "method /crm.testing.v1.wrongresponse/Ping returns crm.testing.v1.Empty but its .proto says crm.testing.v1.Other"))
+        #expect(try reason("wrongstreaming").contains(
+            "method /crm.testing.v1.wrongstreaming/Ping is not server-streaming but its .proto says it is"))
+        #expect(try reason("flagsdisagree").contains(
+            "method /crm.testing.v1.flagsdisagree/Ping is flagged CRM_METHOD_FLAG_WRITES but its .proto does not declare writes"))
+        #expect(try reason("badperm").contains(
+            "method /crm.testing.v1.badperm/Ping declares permission \"sales.lead.write\"; it must be badperm.<entity>.<action>"))
+        #expect(try reason("idemnokey").contains(
+            "method /crm.testing.v1.idemnokey/Ping declares idempotent but crm.testing.v1.Empty has no string idempotency_key"))
+        #expect(plugins.first { $0.name == "probe" }?.state == .loaded)
+    }
+
     @Test func reflectionAndCrmctlServicesShowEachMethodsDeclaredSemantics() async throws {
         let crmd = try CrmdProcess(plugins: ["contacts", "sales", "abi10"])
         let client = try crmd.connect()

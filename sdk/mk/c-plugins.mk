@@ -34,7 +34,8 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 
 # Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
 FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig badfkmig evolvemig \
-  unservedrpc undeclared wrongtype nodescriptor abi10 futurestride selfhandler
+  unservedrpc undeclared wrongtype nodescriptor abi10 futurestride selfhandler \
+  wrongresponse wrongstreaming flagsdisagree badperm idemnokey
 FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
 FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
@@ -44,6 +45,12 @@ FIXTURE_FLAGS_unservedrpc = -DFIXTURE_DECLARE_UNSERVED
 FIXTURE_FLAGS_undeclared = -DFIXTURE_SERVE_UNDECLARED
 FIXTURE_FLAGS_wrongtype = -DFIXTURE_DECLARED_REQUEST='"crm.testing.v1.Other"'
 FIXTURE_FLAGS_nodescriptor = -DFIXTURE_NO_DESCRIPTOR
+FIXTURE_FLAGS_wrongresponse = -DFIXTURE_DECLARED_RESPONSE='"crm.testing.v1.Other"'
+FIXTURE_FLAGS_wrongstreaming = -DFIXTURE_DECLARED_STREAMING=1
+# Ping is flagged writes (FIXTURE_PUBLISH) but its option does not say so.
+FIXTURE_FLAGS_flagsdisagree = -DFIXTURE_PUBLISH -DFIXTURE_OPTIONS='1, 0, 0, "flagsdisagree.thing.read"'
+FIXTURE_FLAGS_badperm = -DFIXTURE_OPTIONS='1, 0, 0, "sales.lead.write"'
+FIXTURE_FLAGS_idemnokey = -DFIXTURE_OPTIONS='1, 1, 1, "idemnokey.thing.write"'
 FIXTURE_FLAGS_futurestride = -DFIXTURE_FUTURE_STRIDE \
   -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX futurestride_items_name ON futurestride_items(name)"'
 FIXTURE_FLAGS_selfhandler = -DFIXTURE_PLUGIN_HANDLER

@@ -10,7 +10,10 @@
  *   FIXTURE_SECOND_MIGRATION  declare two migrations: <name>_items, then this SQL
  *   FIXTURE_DECLARE_UNSERVED  its descriptor set also declares Pong, unserved
  *   FIXTURE_SERVE_UNDECLARED  it also serves Extra, which its set does not declare
- *   FIXTURE_DECLARED_REQUEST  the request type its set gives Ping
+ *   FIXTURE_DECLARED_REQUEST, FIXTURE_DECLARED_RESPONSE  the types its set gives Ping
+ *   FIXTURE_DECLARED_STREAMING  its set says Ping streams (it serves it unary)
+ *   FIXTURE_OPTIONS  its set gives Ping (crm.options.v1.method) options:
+ *                    FIXTURE_OPTIONS = {has_options, writes, idempotent, permission}
  *   FIXTURE_NO_DESCRIPTOR     ships no descriptor set
  *   FIXTURE_FUTURE_STRIDE     its method and migration entries carry fields a
  *                    later header appended (stamped larger than crmd's structs)
@@ -33,6 +36,15 @@
 #define FIXTURE_METHOD "/crm.testing.v1." FIXTURE_SERVICE "/" FIXTURE_RPC
 #ifndef FIXTURE_DECLARED_REQUEST
 #define FIXTURE_DECLARED_REQUEST "crm.testing.v1.Empty"
+#endif
+#ifndef FIXTURE_DECLARED_RESPONSE
+#define FIXTURE_DECLARED_RESPONSE "crm.testing.v1.Empty"
+#endif
+#ifndef FIXTURE_DECLARED_STREAMING
+#define FIXTURE_DECLARED_STREAMING 0
+#endif
+#ifndef FIXTURE_OPTIONS
+#define FIXTURE_OPTIONS 0, 0, 0, 0
 #endif
 
 #ifndef FIXTURE_ABI
@@ -121,9 +133,9 @@ static const future_method methods[] = {
 };
 
 static const fixture_rpc rpcs[] = {
-    {FIXTURE_RPC, "." FIXTURE_DECLARED_REQUEST, ".crm.testing.v1.Empty", 0},
+    {FIXTURE_RPC, "." FIXTURE_DECLARED_REQUEST, "." FIXTURE_DECLARED_RESPONSE, FIXTURE_DECLARED_STREAMING, FIXTURE_OPTIONS},
 #ifdef FIXTURE_DECLARE_UNSERVED
-    {"Pong", ".crm.testing.v1.Empty", ".crm.testing.v1.Empty", 0},
+    {"Pong", ".crm.testing.v1.Empty", ".crm.testing.v1.Empty", 0, 0, 0, 0, 0},
 #endif
 };
 

@@ -1,6 +1,7 @@
 /*
  * A google.protobuf.FileDescriptorSet encoded by hand for the C test
- * fixtures: one file, one service, rpcs without options. crmd refuses a
+ * fixtures: one file, one service, its rpcs with or without
+ * (crm.options.v1.method). crmd refuses a
  * plugin whose methods its descriptor set does not declare; these fixtures
  * are built with cc alone, without protoc.
  */
@@ -20,6 +21,9 @@ typedef struct fixture_rpc {
     const char *input_type;    /* ".crm.testing.v1.Empty" */
     const char *output_type;
     int server_streaming;
+    /* (crm.options.v1.method), encoded only when has_options is set. */
+    int has_options, writes, idempotent;
+    const char *permission;
 } fixture_rpc;
 
 /* Appends; the fixtures' sets are far below the buffer's size. */
@@ -46,6 +50,14 @@ static void fixture_descriptor_set(fixture_buf *out, const char *file, const cha
         fixture_string(&m, 1, rpcs[i].name);
         fixture_string(&m, 2, rpcs[i].input_type);
         fixture_string(&m, 3, rpcs[i].output_type);
+        if (rpcs[i].has_options) {
+            fixture_buf semantics = {{0}, 0}, options = {{0}, 0};
+            if (rpcs[i].writes) { fixture_varint(&semantics, 1 << 3 | 0); fixture_varint(&semantics, 1); }
+            if (rpcs[i].idempotent) { fixture_varint(&semantics, 2 << 3 | 0); fixture_varint(&semantics, 1); }
+            if (rpcs[i].permission) fixture_string(&semantics, 3, rpcs[i].permission);
+            fixture_field(&options, 51700, semantics.bytes, semantics.len); /* the method extension */
+            fixture_field(&m, 4, options.bytes, options.len);              /* MethodOptions */
+        }
         if (rpcs[i].server_streaming) { fixture_varint(&m, 6 << 3 | 0); fixture_varint(&m, 1); }
         fixture_field(&svc, 2, m.bytes, m.len);
     }

@@ -193,7 +193,7 @@ static crm_plugin_def definition = {
     .init = init,
 };
 
-#define SQL_RPC(name) {name, ".crm.testing.v1.SqlRequest", ".crm.testing.v1.SqlResponse", 0}
+#define SQL_RPC(name) {name, ".crm.testing.v1.SqlRequest", ".crm.testing.v1.SqlResponse", 0, 0, 0, 0, 0}
 static const fixture_rpc rpcs[] = {SQL_RPC("Exec"), SQL_RPC("Query"), SQL_RPC("Script"), SQL_RPC("Stubborn"),
                                    SQL_RPC("Counters")};
 static fixture_buf descriptor_set;
