@@ -1,10 +1,16 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 // Plugins are dlopened into crmd and each carries its own copy of its Swift
 // dependencies. -Bsymbolic binds a plugin's references to its own copies, so a
 // plugin never half-uses the copy that crmd (or another plugin) exports.
-let pluginLinkerSettings: [LinkerSetting] = [.unsafeFlags(["-Xlinker", "-Bsymbolic"])]
+// The version script exports crm_plugin_entry alone, as -fvisibility=hidden
+// does for C plugins: nothing else of the image is anyone's to bind to.
+let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().path
+let pluginLinkerSettings: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-Bsymbolic", "-Xlinker", "--version-script=\(packageRoot)/sdk/plugin.exports"]),
+]
 
 /// A contract target: Sources/Contracts/<name>, all generated.
 func contract(_ name: String, _ contracts: [Target.Dependency] = []) -> Target {
