@@ -9,6 +9,8 @@ enum HostAPI {
     nonisolated(unsafe) static var router: Router?
     /// Set once at start, before the first plugin loads; nil without a database.
     nonisolated(unsafe) static var storage: Storage?
+    /// Set once at start, before the first plugin loads.
+    nonisolated(unsafe) static var access: AccessControl?
     static let maxInvokeDepth = 16
 
     /// The table; allocated once and never freed (plugins keep the pointer).
@@ -105,8 +107,14 @@ private let hostInvoke: @convention(c) (
         return fail(CRM_STATUS_RESOURCE_EXHAUSTED, "in-process calls nested deeper than \(HostAPI.maxInvokeDepth)")
     }
     if parent?.isCancelled == true { return fail(CRM_STATUS_CANCELLED, "the calling call was cancelled") }
+    // Checked against the original caller, never the calling plugin.
+    let principal = parent?.principal
+    if let principal, let denial = AccessControl.denial(principal, service: method.service,
+                                                       permission: method.semantics.permission, uid: parent?.callerUID ?? -1) {
+        return fail(CRM_STATUS_PERMISSION_DENIED, denial.message)
+    }
     let call = PluginCall(method: method, caller: nil, deadlineUnixMicros: parent?.deadlineUnixMicros ?? 0,
-                          metadata: parent?.metadata ?? [], callingPlugin: caller, parent: parent)
+                          metadata: parent?.metadata ?? [], principal: principal, callingPlugin: caller, parent: parent)
     let status = call.runWithStorage(request: UnsafeRawBufferPointer(start: request, count: request == nil ? 0 : requestLength))
     if status == 0 {
         call.response.withUnsafeBufferPointer { sink?(sinkContext, $0.baseAddress, $0.count) }

@@ -42,6 +42,8 @@ enum Probe {
         response.deadlineUnixUs = ctx.deadlineUnixMicros
         response.metadata = ctx.metadata
         response.configGreeting = ctx.host.config("greeting") ?? ""
+        response.user = ctx.user ?? ""
+        response.proxyUid = ctx.proxyUID
         return response
     }
 

@@ -161,6 +161,14 @@ typedef struct crm_call_context {
     size_t metadata_count;
     /** The name of the plugin that made this call in-process, or NULL. */
     const char *calling_plugin;
+    /* Appended in ABI 1.x: check struct_size before reading these. */
+    /** The CRM user the call acts for (for an in-process call: the original
+     *  caller's), or NULL when the caller is crmd's own uid or root acting
+     *  for no user, or the call has no client (an event delivery). */
+    const char *user;
+    /** The uid of the trusted proxy that asserted `user` in `crm-user`
+     *  metadata; -1 when no proxy did. */
+    int64_t proxy_uid;
 } crm_call_context;
 
 /* ------------------------------------------------------------------------ */
@@ -559,7 +567,7 @@ typedef struct crm_bus_api {
 #define CRM_ABI_SIZE_CHECK(type, size) \
     typedef char crm_abi_size_check_##type[(sizeof(type) == (size)) ? 1 : -1]
 CRM_ABI_SIZE_CHECK(crm_metadata_entry, 16);
-CRM_ABI_SIZE_CHECK(crm_call_context, 72);
+CRM_ABI_SIZE_CHECK(crm_call_context, 88);
 CRM_ABI_SIZE_CHECK(crm_host_api, 80);
 CRM_ABI_SIZE_CHECK(crm_method_def, 72);
 CRM_ABI_SIZE_CHECK(crm_dependency_def, 24);
