@@ -41,7 +41,6 @@ public final class Kernel: @unchecked Sendable {
         let (accessModel, accessKeys) = try AccessStore.open(database)
         let access = AccessControl(model: accessModel, keys: accessKeys, storage: storage,
                                    trustedProxies: config.trustedProxyUIDs)
-        HostAPI.access = access
         plugins.useDatabase(database)
         KernelServices.register(router: router, plugins: plugins, health: health, storage: storage,
                                 access: access, limits: config.limits)

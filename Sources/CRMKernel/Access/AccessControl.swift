@@ -14,8 +14,11 @@ import Synchronization
 final class AccessControl: @unchecked Sendable {
     /// The metadata key a trusted proxy names the user it acts for with.
     static let userMetadataKey = "crm-user"
-    /// Services every caller may use, known or not.
-    static let openServices: Set<String> = ["crm.kernel.v1.Health", "crm.kernel.v1.Reflection"]
+    /// Health and Reflection: every caller may use them, known or not.
+    /// Two comparisons, no hashing: this runs on every call.
+    static func isOpen(service: String) -> Bool {
+        service == "crm.kernel.v1.Health" || service == "crm.kernel.v1.Reflection"
+    }
 
     let crmdUID: UInt32
     let trustedProxies: Set<UInt32>
@@ -61,7 +64,7 @@ final class AccessControl: @unchecked Sendable {
     /// `permission`; else the PERMISSION_DENIED to answer. An undeclared
     /// permission (a legacy plugin's method) is for administrators only.
     static func denial(_ principal: Principal?, service: String, permission: String, uid: Int64) -> RPCError? {
-        if openServices.contains(service) { return nil }
+        if isOpen(service: service) { return nil }
         guard let principal else {
             return RPCError(.permissionDenied, "uid \(uid) is not bound to a CRM user; an administrator must bind it")
         }

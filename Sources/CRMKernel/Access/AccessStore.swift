@@ -2,30 +2,27 @@ import CRMPluginABI
 import CRMWire
 import Foundation
 
-/// The kernel_access_* tables: created by the kernel's own numbered
-/// migrations (recorded in kernel_migrations as plugin "kernel"), read
-/// whole at start, written on the writer thread in one transaction per
-/// Access write.
+/// The kernel_access_* tables: created with the kernel's own schema
+/// (KernelDatabase, like the event log's), read whole at start, written on
+/// the writer thread in one transaction per Access write.
 enum AccessStore {
-    static let migrations: [Migrator.Migration] = [
-        .init(version: 1, name: "access", sql: """
-            CREATE TABLE kernel_access_users (
-                id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
-                version INTEGER NOT NULL);
-            CREATE TABLE kernel_access_uids (
-                uid INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES kernel_access_users(id));
-            CREATE TABLE kernel_access_teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-            CREATE TABLE kernel_access_team_members (
-                team_id INTEGER NOT NULL REFERENCES kernel_access_teams(id),
-                user_id INTEGER NOT NULL REFERENCES kernel_access_users(id), PRIMARY KEY (team_id, user_id));
-            CREATE TABLE kernel_access_grants (
-                user_id INTEGER NOT NULL REFERENCES kernel_access_users(id), role TEXT NOT NULL,
-                PRIMARY KEY (user_id, role));
-            CREATE TABLE kernel_access_idempotency (
-                method TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, response BLOB NOT NULL,
-                PRIMARY KEY (method, key));
-            """),
-    ]
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS kernel_access_users (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+            version INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS kernel_access_uids (
+            uid INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES kernel_access_users(id));
+        CREATE TABLE IF NOT EXISTS kernel_access_teams (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+        CREATE TABLE IF NOT EXISTS kernel_access_team_members (
+            team_id INTEGER NOT NULL REFERENCES kernel_access_teams(id),
+            user_id INTEGER NOT NULL REFERENCES kernel_access_users(id), PRIMARY KEY (team_id, user_id));
+        CREATE TABLE IF NOT EXISTS kernel_access_grants (
+            user_id INTEGER NOT NULL REFERENCES kernel_access_users(id), role TEXT NOT NULL,
+            PRIMARY KEY (user_id, role));
+        CREATE TABLE IF NOT EXISTS kernel_access_idempotency (
+            method TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, response BLOB NOT NULL,
+            PRIMARY KEY (method, key));
+        """
 
     /// One statement of a write.
     struct Statement {
@@ -34,13 +31,8 @@ enum AccessStore {
         init(_ sql: String, _ parameters: [SQLValue]) { self.sql = sql; self.parameters = parameters }
     }
 
-    /// Migrates, then reads the whole model (start-up, main thread).
+    /// Reads the whole model (start-up, main thread).
     static func open(_ database: KernelDatabase) throws -> (AccessModel, [String: AccessIdempotency.Entry]) {
-        do {
-            try Migrator(database: database).apply(migrations, for: "kernel")
-        } catch let error as PluginLoadError {
-            throw StorageError(code: 1, message: "kernel access tables: \(error)")
-        }
         let db = database.connection
         var model = AccessModel()
         var names: [Int64: String] = [:]

@@ -9,8 +9,6 @@ enum HostAPI {
     nonisolated(unsafe) static var router: Router?
     /// Set once at start, before the first plugin loads; nil without a database.
     nonisolated(unsafe) static var storage: Storage?
-    /// Set once at start, before the first plugin loads.
-    nonisolated(unsafe) static var access: AccessControl?
     static let maxInvokeDepth = 16
 
     /// The table; allocated once and never freed (plugins keep the pointer).

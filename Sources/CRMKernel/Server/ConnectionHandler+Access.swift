@@ -13,7 +13,7 @@ extension ConnectionHandler {
         case .kernel(let m): service = m.service
         case .plugin(let m): service = m.service
         }
-        if AccessControl.openServices.contains(service) { return .some(nil) }
+        if AccessControl.isOpen(service: service) { return .some(nil) }
         let access = shared.access
         if accessSnapshot?.version != access.version { accessSnapshot = access.snapshot() }
         let uid = peer.map { Int64($0.uid) } ?? -1

@@ -161,7 +161,8 @@ typedef struct crm_call_context {
     size_t metadata_count;
     /** The name of the plugin that made this call in-process, or NULL. */
     const char *calling_plugin;
-    /* Appended in ABI 1.x: check struct_size before reading these. */
+    /* Added in ABI 1 after the first release (with users and roles): read
+     * them only when struct_size covers them; an older host stops above. */
     /** The CRM user the call acts for (for an in-process call: the original
      *  caller's), or NULL when the caller is crmd's own uid or root acting
      *  for no user, or the call has no client (an event delivery). */
