@@ -117,6 +117,12 @@ import Testing
         let relayed = try #require(try JSONSerialization.jsonObject(with: Data(relay.stdout.utf8)) as? [String: Any])
         #expect(relayed["status"] as? Int == Int(Self.denied))
         #expect(relayed["message"] as? String == "user rita lacks permission contacts.person.write")
+        // Also when the plugin leaves the parent out: the handler's caller is still the caller.
+        let orphan = try crmctl(as: Self.bound, ["call", "/crm.testing.v1.Probe/Relay",
+                                                 #"{"method":"/crm.contacts.v1.Contacts/CreatePerson","withoutParent":true}"#],
+                                socket: socket)
+        let orphaned = try #require(try JSONSerialization.jsonObject(with: Data(orphan.stdout.utf8)) as? [String: Any])
+        #expect(orphaned["message"] as? String == "user rita lacks permission contacts.person.write")
         let echo = try crmctl(as: Self.bound, ["call", "/crm.testing.v1.Probe/Relay",
                                                #"{"method":"/crm.testing.v1.Probe/Echo"}"#], socket: socket)
         let echoed = try #require(try JSONSerialization.jsonObject(with: Data(echo.stdout.utf8)) as? [String: Any])

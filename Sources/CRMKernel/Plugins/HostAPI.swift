@@ -105,8 +105,9 @@ private let hostInvoke: @convention(c) (
         return fail(CRM_STATUS_RESOURCE_EXHAUSTED, "in-process calls nested deeper than \(HostAPI.maxInvokeDepth)")
     }
     if parent?.isCancelled == true { return fail(CRM_STATUS_CANCELLED, "the calling call was cancelled") }
-    // Checked against the original caller, never the calling plugin.
-    let principal = parent?.principal
+    // Checked against the original caller, never the calling plugin: a
+    // NULL parent from inside a handler acts for that handler's caller too.
+    let principal = (parent ?? PluginCall.running)?.principal
     if let principal, let denial = AccessControl.denial(principal, service: method.service,
                                                        permission: method.semantics.permission, uid: parent?.callerUID ?? -1) {
         return fail(CRM_STATUS_PERMISSION_DENIED, denial.message)

@@ -91,9 +91,25 @@ final class PluginCall: @unchecked Sendable {
         return Unmanaged<PluginCall>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
     }
 
+    /// The call whose handler runs on this thread, if any: an in-process
+    /// call made with a NULL parent from inside a handler still acts for
+    /// that handler's caller (HostAPI's invoke).
+    static var running: PluginCall? {
+        pthread_getspecific(runningKey).map { Unmanaged<PluginCall>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    private static let runningKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
     /// Runs the plugin's handler on the current thread; returns its status.
     func run(request: UnsafeRawBufferPointer) -> Int32 {
-        withExtendedLifetime(self) {
+        let outer = pthread_getspecific(Self.runningKey)
+        pthread_setspecific(Self.runningKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(Self.runningKey, outer) }
+        return withExtendedLifetime(self) {
             let bytes = request.baseAddress?.assumingMemoryBound(to: UInt8.self)
             if let pluginHandler = method.pluginHandler {
                 return pluginHandler(method.plugin.handle, HostAPI.table, method.methodData, handle, bytes, request.count)

@@ -159,6 +159,9 @@ public nonisolated struct Crm_Testing_V1_RelayRequest: Sendable {
 
   public var payload: Data = Data()
 
+  /// Invoke with a NULL parent, as code outside a handler would.
+  public var withoutParent: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -624,7 +627,7 @@ nonisolated extension Crm_Testing_V1_CountResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Crm_Testing_V1_RelayRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RelayRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}payload\0\u{3}without_parent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -634,6 +637,7 @@ nonisolated extension Crm_Testing_V1_RelayRequest: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.method) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.withoutParent) }()
       default: break
       }
     }
@@ -646,12 +650,16 @@ nonisolated extension Crm_Testing_V1_RelayRequest: SwiftProtobuf.Message, SwiftP
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 2)
     }
+    if self.withoutParent != false {
+      try visitor.visitSingularBoolField(value: self.withoutParent, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Testing_V1_RelayRequest, rhs: Crm_Testing_V1_RelayRequest) -> Bool {
     if lhs.method != rhs.method {return false}
     if lhs.payload != rhs.payload {return false}
+    if lhs.withoutParent != rhs.withoutParent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -227,10 +227,13 @@ typedef struct crm_host_api {
     /**
      * Call another plugin's unary method in-process, on the calling thread.
      * `parent` is the call being handled (its deadline and cancellation
-     * carry over) or NULL outside a handler. On CRM_STATUS_OK the response
-     * bytes are passed to `sink` before this returns; on an error, the
-     * status message is passed to `sink` instead (as UTF-8 bytes) if
-     * `error_sink` is non-NULL. Both callbacks' bytes are host-owned.
+     * carry over) or NULL outside a handler. crmd checks the method's
+     * permission against the original client caller (the parent's, or with
+     * NULL the caller of the handler running on this thread): a denial is
+     * CRM_STATUS_PERMISSION_DENIED naming the permission. On CRM_STATUS_OK
+     * the response bytes are passed to `sink` before this returns; on an
+     * error, the status message is passed to `error_sink` instead (as UTF-8
+     * bytes) if `error_sink` is non-NULL. Both callbacks' bytes are host-owned.
      */
     int32_t (*invoke)(crm_plugin *plugin, crm_call *parent, const char *method,
                       const uint8_t *request, size_t request_len,
