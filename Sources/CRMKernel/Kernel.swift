@@ -38,9 +38,12 @@ public final class Kernel: @unchecked Sendable {
                                                         maxMessageBytes: config.limits.maxMessageBytes))
         self.storage = storage
         HostAPI.storage = storage
+        let (accessModel, accessKeys) = try AccessStore.open(database)
+        let access = AccessControl(model: accessModel, keys: accessKeys, storage: storage,
+                                   trustedProxies: config.trustedProxyUIDs)
         plugins.useDatabase(database)
         KernelServices.register(router: router, plugins: plugins, health: health, storage: storage,
-                                limits: config.limits)
+                                access: access, limits: config.limits)
         plugins.loadAll(config: config)
         plugins.startSubscribers(storage: storage)
         let retention = EventRetention(
@@ -52,7 +55,8 @@ public final class Kernel: @unchecked Sendable {
         self.retention = retention
         router.seal()
         HealthService.prepareAnswers(router: router, health: health)
-        let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health, storage: storage)
+        let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health, storage: storage,
+                                  access: access)
         let server = RPCServer(shared: shared)
         try server.start()
         self.server = server

@@ -17,6 +17,26 @@ public struct CallContext {
     public var deadlineUnixMicros: UInt64 { raw.deadline_unix_us }
     /// The plugin that called in-process, if any.
     public var callingPlugin: String? { raw.calling_plugin.map { String(cString: $0) } }
+    /// The CRM user the call acts for (for an in-process call, the original
+    /// caller's); nil for crmd's own uid or root acting for no user, for
+    /// event deliveries, and on a host older than these fields.
+    public var user: String? {
+        let ctx = raw
+        guard Self.has(\.user, size: MemoryLayout<UnsafePointer<CChar>?>.size, in: ctx) else { return nil }
+        return ctx.user.map { String(cString: $0) }
+    }
+    /// The uid of the trusted proxy that asserted `user`; -1 when none did.
+    public var proxyUID: Int64 {
+        let ctx = raw
+        guard Self.has(\.proxy_uid, size: MemoryLayout<Int64>.size, in: ctx) else { return -1 }
+        return ctx.proxy_uid
+    }
+
+    /// Whether the host's context is long enough to hold the member.
+    private static func has<T>(_ member: KeyPath<crm_call_context, T>, size: Int, in ctx: crm_call_context) -> Bool {
+        guard let offset = MemoryLayout<crm_call_context>.offset(of: member) else { return false }
+        return Int(ctx.struct_size) >= offset + size
+    }
 
     public var metadata: [String: String] {
         let ctx = raw

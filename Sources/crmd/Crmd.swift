@@ -69,6 +69,9 @@ struct Crmd: ParsableCommand {
     @Option(name: .long, help: "logfmt or json.")
     var logFormat: String?
 
+    @Option(name: .long, help: "A uid whose calls may name the CRM user they act for in `crm-user` metadata (a web console's); repeatable.")
+    var trustedProxyUid: [UInt32] = []
+
     func validate() throws {
         if let socketMode { _ = try parse { try KernelConfig.parseMode(socketMode) } }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
@@ -105,6 +108,7 @@ struct Crmd: ParsableCommand {
         if let sqlTimeoutMs { c.limits.sqlTimeoutMillis = sqlTimeoutMs }
         if let logLevel { c.logLevel = logLevel }
         if let logFormat { c.logFormat = logFormat }
+        if !trustedProxyUid.isEmpty { c.trustedProxyUIDs = Set(trustedProxyUid) }
         try parse { try c.validate() }
         return c
     }

@@ -13,8 +13,8 @@ import Testing
         let all = try await client.call("/crm.kernel.v1.Health/Check", Crm_Kernel_V1_HealthCheckRequest(),
                                         as: Crm_Kernel_V1_HealthCheckResponse.self)
         #expect(all.status == .serving)
-        #expect(all.services.map(\.service) == ["crm.kernel.v1.Events", "crm.kernel.v1.Health", "crm.kernel.v1.Plugins",
-                                                "crm.kernel.v1.Reflection", "crm.kernel.v1.Storage", "crm.testing.v1.Probe"])
+        #expect(all.services.map(\.service) == ["crm.kernel.v1.Access", "crm.kernel.v1.Events", "crm.kernel.v1.Health",
+                                                "crm.kernel.v1.Plugins", "crm.kernel.v1.Reflection", "crm.kernel.v1.Storage", "crm.testing.v1.Probe"])
         #expect(all.services.last?.plugin == "probe")
         let one = try await client.call("/crm.kernel.v1.Health/Check",
                                         Crm_Kernel_V1_HealthCheckRequest.with { $0.service = "crm.testing.v1.Probe" },
@@ -82,12 +82,12 @@ import Testing
         let crmd = try CrmdProcess()
         let client = try crmd.connect()
         let first = try await client.call("/crm.kernel.v1.Reflection/ListServices",
-                                          Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 3 },
+                                          Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 4 },
                                           as: Crm_Kernel_V1_ListServicesResponse.self)
-        #expect(first.services.count == 3)
+        #expect(first.services.count == 4)
         #expect(!first.nextPageToken.isEmpty)
         let second = try await client.call("/crm.kernel.v1.Reflection/ListServices",
-                                           Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 3; $0.pageToken = first.nextPageToken },
+                                           Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 4; $0.pageToken = first.nextPageToken },
                                            as: Crm_Kernel_V1_ListServicesResponse.self)
         #expect(second.services.map(\.name) == ["crm.kernel.v1.Reflection", "crm.kernel.v1.Storage", "crm.testing.v1.Probe"])
         #expect(second.nextPageToken.isEmpty)

@@ -6,11 +6,19 @@ public struct CrmctlRun {
     public var stdout: String
     public var stderr: String
 
-    /// Runs crmctl with `CRM_SOCKET` set to `socket`, as a user's shell would.
-    public static func run(_ arguments: [String], socket: String) throws -> CrmctlRun {
+    /// Runs crmctl with `CRM_SOCKET` set to `socket`, as a user's shell would;
+    /// with `uid`, as that uid and gid without supplementary groups (through
+    /// util-linux's setpriv, so the tests must run as root).
+    public static func run(_ arguments: [String], socket: String, uid: UInt32? = nil) throws -> CrmctlRun {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CrmdProcess.buildDir + "/bin/crmctl")
-        process.arguments = arguments
+        let crmctl = CrmdProcess.buildDir + "/bin/crmctl"
+        if let uid {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+            process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", crmctl] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: crmctl)
+            process.arguments = arguments
+        }
         var env = ProcessInfo.processInfo.environment
         env["CRM_SOCKET"] = socket
         process.environment = env

@@ -6,7 +6,7 @@ import Foundation
 /// ```json
 /// { "socket": "./crm.sock", "socket_mode": "0600", "data_dir": "./data",
 ///   "plugin_dir": "./build/plugins", "enable": ["tablebooking"],
-///   "workers": 64, "log_level": "info", "log_format": "logfmt",
+///   "workers": 64, "log_level": "info", "log_format": "logfmt", "trusted_proxy_uids": [998],
 ///   "limits": { "max_message_bytes": 4194304, "max_in_flight_per_connection": 256,
 ///               "read_timeout_ms": 10000, "idle_timeout_ms": 300000,
 ///               "shutdown_grace_ms": 10000, "sql_timeout_ms": 5000 },
@@ -39,6 +39,9 @@ public struct KernelConfig: Sendable {
     public var pluginSettings: [String: [String: String]] = [:]
     public var logLevel = "info"
     public var logFormat = "logfmt"
+    /// Uids whose calls may name the CRM user they act for in `crm-user`
+    /// metadata (a web console's, say); from any other uid it is ignored.
+    public var trustedProxyUIDs: Set<UInt32> = []
 
     public struct Limits: Sendable {
         public var maxMessageBytes = 4 * 1024 * 1024
@@ -127,6 +130,7 @@ private struct ConfigFile: Decodable {
     var event_retention_count: Int?
     var log_level: String?
     var log_format: String?
+    var trusted_proxy_uids: [UInt32]?
     var limits: LimitsFile?
     var plugins: [String: [String: String]]?
 
@@ -154,6 +158,7 @@ private struct ConfigFile: Decodable {
         if let log_level { config.logLevel = log_level }
         if let log_format { config.logFormat = log_format }
         if let plugins { config.pluginSettings = plugins }
+        if let trusted_proxy_uids { config.trustedProxyUIDs = Set(trusted_proxy_uids) }
         if let limits {
             if let v = limits.max_message_bytes { config.limits.maxMessageBytes = v }
             if let v = limits.max_in_flight_per_connection { config.limits.maxInFlightPerConnection = v }

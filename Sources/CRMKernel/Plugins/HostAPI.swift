@@ -105,8 +105,15 @@ private let hostInvoke: @convention(c) (
         return fail(CRM_STATUS_RESOURCE_EXHAUSTED, "in-process calls nested deeper than \(HostAPI.maxInvokeDepth)")
     }
     if parent?.isCancelled == true { return fail(CRM_STATUS_CANCELLED, "the calling call was cancelled") }
+    // Checked against the original caller, never the calling plugin: a
+    // NULL parent from inside a handler acts for that handler's caller too.
+    let principal = (parent ?? PluginCall.running)?.principal
+    if let principal, let denial = AccessControl.denial(principal, service: method.service,
+                                                       permission: method.semantics.permission, uid: parent?.callerUID ?? -1) {
+        return fail(CRM_STATUS_PERMISSION_DENIED, denial.message)
+    }
     let call = PluginCall(method: method, caller: nil, deadlineUnixMicros: parent?.deadlineUnixMicros ?? 0,
-                          metadata: parent?.metadata ?? [], callingPlugin: caller, parent: parent)
+                          metadata: parent?.metadata ?? [], principal: principal, callingPlugin: caller, parent: parent)
     let status = call.runWithStorage(request: UnsafeRawBufferPointer(start: request, count: request == nil ? 0 : requestLength))
     if status == 0 {
         call.response.withUnsafeBufferPointer { sink?(sinkContext, $0.baseAddress, $0.count) }

@@ -13,6 +13,10 @@ final class PluginCall: @unchecked Sendable {
     let deadlineUnixMicros: UInt64
     let metadata: [(String, String)]
     let callingPlugin: PluginRecord?
+    /// Who the call acts for, checked before dispatch: the socket caller's,
+    /// inherited by in-process calls. Nil for event deliveries and calls
+    /// made outside any call, which have no client (the kernel's authority).
+    let principal: Principal?
     /// In-process nesting depth; bounded so plugins cannot recurse forever.
     let depth: Int
     let parent: PluginCall?
@@ -40,7 +44,8 @@ final class PluginCall: @unchecked Sendable {
     private var contextMetadata: UnsafeMutablePointer<crm_metadata_entry>?
 
     init(method: PluginMethod, caller: PeerCredentials?, deadlineUnixMicros: UInt64,
-         metadata: [(String, String)], callingPlugin: PluginRecord? = nil, parent: PluginCall? = nil) {
+         metadata: [(String, String)], principal: Principal? = nil, callingPlugin: PluginRecord? = nil,
+         parent: PluginCall? = nil) {
         self.method = method
         callerUID = caller.map { Int64($0.uid) } ?? -1
         callerGID = caller.map { Int64($0.gid) } ?? -1
@@ -48,6 +53,7 @@ final class PluginCall: @unchecked Sendable {
         self.deadlineUnixMicros = deadlineUnixMicros
         self.metadata = metadata
         self.callingPlugin = callingPlugin
+        self.principal = principal
         self.parent = parent
         depth = (parent?.depth ?? 0) + 1
     }
@@ -85,9 +91,25 @@ final class PluginCall: @unchecked Sendable {
         return Unmanaged<PluginCall>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
     }
 
+    /// The call whose handler runs on this thread, if any: an in-process
+    /// call made with a NULL parent from inside a handler still acts for
+    /// that handler's caller (HostAPI's invoke).
+    static var running: PluginCall? {
+        pthread_getspecific(runningKey).map { Unmanaged<PluginCall>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    private static let runningKey: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
     /// Runs the plugin's handler on the current thread; returns its status.
     func run(request: UnsafeRawBufferPointer) -> Int32 {
-        withExtendedLifetime(self) {
+        let outer = pthread_getspecific(Self.runningKey)
+        pthread_setspecific(Self.runningKey, Unmanaged.passUnretained(self).toOpaque())
+        defer { pthread_setspecific(Self.runningKey, outer) }
+        return withExtendedLifetime(self) {
             let bytes = request.baseAddress?.assumingMemoryBound(to: UInt8.self)
             if let pluginHandler = method.pluginHandler {
                 return pluginHandler(method.plugin.handle, HostAPI.table, method.methodData, handle, bytes, request.count)
@@ -116,7 +138,8 @@ final class PluginCall: @unchecked Sendable {
             caller_uid: callerUID, caller_gid: callerGID, caller_pid: callerPID,
             deadline_unix_us: deadlineUnixMicros,
             metadata: UnsafePointer(entries), metadata_count: metadata.count,
-            calling_plugin: callingPlugin.map { keep($0.name) }))
+            calling_plugin: callingPlugin.map { keep($0.name) },
+            user: principal?.user.map { keep($0) }, proxy_uid: principal?.proxyUID ?? -1))
         context = ctx
         return UnsafePointer(ctx)
     }

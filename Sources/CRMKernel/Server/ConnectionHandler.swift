@@ -42,6 +42,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Frames written since the last flush, sent as one buffer.
     var pendingOut: ByteBuffer?
     var peer: PeerCredentials?
+    /// The Access snapshot this connection last used (ConnectionHandler+Access).
+    var accessSnapshot: AccessSnapshot?
     /// Handler results waiting for this loop (see ConnectionHandler+Completions.swift).
     let completions = CompletionQueue()
 
@@ -220,6 +222,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         guard let route = shared.router.route(header.method) else {
             return answerRequestError(header, .unimplemented, "unknown method \(header.method)")
         }
+        guard let principal = authorize(header, route) else { return }
         switch route {
         case .kernel(let method):
             if method.fullName == EventStream.methodName {
@@ -235,7 +238,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             let timeout = Self.effectiveTimeout(header.timeoutUs)
             let deadlineMicros = timeout == 0 ? 0 : Clock.unixMicros() + timeout
             let call = PluginCall(method: method, caller: peer, deadlineUnixMicros: deadlineMicros,
-                                  metadata: header.metadata.map { ($0.key, $0.value) })
+                                  metadata: Self.pluginMetadata(header), principal: principal)
             inFlight[id] = .plugin(call, deadline: scheduleDeadline(id, timeout))
             shared.dispatcher.run(call, id: id, payload: payload, on: self)
         }

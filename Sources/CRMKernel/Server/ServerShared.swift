@@ -10,11 +10,14 @@ final class ServerShared: Sendable {
     let dispatcher: PluginDispatcher
     let health: HealthState
     let storage: Storage?
+    let access: AccessControl
     let connections = ConnectionRegistry()
     let logger = Logger(label: "crm.kernel.rpc")
 
-    init(config: KernelConfig, router: Router, dispatcher: PluginDispatcher, health: HealthState, storage: Storage?) {
+    init(config: KernelConfig, router: Router, dispatcher: PluginDispatcher, health: HealthState, storage: Storage?,
+         access: AccessControl) {
         self.config = config
+        self.access = access
         self.storage = storage
         self.router = router
         self.dispatcher = dispatcher

@@ -2,12 +2,13 @@
 /// plugin, so the router gives their names to the kernel, never to a plugin.
 enum KernelServices {
     static func register(router: Router, plugins: PluginHost, health: HealthState, storage: Storage?,
-                         limits: KernelConfig.Limits) {
+                         access: AccessControl, limits: KernelConfig.Limits) {
         var services: [any KernelService] = [
             HealthService(router: router, health: health),
             EventsService(),
             ReflectionService(router: router, plugins: plugins, limits: limits),
             PluginsService(plugins: plugins),
+            AccessService(access: access),
         ]
         if let storage { services.append(StorageService(storage: storage)) }
         for method in services.flatMap(\.methods) {

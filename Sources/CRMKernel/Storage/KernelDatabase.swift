@@ -4,7 +4,8 @@ import Logging
 
 /// The one SQLite database crmd owns, `<data-dir>/crm.db`: WAL mode, foreign
 /// keys on, a busy timeout, checked for corruption before anything runs.
-/// Plugin migrations are recorded in `kernel_migrations`.
+/// Plugin migrations are recorded in `kernel_migrations`; the kernel's own
+/// tables (event log, access) are created here if missing.
 ///
 /// Used from the main thread during start-up.
 final class KernelDatabase {
@@ -56,7 +57,7 @@ final class KernelDatabase {
                 CREATE TABLE IF NOT EXISTS kernel_migrations (
                     plugin TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
                     applied_at TEXT NOT NULL, PRIMARY KEY (plugin, version));
-                """ + EventLog.schema)
+                """ + EventLog.schema + AccessStore.schema)
         } catch let error as StorageError {
             throw StorageError(code: error.code,
                                message: "database \(path) is damaged or not an SQLite database (\(error.message)); refusing to start")

@@ -64,6 +64,11 @@ public nonisolated struct Crm_Testing_V1_EchoResponse: Sendable {
 
   public var configGreeting: String = String()
 
+  /// The call context's user and proxy_uid (empty and -1 when none).
+  public var user: String = String()
+
+  public var proxyUid: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -153,6 +158,9 @@ public nonisolated struct Crm_Testing_V1_RelayRequest: Sendable {
   public var method: String = String()
 
   public var payload: Data = Data()
+
+  /// Invoke with a NULL parent, as code outside a handler would.
+  public var withoutParent: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -360,7 +368,7 @@ nonisolated extension Crm_Testing_V1_EchoRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EchoResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}payload\0\u{1}method\0\u{3}caller_uid\0\u{3}caller_gid\0\u{3}caller_pid\0\u{3}deadline_unix_us\0\u{1}metadata\0\u{3}config_greeting\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}payload\0\u{1}method\0\u{3}caller_uid\0\u{3}caller_gid\0\u{3}caller_pid\0\u{3}deadline_unix_us\0\u{1}metadata\0\u{3}config_greeting\0\u{1}user\0\u{3}proxy_uid\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -376,6 +384,8 @@ nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftP
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.deadlineUnixUs) }()
       case 7: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.metadata) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.configGreeting) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.user) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.proxyUid) }()
       default: break
       }
     }
@@ -406,6 +416,12 @@ nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftP
     if !self.configGreeting.isEmpty {
       try visitor.visitSingularStringField(value: self.configGreeting, fieldNumber: 8)
     }
+    if !self.user.isEmpty {
+      try visitor.visitSingularStringField(value: self.user, fieldNumber: 9)
+    }
+    if self.proxyUid != 0 {
+      try visitor.visitSingularInt64Field(value: self.proxyUid, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -418,6 +434,8 @@ nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftP
     if lhs.deadlineUnixUs != rhs.deadlineUnixUs {return false}
     if lhs.metadata != rhs.metadata {return false}
     if lhs.configGreeting != rhs.configGreeting {return false}
+    if lhs.user != rhs.user {return false}
+    if lhs.proxyUid != rhs.proxyUid {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -609,7 +627,7 @@ nonisolated extension Crm_Testing_V1_CountResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Crm_Testing_V1_RelayRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RelayRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}method\0\u{1}payload\0\u{3}without_parent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -619,6 +637,7 @@ nonisolated extension Crm_Testing_V1_RelayRequest: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.method) }()
       case 2: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.withoutParent) }()
       default: break
       }
     }
@@ -631,12 +650,16 @@ nonisolated extension Crm_Testing_V1_RelayRequest: SwiftProtobuf.Message, SwiftP
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 2)
     }
+    if self.withoutParent != false {
+      try visitor.visitSingularBoolField(value: self.withoutParent, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Testing_V1_RelayRequest, rhs: Crm_Testing_V1_RelayRequest) -> Bool {
     if lhs.method != rhs.method {return false}
     if lhs.payload != rhs.payload {return false}
+    if lhs.withoutParent != rhs.withoutParent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

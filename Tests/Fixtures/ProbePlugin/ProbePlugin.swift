@@ -42,6 +42,8 @@ enum Probe {
         response.deadlineUnixUs = ctx.deadlineUnixMicros
         response.metadata = ctx.metadata
         response.configGreeting = ctx.host.config("greeting") ?? ""
+        response.user = ctx.user ?? ""
+        response.proxyUid = ctx.proxyUID
         return response
     }
 
@@ -97,7 +99,8 @@ enum Probe {
         calls.add(1, ordering: .relaxed)
         var response = Crm_Testing_V1_RelayResponse()
         do {
-            response.payload = Data(try ctx.host.invoke(req.method, request: Array(req.payload), parent: ctx))
+            response.payload = Data(try ctx.host.invoke(req.method, request: Array(req.payload),
+                                                        parent: req.withoutParent ? nil : ctx))
         } catch let error as PluginError {
             response.status = UInt32(error.status.rawValue)
             response.message = error.message

@@ -161,6 +161,15 @@ typedef struct crm_call_context {
     size_t metadata_count;
     /** The name of the plugin that made this call in-process, or NULL. */
     const char *calling_plugin;
+    /* Added in ABI 1 after the first release (with users and roles): read
+     * them only when struct_size covers them; an older host stops above. */
+    /** The CRM user the call acts for (for an in-process call: the original
+     *  caller's), or NULL when the caller is crmd's own uid or root acting
+     *  for no user, or the call has no client (an event delivery). */
+    const char *user;
+    /** The uid of the trusted proxy that asserted `user` in `crm-user`
+     *  metadata; -1 when no proxy did. */
+    int64_t proxy_uid;
 } crm_call_context;
 
 /* ------------------------------------------------------------------------ */
@@ -218,10 +227,13 @@ typedef struct crm_host_api {
     /**
      * Call another plugin's unary method in-process, on the calling thread.
      * `parent` is the call being handled (its deadline and cancellation
-     * carry over) or NULL outside a handler. On CRM_STATUS_OK the response
-     * bytes are passed to `sink` before this returns; on an error, the
-     * status message is passed to `sink` instead (as UTF-8 bytes) if
-     * `error_sink` is non-NULL. Both callbacks' bytes are host-owned.
+     * carry over) or NULL outside a handler. crmd checks the method's
+     * permission against the original client caller (the parent's, or with
+     * NULL the caller of the handler running on this thread): a denial is
+     * CRM_STATUS_PERMISSION_DENIED naming the permission. On CRM_STATUS_OK
+     * the response bytes are passed to `sink` before this returns; on an
+     * error, the status message is passed to `error_sink` instead (as UTF-8
+     * bytes) if `error_sink` is non-NULL. Both callbacks' bytes are host-owned.
      */
     int32_t (*invoke)(crm_plugin *plugin, crm_call *parent, const char *method,
                       const uint8_t *request, size_t request_len,
@@ -559,7 +571,7 @@ typedef struct crm_bus_api {
 #define CRM_ABI_SIZE_CHECK(type, size) \
     typedef char crm_abi_size_check_##type[(sizeof(type) == (size)) ? 1 : -1]
 CRM_ABI_SIZE_CHECK(crm_metadata_entry, 16);
-CRM_ABI_SIZE_CHECK(crm_call_context, 72);
+CRM_ABI_SIZE_CHECK(crm_call_context, 88);
 CRM_ABI_SIZE_CHECK(crm_host_api, 80);
 CRM_ABI_SIZE_CHECK(crm_method_def, 72);
 CRM_ABI_SIZE_CHECK(crm_dependency_def, 24);

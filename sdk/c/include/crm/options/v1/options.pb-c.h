@@ -46,8 +46,10 @@ struct  Crm__Options__V1__MethodSemantics
   /*
    * The permission a caller needs, "<plugin>.<entity>.<action>" in
    * lowercase, e.g. "sales.lead.write"; it starts with the serving plugin's
-   * name (crmd refuses the plugin otherwise). Shown by Reflection today;
-   * enforced once crmd has users and roles (roles grant permissions).
+   * name (crmd refuses the plugin otherwise). crmd checks it before every
+   * call, from the socket or in-process (against the original caller), and
+   * answers PERMISSION_DENIED naming it; a method without one is for
+   * administrators only (docs/ACCESS.md).
    */
   char *permission;
 };

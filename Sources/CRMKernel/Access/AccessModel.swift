@@ -1,0 +1,111 @@
+import CRMKernelContract
+import CRMWire
+
+/// Everything the Access service keeps, as one value: small (users and
+/// teams of one organisation), held whole in memory, written through to
+/// the kernel_access_* tables (AccessStore).
+struct AccessModel: Sendable {
+    struct User: Sendable {
+        var id: Int64
+        var name: String
+        var displayName: String
+        var uids: Set<UInt32> = []
+        var roles: Set<String> = []
+        var version: Int64 = 1
+    }
+
+    struct Team: Sendable {
+        var id: Int64
+        var name: String
+        var members: Set<String> = []
+    }
+
+    var users: [String: User] = [:]
+    var teams: [String: Team] = [:]
+    var nextID: Int64 = 1
+
+    /// The user `uid` is bound to.
+    func user(boundTo uid: UInt32) -> User? { users.values.first { $0.uids.contains(uid) } }
+
+    func existingUser(_ name: String) throws -> User {
+        guard let user = users[name] else { throw RPCError(.notFound, "no user named \(name)") }
+        return user
+    }
+
+    func message(_ user: User) -> Crm_Kernel_V1_User {
+        .with {
+            $0.name = user.name
+            $0.displayName = user.displayName
+            $0.uids = user.uids.sorted()
+            $0.roles = user.roles.sorted()
+            $0.teams = teams.values.filter { $0.members.contains(user.name) }.map(\.name).sorted()
+            $0.version = user.version
+        }
+    }
+
+    func message(_ team: Team) -> Crm_Kernel_V1_Team {
+        .with { $0.name = team.name; $0.members = team.members.sorted() }
+    }
+
+    /// A user or team name: 1-64 of [a-z0-9._-], starting with a letter or digit.
+    static func checkName(_ name: String, field: String) throws {
+        let bytes = Array(name.utf8)
+        let valid = (1...64).contains(bytes.count) && bytes.allSatisfy { b in
+            (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x5F || b == 0x2D
+        } && !(bytes.first == 0x2E || bytes.first == 0x5F || bytes.first == 0x2D)
+        guard valid else {
+            throw RPCError(.invalidArgument, "\(field) must be 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit")
+        }
+    }
+
+    /// Uids that are administrators by bootstrap and never bound; and the
+    /// value that is no uid at all ((uid_t)-1).
+    static func checkBindable(_ uid: UInt32, crmdUID: UInt32) throws {
+        if uid == 0 || uid == crmdUID {
+            throw RPCError(.invalidArgument, "uid \(uid) is root or crmd's own: always an administrator, never bound")
+        }
+        if uid == UInt32.max { throw RPCError(.invalidArgument, "uid \(uid) is not a valid uid") }
+    }
+}
+
+/// Who a call acts for, resolved from the model: built for every user on
+/// each Access write, then only read.
+final class Principal: Sendable {
+    /// The CRM user; nil for crmd's own uid and root when no proxy asserted one.
+    let user: String?
+    let rights: Rights
+    /// The uid of the trusted proxy that asserted `user`; -1 otherwise.
+    let proxyUID: Int64
+
+    init(user: String?, rights: Rights, proxyUID: Int64 = -1) {
+        self.user = user
+        self.rights = rights
+        self.proxyUID = proxyUID
+    }
+
+    func asserted(by proxy: UInt32) -> Principal { Principal(user: user, rights: rights, proxyUID: Int64(proxy)) }
+
+    /// crmd's own uid and root, by bootstrap.
+    static let system = Principal(user: nil, rights: .administrator)
+}
+
+/// The model compiled for the hot path: uid -> principal, name -> principal.
+final class AccessSnapshot: Sendable {
+    let version: UInt64
+    let byUID: [UInt32: Principal]
+    let byName: [String: Principal]
+
+    init(model: AccessModel, version: UInt64) {
+        self.version = version
+        var byUID: [UInt32: Principal] = [:]
+        var byName: [String: Principal] = [:]
+        for user in model.users.values {
+            let patterns = user.roles.compactMap { FirstPartyRoles.byName[$0] }.flatMap { $0.grants.map(\.pattern) }
+            let principal = Principal(user: user.name, rights: Rights(patterns: patterns))
+            byName[user.name] = principal
+            for uid in user.uids { byUID[uid] = principal }
+        }
+        self.byUID = byUID
+        self.byName = byName
+    }
+}

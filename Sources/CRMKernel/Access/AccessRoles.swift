@@ -1,0 +1,99 @@
+import CRMKernelContract
+
+/// One permission of a role: a name or pattern, and how far it reaches
+/// among records (stored and shown; enforced where rows are read later).
+struct RoleGrant: Sendable, Equatable {
+    var pattern: String
+    var scope: Crm_Kernel_V1_RecordScope
+}
+
+/// A role: a named set of permissions.
+struct AccessRole: Sendable {
+    var name: String
+    var description: String
+    var grants: [RoleGrant]
+}
+
+/// The first-party roles, as data. Permission names are those the modules'
+/// .proto options declare (proto/crm/<module>/v1); roles for modules not
+/// written yet (marketing, service, loyalty) name theirs by prefix.
+/// Pattern rules are in `PermissionPattern`.
+enum FirstPartyRoles {
+    static let administrator = "administrator"
+
+    static let all: [AccessRole] = [
+        role(administrator, "Everything, every record.", [("*", .all)]),
+        role("sales_manager", "Runs the sales team: all of sales and contacts, reports, every record.",
+             [("sales.*", .all), ("contacts.*", .all)]),
+        role("sales_rep", "Works their own leads, opportunities and activities; reads and writes contacts.",
+             [("sales.lead.*", .own), ("sales.opportunity.*", .own), ("sales.activity.*", .own),
+              ("sales.pipeline.read", .all), ("sales.team.read", .team),
+              ("contacts.person.read", .all), ("contacts.person.write", .all),
+              ("contacts.organization.read", .all), ("contacts.organization.write", .all),
+              ("contacts.timeline.read", .all), ("contacts.custom_field.read", .all)]),
+        role("marketing", "Segments, campaigns and consent; reads contacts.",
+             [("marketing.*", .all), ("*.read", .all), ("contacts.person.export", .all)]),
+        role("service_agent", "Works tickets assigned to them or their team; reads contacts.",
+             [("service.*", .team), ("contacts.person.read", .all), ("contacts.organization.read", .all),
+              ("contacts.timeline.read", .all)]),
+        role("service_manager", "All of service, every record; reads contacts.",
+             [("service.*", .all), ("contacts.person.read", .all),
+              ("contacts.organization.read", .all), ("contacts.timeline.read", .all)]),
+        role("cashier", "Loyalty at the till: earn, redeem, gift cards; reads people.",
+             [("loyalty.*", .all), ("contacts.person.read", .all)]),
+        role("read_only", "Reads everything, writes nothing.", [("*.read", .all)]),
+    ]
+
+    static let byName: [String: AccessRole] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+    private static func role(_ name: String, _ description: String,
+                             _ grants: [(String, Crm_Kernel_V1_RecordScope)]) -> AccessRole {
+        AccessRole(name: name, description: description, grants: grants.map { RoleGrant(pattern: $0.0, scope: $0.1) })
+    }
+}
+
+/// A permission pattern, precisely:
+/// - `*` matches every permission;
+/// - `a.b.*` (ends in `.*`) matches every permission that starts with `a.b.`;
+/// - `*.read` (starts with `*.`) matches every permission whose last
+///   dot-separated segment is `read`;
+/// - anything else matches only the permission spelled exactly so.
+/// No other `*` is special.
+enum PermissionPattern {
+    static func matches(_ pattern: String, _ permission: String) -> Bool {
+        if pattern == "*" { return true }
+        if pattern.hasSuffix(".*") { return permission.hasPrefix(pattern.dropLast()) }
+        if pattern.hasPrefix("*.") {
+            let action = pattern.dropFirst(2)
+            return permission.split(separator: ".").last.map { $0 == action } ?? false
+        }
+        return pattern == permission
+    }
+}
+
+/// What a user may do: the union of their roles' permissions, split for a
+/// quick check (an exact hit is one hash lookup, patterns are few).
+final class Rights: Sendable {
+    let everything: Bool
+    let exact: Set<String>
+    let prefixes: [String]
+    let actions: [Substring]
+
+    init(patterns: [String]) {
+        everything = patterns.contains("*")
+        exact = Set(patterns.filter { !$0.contains("*") })
+        prefixes = patterns.filter { $0 != "*" && $0.hasSuffix(".*") }.map { String($0.dropLast()) }
+        actions = patterns.filter { $0.hasPrefix("*.") && !$0.hasSuffix(".*") }.map { $0.dropFirst(2) }
+    }
+
+    static let administrator = Rights(patterns: ["*"])
+
+    func allows(_ permission: String) -> Bool {
+        if everything || exact.contains(permission) { return true }
+        for prefix in prefixes where permission.hasPrefix(prefix) { return true }
+        if !actions.isEmpty, let last = permission.split(separator: ".").last {
+            for action in actions where last == action { return true }
+        }
+        return false
+    }
+}
