@@ -35,7 +35,7 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 # Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
 FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig badfkmig evolvemig \
   unservedrpc undeclared wrongtype nodescriptor abi10 futurestride selfhandler \
-  wrongresponse wrongstreaming flagsdisagree badperm idemnokey
+  wrongresponse wrongstreaming flagsdisagree badperm idemnokey badstamp
 FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
 FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
@@ -45,6 +45,7 @@ FIXTURE_FLAGS_unservedrpc = -DFIXTURE_DECLARE_UNSERVED
 FIXTURE_FLAGS_undeclared = -DFIXTURE_SERVE_UNDECLARED
 FIXTURE_FLAGS_wrongtype = -DFIXTURE_DECLARED_REQUEST='"crm.testing.v1.Other"'
 FIXTURE_FLAGS_nodescriptor = -DFIXTURE_NO_DESCRIPTOR
+FIXTURE_FLAGS_badstamp = -DFIXTURE_BAD_STAMP
 FIXTURE_FLAGS_wrongresponse = -DFIXTURE_DECLARED_RESPONSE='"crm.testing.v1.Other"'
 FIXTURE_FLAGS_wrongstreaming = -DFIXTURE_DECLARED_STREAMING=1
 # Ping is flagged writes (FIXTURE_PUBLISH) but its option does not say so.

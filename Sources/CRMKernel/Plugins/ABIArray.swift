@@ -45,6 +45,17 @@ enum ABIArray {
     }
 }
 
+extension ABIArray {
+    /// A plugin's array of C strings (topics, patterns); a NULL entry reads as nil.
+    static func strings(_ list: UnsafePointer<UnsafePointer<CChar>?>?, count: Int, what: String) throws -> [String?] {
+        guard count > 0 else { return [] }
+        guard let list, count <= maximumCount else {
+            throw PluginLoadError("\(what): \(count) entries but no usable array (at most \(maximumCount))")
+        }
+        return (0..<count).map { list[$0].map { String(cString: $0) } }
+    }
+}
+
 /// The element sizes of ABI 1's first release: every plugin stamps at least these.
 enum ABIFirstRelease {
     static let methodDefSize = MemoryLayout<crm_method_def>.offset(of: \crm_method_def.plugin_handler)!

@@ -102,10 +102,6 @@ extension PluginHost {
     }
 
     private func readPublishes(_ def: crm_plugin_def) throws -> [String] {
-        guard def.publish_count > 0 else { return [] }
-        guard let list = def.publishes, def.publish_count <= ABIArray.maximumCount else {
-            throw PluginLoadError("publishes: \(def.publish_count) entries but no usable array")
-        }
-        return (0..<def.publish_count).compactMap { list[$0].map { String(cString: $0) } }
+        try ABIArray.strings(def.publishes, count: def.publish_count, what: "publishes").compactMap { $0 }
     }
 }

@@ -123,13 +123,11 @@ public final class PluginHost: @unchecked Sendable {
     }
 
     private func readSubscriptions(_ def: crm_plugin_def) throws -> [TopicPattern] {
-        guard def.subscribe_count > 0, let list = def.subscribes else { return [] }
-        guard def.subscribe_count <= ABIArray.maximumCount else {
-            throw PluginLoadError("subscribes: \(def.subscribe_count) entries, at most \(ABIArray.maximumCount)")
-        }
+        guard def.subscribe_count > 0, def.subscribes != nil else { return [] }
+        let texts = try ABIArray.strings(def.subscribes, count: def.subscribe_count, what: "subscribes")
         guard def.on_event != nil else { throw PluginLoadError("plugin subscribes to topics but has no on_event handler") }
-        return try (0..<def.subscribe_count).map { i in
-            let text = list[i].map { String(cString: $0) } ?? ""
+        return try texts.map { entry in
+            let text = entry ?? ""
             guard let pattern = TopicPattern(text) else {
                 throw PluginLoadError("subscription \"\(text)\" is not a topic pattern (segments, \"*\", a final \">\")")
             }

@@ -142,4 +142,11 @@ extension Route {
         case .plugin(let m): return m.fullName
         }
     }
+
+    var service: String {
+        switch self {
+        case .kernel(let m): return m.service
+        case .plugin(let m): return m.service
+        }
+    }
 }

@@ -8,11 +8,7 @@ extension ConnectionHandler {
     /// dictionary lookup and a permission check per call: the connection
     /// keeps the snapshot until an Access write publishes a newer one.
     func authorize(_ header: Crm_Rpc_V1_FrameHeader, _ route: Route) -> Principal?? {
-        let service: String
-        switch route {
-        case .kernel(let m): service = m.service
-        case .plugin(let m): service = m.service
-        }
+        let service = route.service
         if AccessControl.isOpen(service: service) { return .some(nil) }
         let access = shared.access
         if accessSnapshot?.version != access.version { accessSnapshot = access.snapshot() }

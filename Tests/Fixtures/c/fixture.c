@@ -19,6 +19,8 @@
  *                    later header appended (stamped larger than crmd's structs)
  *   FIXTURE_PLUGIN_HANDLER    serves Ping with a crm_plugin_handler_fn, which
  *                    answers with the plugin name it finds through `self`
+ *   FIXTURE_BAD_STAMP  its method entry is stamped 4 bytes more than its struct
+ *                    (no struct size: it would end inside a field)
  *   FIXTURE_PUBLISH  Ping is flagged CRM_METHOD_FLAG_WRITES and publishes
  *                    <name>.thing.pinged, declared nowhere (as ABI 1.0 allowed)
  * Built against today's plugin.h, or (the abi10 variant) against the copy of
@@ -114,9 +116,14 @@ typedef struct future_migration { crm_migration_def def; uint64_t added_later[2]
 #else
 typedef crm_method_def future_method;
 typedef crm_migration_def future_migration;
+#ifdef FIXTURE_BAD_STAMP
+#define METHOD_STAMP (CRM_METHOD_DEF_SIZE + 4)
+#else
+#define METHOD_STAMP CRM_METHOD_DEF_SIZE
+#endif
 /* Designated: a positional list would miss the fields a newer header appends. */
 #define METHOD_ENTRY(name, handler_field) \
-    {.struct_size = CRM_METHOD_DEF_SIZE, .full_name = name, .kind = CRM_METHOD_UNARY, .handler_field, \
+    {.struct_size = METHOD_STAMP, .full_name = name, .kind = CRM_METHOD_UNARY, .handler_field, \
      .request_type = "crm.testing.v1.Empty", .response_type = "crm.testing.v1.Empty", .flags = PING_FLAGS}
 #define MIGRATION_ENTRY(...) {CRM_MIGRATION_DEF_SIZE, __VA_ARGS__}
 #endif
