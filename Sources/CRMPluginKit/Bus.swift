@@ -10,6 +10,10 @@ public struct Event: Sendable {
     public let payload: [UInt8]
     public let publishedUnixMicros: Int64
     public let publisher: String
+    /// The record the event is about, if its publisher named one.
+    public var subject: EventSubject? = nil
+    /// The record was erased since: the payload is empty, skip the event.
+    public var redacted = false
 
     /// The payload decoded as `type`.
     public func decode<M: Message>(_ type: M.Type) throws -> M {
@@ -51,6 +55,11 @@ extension CallContext {
     }
 }
 
+/// Whether the host's crm_event reaches the subject and redacted members.
+private func hasSubject(_ event: UnsafePointer<crm_event>) -> Bool {
+    Int(event.pointee.struct_size) >= MemoryLayout<crm_event>.size
+}
+
 let eventTrampoline: crm_event_fn = { _, call, event in
     guard let call, let event, let host = KitState.host, let handler = KitState.definition?.onEvent else {
         return StatusCode.failedPrecondition.rawValue
@@ -59,7 +68,12 @@ let eventTrampoline: crm_event_fn = { _, call, event in
     let delivered = Event(
         sequence: raw.sequence, topic: String(cString: raw.topic), typeName: String(cString: raw.type_name),
         payload: raw.payload.map { Array(UnsafeBufferPointer(start: $0, count: raw.payload_len)) } ?? [],
-        publishedUnixMicros: raw.published_unix_us, publisher: String(cString: raw.publisher))
+        publishedUnixMicros: raw.published_unix_us, publisher: String(cString: raw.publisher),
+        subject: hasSubject(event) ? raw.entity.map { entity in
+            EventSubject(entity: String(cString: entity), recordID: raw.record_id.map { String(cString: $0) } ?? "",
+                         owner: raw.owner.map { String(cString: $0) })
+        } : nil,
+        redacted: hasSubject(event) && raw.redacted != 0)
     let context = CallContext(call: call, host: host)
     do {
         try handler(context, delivered)

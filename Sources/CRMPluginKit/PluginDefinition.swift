@@ -178,6 +178,7 @@ enum KitState {
     nonisolated(unsafe) static var host: Host?
     nonisolated(unsafe) static var storage: UnsafePointer<crm_storage_api>?
     nonisolated(unsafe) static var bus: UnsafePointer<crm_bus_api>?
+    nonisolated(unsafe) static var access: UnsafePointer<crm_access_api>?
 }
 
 final class MethodBox {
@@ -197,6 +198,7 @@ private let pluginInit: crm_init_fn = { plugin, table, errorMessage in
     KitState.host = host
     KitState.storage = table.pointee.get_feature?(plugin, CRM_FEATURE_STORAGE_V1)?.assumingMemoryBound(to: crm_storage_api.self)
     KitState.bus = table.pointee.get_feature?(plugin, CRM_FEATURE_BUS_V1)?.assumingMemoryBound(to: crm_bus_api.self)
+    KitState.access = table.pointee.get_feature?(plugin, CRM_FEATURE_ACCESS_V1)?.assumingMemoryBound(to: crm_access_api.self)
     do {
         try definition.onInit?(host)
         return StatusCode.ok.rawValue

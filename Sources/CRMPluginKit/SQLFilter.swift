@@ -8,6 +8,10 @@ public struct SQLFilter {
 
     /// Adds `condition` (with `?` for each of `values`); conditions are ANDed.
     public mutating func add(_ condition: String, _ values: SQLValue...) {
+        appendCondition(condition, values)
+    }
+
+    mutating func appendCondition(_ condition: String, _ values: [SQLValue]) {
         conditions.append(condition)
         parameters += values
     }

@@ -1,5 +1,6 @@
 import CRMKernelContract
 import CRMWire
+import Foundation
 
 /// Everything the Access service keeps, as one value: small (users and
 /// teams of one organisation), held whole in memory, written through to
@@ -70,23 +71,60 @@ struct AccessModel: Sendable {
 
 /// Who a call acts for, resolved from the model: built for every user on
 /// each Access write, then only read.
-final class Principal: Sendable {
+final class Principal: @unchecked Sendable {
     /// The CRM user; nil for crmd's own uid and root when no proxy asserted one.
     let user: String?
     let rights: Rights
     /// The uid of the trusted proxy that asserted `user`; -1 otherwise.
     let proxyUID: Int64
+    /// The owners in reach at each scope, as C arrays for crm_record_scope:
+    /// `own` is the user alone, `team` the user then every member of their
+    /// teams. Immutable; freed with the principal, which a call holds.
+    let ownOwners: OwnerList
+    let teamOwners: OwnerList
 
-    init(user: String?, rights: Rights, proxyUID: Int64 = -1) {
+    init(user: String?, rights: Rights, proxyUID: Int64 = -1, teamMates: [String] = []) {
         self.user = user
         self.rights = rights
         self.proxyUID = proxyUID
+        ownOwners = OwnerList(user.map { [$0] } ?? [])
+        teamOwners = OwnerList((user.map { [$0] } ?? []) + teamMates.filter { $0 != user })
     }
 
-    func asserted(by proxy: UInt32) -> Principal { Principal(user: user, rights: rights, proxyUID: Int64(proxy)) }
+    private init(copying other: Principal, proxyUID: Int64) {
+        user = other.user
+        rights = other.rights
+        self.proxyUID = proxyUID
+        ownOwners = other.ownOwners
+        teamOwners = other.teamOwners
+    }
+
+    func asserted(by proxy: UInt32) -> Principal { Principal(copying: self, proxyUID: Int64(proxy)) }
+
+    /// How far this principal reaches among the records `permission` covers.
+    func reach(for permission: String) -> Crm_Kernel_V1_RecordScope {
+        user == nil ? .all : rights.reach(for: permission)
+    }
 
     /// crmd's own uid and root, by bootstrap.
     static let system = Principal(user: nil, rights: .administrator)
+}
+
+/// Owner names kept as NUL-terminated C strings for the life of the list.
+final class OwnerList: @unchecked Sendable {
+    let names: [String]
+    let pointers: UnsafeMutablePointer<UnsafePointer<CChar>?>
+
+    init(_ names: [String]) {
+        self.names = names
+        pointers = .allocate(capacity: max(names.count, 1))
+        for (i, name) in names.enumerated() { pointers[i] = UnsafePointer(strdup(name)) }
+    }
+
+    deinit {
+        for i in 0..<names.count { free(UnsafeMutableRawPointer(mutating: pointers[i])) }
+        pointers.deallocate()
+    }
 }
 
 /// The model compiled for the hot path: uid -> principal, name -> principal.
@@ -100,8 +138,11 @@ final class AccessSnapshot: Sendable {
         var byUID: [UInt32: Principal] = [:]
         var byName: [String: Principal] = [:]
         for user in model.users.values {
-            let patterns = user.roles.compactMap { FirstPartyRoles.byName[$0] }.flatMap { $0.grants.map(\.pattern) }
-            let principal = Principal(user: user.name, rights: Rights(patterns: patterns))
+            let grants = user.roles.sorted().compactMap { FirstPartyRoles.byName[$0] }.flatMap { role in
+                role.grants.map { (role: role.name, grant: $0) }
+            }
+            let teamMates = Set(model.teams.values.filter { $0.members.contains(user.name) }.flatMap(\.members))
+            let principal = Principal(user: user.name, rights: Rights(grants: grants), teamMates: teamMates.sorted())
             byName[user.name] = principal
             for uid in user.uids { byUID[uid] = principal }
         }

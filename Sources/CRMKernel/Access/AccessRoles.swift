@@ -78,8 +78,16 @@ final class Rights: Sendable {
     let exact: Set<String>
     let prefixes: [String]
     let actions: [Substring]
+    /// Every grant with the role it came from, for scope and explanations.
+    let grants: [(role: String, grant: RoleGrant)]
 
-    init(patterns: [String]) {
+    convenience init(patterns: [String]) {
+        self.init(grants: patterns.map { (role: "", grant: RoleGrant(pattern: $0, scope: .all)) })
+    }
+
+    init(grants: [(role: String, grant: RoleGrant)]) {
+        self.grants = grants
+        let patterns = grants.map(\.grant.pattern)
         everything = patterns.contains("*")
         exact = Set(patterns.filter { !$0.contains("*") })
         prefixes = patterns.filter { $0 != "*" && $0.hasSuffix(".*") }.map { String($0.dropLast()) }
@@ -87,6 +95,18 @@ final class Rights: Sendable {
     }
 
     static let administrator = Rights(patterns: ["*"])
+
+    /// The widest scope among the grants matching `permission`;
+    /// `.unspecified` when none does.
+    func reach(for permission: String) -> Crm_Kernel_V1_RecordScope {
+        var widest = Crm_Kernel_V1_RecordScope.unspecified
+        for (_, grant) in grants where grant.scope.rawValue > widest.rawValue
+            && PermissionPattern.matches(grant.pattern, permission) {
+            widest = grant.scope
+            if widest == .all { break }
+        }
+        return widest
+    }
 
     func allows(_ permission: String) -> Bool {
         if everything || exact.contains(permission) { return true }

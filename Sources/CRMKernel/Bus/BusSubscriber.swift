@@ -156,7 +156,10 @@ final class BusSubscriber: @unchecked Sendable {
     }
 
     private func handle(_ event: StoredEvent, _ call: PluginCall) -> Int32 {
-        event.topic.withCString { topic in
+        // The subject's strings live as long as these copies, past the callback.
+        let subject = [event.subject?.entity, event.subject?.recordID, event.subject?.owner].map { $0.flatMap { strdup($0) } }
+        defer { subject.forEach { free($0) } }
+        return event.topic.withCString { topic in
             event.typeName.withCString { typeName in
                 event.publisher.withCString { publisher in
                     event.payload.withUnsafeBufferPointer { payload in
@@ -164,7 +167,9 @@ final class BusSubscriber: @unchecked Sendable {
                             struct_size: UInt32(MemoryLayout<crm_event>.size), sequence: event.sequence,
                             topic: topic, type_name: typeName, payload: payload.baseAddress,
                             payload_len: payload.count, published_unix_us: event.publishedMicros,
-                            publisher: publisher)
+                            publisher: publisher, entity: subject[0].map { UnsafePointer($0) },
+                            record_id: subject[1].map { UnsafePointer($0) }, owner: subject[2].map { UnsafePointer($0) },
+                            redacted: event.redacted ? 1 : 0)
                         return handler(record.handle, call.handle, &cEvent)
                     }
                 }

@@ -13,6 +13,17 @@ struct StoredEvent {
     var payload: [UInt8]
     var publishedMicros: Int64
     var publisher: String
+    /// The record the event is about (publish_about), if the publisher said.
+    var subject: EventSubject? = nil
+    /// The record was erased since: the payload is empty.
+    var redacted = false
+}
+
+/// The record an event is about, and its owner when published.
+struct EventSubject: Sendable, Equatable {
+    var entity: String
+    var recordID: String
+    var owner: String?
 }
 
 /// The outbox (`kernel_outbox`): events are inserted in the publishing
@@ -29,6 +40,15 @@ final class EventLog: @unchecked Sendable {
             plugin TEXT PRIMARY KEY, position INTEGER NOT NULL);
         """
 
+    /// Columns added with record scope and erasure: which record an event
+    /// is about (entity, record_id), its owner, and whether it was redacted.
+    /// Added to an older database at start (KernelDatabase).
+    static let subjectColumns: [(name: String, definition: String)] = [
+        ("entity", "TEXT"), ("record_id", "TEXT"), ("owner", "TEXT"), ("redacted", "INTEGER NOT NULL DEFAULT 0")]
+    static let subjectIndex =
+        "CREATE INDEX IF NOT EXISTS kernel_outbox_subject ON kernel_outbox (entity, record_id) WHERE entity IS NOT NULL"
+
+
     private let lock = NSCondition()
     /// The newest committed sequence.
     private var committedHead: UInt64
@@ -38,7 +58,8 @@ final class EventLog: @unchecked Sendable {
     var head: UInt64 { lock.withLock { committedHead } }
 
     /// Inserts an event in the session's transaction; returns its sequence.
-    func publish(in session: StorageSession, topic: String, typeName: String, payload: UnsafeRawBufferPointer) throws -> UInt64 {
+    func publish(in session: StorageSession, topic: String, typeName: String, payload: UnsafeRawBufferPointer,
+                 subject: EventSubject? = nil) throws -> UInt64 {
         guard session.writable else {
             throw SessionError(status: CRM_STATUS_FAILED_PRECONDITION,
                                message: "publish needs a writing call (CRM_METHOD_FLAG_WRITES)")
@@ -49,7 +70,8 @@ final class EventLog: @unchecked Sendable {
         }
         let db = session.connection.sqlite
         return try db.authorizer.asKernel {
-            let sql = "INSERT INTO kernel_outbox (topic, type_name, payload, publisher, published_us) VALUES (?, ?, ?, ?, ?)"
+            let sql = "INSERT INTO kernel_outbox (topic, type_name, payload, publisher, published_us, entity, record_id, owner) "
+                + "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             guard let statement = session.connection.cache.take(plugin: "", sql: sql, compile: {
                 var s: OpaquePointer?
                 sqlite3_prepare_v3(db.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
@@ -61,6 +83,10 @@ final class EventLog: @unchecked Sendable {
             sqlite3_bind_blob(statement, 3, payload.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(payload.count), crm_sqlite_transient())
             sqlite3_bind_text(statement, 4, session.plugin, -1, crm_sqlite_transient())
             sqlite3_bind_int64(statement, 5, Int64(Clock.unixMicros()))
+            for (index, value) in [subject?.entity, subject?.recordID, subject?.owner].enumerated() {
+                if let value { sqlite3_bind_text(statement, Int32(index + 6), value, -1, crm_sqlite_transient()) }
+                else { sqlite3_bind_null(statement, Int32(index + 6)) }
+            }
             let rc = sqlite3_step(statement)
             guard rc == SQLITE_DONE else { throw session.error(rc) }
             return UInt64(sqlite3_last_insert_rowid(db.handle))
@@ -88,7 +114,8 @@ final class EventLog: @unchecked Sendable {
     static func read(_ connection: SQLiteConnection, after sequence: UInt64, limit: Int) throws -> [StoredEvent] {
         let rows = try connection.authorizer.asKernel {
             try connection.query("""
-                SELECT sequence, topic, type_name, payload, published_us, publisher FROM kernel_outbox
+                SELECT sequence, topic, type_name, payload, published_us, publisher,
+                       entity, record_id, owner, redacted FROM kernel_outbox
                 WHERE sequence > ? ORDER BY sequence LIMIT ?
                 """, [.integer(Int64(bitPattern: sequence)), .integer(Int64(limit))])
         }
@@ -97,8 +124,12 @@ final class EventLog: @unchecked Sendable {
             func int(_ i: Int) -> Int64 { if case .integer(let v) = row[i] { return v } else { return 0 } }
             let payload: [UInt8]
             if case .blob(let b) = row[3] { payload = b } else { payload = [] }
+            var subject: EventSubject?
+            if case .text(let entity) = row[6] {
+                subject = EventSubject(entity: entity, recordID: text(7), owner: row[8].textValue)
+            }
             return StoredEvent(sequence: UInt64(int(0)), topic: text(1), typeName: text(2), payload: payload,
-                               publishedMicros: int(4), publisher: text(5))
+                               publishedMicros: int(4), publisher: text(5), subject: subject, redacted: int(9) != 0)
         }
     }
 

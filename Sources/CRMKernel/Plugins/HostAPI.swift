@@ -71,8 +71,12 @@ private let hostCallIsCancelled: @convention(c) (OpaquePointer?) -> Int32 = { ca
 }
 
 private let hostGetFeature: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> UnsafeRawPointer? = { _, name in
-    guard let name, HostAPI.storage != nil else { return nil }
-    switch String(cString: name) {
+    guard let name else { return nil }
+    let feature = String(cString: name)
+    // Scope needs no database; audit and redact answer UNAVAILABLE without one.
+    if feature == CRM_FEATURE_ACCESS_V1 { return UnsafeRawPointer(AccessAPI.table) }
+    guard HostAPI.storage != nil else { return nil }
+    switch feature {
     case CRM_FEATURE_STORAGE_V1: return UnsafeRawPointer(StorageAPI.storageTable)
     case CRM_FEATURE_BUS_V1: return UnsafeRawPointer(StorageAPI.busTable)
     default: return nil

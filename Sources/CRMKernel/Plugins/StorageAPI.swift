@@ -23,7 +23,8 @@ enum StorageAPI {
 
     static let busTable: UnsafePointer<crm_bus_api> = {
         let table = UnsafeMutablePointer<crm_bus_api>.allocate(capacity: 1)
-        table.initialize(to: crm_bus_api(struct_size: UInt32(MemoryLayout<crm_bus_api>.size), publish: busPublish))
+        table.initialize(to: crm_bus_api(struct_size: UInt32(MemoryLayout<crm_bus_api>.size),
+                                         publish: busPublish, publish_about: busPublishAbout))
         return UnsafePointer(table)
     }()
 
@@ -176,6 +177,28 @@ private let emptyCString: UnsafeMutablePointer<CChar> = strdup("")!
 private let busPublish: @convention(c) (
     OpaquePointer?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<UInt8>?, Int, UnsafeMutablePointer<UInt64>?
 ) -> Int32 = { call, topic, typeName, payload, length, sequenceOut in
+    publish(call, topic, typeName, payload, length, subject: nil, sequenceOut)
+}
+
+private let busPublishAbout: @convention(c) (
+    OpaquePointer?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<UInt8>?, Int,
+    UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafeMutablePointer<UInt64>?
+) -> Int32 = { call, topic, typeName, payload, length, entity, recordID, owner, sequenceOut in
+    var subject: EventSubject?
+    if let entity {
+        subject = EventSubject(entity: String(cString: entity), recordID: recordID.map { String(cString: $0) } ?? "",
+                               owner: owner.map { String(cString: $0) })
+    } else if recordID != nil || owner != nil {
+        return PluginCall.from(handle: call)?.storageFailed(SessionError(
+            status: CRM_STATUS_INVALID_ARGUMENT, message: "publish_about names a record_id or owner without an entity"))
+            ?? Int32(CRM_STATUS_INVALID_ARGUMENT.rawValue)
+    }
+    return publish(call, topic, typeName, payload, length, subject: subject, sequenceOut)
+}
+
+private func publish(_ call: OpaquePointer?, _ topic: UnsafePointer<CChar>?, _ typeName: UnsafePointer<CChar>?,
+                     _ payload: UnsafePointer<UInt8>?, _ length: Int, subject: EventSubject?,
+                     _ sequenceOut: UnsafeMutablePointer<UInt64>?) -> Int32 {
     StorageAPI.withSession(call) { _, session in
         guard let topic, let storage = HostAPI.storage else {
             throw SessionError(status: CRM_STATUS_INVALID_ARGUMENT, message: "publish needs a topic")
@@ -190,8 +213,15 @@ private let busPublish: @convention(c) (
            TopicPattern.isValidTopic(topicName, publisher: plugin.name) {
             try checkDeclared(topicName, type, by: plugin)
         }
+        if let subject {
+            guard subject.entity.hasPrefix(session.plugin + "."), !subject.recordID.isEmpty else {
+                throw SessionError(status: CRM_STATUS_INVALID_ARGUMENT,
+                                   message: "an event's entity must be \(session.plugin).<entity> and name a record_id, not \"\(subject.entity)\"")
+            }
+        }
         let sequence = try storage.publish(in: session, topic: topicName, typeName: type,
-                                           payload: UnsafeRawBufferPointer(start: payload, count: payload == nil ? 0 : length))
+                                           payload: UnsafeRawBufferPointer(start: payload, count: payload == nil ? 0 : length),
+                                           subject: subject)
         sequenceOut?.pointee = sequence
         return 0
     }

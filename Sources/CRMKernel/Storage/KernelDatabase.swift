@@ -57,13 +57,25 @@ final class KernelDatabase {
                 CREATE TABLE IF NOT EXISTS kernel_migrations (
                     plugin TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
                     applied_at TEXT NOT NULL, PRIMARY KEY (plugin, version));
-                """ + EventLog.schema + AccessStore.schema)
+                """ + EventLog.schema + AccessStore.schema + AuditLog.schema)
+            try Self.addMissingColumns(connection, table: "kernel_outbox", EventLog.subjectColumns)
+            try connection.execute(EventLog.subjectIndex)
         } catch let error as StorageError {
             throw StorageError(code: error.code,
                                message: "database \(path) is damaged or not an SQLite database (\(error.message)); refusing to start")
         }
         logger.info("database open", metadata: [
             "path": "\(path)", "check": "\(checkEveryPage ? "full" : "schema")", "check_ms": "\(Int(Date().timeIntervalSince(started) * 1000))"])
+    }
+
+    /// Upgrades a kernel table of an older database by adding the columns
+    /// it lacks (SQLite's ADD COLUMN is cheap: existing rows are not rewritten).
+    private static func addMissingColumns(_ connection: SQLiteConnection, table: String,
+                                          _ columns: [(name: String, definition: String)]) throws {
+        let present = Set(try connection.query("SELECT name FROM pragma_table_info('\(table)')").compactMap { $0.first?.textValue })
+        for column in columns where !present.contains(column.name) {
+            try connection.execute("ALTER TABLE \(table) ADD COLUMN \(column.name) \(column.definition)")
+        }
     }
 
     /// Records that crmd stopped cleanly: every write is in the file and

@@ -11,6 +11,8 @@ public struct StorageError: Error, CustomStringConvertible {
 /// A value bound to or read from SQL.
 public enum SQLValue: Equatable, Sendable {
     case null, integer(Int64), real(Double), text(String), blob([UInt8])
+
+    var textValue: String? { if case .text(let t) = self { return t } else { return nil } }
 }
 
 /// One SQLite connection. Not thread-safe: its owner serializes every use.

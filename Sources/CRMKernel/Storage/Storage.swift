@@ -54,8 +54,9 @@ final class Storage: @unchecked Sendable {
     }
 
     /// Publishes in the writing session's transaction (writer thread only).
-    func publish(in session: StorageSession, topic: String, typeName: String, payload: UnsafeRawBufferPointer) throws -> UInt64 {
-        let sequence = try events.publish(in: session, topic: topic, typeName: typeName, payload: payload)
+    func publish(in session: StorageSession, topic: String, typeName: String, payload: UnsafeRawBufferPointer,
+                 subject: EventSubject? = nil) throws -> UInt64 {
+        let sequence = try events.publish(in: session, topic: topic, typeName: typeName, payload: payload, subject: subject)
         publishedSinceCommit = true
         return sequence
     }

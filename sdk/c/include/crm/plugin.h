@@ -336,6 +336,15 @@ typedef struct crm_event {
     size_t payload_len;
     int64_t published_unix_us;        /**< UTC, when its transaction committed */
     const char *publisher;            /**< the publishing plugin's name */
+    /* Added in ABI 1 after the first release (with record scope): read them
+     * only when struct_size covers them (CRM_HAS_MEMBER). */
+    /** The record the event is about (crm_bus_api.publish_about), or NULL. */
+    const char *entity;
+    const char *record_id;
+    /** The record's owner when published, or NULL. */
+    const char *owner;
+    /** Non-zero when the record was erased since: `payload` is empty. */
+    uint32_t redacted;
 } crm_event;
 
 /**
@@ -560,7 +569,102 @@ typedef struct crm_bus_api {
      */
     int32_t (*publish)(crm_call *call, const char *topic, const char *type_name,
                        const uint8_t *payload, size_t payload_len, uint64_t *sequence);
+
+    /* Added in ABI 1 after the first release (with record scope): check
+     * struct_size (CRM_HAS_MEMBER) before use. */
+    /**
+     * `publish`, naming the record the event is about: `entity`
+     * ("<plugin>.<entity>", e.g. "contacts.person") and `record_id`, and
+     * the record's `owner` (a CRM user name) after the write, or NULL.
+     * crmd uses them to deliver the event on `Events/Subscribe` only to
+     * callers whose record scope reaches the record, and to redact it when
+     * the record is erased (crm_access_api.redact). All three may be NULL
+     * (then it is `publish`); `entity` must start with the plugin's name.
+     */
+    int32_t (*publish_about)(crm_call *call, const char *topic, const char *type_name,
+                             const uint8_t *payload, size_t payload_len,
+                             const char *entity, const char *record_id, const char *owner,
+                             uint64_t *sequence);
 } crm_bus_api;
+
+/* ------------------------------------------------------------------------ */
+/* Access: feature "crm.access.v1" (record scope, audit trail, erasure)     */
+/* ------------------------------------------------------------------------ */
+
+#define CRM_FEATURE_ACCESS_V1 "crm.access.v1"
+
+/** How far a caller reaches among an entity's records. */
+typedef enum crm_record_reach {
+    /** The caller holds no such permission: no record is in scope. */
+    CRM_REACH_NONE = 0,
+    /** Records whose owner is the caller. */
+    CRM_REACH_OWN = 1,
+    /** Records whose owner is the caller or shares one of their teams. */
+    CRM_REACH_TEAM = 2,
+    /** Every record (also crmd's own uid, root, and event deliveries). */
+    CRM_REACH_ALL = 3
+} crm_record_reach;
+
+/** A caller's scope for one permission. Filled by crm_access_api.scope. */
+typedef struct crm_record_scope {
+    uint32_t struct_size;             /**< set by the caller to sizeof */
+    int32_t reach;                    /**< crm_record_reach */
+    /** With CRM_REACH_OWN or CRM_REACH_TEAM: the owners (CRM user names)
+     *  whose records are in scope, the caller first. Empty otherwise.
+     *  Host-owned; valid until the handler returns. */
+    const char *const *owners;
+    size_t owner_count;
+} crm_record_scope;
+
+/** One changed field of an audited record; NULL means "had no value". */
+typedef struct crm_field_change {
+    uint32_t struct_size;             /**< sizeof(crm_field_change) */
+    const char *field;
+    const char *old_value;
+    const char *new_value;
+} crm_field_change;
+
+/** What a write did to one record, for the audit trail. */
+typedef struct crm_audit_entry {
+    uint32_t struct_size;             /**< sizeof(crm_audit_entry) */
+    /** "<plugin>.<entity>", e.g. "contacts.person": the plugin's own. */
+    const char *entity;
+    const char *record_id;
+    /** "create", "update", "delete", "merge", "erase", or another verb. */
+    const char *action;
+    /** The record's owner after the write, or NULL. */
+    const char *owner;
+    /** Elements of one struct_size each (the first's). */
+    const crm_field_change *changes;
+    size_t change_count;
+} crm_audit_entry;
+
+typedef struct crm_access_api {
+    uint32_t struct_size;
+    /**
+     * The caller's scope for `permission` (NULL: the running method's own
+     * permission): the widest scope among the caller's roles' grants that
+     * match it. Set `out->struct_size` first. A read of a record out of
+     * scope should answer NOT_FOUND, a write PERMISSION_DENIED.
+     */
+    int32_t (*scope)(crm_call *call, const char *permission, crm_record_scope *out);
+    /**
+     * Records an audit entry in the call's write transaction, with who
+     * (user, uid, proxy uid), when and which method: it commits or rolls
+     * back with the call's writes. FAILED_PRECONDITION outside a writing
+     * call; INVALID_ARGUMENT for an entity not "<plugin>." or a missing
+     * record_id or action. A writing call that records none still leaves
+     * one entry naming only the method.
+     */
+    int32_t (*audit)(crm_call *call, const crm_audit_entry *entry);
+    /**
+     * Erasure: in the call's write transaction, replaces every old and new
+     * value of the record's audit entries with "[erased]" and empties the
+     * payload of every stored event published about it (publish_about),
+     * keeping their sequences. `entity` must be the plugin's own.
+     */
+    int32_t (*redact)(crm_call *call, const char *entity, const char *record_id);
+} crm_access_api;
 
 /* The sizes of every struct crossing the boundary, on the 64-bit platforms
  * crmd runs on. A struct only ever grows at the end: a failing check here
@@ -576,10 +680,14 @@ CRM_ABI_SIZE_CHECK(crm_host_api, 80);
 CRM_ABI_SIZE_CHECK(crm_method_def, 72);
 CRM_ABI_SIZE_CHECK(crm_dependency_def, 24);
 CRM_ABI_SIZE_CHECK(crm_migration_def, 24);
-CRM_ABI_SIZE_CHECK(crm_event, 64);
+CRM_ABI_SIZE_CHECK(crm_event, 96);
 CRM_ABI_SIZE_CHECK(crm_plugin_def, 152);
 CRM_ABI_SIZE_CHECK(crm_storage_api, 152);
-CRM_ABI_SIZE_CHECK(crm_bus_api, 16);
+CRM_ABI_SIZE_CHECK(crm_bus_api, 24);
+CRM_ABI_SIZE_CHECK(crm_record_scope, 24);
+CRM_ABI_SIZE_CHECK(crm_field_change, 32);
+CRM_ABI_SIZE_CHECK(crm_audit_entry, 56);
+CRM_ABI_SIZE_CHECK(crm_access_api, 32);
 #undef CRM_ABI_SIZE_CHECK
 #endif
 
