@@ -38,6 +38,10 @@ public nonisolated struct Crm_Testing_V1_EchoRequest: Sendable {
 
   public var payload: Data = Data()
 
+  /// Also report the caller's record scope for this permission (empty: the
+  /// method's own, probe.item.read).
+  public var scopePermission: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -68,6 +72,12 @@ public nonisolated struct Crm_Testing_V1_EchoResponse: Sendable {
   public var user: String = String()
 
   public var proxyUid: Int64 = 0
+
+  /// crm_record_scope for scope_permission: reach is a crm_record_reach
+  /// (0 none, 1 own, 2 team, 3 all); owners in the host's order.
+  public var scopeReach: Int32 = 0
+
+  public var scopeOwners: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -226,6 +236,10 @@ public nonisolated struct Crm_Testing_V1_PutRequest: Sendable {
   /// (tests crmd's check that a plugin publishes only what it declared).
   public var topic: String = String()
 
+  /// With publish: publish about the record "probe.item" <id> with this
+  /// owner (publish_about); empty: a plain publish.
+  public var owner: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -332,13 +346,95 @@ public nonisolated struct Crm_Testing_V1_SeenResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Crm_Testing_V1_ProbeFieldChange: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var field: String = String()
+
+  /// Unset: the field had no value.
+  public var oldValue: String {
+    get {_oldValue ?? String()}
+    set {_oldValue = newValue}
+  }
+  /// Returns true if `oldValue` has been explicitly set.
+  public var hasOldValue: Bool {self._oldValue != nil}
+  /// Clears the value of `oldValue`. Subsequent reads from it will return its default value.
+  public mutating func clearOldValue() {self._oldValue = nil}
+
+  public var newValue: String {
+    get {_newValue ?? String()}
+    set {_newValue = newValue}
+  }
+  /// Returns true if `newValue` has been explicitly set.
+  public var hasNewValue: Bool {self._newValue != nil}
+  /// Clears the value of `newValue`. Subsequent reads from it will return its default value.
+  public mutating func clearNewValue() {self._newValue = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _oldValue: String? = nil
+  fileprivate var _newValue: String? = nil
+}
+
+public nonisolated struct Crm_Testing_V1_ProbeAuditEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entity: String = String()
+
+  public var recordID: String = String()
+
+  public var action: String = String()
+
+  public var owner: String = String()
+
+  public var changes: [Crm_Testing_V1_ProbeFieldChange] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Testing_V1_RecordRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entries: [Crm_Testing_V1_ProbeAuditEntry] = []
+
+  /// "entity:record_id" of each record to redact.
+  public var redact: [String] = []
+
+  /// Non-zero: after recording, fail with this status.
+  public var failWith: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Testing_V1_RecordResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.testing.v1"
 
 nonisolated extension Crm_Testing_V1_EchoRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EchoRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}payload\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}payload\0\u{3}scope_permission\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -347,6 +443,7 @@ nonisolated extension Crm_Testing_V1_EchoRequest: SwiftProtobuf.Message, SwiftPr
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.scopePermission) }()
       default: break
       }
     }
@@ -356,11 +453,15 @@ nonisolated extension Crm_Testing_V1_EchoRequest: SwiftProtobuf.Message, SwiftPr
     if !self.payload.isEmpty {
       try visitor.visitSingularBytesField(value: self.payload, fieldNumber: 1)
     }
+    if !self.scopePermission.isEmpty {
+      try visitor.visitSingularStringField(value: self.scopePermission, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Testing_V1_EchoRequest, rhs: Crm_Testing_V1_EchoRequest) -> Bool {
     if lhs.payload != rhs.payload {return false}
+    if lhs.scopePermission != rhs.scopePermission {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -368,7 +469,7 @@ nonisolated extension Crm_Testing_V1_EchoRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EchoResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}payload\0\u{1}method\0\u{3}caller_uid\0\u{3}caller_gid\0\u{3}caller_pid\0\u{3}deadline_unix_us\0\u{1}metadata\0\u{3}config_greeting\0\u{1}user\0\u{3}proxy_uid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}payload\0\u{1}method\0\u{3}caller_uid\0\u{3}caller_gid\0\u{3}caller_pid\0\u{3}deadline_unix_us\0\u{1}metadata\0\u{3}config_greeting\0\u{1}user\0\u{3}proxy_uid\0\u{3}scope_reach\0\u{3}scope_owners\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -386,6 +487,8 @@ nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftP
       case 8: try { try decoder.decodeSingularStringField(value: &self.configGreeting) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.user) }()
       case 10: try { try decoder.decodeSingularInt64Field(value: &self.proxyUid) }()
+      case 11: try { try decoder.decodeSingularInt32Field(value: &self.scopeReach) }()
+      case 12: try { try decoder.decodeRepeatedStringField(value: &self.scopeOwners) }()
       default: break
       }
     }
@@ -422,6 +525,12 @@ nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftP
     if self.proxyUid != 0 {
       try visitor.visitSingularInt64Field(value: self.proxyUid, fieldNumber: 10)
     }
+    if self.scopeReach != 0 {
+      try visitor.visitSingularInt32Field(value: self.scopeReach, fieldNumber: 11)
+    }
+    if !self.scopeOwners.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.scopeOwners, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -436,6 +545,8 @@ nonisolated extension Crm_Testing_V1_EchoResponse: SwiftProtobuf.Message, SwiftP
     if lhs.configGreeting != rhs.configGreeting {return false}
     if lhs.user != rhs.user {return false}
     if lhs.proxyUid != rhs.proxyUid {return false}
+    if lhs.scopeReach != rhs.scopeReach {return false}
+    if lhs.scopeOwners != rhs.scopeOwners {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -761,7 +872,7 @@ nonisolated extension Crm_Testing_V1_StatsResponse: SwiftProtobuf.Message, Swift
 
 nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PutRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}value\0\u{1}publish\0\u{3}fail_with\0\u{1}topic\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}value\0\u{1}publish\0\u{3}fail_with\0\u{1}topic\0\u{1}owner\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -774,6 +885,7 @@ nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftPro
       case 3: try { try decoder.decodeSingularBoolField(value: &self.publish) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.failWith) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.topic) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.owner) }()
       default: break
       }
     }
@@ -795,6 +907,9 @@ nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftPro
     if !self.topic.isEmpty {
       try visitor.visitSingularStringField(value: self.topic, fieldNumber: 5)
     }
+    if !self.owner.isEmpty {
+      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -804,6 +919,7 @@ nonisolated extension Crm_Testing_V1_PutRequest: SwiftProtobuf.Message, SwiftPro
     if lhs.publish != rhs.publish {return false}
     if lhs.failWith != rhs.failWith {return false}
     if lhs.topic != rhs.topic {return false}
+    if lhs.owner != rhs.owner {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1049,6 +1165,159 @@ nonisolated extension Crm_Testing_V1_SeenResponse: SwiftProtobuf.Message, SwiftP
   public static func ==(lhs: Crm_Testing_V1_SeenResponse, rhs: Crm_Testing_V1_SeenResponse) -> Bool {
     if lhs.sequences != rhs.sequences {return false}
     if lhs.keys != rhs.keys {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Testing_V1_ProbeFieldChange: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ProbeFieldChange"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}field\0\u{3}old_value\0\u{3}new_value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.field) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._oldValue) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self._newValue) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.field.isEmpty {
+      try visitor.visitSingularStringField(value: self.field, fieldNumber: 1)
+    }
+    try { if let v = self._oldValue {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._newValue {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Testing_V1_ProbeFieldChange, rhs: Crm_Testing_V1_ProbeFieldChange) -> Bool {
+    if lhs.field != rhs.field {return false}
+    if lhs._oldValue != rhs._oldValue {return false}
+    if lhs._newValue != rhs._newValue {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Testing_V1_ProbeAuditEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ProbeAuditEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entity\0\u{3}record_id\0\u{1}action\0\u{1}owner\0\u{1}changes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.entity) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.recordID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.owner) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entity.isEmpty {
+      try visitor.visitSingularStringField(value: self.entity, fieldNumber: 1)
+    }
+    if !self.recordID.isEmpty {
+      try visitor.visitSingularStringField(value: self.recordID, fieldNumber: 2)
+    }
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 3)
+    }
+    if !self.owner.isEmpty {
+      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 4)
+    }
+    if !self.changes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Testing_V1_ProbeAuditEntry, rhs: Crm_Testing_V1_ProbeAuditEntry) -> Bool {
+    if lhs.entity != rhs.entity {return false}
+    if lhs.recordID != rhs.recordID {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.owner != rhs.owner {return false}
+    if lhs.changes != rhs.changes {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Testing_V1_RecordRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{1}redact\0\u{3}fail_with\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.redact) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.failWith) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    if !self.redact.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.redact, fieldNumber: 2)
+    }
+    if self.failWith != 0 {
+      try visitor.visitSingularUInt32Field(value: self.failWith, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Testing_V1_RecordRequest, rhs: Crm_Testing_V1_RecordRequest) -> Bool {
+    if lhs.entries != rhs.entries {return false}
+    if lhs.redact != rhs.redact {return false}
+    if lhs.failWith != rhs.failWith {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Testing_V1_RecordResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Testing_V1_RecordResponse, rhs: Crm_Testing_V1_RecordResponse) -> Bool {
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

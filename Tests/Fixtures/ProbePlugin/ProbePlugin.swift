@@ -44,6 +44,9 @@ enum Probe {
         response.configGreeting = ctx.host.config("greeting") ?? ""
         response.user = ctx.user ?? ""
         response.proxyUid = ctx.proxyUID
+        let scope = ctx.scope(for: req.scopePermission.isEmpty ? nil : req.scopePermission)
+        response.scopeReach = scope.reach.rawValue
+        response.scopeOwners = scope.owners
         return response
     }
 

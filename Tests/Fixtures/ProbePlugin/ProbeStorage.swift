@@ -26,6 +26,7 @@ enum ProbeStorage {
         def.unary(service + "ExecSql", execSQL)
         def.unary(service + "QuerySql", querySQL)
         def.unary(service + "Seen", seen)
+        def.unary(service + "Record", recordAudit)
         def.onEvent = record
     }
 
@@ -44,12 +45,32 @@ enum ProbeStorage {
             var event = Crm_Testing_V1_PutRequest()
             event.key = key
             event.value = req.value
-            response.sequence = try ctx.publish(req.topic.isEmpty ? "probe.item.created" : req.topic, event)
+            let topic = req.topic.isEmpty ? "probe.item.created" : req.topic
+            response.sequence = req.owner.isEmpty ? try ctx.publish(topic, event)
+                : try ctx.publish(topic, event, about: EventSubject(entity: "probe.item", recordID: "\(response.id)", owner: req.owner))
         }
         if req.failWith != 0 {
             throw PluginError(failWith ?? .internal, "failing after the write, as asked")
         }
         return response
+    }
+
+    static func recordAudit(_ ctx: CallContext, _ req: Crm_Testing_V1_RecordRequest) throws -> Crm_Testing_V1_RecordResponse {
+        let failWith = StatusCode(rawValue: try Checked.convert(req.failWith, to: Int32.self, "fail_with"))
+        for entry in req.entries {
+            try ctx.audit(AuditEntry(
+                entity: entry.entity, recordID: entry.recordID, action: entry.action,
+                owner: entry.owner.isEmpty ? nil : entry.owner,
+                changes: entry.changes.map {
+                    FieldChange($0.field, old: $0.hasOldValue ? $0.oldValue : nil, new: $0.hasNewValue ? $0.newValue : nil)
+                }))
+        }
+        for name in req.redact {
+            guard let colon = name.firstIndex(of: ":") else { throw PluginError.invalidArgument("redact \(name): not entity:record_id") }
+            try ctx.redact(entity: String(name[..<colon]), recordID: String(name[name.index(after: colon)...]))
+        }
+        if req.failWith != 0 { throw PluginError(failWith ?? .internal, "failing after the audit, as asked") }
+        return .init()
     }
 
     static func get(_ ctx: CallContext, _ req: Crm_Testing_V1_GetRequest) throws -> Crm_Testing_V1_GetResponse {
