@@ -147,14 +147,16 @@ extension EventLog {
     /// Encodes up to `limit` stored events after `sequence` straight from
     /// SQLite's column memory into MESSAGE frames of call `callID` (a
     /// crm.kernel.v1.Event each, written by hand: fields in number order,
-    /// defaults omitted, as swift-protobuf would). No per-event allocation:
-    /// this is the replay hot path. Returns the last sequence read (matching
-    /// or not) and how many rows were read.
+    /// defaults omitted, as swift-protobuf would), leaving out what `filter`
+    /// does not let through. No per-event allocation: this is the replay hot
+    /// path (a topic's decision is cached by the filter). Returns the last
+    /// sequence read (sent or not) and how many rows were read; stops early,
+    /// before the row it would send next, once `filter` says the stream ends.
     static func encodeFrames(_ connection: SQLiteConnection, after sequence: UInt64, limit: Int,
-                             patterns: [TopicPattern], callID: UInt64,
+                             filter: EventFilter, callID: UInt64,
                              into out: inout ByteBuffer) throws -> (last: UInt64, rows: Int) {
-        let sql = "SELECT sequence, topic, type_name, payload, published_us, publisher FROM kernel_outbox "
-            + "WHERE sequence > ? ORDER BY sequence LIMIT ?"
+        let sql = "SELECT sequence, topic, type_name, payload, published_us, publisher, entity, record_id, owner, redacted "
+            + "FROM kernel_outbox WHERE sequence > ? ORDER BY sequence LIMIT ?"
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw connection.lastError()
@@ -168,6 +170,8 @@ extension EventLog {
             let rc = sqlite3_step(statement)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else { throw connection.lastError() }
+            // An Access change applies from this event on.
+            guard filter.isCurrent() else { break }
             rows += 1
             let seq = UInt64(bitPattern: sqlite3_column_int64(statement, 0))
             last = seq
@@ -176,26 +180,41 @@ extension EventLog {
                 return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column)))
             }
             let topic = bytes(1)
-            if !patterns.isEmpty {
-                let text = String(decoding: topic, as: UTF8.self)
-                guard TopicPattern.any(patterns, match: text) else { continue }
+            let about = sqlite3_column_type(statement, 6) != SQLITE_NULL
+            let owner = bytes(8)
+            if !filter.passesAll {
+                guard filter.visibility(topic: topic).admits(subject: about, owner: owner) else { continue }
             }
-            let typeName = bytes(2), payload = bytes(3), publisher = bytes(5)
+            let redacted = sqlite3_column_int64(statement, 9) != 0
+            // A redacted event goes out with no payload, whatever the row holds.
+            let typeName = bytes(2), payload = redacted ? UnsafeRawBufferPointer(start: nil, count: 0) : bytes(3)
+            let publisher = bytes(5), entity = bytes(6), recordID = bytes(7)
             let published = sqlite3_column_int64(statement, 4)
             var body = 1 + HeaderCodec.varintSize(seq)
-            for field in [topic, typeName, payload] where field.count > 0 { body += 1 + HeaderCodec.varintSize(UInt64(field.count)) + field.count }
+            for field in [topic, typeName, payload] where field.count > 0 { body += lengthDelimitedSize(field) }
             if published != 0 { body += 1 + HeaderCodec.varintSize(UInt64(bitPattern: published)) }
-            if publisher.count > 0 { body += 1 + HeaderCodec.varintSize(UInt64(publisher.count)) + publisher.count }
+            for field in [publisher, entity, recordID, owner] where field.count > 0 { body += lengthDelimitedSize(field) }
+            if redacted { body += 2 }
             HeaderCodec.writeFrameHeader(into: &out, callID: callID, kind: .message, payloadLength: body)
             out.writeInteger(UInt8(0x08)); HeaderCodec.writeVarint(seq, &out)
             for (tag, field) in [(UInt8(0x12), topic), (0x1a, typeName), (0x22, payload)] where field.count > 0 {
-                out.writeInteger(tag); HeaderCodec.writeVarint(UInt64(field.count), &out); out.writeBytes(field)
+                writeLengthDelimited(tag, field, &out)
             }
             if published != 0 { out.writeInteger(UInt8(0x28)); HeaderCodec.writeVarint(UInt64(bitPattern: published), &out) }
-            if publisher.count > 0 {
-                out.writeInteger(UInt8(0x32)); HeaderCodec.writeVarint(UInt64(publisher.count), &out); out.writeBytes(publisher)
+            // Fields 6-9: publisher, entity, record_id, owner; 10: redacted.
+            for (tag, field) in [(UInt8(0x32), publisher), (0x3a, entity), (0x42, recordID), (0x4a, owner)] where field.count > 0 {
+                writeLengthDelimited(tag, field, &out)
             }
+            if redacted { out.writeInteger(UInt8(0x50)); out.writeInteger(UInt8(1)) }
         }
         return (last, rows)
+    }
+
+    private static func lengthDelimitedSize(_ field: UnsafeRawBufferPointer) -> Int {
+        1 + HeaderCodec.varintSize(UInt64(field.count)) + field.count
+    }
+
+    private static func writeLengthDelimited(_ tag: UInt8, _ field: UnsafeRawBufferPointer, _ out: inout ByteBuffer) {
+        out.writeInteger(tag); HeaderCodec.writeVarint(UInt64(field.count), &out); out.writeBytes(field)
     }
 }
