@@ -85,6 +85,21 @@ import Testing
         let plain = try #require(events.last)
         #expect(plain.entity.isEmpty && plain.recordID.isEmpty && plain.owner.isEmpty && !plain.redacted)
         #expect(!plain.payload.isEmpty)
+        // crmd writes these frames by hand: byte for byte what swift-protobuf writes.
+        let raw = try await rawReplay(crmd)
+        #expect(raw.count == 2)
+        for bytes in raw {
+            #expect(try Crm_Kernel_V1_Event(serializedBytes: bytes).serializedBytes() == bytes)
+        }
+    }
+
+    func rawReplay(_ crmd: CrmdProcess) async throws -> [[UInt8]] {
+        let connection = try crmd.connect()
+        defer { connection.close() }
+        let request = try Crm_Kernel_V1_SubscribeRequest.with { $0.replayOnly = true }.serializedBytes() as [UInt8]
+        var frames: [[UInt8]] = []
+        for try await bytes in connection.stream("/crm.kernel.v1.Events/Subscribe", request).messages { frames.append(bytes) }
+        return frames
     }
 
     @Test func aRedactedEventArrivesMarkedAndWithoutItsPayload() async throws {
@@ -109,6 +124,9 @@ import Testing
             #expect(redacted.redacted && redacted.payload.isEmpty && redacted.topic == "probe.item.created")
             #expect(redacted.owner == "olga" && redacted.entity == "probe.item")
             #expect(events.last.map { !$0.redacted && !$0.payload.isEmpty } == true)
+        }
+        for bytes in try await rawReplay(crmd) {
+            #expect(try Crm_Kernel_V1_Event(serializedBytes: bytes).serializedBytes() == bytes)
         }
     }
 

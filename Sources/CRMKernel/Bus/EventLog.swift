@@ -179,42 +179,22 @@ extension EventLog {
                 let pointer = sqlite3_column_blob(statement, column)
                 return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column)))
             }
-            let topic = bytes(1)
-            let about = sqlite3_column_type(statement, 6) != SQLITE_NULL
-            let owner = bytes(8)
+            let topic = bytes(1), owner = bytes(8)
             if !filter.passesAll {
+                let about = sqlite3_column_type(statement, 6) != SQLITE_NULL
                 guard filter.visibility(topic: topic).admits(subject: about, owner: owner) else { continue }
             }
             let redacted = sqlite3_column_int64(statement, 9) != 0
-            // A redacted event goes out with no payload, whatever the row holds.
-            let typeName = bytes(2), payload = redacted ? UnsafeRawBufferPointer(start: nil, count: 0) : bytes(3)
-            let publisher = bytes(5), entity = bytes(6), recordID = bytes(7)
-            let published = sqlite3_column_int64(statement, 4)
-            var body = 1 + HeaderCodec.varintSize(seq)
-            for field in [topic, typeName, payload] where field.count > 0 { body += lengthDelimitedSize(field) }
-            if published != 0 { body += 1 + HeaderCodec.varintSize(UInt64(bitPattern: published)) }
-            for field in [publisher, entity, recordID, owner] where field.count > 0 { body += lengthDelimitedSize(field) }
-            if redacted { body += 2 }
-            HeaderCodec.writeFrameHeader(into: &out, callID: callID, kind: .message, payloadLength: body)
-            out.writeInteger(UInt8(0x08)); HeaderCodec.writeVarint(seq, &out)
-            for (tag, field) in [(UInt8(0x12), topic), (0x1a, typeName), (0x22, payload)] where field.count > 0 {
-                writeLengthDelimited(tag, field, &out)
+            let frame = EventFrame(
+                sequence: seq, topic: topic, typeName: bytes(2),
+                // A redacted event goes out with no payload, whatever the row holds.
+                payload: redacted ? UnsafeRawBufferPointer(start: nil, count: 0) : bytes(3),
+                publishedMicros: sqlite3_column_int64(statement, 4), publisher: bytes(5),
+                entity: bytes(6), recordID: bytes(7), owner: owner, redacted: redacted)
+            guard frame.write(callID: callID, into: &out) else {
+                throw RPCError(.internal, "event \(seq) is too large for a frame")
             }
-            if published != 0 { out.writeInteger(UInt8(0x28)); HeaderCodec.writeVarint(UInt64(bitPattern: published), &out) }
-            // Fields 6-9: publisher, entity, record_id, owner; 10: redacted.
-            for (tag, field) in [(UInt8(0x32), publisher), (0x3a, entity), (0x42, recordID), (0x4a, owner)] where field.count > 0 {
-                writeLengthDelimited(tag, field, &out)
-            }
-            if redacted { out.writeInteger(UInt8(0x50)); out.writeInteger(UInt8(1)) }
         }
         return (last, rows)
-    }
-
-    private static func lengthDelimitedSize(_ field: UnsafeRawBufferPointer) -> Int {
-        1 + HeaderCodec.varintSize(UInt64(field.count)) + field.count
-    }
-
-    private static func writeLengthDelimited(_ tag: UInt8, _ field: UnsafeRawBufferPointer, _ out: inout ByteBuffer) {
-        out.writeInteger(tag); HeaderCodec.writeVarint(UInt64(field.count), &out); out.writeBytes(field)
     }
 }
