@@ -58,8 +58,13 @@ enum FirstPartyRoles {
 /// - `*.read` (starts with `*.`) matches every permission whose last
 ///   dot-separated segment is `read`;
 /// - anything else matches only the permission spelled exactly so.
-/// No other `*` is special.
+/// No other `*` is special. `*.<action>` never matches the permissions in
+/// `explicitOnly`: the audit trail holds the values of every record, so a
+/// role that reads "everything" (read_only, marketing) does not read it
+/// unless granted it by name, `kernel.*` or `*`.
 enum PermissionPattern {
+    static let explicitOnly: Set<String> = ["kernel.audit.read"]
+
     /// Whether a custom role may hold `pattern`: one of the forms above,
     /// each segment lowercase letters, digits and '_' starting with a
     /// letter; an exact permission has at least three segments.
@@ -82,6 +87,7 @@ enum PermissionPattern {
         if pattern == "*" { return true }
         if pattern.hasSuffix(".*") { return permission.hasPrefix(pattern.dropLast()) }
         if pattern.hasPrefix("*.") {
+            if explicitOnly.contains(permission) { return false }
             let action = pattern.dropFirst(2)
             return permission.split(separator: ".").last.map { $0 == action } ?? false
         }
@@ -129,7 +135,8 @@ final class Rights: Sendable {
     func allows(_ permission: String) -> Bool {
         if everything || exact.contains(permission) { return true }
         for prefix in prefixes where permission.hasPrefix(prefix) { return true }
-        if !actions.isEmpty, let last = permission.split(separator: ".").last {
+        if !actions.isEmpty, !PermissionPattern.explicitOnly.contains(permission),
+           let last = permission.split(separator: ".").last {
             for action in actions where last == action { return true }
         }
         return false
