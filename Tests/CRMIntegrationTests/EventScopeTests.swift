@@ -102,32 +102,79 @@ import Testing
         return frames
     }
 
-    @Test func aRedactedEventArrivesMarkedAndWithoutItsPayload() async throws {
-        let dataDir = try CrmdProcess.makeTempDir()
-        defer { try? FileManager.default.removeItem(atPath: dataDir) }
-        let arguments = ["--trusted-proxy-uid", "\(getuid())"]
-        let before = try CrmdProcess(plugins: ["probe"], arguments: arguments, dataDir: dataDir)
-        let admin = try before.connect()
-        let erased = try await publish(admin, owner: "olga")
-        let kept = try await publish(admin, owner: "olga")
-        _ = try before.stop()
-        // The mark crm_access_api.redact leaves on a stored event (redact is
-        // the audit trail's; here the row keeps its payload bytes, and the
-        // stream must still send none).
-        try DatabaseFile(dataDir: dataDir).execute("UPDATE kernel_outbox SET redacted = 1 WHERE sequence = \(erased)")
-        let crmd = try CrmdProcess(plugins: ["probe"], arguments: arguments, dataDir: dataDir)
+    @Test func anErasedRecordsEventsArriveRedactedWithoutPayload() async throws {
+        let crmd = try AccessSupport.start(plugins: ["probe"])
+        let admin = try crmd.connect()
         try await AccessSupport.createUser(crmd, "rita", roles: ["read_only"])
+        let erased = try await admin.call(probeService + "Put", PutRequest.with { $0.publish = true; $0.owner = "olga" },
+                                          as: PutResponse.self)
+        let kept = try await publish(admin, owner: "olga")
+        _ = try await admin.call(probeService + "Record", Crm_Testing_V1_RecordRequest.with {
+            $0.redact = ["probe.item:\(erased.id)"]
+        }, as: Crm_Testing_V1_RecordResponse.self)
         for user in [nil, "rita"] {
             let events = try await replay(crmd, as: user)
-            #expect(events.map(\.sequence) == [erased, kept])
+            #expect(events.map(\.sequence) == [erased.sequence, kept], "the redacted event keeps its place")
             let redacted = try #require(events.first)
             #expect(redacted.redacted && redacted.payload.isEmpty && redacted.topic == "probe.item.created")
-            #expect(redacted.owner == "olga" && redacted.entity == "probe.item")
+            #expect(redacted.recordID == "\(erased.id)" && redacted.owner == "olga")
             #expect(events.last.map { !$0.redacted && !$0.payload.isEmpty } == true)
         }
         for bytes in try await rawReplay(crmd) {
             #expect(try Crm_Kernel_V1_Event(serializedBytes: bytes).serializedBytes() == bytes)
         }
+    }
+
+    /// A custom role: probe.item.read at `scope`, and the stream itself.
+    func createRole(_ crmd: CrmdProcess, _ name: String, probe scope: Crm_Kernel_V1_RecordScope?) async throws {
+        _ = try await crmd.connect().call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
+            $0.name = name
+            $0.permissions = [.with { $0.permission = "kernel.events.read"; $0.scope = .all }]
+            if let scope { $0.permissions.append(.with { $0.permission = "probe.item.read"; $0.scope = scope }) }
+        }, as: Crm_Kernel_V1_Role.self)
+    }
+
+    @Test func ownReachGetsItsOwnRecordsEventsAndTeamReachItsTeamMates() async throws {
+        let crmd = try AccessSupport.start(plugins: ["probe"])
+        let admin = try crmd.connect()
+        try await createRole(crmd, "probe_own", probe: .own)
+        try await createRole(crmd, "probe_team", probe: .team)
+        try await createRole(crmd, "listener", probe: nil)
+        try await AccessSupport.createUser(crmd, "ann", roles: ["probe_own"])
+        try await AccessSupport.createUser(crmd, "bob", roles: ["probe_team"])
+        try await AccessSupport.createUser(crmd, "cat", roles: ["listener"])
+        try await AccessSupport.createUser(crmd, "eve")
+        try await AccessSupport.createTeam(crmd, "desk", members: ["ann", "bob"])
+        let anns = try await publish(admin, owner: "ann")
+        let bobs = try await publish(admin, owner: "bob")
+        let eves = try await publish(admin, owner: "eve")
+        let aboutNone = try await publish(admin, owner: nil)
+
+        #expect(try await replay(crmd, as: "ann").map(\.sequence) == [anns, aboutNone])
+        #expect(try await replay(crmd, as: "bob").map(\.sequence) == [anns, bobs, aboutNone])
+        // Subscribed, but without the topic's read permission: nothing of it.
+        #expect(try await replay(crmd, as: "cat").isEmpty)
+        #expect(try await replay(crmd, as: nil).map(\.sequence) == [anns, bobs, eves, aboutNone])
+    }
+
+    @Test func aTeamChangeWhileTheStreamIsOpenWidensWhatTeamReachDelivers() async throws {
+        let crmd = try AccessSupport.start(plugins: ["probe"])
+        let admin = try crmd.connect()
+        try await createRole(crmd, "probe_team", probe: .team)
+        try await AccessSupport.createUser(crmd, "bob", roles: ["probe_team"])
+        try await AccessSupport.createUser(crmd, "eve")
+        try await AccessSupport.createTeam(crmd, "desk", members: ["bob"])
+        let stream = EventCollector(try crmd.connect(), as: "bob")
+        try await publish(admin, owner: "eve")
+        let bobs = try await publish(admin, owner: "bob")
+        #expect(try await stream.sequences(count: 1) == [bobs])
+
+        _ = try await admin.call("/crm.kernel.v1.Access/SetTeamMembers", Crm_Kernel_V1_SetTeamMembersRequest.with {
+            $0.name = "desk"
+            $0.members = ["bob", "eve"]
+        }, as: Crm_Kernel_V1_Team.self)
+        let evesNow = try await publish(admin, owner: "eve")
+        #expect(try await stream.sequences(count: 2) == [bobs, evesNow])
     }
 
     @Test func aRoleChangeWhileTheStreamIsOpenChangesWhatItDeliversFromThenOn() async throws {
