@@ -178,6 +178,19 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         await expectRPCError(.invalidArgument, mentioning: "negative") { try await list(client) { $0.sinceUs = -1 } }
     }
 
+    @Test func pagesOfLargeEntriesStayUnderTheFrameLimit() async throws {
+        let crmd = try CrmdProcess()
+        let client = try crmd.connect()
+        // Ten entries of about 900 KiB each: fifty of them would be 9 MiB, over the 4 MiB frame limit.
+        let value = String(repeating: "v", count: 60_000)
+        for i in 0..<10 { try await record(client, [entry("big\(i)", (0..<15).map { ("f\($0)", nil, value) })]) }
+        let first = try await list(client)
+        #expect(first.entries.count >= 1 && first.entries.count < 10 && !first.nextPageToken.isEmpty)
+        let all = try await listAll(client, pageSize: 50)
+        #expect(all.map(\.recordID) == (0..<10).reversed().map { "big\($0)" })
+        #expect(all.allSatisfy { $0.changes.count == 15 && $0.changes.allSatisfy { $0.newValue == value } })
+    }
+
     @Test func readingTheTrailNeedsKernelAuditRead() async throws {
         let crmd = try AccessSupport.start(plugins: ["probe"])
         try await AccessSupport.createUser(crmd, "dave", roles: ["cashier"])
