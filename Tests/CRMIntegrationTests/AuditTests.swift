@@ -305,6 +305,30 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         #expect(entries[1].changes.count == 1000 && entries[0].changes[0].newValue.utf8.count == 65_536)
     }
 
+    @Test func aCPluginsEntriesAreSteppedByTheirStampAndCheckedAtTheBoundary() async throws {
+        let crmd = try CrmdProcess(plugins: ["hostile"])
+        let client = try crmd.connect()
+        func audit(_ shape: String, method: String = "Audit") async throws {
+            _ = try await client.call("/crm.testing.v1.Hostile/" + method, SqlRequest.with { $0.sql = shape }, as: SqlResponse.self)
+        }
+        // Elements of a newer header (48 bytes each) are read by their stamp.
+        try await audit("future")
+        let entries = try await list(client).entries
+        try #require(entries.count == 1)
+        #expect(entries[0].entity == "hostile.item" && entries[0].recordID == "1" && entries[0].method == "/crm.testing.v1.Hostile/Audit")
+        #expect(entries[0].changes.map(\.field) == ["email", "name"])
+        #expect(!entries[0].changes[0].hasOldValue && entries[0].changes[0].newValue == "new")
+        #expect(entries[0].changes[1].oldValue == "old" && entries[0].changes[1].newValue == "new")
+
+        await expectRPCError(.invalidArgument, mentioning: "need at least 32") { try await audit("short") }
+        await expectRPCError(.invalidArgument, mentioning: "entry 1 is stamped 48 bytes, the first 32") { try await audit("mixed") }
+        await expectRPCError(.resourceExhausted, mentioning: "at most 1000 changes, not 18446744073709551615") { try await audit("huge") }
+        await expectRPCError(.invalidArgument, mentioning: "not valid UTF-8") { try await audit("utf8") }
+        await expectRPCError(.invalidArgument, mentioning: "struct_size is 16") { try await audit("entry") }
+        await expectRPCError(.failedPrecondition, mentioning: "needs a writing call") { try await audit("plain", method: "AuditRead") }
+        #expect(try await list(client).entries.count == 1)
+    }
+
     @Test func retentionPrunesOldEntriesInBatches() async throws {
         let dataDir = try CrmdProcess.makeTempDir()
         defer { try? FileManager.default.removeItem(atPath: dataDir) }
