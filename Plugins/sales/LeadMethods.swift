@@ -15,15 +15,21 @@ enum LeadMethods {
         let db = try ctx.database
         let store = LeadStore(db: db)
         let (previous, claim) = try Sales.idempotency.check(db, method: "CreateLead", req, key: \.idempotencyKey)
+        let scope = ctx.scope
         if let id = previous {
-            return try store.require(id)
+            let lead = try store.require(id)
+            return try SalesScope.retried(lead, owner: lead.owner, scope, method: "CreateLead", key: req.idempotencyKey)
         }
         var lead = req.lead
         if lead.status == .unspecified { lead.status = .new }
         try LeadStore.checkSettableStatus(lead.status, field: "lead.status")
         try LeadStore.validate(&lead)
         if lead.owner.isEmpty && !req.assignToTeam.isEmpty {
-            lead.owner = try Teams.nextMember(db, team: req.assignToTeam, field: "assign_to_team")
+            let member = try Teams.nextMember(db, team: req.assignToTeam, field: "assign_to_team")
+            try SalesScope.checkAssignable(scope, member: member, team: req.assignToTeam)
+            lead.owner = member
+        } else {
+            lead.owner = try scope.owner(for: lead.owner, "lead.owner: the lead")
         }
         let now = UTCClock.nowMicros()
         lead.id = 0
@@ -41,13 +47,14 @@ enum LeadMethods {
     }
 
     static func get(_ ctx: CallContext, _ req: Crm_Sales_V1_GetLeadRequest) throws -> Lead {
-        try LeadStore(db: ctx.database).require(req.id)
+        try LeadStore(db: ctx.database).require(req.id, readableIn: ctx.scope)
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Sales_V1_UpdateLeadRequest) throws -> Lead {
         let fields = try LeadStore.updateMask.resolve(req.updateMask, req.lead)
         let store = LeadStore(db: try ctx.database)
-        var lead = try store.require(req.lead.id, field: "lead.id")
+        let scope = ctx.scope
+        var lead = try store.require(req.lead.id, field: "lead.id", writableIn: scope)
         try Validate.expectedVersion(req.expectedVersion, lead.version, noun: "lead \(lead.id)")
         if lead.status == .converted {
             throw PluginError.failedPrecondition("lead.id: lead \(lead.id) is converted and can no longer change")
@@ -59,6 +66,7 @@ enum LeadMethods {
             lead.disqualifiedReason = ""
         }
         try LeadStore.validate(&lead)
+        if lead.owner != before.owner { lead.owner = try scope.owner(for: lead.owner, "lead.owner: lead \(lead.id)") }
         guard lead != before else { return lead }
         lead.version += 1
         lead.updatedUnixUs = UTCClock.nowMicros()
@@ -73,6 +81,7 @@ enum LeadMethods {
         if req.status != .unspecified { filter.add("status = ?", .integer(Int64(req.status.rawValue))) }
         if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
         if !req.source.isEmpty { filter.add("source = ?", .text(req.source)) }
+        ctx.scope.apply(to: &filter, ownerColumn: "owner")
         if let after = paging.after { filter.add("id > ?", after[0]) }
         let page = try fetchPage(try ctx.database, "SELECT \(LeadStore.columns) FROM sales_leads \(filter.clause) ORDER BY id LIMIT ?",
                                  filter.parameters, paging, decode: LeadStore.decode, key: { [$0[0]] })
@@ -84,7 +93,7 @@ enum LeadMethods {
 
     static func qualify(_ ctx: CallContext, _ req: Crm_Sales_V1_QualifyLeadRequest) throws -> Lead {
         let store = LeadStore(db: try ctx.database)
-        var lead = try store.require(req.id)
+        var lead = try store.require(req.id, writableIn: ctx.scope)
         if lead.status == .converted {
             throw PluginError.failedPrecondition("id: lead \(lead.id) is converted and can no longer be qualified or disqualified")
         }

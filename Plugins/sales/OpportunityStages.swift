@@ -14,7 +14,7 @@ enum OpportunityStages {
     static func move(_ ctx: CallContext, _ req: Crm_Sales_V1_MoveOpportunityRequest) throws -> Opportunity {
         let db = try ctx.database
         let store = OpportunityStore(db: db)
-        var o = try requireOpen(store, req.id)
+        var o = try requireOpen(ctx, store, req.id)
         try Validate.positiveID(req.stageID, "stage_id")
         guard (0...100).contains(req.probability) else {
             throw PluginError.invalidArgument("probability must be 0 to 100, not \(req.probability)")
@@ -63,7 +63,7 @@ enum OpportunityStages {
     /// "Lost"); its history keeps the stage it closed from.
     private static func close(_ ctx: CallContext, _ id: Int64, won: Bool, reason: String) throws -> Opportunity {
         let store = OpportunityStore(db: try ctx.database)
-        var o = try requireOpen(store, id)
+        var o = try requireOpen(ctx, store, id)
         let now = UTCClock.nowMicros()
         let previous = o.stageID
         o.status = won ? .won : .lost
@@ -82,8 +82,9 @@ enum OpportunityStages {
         return o
     }
 
-    private static func requireOpen(_ store: OpportunityStore, _ id: Int64) throws -> Opportunity {
-        let o = try store.require(id)
+    /// An open opportunity in the caller's write scope.
+    private static func requireOpen(_ ctx: CallContext, _ store: OpportunityStore, _ id: Int64) throws -> Opportunity {
+        let o = try store.require(id, writableIn: ctx.scope)
         guard o.status == .open else {
             let state = o.status == .won ? "won" : "lost"
             throw PluginError.failedPrecondition("id: opportunity \(id) is already \(state); only open opportunities change stage")
