@@ -9,6 +9,7 @@ enum KernelServices {
             ReflectionService(router: router, plugins: plugins, limits: limits),
             PluginsService(plugins: plugins),
             AccessService(access: access, router: router, storage: storage),
+            AuditService(storage: storage, limits: limits),
         ]
         if let storage { services.append(StorageService(storage: storage)) }
         for method in services.flatMap(\.methods) {
