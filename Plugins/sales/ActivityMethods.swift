@@ -58,6 +58,7 @@ enum ActivityMethods {
             """, [.integer(Int64(a.type.rawValue)), .text(a.subject), .text(a.notes), .text(a.owner), .integer(a.dueUnixUs),
                   .integer(a.completedUnixUs), .integer(a.leadID), .integer(a.personID), .integer(a.opportunityID),
                   .integer(a.createdUnixUs)]).lastInsertID
+        try SalesAudit.activity(ctx, "create", old: nil, new: a)
         try Sales.idempotency.record(db, claim, resultID: a.id)
         let verb = a.completedUnixUs != 0 ? "logged" : "planned"
         try SalesEvents.activity(ctx, db, "created", a, "\(describe(a)) \(verb)")
@@ -71,12 +72,14 @@ enum ActivityMethods {
         guard a.completedUnixUs == 0 else {
             throw PluginError.failedPrecondition("id: activity \(a.id) is already completed")
         }
+        let before = a
         let notes = req.notes.trimmedSpacesAndNewlines
         if !notes.isEmpty { a.notes = a.notes.isEmpty ? notes : a.notes + "\n" + notes }
         try Validate.maxLength(a.notes, "notes", 10_000)
         a.completedUnixUs = UTCClock.nowMicros()
         try db.execute("UPDATE sales_activities SET notes = ?, completed_us = ? WHERE id = ?",
                        [.text(a.notes), .integer(a.completedUnixUs), .integer(a.id)])
+        try SalesAudit.activity(ctx, "complete", old: before, new: a)
         try SalesEvents.activity(ctx, db, "completed", a, "\(describe(a)) completed")
         return a
     }

@@ -88,6 +88,7 @@ enum LeadConversion {
         deal.leadID = lead.id
         let opportunity = try OpportunityMethods.open(ctx, db, deal, prefix: "")
 
+        let before = lead
         lead.status = .converted
         lead.personID = person.id
         lead.organizationID = organization?.id ?? 0
@@ -95,6 +96,7 @@ enum LeadConversion {
         lead.version += 1
         lead.updatedUnixUs = UTCClock.nowMicros()
         try leads.save(lead)
+        try SalesAudit.lead(ctx, "convert", old: before, new: lead)
         try db.execute("""
             INSERT INTO sales_lead_conversions (lead_id, idempotency_key, person_id, organization_id, opportunity_id, converted_us,
                 fingerprint)

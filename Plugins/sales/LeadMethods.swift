@@ -25,7 +25,7 @@ enum LeadMethods {
         try LeadStore.checkSettableStatus(lead.status, field: "lead.status")
         try LeadStore.validate(&lead)
         if lead.owner.isEmpty && !req.assignToTeam.isEmpty {
-            let member = try Teams.nextMember(db, team: req.assignToTeam, field: "assign_to_team")
+            let member = try Teams.nextMember(ctx, db, team: req.assignToTeam, field: "assign_to_team")
             try SalesScope.checkAssignable(scope, member: member, team: req.assignToTeam)
             lead.owner = member
         } else {
@@ -41,6 +41,7 @@ enum LeadMethods {
         lead.createdUnixUs = now
         lead.updatedUnixUs = now
         try store.insert(&lead)
+        try SalesAudit.lead(ctx, "create", old: nil, new: lead)
         try Sales.idempotency.record(db, claim, resultID: lead.id)
         try SalesEvents.lead(ctx, "created", lead, "Lead \(LeadStore.displayName(lead)) created")
         return lead
@@ -71,6 +72,7 @@ enum LeadMethods {
         lead.version += 1
         lead.updatedUnixUs = UTCClock.nowMicros()
         try store.save(lead)
+        try SalesAudit.lead(ctx, "update", old: before, new: lead)
         try SalesEvents.lead(ctx, "updated", lead, "Lead \(LeadStore.displayName(lead)) updated")
         return lead
     }
@@ -97,6 +99,7 @@ enum LeadMethods {
         if lead.status == .converted {
             throw PluginError.failedPrecondition("id: lead \(lead.id) is converted and can no longer be qualified or disqualified")
         }
+        let before = lead
         let action: String
         var reason = req.reason
         if req.disqualify {
@@ -115,6 +118,7 @@ enum LeadMethods {
         lead.version += 1
         lead.updatedUnixUs = UTCClock.nowMicros()
         try store.save(lead)
+        try SalesAudit.lead(ctx, req.disqualify ? "disqualify" : "qualify", old: before, new: lead)
         let summary = "Lead \(LeadStore.displayName(lead)) \(action)" + (req.disqualify ? ": \(reason)" : "")
         try SalesEvents.lead(ctx, action, lead, summary)
         return lead

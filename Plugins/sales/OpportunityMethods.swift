@@ -66,6 +66,7 @@ enum OpportunityMethods {
         o.updatedUnixUs = now
         let store = OpportunityStore(db: db)
         try store.insert(&o)
+        try SalesAudit.opportunity(ctx, "create", old: nil, new: o)
         o.stageHistory = try store.history(o.id)
         try SalesEvents.opportunity(ctx, "created", o, "\(OpportunityStore.describe(o)) opened in \(stage.name)")
         return o
@@ -95,6 +96,7 @@ enum OpportunityMethods {
         o.version += 1
         o.updatedUnixUs = UTCClock.nowMicros()
         try store.save(o)
+        try SalesAudit.opportunity(ctx, "update", old: before, new: o)
         try SalesEvents.opportunity(ctx, "updated", o, "\(OpportunityStore.describe(o)) updated")
         return o
     }

@@ -24,6 +24,7 @@ enum OpportunityStages {
         let probability = req.probability == 0 ? stage.probability : req.probability
         let now = UTCClock.nowMicros()
         let previous = o.stageID
+        let before = o
         if stage.id == previous {
             // Already there: at most a new probability, and no new history row.
             guard probability != o.probability else { return o }
@@ -31,6 +32,7 @@ enum OpportunityStages {
             o.version += 1
             o.updatedUnixUs = now
             try store.save(o)
+            try SalesAudit.opportunity(ctx, "move", old: before, new: o)
             try SalesEvents.opportunity(ctx, "updated", o, "\(OpportunityStore.describe(o)) now at \(probability) %")
             return o
         }
@@ -40,6 +42,7 @@ enum OpportunityStages {
         o.version += 1
         o.updatedUnixUs = now
         try store.save(o)
+        try SalesAudit.opportunity(ctx, "move", old: before, new: o)
         try store.enter(o.id, stageID: stage.id, stageName: stage.name, at: now)
         o.stageHistory = try store.history(o.id)
         try SalesEvents.opportunity(ctx, "stage_changed", o, previousStageID: previous,
@@ -66,6 +69,7 @@ enum OpportunityStages {
         var o = try requireOpen(ctx, store, id)
         let now = UTCClock.nowMicros()
         let previous = o.stageID
+        let before = o
         o.status = won ? .won : .lost
         o.stageID = 0
         o.stageName = won ? "Won" : "Lost"
@@ -75,6 +79,7 @@ enum OpportunityStages {
         o.version += 1
         o.updatedUnixUs = now
         try store.save(o)
+        try SalesAudit.opportunity(ctx, won ? "win" : "lose", old: before, new: o)
         try store.enter(o.id, stageID: 0, stageName: o.stageName, at: now)
         o.stageHistory = try store.history(o.id)
         let summary = won ? "\(OpportunityStore.describe(o)) won" : "\(OpportunityStore.describe(o)) lost: \(reason)"

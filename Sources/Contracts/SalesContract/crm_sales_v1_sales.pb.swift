@@ -36,6 +36,15 @@
 /// shared configuration: no owner, their permission is enough. An
 /// idempotency key another caller used, out of this caller's scope, is
 /// FAILED_PRECONDITION as a key used with another request.
+///
+/// Audit (docs/AUDIT.md): every write records, in its transaction, one entry
+/// per record it changes (entities sales.lead, sales.opportunity,
+/// sales.activity, sales.pipeline, sales.team; record id the id, or the
+/// team's name) with each changed field's old and new value, under the
+/// .proto field names; actions create, update, qualify, disqualify, convert,
+/// move, win, lose, complete, set, assign (a round-robin turn), merge and
+/// erase (contacts' events). A retry answered from its idempotency key
+/// writes nothing and records nothing.
 
 import SwiftProtobuf
 
