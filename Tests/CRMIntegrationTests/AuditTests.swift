@@ -185,6 +185,16 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         await expectRPCError(.permissionDenied, mentioning: "kernel.audit.read") {
             try await list(client, metadata: AccessSupport.actingAs("dave"))
         }
+        // "*.read" reads every record's trail whatever its scope: it must be granted by name.
+        try await AccessSupport.createUser(crmd, "rita", roles: ["read_only"])
+        await expectRPCError(.permissionDenied, mentioning: "user rita lacks permission kernel.audit.read") {
+            try await list(client, metadata: AccessSupport.actingAs("rita"))
+        }
+        _ = try await client.call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
+            $0.name = "auditor"; $0.permissions = [.with { $0.permission = "kernel.audit.read"; $0.scope = .all }]
+        }, as: Crm_Kernel_V1_Role.self)
+        try await AccessSupport.grant(crmd, "rita", "auditor")
+        _ = try await list(client, metadata: AccessSupport.actingAs("rita"))
     }
 
     @Test func redactErasesTheRecordsValuesAndEventPayloadsKeepingSequences() async throws {
