@@ -6,11 +6,8 @@ import SalesTestClient
 import Testing
 
 /// Sales publishes each event about its record and owner, so crmd's
-/// Events/Subscribe hands a rep only the events about their own records.
-/// NEEDS the `events` branch (Subscribe filtered by read permission and
-/// owner, kernel.events.read): until it is on main a rep's Subscribe is
-/// PERMISSION_DENIED (kernel.events.subscribe) and this test fails. It
-/// passed on a trial merge of `events` (69ee4d3) into this branch.
+/// Events/Subscribe (filtered by each event's read permission and owner)
+/// hands a rep only the events about their own records.
 @Suite struct SalesEventScopeTests {
     /// The owner of the record each replayed sales event is about, from its payload.
     func owners(_ world: SalesAccessWorld, as user: String) async throws -> [String] {
