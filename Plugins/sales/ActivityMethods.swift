@@ -18,8 +18,10 @@ enum ActivityMethods {
     static func create(_ ctx: CallContext, _ req: Crm_Sales_V1_CreateActivityRequest) throws -> Activity {
         let db = try ctx.database
         let (previous, claim) = try Sales.idempotency.check(db, method: "CreateActivity", req, key: \.idempotencyKey)
+        let scope = ctx.scope
         if let id = previous {
-            return try require(db, id)
+            let a = try require(db, id)
+            return try SalesScope.retried(a, owner: a.owner, scope, method: "CreateActivity", key: req.idempotencyKey)
         }
         var a = req.activity
         switch a.type {
@@ -36,18 +38,27 @@ enum ActivityMethods {
         guard a.leadID != 0 || a.personID != 0 || a.opportunityID != 0 else {
             throw PluginError.invalidArgument("activity: one of lead_id, person_id and opportunity_id is required")
         }
-        if a.leadID != 0 { _ = try LeadStore(db: db).require(a.leadID, field: "activity.lead_id") }
-        if a.opportunityID != 0 { _ = try OpportunityStore(db: db).require(a.opportunityID, field: "activity.opportunity_id") }
+        // The activity follows its own owner (see SalesScope); the records it
+        // is about must be ones the caller can see, else they are "missing".
+        if a.leadID != 0 {
+            _ = try LeadStore(db: db).require(a.leadID, field: "activity.lead_id", readableIn: ctx.scope(for: SalesScope.leadRead))
+        }
+        if a.opportunityID != 0 {
+            _ = try OpportunityStore(db: db).require(a.opportunityID, field: "activity.opportunity_id",
+                                                     readableIn: ctx.scope(for: SalesScope.opportunityRead))
+        }
         if a.personID != 0 {
             try Validate.positiveID(a.personID, "activity.person_id")
             try ContactsLink.requirePerson(ctx, a.personID, field: "activity.person_id")
         }
+        a.owner = try scope.owner(for: a.owner, "activity.owner: the activity")
         a.createdUnixUs = UTCClock.nowMicros()
         a.id = try db.execute("""
             INSERT INTO sales_activities (\(columns.dropFirst(4))) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.integer(Int64(a.type.rawValue)), .text(a.subject), .text(a.notes), .text(a.owner), .integer(a.dueUnixUs),
                   .integer(a.completedUnixUs), .integer(a.leadID), .integer(a.personID), .integer(a.opportunityID),
                   .integer(a.createdUnixUs)]).lastInsertID
+        try SalesAudit.activity(ctx, "create", old: nil, new: a)
         try Sales.idempotency.record(db, claim, resultID: a.id)
         let verb = a.completedUnixUs != 0 ? "logged" : "planned"
         try SalesEvents.activity(ctx, db, "created", a, "\(describe(a)) \(verb)")
@@ -57,15 +68,18 @@ enum ActivityMethods {
     static func complete(_ ctx: CallContext, _ req: Crm_Sales_V1_CompleteActivityRequest) throws -> Activity {
         let db = try ctx.database
         var a = try require(db, req.id)
+        try ctx.scope.checkWritable(owner: a.owner, "id: activity \(a.id)")
         guard a.completedUnixUs == 0 else {
             throw PluginError.failedPrecondition("id: activity \(a.id) is already completed")
         }
+        let before = a
         let notes = req.notes.trimmedSpacesAndNewlines
         if !notes.isEmpty { a.notes = a.notes.isEmpty ? notes : a.notes + "\n" + notes }
         try Validate.maxLength(a.notes, "notes", 10_000)
         a.completedUnixUs = UTCClock.nowMicros()
         try db.execute("UPDATE sales_activities SET notes = ?, completed_us = ? WHERE id = ?",
                        [.text(a.notes), .integer(a.completedUnixUs), .integer(a.id)])
+        try SalesAudit.activity(ctx, "complete", old: before, new: a)
         try SalesEvents.activity(ctx, db, "completed", a, "\(describe(a)) completed")
         return a
     }
@@ -81,6 +95,7 @@ enum ActivityMethods {
         if req.opportunityID != 0 { filter.add("opportunity_id = ?", .integer(req.opportunityID)) }
         if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
         if req.openOnly { filter.add("completed_us = 0") }
+        ctx.scope.apply(to: &filter, ownerColumn: "owner")
         if let after = paging.after { filter.add("id > ?", after[0]) }
         let page = try fetchPage(try ctx.database, "SELECT \(columns) FROM sales_activities \(filter.clause) ORDER BY id LIMIT ?",
                                  filter.parameters, paging, decode: decode, key: { [$0[0]] })
@@ -97,6 +112,7 @@ enum ActivityMethods {
         var filter = SQLFilter()
         filter.add("owner = ? AND completed_us = 0 AND due_us > 0 AND due_us < ?",
                    .text(req.owner), .integer(UTCClock.nowMicros()))
+        ctx.scope.apply(to: &filter, ownerColumn: "owner")
         if let after = paging.after { filter.add("(due_us > ? OR (due_us = ? AND id > ?))", after[0], after[0], after[1]) }
         let page = try fetchPage(try ctx.database,
                                  "SELECT \(columns) FROM sales_activities \(filter.clause) ORDER BY due_us, id LIMIT ?",

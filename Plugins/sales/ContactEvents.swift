@@ -24,7 +24,7 @@ enum ContactEvents {
         }
         switch event.topic {
         case "contacts.contact.merged": try merged(ctx, survivor: change.person.id, merged: change.mergedID)
-        case "contacts.contact.erased": try erased(ctx, person: change.person.id)
+        case "contacts.contact.erased": try SalesErasure.erased(ctx, person: change.person.id)
         default: return
         }
     }
@@ -33,11 +33,14 @@ enum ContactEvents {
         guard survivor > 0, merged > 0, survivor != merged else { return }
         let db = try ctx.database
         let now = UTCClock.nowMicros()
-        for table in ["sales_leads", "sales_opportunities"] {
+        for (table, entity) in [("sales_leads", "sales.lead"), ("sales_opportunities", "sales.opportunity")] {
+            try auditRepoint(ctx, db, table, entity, field: "person_id", from: merged, to: survivor)
             try db.execute("UPDATE \(table) SET person_id = ?, version = version + 1, updated_us = ? WHERE person_id = ?",
                            [.integer(survivor), .integer(now), .integer(merged)])
         }
+        try auditRepoint(ctx, db, "sales_activities", "sales.activity", field: "person_id", from: merged, to: survivor)
         try db.execute("UPDATE sales_activities SET person_id = ? WHERE person_id = ?", [.integer(survivor), .integer(merged)])
+        // Conversions are the leads' bookkeeping; the leads' entries say it.
         try db.execute("UPDATE sales_lead_conversions SET person_id = ? WHERE person_id = ?",
                        [.integer(survivor), .integer(merged)])
     }
@@ -46,7 +49,8 @@ enum ContactEvents {
         guard survivor > 0, merged > 0, survivor != merged else { return }
         let db = try ctx.database
         let now = UTCClock.nowMicros()
-        for table in ["sales_leads", "sales_opportunities"] {
+        for (table, entity) in [("sales_leads", "sales.lead"), ("sales_opportunities", "sales.opportunity")] {
+            try auditRepoint(ctx, db, table, entity, field: "organization_id", from: merged, to: survivor)
             try db.execute("UPDATE \(table) SET organization_id = ?, version = version + 1, updated_us = ? WHERE organization_id = ?",
                            [.integer(survivor), .integer(now), .integer(merged)])
         }
@@ -54,21 +58,11 @@ enum ContactEvents {
                        [.integer(survivor), .integer(merged)])
     }
 
-    /// Leads converted into the person lose name, email, phone, job title
-    /// and notes; their activities lose subject and notes. Opportunities
-    /// (company deals) keep their figures.
-    static func erased(_ ctx: CallContext, person: Int64) throws {
-        guard person > 0 else { return }
-        let db = try ctx.database
-        let now = UTCClock.nowMicros()
-        try db.execute("""
-            UPDATE sales_leads SET first_name = '', last_name = '(erased)', email = '', phone = '', job_title = '',
-                notes = '', version = version + 1, updated_us = ?
-            WHERE person_id = ? AND last_name <> '(erased)'
-            """, [.integer(now), .integer(person)])
-        try db.execute("""
-            UPDATE sales_activities SET subject = '(erased)', notes = ''
-            WHERE (person_id = ? OR lead_id IN (SELECT id FROM sales_leads WHERE person_id = ?)) AND subject <> '(erased)'
-            """, [.integer(person), .integer(person)])
+    /// One audit entry per row of `table` whose `field` is about to move.
+    private static func auditRepoint(_ ctx: CallContext, _ db: Database, _ table: String, _ entity: String, field: String,
+                                     from old: Int64, to new: Int64) throws {
+        for row in try db.query("SELECT id, owner FROM \(table) WHERE \(field) = ? ORDER BY id", [.integer(old)]) {
+            try SalesAudit.repointed(ctx, entity: entity, id: row.int(0), owner: row.text(1), field: field, from: old, to: new)
+        }
     }
 }

@@ -5,7 +5,10 @@ import SalesContract
 /// names a company) and a person in contacts, an opportunity in the
 /// pipeline's first stage, and the lead marked converted. The in-process
 /// calls to contacts join that transaction, so either all of it commits or
-/// none of it does.
+/// none of it does. They also act for the caller: a rep converts with the
+/// rep's contacts rights, and the person, organization and opportunity get
+/// the lead's owner, which the rep's scope reaches (it is the rep under the
+/// `own` scope), so the rep owns and sees all of them afterwards.
 enum LeadConversion {
     static func register(on def: PluginDefinition) {
         def.unary(Sales.service + "ConvertLead", convert)
@@ -33,10 +36,12 @@ enum LeadConversion {
             if let stored = done.fingerprint, stored != fingerprint {
                 throw IdempotencyKeys.mismatch(method: "ConvertLead", key: req.idempotencyKey)
             }
-            return try response(ctx, db, done)  // a retry: the first result, nothing created
+            // A retry: the first result, nothing created (the lead must still be the caller's to write).
+            _ = try LeadStore(db: db).require(done.leadID, field: "lead_id", writableIn: ctx.scope)
+            return try response(ctx, db, done)
         }
         let leads = LeadStore(db: db)
-        var lead = try leads.require(req.leadID, field: "lead_id")
+        var lead = try leads.require(req.leadID, field: "lead_id", writableIn: ctx.scope)
         switch lead.status {
         case .converted:
             throw PluginError.failedPrecondition(
@@ -83,6 +88,7 @@ enum LeadConversion {
         deal.leadID = lead.id
         let opportunity = try OpportunityMethods.open(ctx, db, deal, prefix: "")
 
+        let before = lead
         lead.status = .converted
         lead.personID = person.id
         lead.organizationID = organization?.id ?? 0
@@ -90,6 +96,7 @@ enum LeadConversion {
         lead.version += 1
         lead.updatedUnixUs = UTCClock.nowMicros()
         try leads.save(lead)
+        try SalesAudit.lead(ctx, "convert", old: before, new: lead)
         try db.execute("""
             INSERT INTO sales_lead_conversions (lead_id, idempotency_key, person_id, organization_id, opportunity_id, converted_us,
                 fingerprint)

@@ -15,15 +15,21 @@ enum LeadMethods {
         let db = try ctx.database
         let store = LeadStore(db: db)
         let (previous, claim) = try Sales.idempotency.check(db, method: "CreateLead", req, key: \.idempotencyKey)
+        let scope = ctx.scope
         if let id = previous {
-            return try store.require(id)
+            let lead = try store.require(id)
+            return try SalesScope.retried(lead, owner: lead.owner, scope, method: "CreateLead", key: req.idempotencyKey)
         }
         var lead = req.lead
         if lead.status == .unspecified { lead.status = .new }
         try LeadStore.checkSettableStatus(lead.status, field: "lead.status")
         try LeadStore.validate(&lead)
         if lead.owner.isEmpty && !req.assignToTeam.isEmpty {
-            lead.owner = try Teams.nextMember(db, team: req.assignToTeam, field: "assign_to_team")
+            let member = try Teams.nextMember(ctx, db, team: req.assignToTeam, field: "assign_to_team")
+            try SalesScope.checkAssignable(scope, member: member, team: req.assignToTeam)
+            lead.owner = member
+        } else {
+            lead.owner = try scope.owner(for: lead.owner, "lead.owner: the lead")
         }
         let now = UTCClock.nowMicros()
         lead.id = 0
@@ -35,19 +41,21 @@ enum LeadMethods {
         lead.createdUnixUs = now
         lead.updatedUnixUs = now
         try store.insert(&lead)
+        try SalesAudit.lead(ctx, "create", old: nil, new: lead)
         try Sales.idempotency.record(db, claim, resultID: lead.id)
         try SalesEvents.lead(ctx, "created", lead, "Lead \(LeadStore.displayName(lead)) created")
         return lead
     }
 
     static func get(_ ctx: CallContext, _ req: Crm_Sales_V1_GetLeadRequest) throws -> Lead {
-        try LeadStore(db: ctx.database).require(req.id)
+        try LeadStore(db: ctx.database).require(req.id, readableIn: ctx.scope)
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Sales_V1_UpdateLeadRequest) throws -> Lead {
         let fields = try LeadStore.updateMask.resolve(req.updateMask, req.lead)
         let store = LeadStore(db: try ctx.database)
-        var lead = try store.require(req.lead.id, field: "lead.id")
+        let scope = ctx.scope
+        var lead = try store.require(req.lead.id, field: "lead.id", writableIn: scope)
         try Validate.expectedVersion(req.expectedVersion, lead.version, noun: "lead \(lead.id)")
         if lead.status == .converted {
             throw PluginError.failedPrecondition("lead.id: lead \(lead.id) is converted and can no longer change")
@@ -59,10 +67,12 @@ enum LeadMethods {
             lead.disqualifiedReason = ""
         }
         try LeadStore.validate(&lead)
+        if lead.owner != before.owner { lead.owner = try scope.owner(for: lead.owner, "lead.owner: lead \(lead.id)") }
         guard lead != before else { return lead }
         lead.version += 1
         lead.updatedUnixUs = UTCClock.nowMicros()
         try store.save(lead)
+        try SalesAudit.lead(ctx, "update", old: before, new: lead)
         try SalesEvents.lead(ctx, "updated", lead, "Lead \(LeadStore.displayName(lead)) updated")
         return lead
     }
@@ -73,6 +83,7 @@ enum LeadMethods {
         if req.status != .unspecified { filter.add("status = ?", .integer(Int64(req.status.rawValue))) }
         if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
         if !req.source.isEmpty { filter.add("source = ?", .text(req.source)) }
+        ctx.scope.apply(to: &filter, ownerColumn: "owner")
         if let after = paging.after { filter.add("id > ?", after[0]) }
         let page = try fetchPage(try ctx.database, "SELECT \(LeadStore.columns) FROM sales_leads \(filter.clause) ORDER BY id LIMIT ?",
                                  filter.parameters, paging, decode: LeadStore.decode, key: { [$0[0]] })
@@ -84,10 +95,11 @@ enum LeadMethods {
 
     static func qualify(_ ctx: CallContext, _ req: Crm_Sales_V1_QualifyLeadRequest) throws -> Lead {
         let store = LeadStore(db: try ctx.database)
-        var lead = try store.require(req.id)
+        var lead = try store.require(req.id, writableIn: ctx.scope)
         if lead.status == .converted {
             throw PluginError.failedPrecondition("id: lead \(lead.id) is converted and can no longer be qualified or disqualified")
         }
+        let before = lead
         let action: String
         var reason = req.reason
         if req.disqualify {
@@ -106,6 +118,7 @@ enum LeadMethods {
         lead.version += 1
         lead.updatedUnixUs = UTCClock.nowMicros()
         try store.save(lead)
+        try SalesAudit.lead(ctx, req.disqualify ? "disqualify" : "qualify", old: before, new: lead)
         let summary = "Lead \(LeadStore.displayName(lead)) \(action)" + (req.disqualify ? ": \(reason)" : "")
         try SalesEvents.lead(ctx, action, lead, summary)
         return lead

@@ -63,6 +63,20 @@ struct LeadStore {
         return lead
     }
 
+    /// The lead if `scope` reaches it; NOT_FOUND as for a missing id otherwise.
+    func require(_ id: Int64, field: String = "id", readableIn scope: RecordScope) throws -> Lead {
+        let lead = try require(id, field: field)
+        try SalesScope.readable(scope, owner: lead.owner, PluginError.notFound("\(field): lead \(id) does not exist"))
+        return lead
+    }
+
+    /// The lead if `scope` reaches it; PERMISSION_DENIED otherwise (a write).
+    func require(_ id: Int64, field: String = "id", writableIn scope: RecordScope) throws -> Lead {
+        let lead = try require(id, field: field)
+        try scope.checkWritable(owner: lead.owner, "\(field): lead \(id)")
+        return lead
+    }
+
     func insert(_ lead: inout Lead) throws {
         lead.id = try db.execute("""
             INSERT INTO sales_leads (\(Self.columns.dropFirst(4)))

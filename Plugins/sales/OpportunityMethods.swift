@@ -15,7 +15,13 @@ enum OpportunityMethods {
         let db = try ctx.database
         let (previous, claim) = try Sales.idempotency.check(db, method: "CreateOpportunity", req, key: \.idempotencyKey)
         if let id = previous {
-            return try OpportunityStore(db: db).require(id)
+            let o = try OpportunityStore(db: db).require(id)
+            return try SalesScope.retried(o, owner: o.owner, ctx.scope, method: "CreateOpportunity", key: req.idempotencyKey)
+        }
+        // A lead out of the caller's scope is as missing as one that never was.
+        if req.opportunity.leadID > 0 {
+            _ = try LeadStore(db: db).require(req.opportunity.leadID, field: "opportunity.lead_id",
+                                              readableIn: ctx.scope(for: SalesScope.leadRead))
         }
         let opportunity = try open(ctx, db, req.opportunity, prefix: "opportunity.")
         try Sales.idempotency.record(db, claim, resultID: opportunity.id)
@@ -25,10 +31,13 @@ enum OpportunityMethods {
     /// Opens an opportunity from `draft` (CreateOpportunity and ConvertLead):
     /// checks it, puts it in its pipeline's stage (the first for stage 0),
     /// records the history row and publishes sales.opportunity.created.
-    /// `prefix` is put before field names in errors.
+    /// The owner must be in the caller's opportunity write scope (an empty
+    /// one becomes the caller under a limited scope). `prefix` is put before
+    /// field names in errors.
     static func open(_ ctx: CallContext, _ db: Database, _ draft: Opportunity, prefix: String) throws -> Opportunity {
         var o = draft
         try validate(ctx, &o, prefix: prefix, checkPeople: true)
+        o.owner = try ctx.scope(for: SalesScope.opportunityWrite).owner(for: o.owner, "\(prefix)owner: the opportunity")
         let pipeline = try PipelineMethods.require(db, o.pipelineID, field: "\(prefix)pipeline_id")
         let stage: Stage
         if o.stageID == 0 {
@@ -57,20 +66,22 @@ enum OpportunityMethods {
         o.updatedUnixUs = now
         let store = OpportunityStore(db: db)
         try store.insert(&o)
+        try SalesAudit.opportunity(ctx, "create", old: nil, new: o)
         o.stageHistory = try store.history(o.id)
         try SalesEvents.opportunity(ctx, "created", o, "\(OpportunityStore.describe(o)) opened in \(stage.name)")
         return o
     }
 
     static func get(_ ctx: CallContext, _ req: Crm_Sales_V1_GetOpportunityRequest) throws -> Opportunity {
-        try OpportunityStore(db: ctx.database).require(req.id)
+        try OpportunityStore(db: ctx.database).require(req.id, readableIn: ctx.scope)
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Sales_V1_UpdateOpportunityRequest) throws -> Opportunity {
         let fields = try OpportunityStore.updateMask.resolve(req.updateMask, req.opportunity)
         let db = try ctx.database
         let store = OpportunityStore(db: db)
-        var o = try store.require(req.opportunity.id, field: "opportunity.id")
+        let scope = ctx.scope
+        var o = try store.require(req.opportunity.id, field: "opportunity.id", writableIn: scope)
         try Validate.expectedVersion(req.expectedVersion, o.version, noun: "opportunity \(o.id)")
         let before = o
         OpportunityStore.copy(req.opportunity, to: &o, fields: fields.names)
@@ -80,10 +91,12 @@ enum OpportunityMethods {
         if o.organizationID != before.organizationID {
             try ContactsLink.requireOrganization(ctx, o.organizationID, field: "opportunity.organization_id")
         }
+        if o.owner != before.owner { o.owner = try scope.owner(for: o.owner, "opportunity.owner: opportunity \(o.id)") }
         guard o != before else { return o }
         o.version += 1
         o.updatedUnixUs = UTCClock.nowMicros()
         try store.save(o)
+        try SalesAudit.opportunity(ctx, "update", old: before, new: o)
         try SalesEvents.opportunity(ctx, "updated", o, "\(OpportunityStore.describe(o)) updated")
         return o
     }
@@ -102,6 +115,7 @@ enum OpportunityMethods {
         if !req.owner.isEmpty { filter.add("o.owner = ?", .text(req.owner)) }
         if req.personID != 0 { filter.add("o.person_id = ?", .integer(req.personID)) }
         if req.organizationID != 0 { filter.add("o.organization_id = ?", .integer(req.organizationID)) }
+        ctx.scope.apply(to: &filter, ownerColumn: "o.owner")
         if let after = paging.after { filter.add("o.id > ?", after[0]) }
         // Lists leave stage_history out; GetOpportunity has it.
         let page = try fetchPage(try ctx.database, "\(OpportunityStore.select) \(filter.clause) ORDER BY o.id LIMIT ?",

@@ -14,7 +14,7 @@ enum OpportunityStages {
     static func move(_ ctx: CallContext, _ req: Crm_Sales_V1_MoveOpportunityRequest) throws -> Opportunity {
         let db = try ctx.database
         let store = OpportunityStore(db: db)
-        var o = try requireOpen(store, req.id)
+        var o = try requireOpen(ctx, store, req.id)
         try Validate.positiveID(req.stageID, "stage_id")
         guard (0...100).contains(req.probability) else {
             throw PluginError.invalidArgument("probability must be 0 to 100, not \(req.probability)")
@@ -24,6 +24,7 @@ enum OpportunityStages {
         let probability = req.probability == 0 ? stage.probability : req.probability
         let now = UTCClock.nowMicros()
         let previous = o.stageID
+        let before = o
         if stage.id == previous {
             // Already there: at most a new probability, and no new history row.
             guard probability != o.probability else { return o }
@@ -31,6 +32,7 @@ enum OpportunityStages {
             o.version += 1
             o.updatedUnixUs = now
             try store.save(o)
+            try SalesAudit.opportunity(ctx, "move", old: before, new: o)
             try SalesEvents.opportunity(ctx, "updated", o, "\(OpportunityStore.describe(o)) now at \(probability) %")
             return o
         }
@@ -40,6 +42,7 @@ enum OpportunityStages {
         o.version += 1
         o.updatedUnixUs = now
         try store.save(o)
+        try SalesAudit.opportunity(ctx, "move", old: before, new: o)
         try store.enter(o.id, stageID: stage.id, stageName: stage.name, at: now)
         o.stageHistory = try store.history(o.id)
         try SalesEvents.opportunity(ctx, "stage_changed", o, previousStageID: previous,
@@ -63,9 +66,10 @@ enum OpportunityStages {
     /// "Lost"); its history keeps the stage it closed from.
     private static func close(_ ctx: CallContext, _ id: Int64, won: Bool, reason: String) throws -> Opportunity {
         let store = OpportunityStore(db: try ctx.database)
-        var o = try requireOpen(store, id)
+        var o = try requireOpen(ctx, store, id)
         let now = UTCClock.nowMicros()
         let previous = o.stageID
+        let before = o
         o.status = won ? .won : .lost
         o.stageID = 0
         o.stageName = won ? "Won" : "Lost"
@@ -75,6 +79,7 @@ enum OpportunityStages {
         o.version += 1
         o.updatedUnixUs = now
         try store.save(o)
+        try SalesAudit.opportunity(ctx, won ? "win" : "lose", old: before, new: o)
         try store.enter(o.id, stageID: 0, stageName: o.stageName, at: now)
         o.stageHistory = try store.history(o.id)
         let summary = won ? "\(OpportunityStore.describe(o)) won" : "\(OpportunityStore.describe(o)) lost: \(reason)"
@@ -82,8 +87,9 @@ enum OpportunityStages {
         return o
     }
 
-    private static func requireOpen(_ store: OpportunityStore, _ id: Int64) throws -> Opportunity {
-        let o = try store.require(id)
+    /// An open opportunity in the caller's write scope.
+    private static func requireOpen(_ ctx: CallContext, _ store: OpportunityStore, _ id: Int64) throws -> Opportunity {
+        let o = try store.require(id, writableIn: ctx.scope)
         guard o.status == .open else {
             let state = o.status == .won ? "won" : "lost"
             throw PluginError.failedPrecondition("id: opportunity \(id) is already \(state); only open opportunities change stage")

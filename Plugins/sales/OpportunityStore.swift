@@ -70,6 +70,20 @@ struct OpportunityStore {
         return opportunity
     }
 
+    /// The opportunity if `scope` reaches it; NOT_FOUND as for a missing id otherwise.
+    func require(_ id: Int64, field: String = "id", readableIn scope: RecordScope) throws -> Opportunity {
+        let o = try require(id, field: field)
+        try SalesScope.readable(scope, owner: o.owner, PluginError.notFound("\(field): opportunity \(id) does not exist"))
+        return o
+    }
+
+    /// The opportunity if `scope` reaches it; PERMISSION_DENIED otherwise (a write).
+    func require(_ id: Int64, field: String = "id", writableIn scope: RecordScope) throws -> Opportunity {
+        let o = try require(id, field: field)
+        try scope.checkWritable(owner: o.owner, "\(field): opportunity \(id)")
+        return o
+    }
+
     /// Oldest first; the current stage (or outcome) is the last, with no left time.
     func history(_ id: Int64) throws -> [Crm_Sales_V1_StageChange] {
         try db.query("""

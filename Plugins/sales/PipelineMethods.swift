@@ -59,10 +59,19 @@ enum PipelineMethods {
             while try insert.step() {}
         }
         if req.makeDefault {
+            // The default that stops being one changed too: its own audit entry.
+            for row in try db.query("SELECT id FROM sales_pipelines WHERE is_default = 1 AND id <> ?", [.integer(id)]) {
+                var old = try require(db, row.int(0))
+                let before = old
+                old.isDefault = false
+                try SalesAudit.pipeline(ctx, "update", old: before, new: old)
+            }
             try db.execute("UPDATE sales_pipelines SET is_default = CASE WHEN id = ? THEN 1 ELSE 0 END", [.integer(id)])
         }
         try Sales.idempotency.record(db, claim, resultID: id)
-        return try require(db, id)
+        let pipeline = try require(db, id)
+        try SalesAudit.pipeline(ctx, "create", old: nil, new: pipeline)
+        return pipeline
     }
 
     static func get(_ ctx: CallContext, _ req: Crm_Sales_V1_GetPipelineRequest) throws -> Pipeline {

@@ -2,7 +2,10 @@ import CRMPluginKit
 import SalesContract
 
 /// Forecast and stage statistics, aggregated by SQL over the indexes: no
-/// opportunity rows are loaded into the plugin.
+/// opportunity rows are loaded into the plugin. Both count only the
+/// opportunities whose owner the caller's sales.report.read scope reaches,
+/// inside the SQL, so every count, sum and rate is over those alone: a
+/// rep's forecast is the rep's own pipeline.
 enum Reports {
     static func register(on def: PluginDefinition) {
         def.unary(Sales.service + "GetForecast", forecast)
@@ -42,6 +45,7 @@ enum Reports {
             filter.add("pipeline_id = ?", .integer(req.pipelineID))
         }
         if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
+        ctx.scope.apply(to: &filter, ownerColumn: "owner")
         let rows: [[SQLValue]]
         do {
             rows = try db.query("""
@@ -79,20 +83,30 @@ enum Reports {
     static func stageStats(_ ctx: CallContext, _ req: Crm_Sales_V1_GetStageStatsRequest) throws -> Crm_Sales_V1_GetStageStatsResponse {
         let db = try ctx.database
         let pipeline = try PipelineMethods.require(db, req.pipelineID, field: "pipeline_id")
-        let rows = try db.query("""
+        // The visits of in-scope opportunities only; every stage still gets its row.
+        let scope = ctx.scope.condition(ownerColumn: "o.owner")
+        let rows: [[SQLValue]]
+        do {
+            rows = try db.query("""
             SELECT s.id, s.name,
                 COUNT(DISTINCT h.opportunity_id),
-                COUNT(DISTINCT CASE WHEN o.status = 2 THEN h.opportunity_id END),
-                COUNT(DISTINCT CASE WHEN o.status = 3 THEN h.opportunity_id END),
+                COUNT(DISTINCT CASE WHEN h.status = 2 THEN h.opportunity_id END),
+                COUNT(DISTINCT CASE WHEN h.status = 3 THEN h.opportunity_id END),
                 COALESCE(SUM(CASE WHEN h.left_us > 0 THEN h.left_us - h.entered_us END)
                     / NULLIF(SUM(CASE WHEN h.left_us > 0 THEN 1 ELSE 0 END), 0) / 1000000, 0)
             FROM sales_stages s
-            LEFT JOIN sales_stage_history h ON h.stage_id = s.id
-            LEFT JOIN sales_opportunities o ON o.id = h.opportunity_id
+            LEFT JOIN (
+                SELECT v.stage_id, v.opportunity_id, v.entered_us, v.left_us, o.status
+                FROM sales_stage_history v JOIN sales_opportunities o ON o.id = v.opportunity_id
+                WHERE \(scope.sql)
+            ) h ON h.stage_id = s.id
             WHERE s.pipeline_id = ?
             GROUP BY s.id, s.name, s.position
             ORDER BY s.position
-            """, [.integer(pipeline.id)])
+            """, scope.parameters + [.integer(pipeline.id)])
+        } catch let error as PluginError where error.message.contains("integer overflow") {
+            throw PluginError(.outOfRange, "the time spent in a stage sums beyond int64 microseconds")
+        }
         return .with {
             $0.stages = rows.map { row in
                 let won = row.int(3)

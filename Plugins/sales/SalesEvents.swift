@@ -3,7 +3,9 @@ import SalesContract
 
 /// Publishes the module's events in the call's transaction. Each carries an
 /// `About` naming the people and organizations the record links to, so the
-/// contacts module files it on their timelines.
+/// contacts module files it on their timelines. Each is published about its
+/// record and that record's owner, so crmd streams it only to callers whose
+/// scope reaches the owner and empties it when the record is redacted.
 enum SalesEvents {
     static func about(people: [Int64], organizations: [Int64], _ summary: String) -> About {
         var about = About()
@@ -17,7 +19,7 @@ enum SalesEvents {
         var event = Crm_Sales_V1_LeadEvent()
         event.lead = lead
         event.about = about(people: [lead.personID], organizations: [lead.organizationID], summary)
-        try ctx.publish("sales.lead.\(action)", event)
+        try ctx.publish("sales.lead.\(action)", event, about: subject("sales.lead", lead.id, lead.owner))
     }
 
     static func opportunity(_ ctx: CallContext, _ action: String, _ opportunity: Opportunity, previousStageID: Int64 = 0,
@@ -26,7 +28,8 @@ enum SalesEvents {
         event.opportunity = opportunity
         event.previousStageID = previousStageID
         event.about = about(people: [opportunity.personID], organizations: [opportunity.organizationID], summary)
-        try ctx.publish("sales.opportunity.\(action)", event)
+        try ctx.publish("sales.opportunity.\(action)", event,
+                        about: subject("sales.opportunity", opportunity.id, opportunity.owner))
     }
 
     /// An activity is about its person and about the people and
@@ -45,7 +48,11 @@ enum SalesEvents {
         var event = Crm_Sales_V1_ActivityEvent()
         event.activity = activity
         event.about = about(people: people, organizations: organizations, summary)
-        try ctx.publish("sales.activity.\(action)", event)
+        try ctx.publish("sales.activity.\(action)", event, about: subject("sales.activity", activity.id, activity.owner))
+    }
+
+    static func subject(_ entity: String, _ id: Int64, _ owner: String) -> EventSubject {
+        EventSubject(entity: entity, recordID: String(id), owner: owner.nonEmpty)
     }
 
     /// Positive ids, each once, in first-seen order.

@@ -27,7 +27,8 @@ enum Teams {
         let db = try ctx.database
         // The member whose turn it was keeps it if they stay on the team.
         var next = 0
-        if let current = try load(db, name), let index = members.firstIndex(of: current.nextMember) { next = index }
+        let current = try load(db, name)
+        if let current, let index = members.firstIndex(of: current.nextMember) { next = index }
         try db.execute("""
             INSERT INTO sales_teams (name, next_index) VALUES (?, ?)
             ON CONFLICT (name) DO UPDATE SET next_index = excluded.next_index
@@ -44,6 +45,7 @@ enum Teams {
         team.name = name
         team.members = members
         team.nextMember = members[next]
+        if current != team { try SalesAudit.team(ctx, "set", old: current, new: team) }
         return team
     }
 
@@ -69,13 +71,16 @@ enum Teams {
 
     /// The member whose turn it is; advances the pointer. Call inside the
     /// writing transaction that assigns the lead.
-    static func nextMember(_ db: Database, team name: String, field: String) throws -> String {
+    static func nextMember(_ ctx: CallContext, _ db: Database, team name: String, field: String) throws -> String {
         guard let team = try load(db, name), !team.members.isEmpty else {
             throw PluginError.notFound("\(field): team \"\(name)\" does not exist")
         }
         let index = team.members.firstIndex(of: team.nextMember) ?? 0
-        try db.execute("UPDATE sales_teams SET next_index = ? WHERE name = ?",
-                       [.integer(Int64((index + 1) % team.members.count)), .text(name)])
+        let next = (index + 1) % team.members.count
+        try db.execute("UPDATE sales_teams SET next_index = ? WHERE name = ?", [.integer(Int64(next)), .text(name)])
+        var advanced = team
+        advanced.nextMember = team.members[next]
+        try SalesAudit.team(ctx, "assign", old: team, new: advanced)
         return team.nextMember
     }
 }

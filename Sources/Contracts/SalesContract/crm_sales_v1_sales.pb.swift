@@ -23,6 +23,28 @@
 /// an integer amount in the currency's minor units with an ISO 4217 code.
 /// Error messages name the field at fault; any call may also get the
 /// kernel's statuses listed in contacts.proto.
+///
+/// Record scope (docs/ACCESS.md): leads, opportunities and activities are
+/// each in scope by their own owner, for the scope the caller's roles give
+/// the method's permission (a sales_rep: own records; a sales_manager: all).
+/// A record out of scope is NOT_FOUND on a read, in the words of a missing
+/// id, and is absent from every list, forecast row, count and sum; a write
+/// to one is PERMISSION_DENIED, as is giving a record an owner out of scope.
+/// Under a limited scope an empty owner on a create becomes the caller. A
+/// record without an owner is in scope `all` only. An activity follows its
+/// own owner, not its lead's or opportunity's. Pipelines and teams are
+/// shared configuration: no owner, their permission is enough. An
+/// idempotency key another caller used, out of this caller's scope, is
+/// FAILED_PRECONDITION as a key used with another request.
+///
+/// Audit (docs/AUDIT.md): every write records, in its transaction, one entry
+/// per record it changes (entities sales.lead, sales.opportunity,
+/// sales.activity, sales.pipeline, sales.team; record id the id, or the
+/// team's name) with each changed field's old and new value, under the
+/// .proto field names; actions create, update, qualify, disqualify, convert,
+/// move, win, lose, complete, set, assign (a round-robin turn), merge and
+/// erase (contacts' events). A retry answered from its idempotency key
+/// writes nothing and records nothing.
 
 import SwiftProtobuf
 

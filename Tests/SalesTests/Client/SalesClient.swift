@@ -14,11 +14,17 @@ public let salesService = "/crm.sales.v1.Sales/"
 /// Typed calls to the sales plugin over the socket, for tests.
 public struct SalesClient {
     public let connection: Connection
+    /// Sent with every call: `["crm-user": name]` acts for that CRM user
+    /// when this process is crmd's trusted proxy (AccessSupport).
+    public let metadata: [String: String]
 
-    public init(connection: Connection) { self.connection = connection }
+    public init(connection: Connection, metadata: [String: String] = [:]) {
+        self.connection = connection
+        self.metadata = metadata
+    }
 
     public func call<Response: Message>(_ method: String, _ request: some Message, as: Response.Type = Response.self) async throws -> Response {
-        try await connection.call(salesService + method, request, as: Response.self)
+        try await connection.call(salesService + method, request, as: Response.self, metadata: metadata)
     }
 
     public func createLead(first: String = "", last: String = "", company: String = "", email: String = "", phone: String = "",
