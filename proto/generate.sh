@@ -154,7 +154,7 @@ PY
 # its <prefix>MessageTypes and <prefix>DescriptorSet, its protos.
 contract CRMRPCContract rpc crm/rpc/v1/frame.proto
 contract CRMOptionsContract options crm/options/v1/options.proto
-contract CRMKernelContract kernel crm/kernel/v1/{health,reflection,plugins,events,storage,access}.proto
+contract CRMKernelContract kernel crm/kernel/v1/{health,reflection,plugins,events,storage,access,audit}.proto
 contract ContactsContract contacts crm/contacts/v1/contacts.proto
 contract SalesContract sales crm/sales/v1/sales.proto
 contract ProbeContract probe crm/testing/v1/probe.proto

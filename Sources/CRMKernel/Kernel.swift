@@ -16,6 +16,7 @@ public final class Kernel: @unchecked Sendable {
     private var dataDirectoryLock: DataDirectoryLock?
     private var storage: Storage?
     private var retention: EventRetention?
+    private var auditRetention: AuditRetention?
     private let logger = Logger(label: "crm.kernel")
 
     public init(config: KernelConfig) {
@@ -53,6 +54,9 @@ public final class Kernel: @unchecked Sendable {
             subscriberPositions: { [plugins] in plugins.subscriberPositions() })
         retention.start(every: 60)
         self.retention = retention
+        let auditRetention = AuditRetention(storage: storage, retentionDays: config.auditRetentionDays)
+        auditRetention.start(every: 60)
+        self.auditRetention = auditRetention
         router.seal()
         HealthService.prepareAnswers(router: router, health: health)
         let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health, storage: storage,
@@ -78,6 +82,7 @@ public final class Kernel: @unchecked Sendable {
         } else {
             dispatcher.shutdown()
             retention?.stop()
+            auditRetention?.stop()
             plugins.stopSubscribers()
             plugins.shutdownAll()
             storage?.close()

@@ -31,8 +31,27 @@ public struct PageTokens: Sendable {
         return (Array(items[start..<end]), end < items.count ? "\(end)-\(check(list, end))" : "")
     }
 
+    /// A token for a list paged by position (keyset) rather than offset, for
+    /// lists that grow while they are paged (the audit trail): it carries the
+    /// last position shown, checked like an offset token. `list` should name
+    /// the filters too, so a token cannot be reused with others.
+    public func cursor(list: String, position: Int64) -> String {
+        "\(position)-\(check(list, position))"
+    }
+
+    /// The position a `cursor` token carries; a token not issued for `list`
+    /// by this issuer, or a position of 0 or less, is refused.
+    public func position(of token: String, list: String) throws -> Int64 {
+        let parts = token.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let position = Int64(parts[0]), position > 0, String(position) == parts[0],
+              parts[1] == check(list, position) else {
+            throw InvalidToken()
+        }
+        return position
+    }
+
     /// FNV-1a over the list name, the offset and the salt.
-    private func check(_ list: String, _ offset: Int) -> String {
+    private func check(_ list: String, _ offset: some BinaryInteger) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in Array("\(list)|\(offset)|\(salt)".utf8) {
             hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3

@@ -9,7 +9,8 @@ import SwiftProtobuf
 struct AccessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "access", abstract: "Manage CRM users, teams, roles and grants.",
-        subcommands: [Users.self, Teams.self, Roles.self, Grant.self, Revoke.self, Bind.self, Unbind.self])
+        subcommands: [Users.self, Teams.self, Roles.self, Grant.self, Revoke.self, Bind.self, Unbind.self,
+                      Disable.self, Enable.self, Explain.self])
 
     static let service = "/crm.kernel.v1.Access/"
 
@@ -86,25 +87,6 @@ struct AccessCommand: AsyncParsableCommand {
         }
     }
 
-    struct Roles: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "List the roles and their permissions (with record scope).")
-        @OptionGroup var connection: ConnectionOptions
-
-        func run() async throws {
-            try await runCalls {
-                let client = try connection.connect()
-                try await eachPage(client, "ListRoles", Crm_Kernel_V1_ListRolesRequest.self) {
-                    (page: Crm_Kernel_V1_ListRolesResponse) in
-                    for role in page.roles {
-                        print("\(role.name): \(role.description_p)")
-                        for p in role.permissions { print("  \(p.permission) (\(scopeName(p.scope)))") }
-                    }
-                }
-            }
-        }
-    }
-
     struct Grant: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Grant a role to a user.")
         @OptionGroup var connection: ConnectionOptions
@@ -150,7 +132,7 @@ struct AccessCommand: AsyncParsableCommand {
 }
 
 /// Calls an Access method that answers with the user, and prints its line.
-private func changeUser(_ connection: ConnectionOptions, _ method: String, _ request: some Message) async throws {
+func changeUser(_ connection: ConnectionOptions, _ method: String, _ request: some Message) async throws {
     try await runCalls {
         let user = try await connection.connect().call(AccessCommand.service + method, request, as: Crm_Kernel_V1_User.self)
         print(line(user))
@@ -158,7 +140,7 @@ private func changeUser(_ connection: ConnectionOptions, _ method: String, _ req
 }
 
 /// Calls a list method page by page until the last, handing each page to `body`.
-private func eachPage<Request: Message & PagedRequest, Response: Message & PagedResponse>(
+func eachPage<Request: Message & PagedRequest, Response: Message & PagedResponse>(
     _ client: Connection, _ method: String, _ request: Request.Type, _ body: (Response) -> Void
 ) async throws {
     var token = ""
@@ -171,8 +153,8 @@ private func eachPage<Request: Message & PagedRequest, Response: Message & Paged
     } while !token.isEmpty
 }
 
-private protocol PagedRequest { var pageToken: String { get set } }
-private protocol PagedResponse { var nextPageToken: String { get } }
+protocol PagedRequest { var pageToken: String { get set } }
+protocol PagedResponse { var nextPageToken: String { get } }
 extension Crm_Kernel_V1_ListUsersRequest: PagedRequest {}
 extension Crm_Kernel_V1_ListTeamsRequest: PagedRequest {}
 extension Crm_Kernel_V1_ListRolesRequest: PagedRequest {}
@@ -181,16 +163,16 @@ extension Crm_Kernel_V1_ListTeamsResponse: PagedResponse {}
 extension Crm_Kernel_V1_ListRolesResponse: PagedResponse {}
 
 /// "alice  uids 1001,1002  roles read_only  teams east  Alice A."
-private func line(_ user: Crm_Kernel_V1_User) -> String {
+func line(_ user: Crm_Kernel_V1_User) -> String {
     func list(_ items: [String]) -> String { items.isEmpty ? "-" : items.joined(separator: ",") }
     return "\(user.name)  uids \(list(user.uids.map(String.init)))  roles \(list(user.roles))  teams \(list(user.teams))"
-        + (user.displayName.isEmpty ? "" : "  \(user.displayName)")
+        + (user.disabled ? "  disabled" : "") + (user.displayName.isEmpty ? "" : "  \(user.displayName)")
 }
 
 /// "east  ada,bob"
 private func teamLine(_ team: Crm_Kernel_V1_Team) -> String { "\(team.name)  \(team.members.joined(separator: ","))" }
 
-private func scopeName(_ scope: Crm_Kernel_V1_RecordScope) -> String {
+func scopeName(_ scope: Crm_Kernel_V1_RecordScope) -> String {
     switch scope {
     case .own: return "own"
     case .team: return "team"

@@ -45,6 +45,9 @@ struct Crmd: ParsableCommand {
     @Option(name: .long, help: "Keep at most this many bus events, 0 = no limit (default 0).")
     var eventRetentionCount: Int?
 
+    @Option(name: .long, help: "Keep audit entries this many days, 0 = forever (default 0).")
+    var auditRetentionDays: Int?
+
     @Option(name: .long, help: "Largest message accepted or sent, in bytes (default 4 MiB).")
     var maxMessageBytes: Int?
 
@@ -99,6 +102,7 @@ struct Crmd: ParsableCommand {
         if checkDatabase { c.checkDatabaseAtStart = true }
         if let eventRetentionDays { c.eventRetentionDays = eventRetentionDays }
         if let eventRetentionCount { c.eventRetentionCount = eventRetentionCount }
+        if let auditRetentionDays { c.auditRetentionDays = auditRetentionDays }
         if let synchronous { c.synchronousFull = try parse { try KernelConfig.parseSynchronous(synchronous) } }
         if let maxMessageBytes { c.limits.maxMessageBytes = maxMessageBytes }
         if let maxInFlight { c.limits.maxInFlightPerConnection = maxInFlight }

@@ -13,7 +13,7 @@ import Testing
         let all = try await client.call("/crm.kernel.v1.Health/Check", Crm_Kernel_V1_HealthCheckRequest(),
                                         as: Crm_Kernel_V1_HealthCheckResponse.self)
         #expect(all.status == .serving)
-        #expect(all.services.map(\.service) == ["crm.kernel.v1.Access", "crm.kernel.v1.Events", "crm.kernel.v1.Health",
+        #expect(all.services.map(\.service) == ["crm.kernel.v1.Access", "crm.kernel.v1.Audit", "crm.kernel.v1.Events", "crm.kernel.v1.Health",
                                                 "crm.kernel.v1.Plugins", "crm.kernel.v1.Reflection", "crm.kernel.v1.Storage", "crm.testing.v1.Probe"])
         #expect(all.services.last?.plugin == "probe")
         let one = try await client.call("/crm.kernel.v1.Health/Check",
@@ -89,7 +89,8 @@ import Testing
         let second = try await client.call("/crm.kernel.v1.Reflection/ListServices",
                                            Crm_Kernel_V1_ListServicesRequest.with { $0.pageSize = 4; $0.pageToken = first.nextPageToken },
                                            as: Crm_Kernel_V1_ListServicesResponse.self)
-        #expect(second.services.map(\.name) == ["crm.kernel.v1.Reflection", "crm.kernel.v1.Storage", "crm.testing.v1.Probe"])
+        #expect(second.services.map(\.name) == ["crm.kernel.v1.Plugins", "crm.kernel.v1.Reflection", "crm.kernel.v1.Storage",
+                                                "crm.testing.v1.Probe"])
         #expect(second.nextPageToken.isEmpty)
     }
 }

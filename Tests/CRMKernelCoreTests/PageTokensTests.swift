@@ -60,4 +60,14 @@ import Testing
         let next = try tokens.page(items, list: "l", size: 10, token: "").next
         #expect(throws: PageTokens.InvalidToken.self) { try tokens.page(Array(0..<10), list: "l", size: 10, token: next) }
     }
+
+    @Test func cursorTokensCarryTheirPositionForTheirListOnly() throws {
+        let token = tokens.cursor(list: "audit|a", position: 1234)
+        #expect(try tokens.position(of: token, list: "audit|a") == 1234)
+        #expect(throws: PageTokens.InvalidToken.self) { try tokens.position(of: token, list: "audit|b") }
+        #expect(throws: PageTokens.InvalidToken.self) { try PageTokens(salt: 7).position(of: token, list: "audit|a") }
+        for bad in ["", "1234", "0-x", "-5-x", "01234-" + token.split(separator: "-")[1], token + "-1"] {
+            #expect(throws: PageTokens.InvalidToken.self) { try tokens.position(of: bad, list: "audit|a") }
+        }
+    }
 }

@@ -68,6 +68,7 @@ final class AccessControl: @unchecked Sendable {
         guard let principal else {
             return RPCError(.permissionDenied, "uid \(uid) is not bound to a CRM user; an administrator must bind it")
         }
+        if principal.disabled { return RPCError(.permissionDenied, "\(who(principal)) is disabled") }
         if permission.isEmpty {
             return principal.rights.everything ? nil : RPCError(
                 .permissionDenied, "\(who(principal)) lacks administrator: the method declares no permission")

@@ -13,6 +13,14 @@ struct AccessModel: Sendable {
         var uids: Set<UInt32> = []
         var roles: Set<String> = []
         var version: Int64 = 1
+        var disabled = false
+    }
+
+    /// A role an administrator created (first-party roles are code: FirstPartyRoles).
+    struct CustomRole: Sendable {
+        var id: Int64
+        var role: AccessRole
+        var version: Int64 = 1
     }
 
     struct Team: Sendable {
@@ -23,7 +31,11 @@ struct AccessModel: Sendable {
 
     var users: [String: User] = [:]
     var teams: [String: Team] = [:]
+    var customRoles: [String: CustomRole] = [:]
     var nextID: Int64 = 1
+
+    /// A role by name: first-party or custom.
+    func role(named name: String) -> AccessRole? { FirstPartyRoles.byName[name] ?? customRoles[name]?.role }
 
     /// The user `uid` is bound to.
     func user(boundTo uid: UInt32) -> User? { users.values.first { $0.uids.contains(uid) } }
@@ -41,6 +53,7 @@ struct AccessModel: Sendable {
             $0.roles = user.roles.sorted()
             $0.teams = teams.values.filter { $0.members.contains(user.name) }.map(\.name).sorted()
             $0.version = user.version
+            $0.disabled = user.disabled
         }
     }
 
@@ -83,10 +96,14 @@ final class Principal: @unchecked Sendable {
     let ownOwners: OwnerList
     let teamOwners: OwnerList
 
-    init(user: String?, rights: Rights, proxyUID: Int64 = -1, teamMates: [String] = []) {
+    /// A disabled user: every call acting for them is refused.
+    let disabled: Bool
+
+    init(user: String?, rights: Rights, proxyUID: Int64 = -1, teamMates: [String] = [], disabled: Bool = false) {
         self.user = user
         self.rights = rights
         self.proxyUID = proxyUID
+        self.disabled = disabled
         ownOwners = OwnerList(user.map { [$0] } ?? [])
         teamOwners = OwnerList((user.map { [$0] } ?? []) + teamMates.filter { $0 != user })
     }
@@ -95,6 +112,7 @@ final class Principal: @unchecked Sendable {
         user = other.user
         rights = other.rights
         self.proxyUID = proxyUID
+        disabled = other.disabled
         ownOwners = other.ownOwners
         teamOwners = other.teamOwners
     }
@@ -138,11 +156,12 @@ final class AccessSnapshot: Sendable {
         var byUID: [UInt32: Principal] = [:]
         var byName: [String: Principal] = [:]
         for user in model.users.values {
-            let grants = user.roles.sorted().compactMap { FirstPartyRoles.byName[$0] }.flatMap { role in
+            let grants = user.roles.sorted().compactMap { model.role(named: $0) }.flatMap { role in
                 role.grants.map { (role: role.name, grant: $0) }
             }
             let teamMates = Set(model.teams.values.filter { $0.members.contains(user.name) }.flatMap(\.members))
-            let principal = Principal(user: user.name, rights: Rights(grants: grants), teamMates: teamMates.sorted())
+            let principal = Principal(user: user.name, rights: Rights(grants: grants), teamMates: teamMates.sorted(),
+                                      disabled: user.disabled)
             byName[user.name] = principal
             for uid in user.uids { byUID[uid] = principal }
         }

@@ -60,6 +60,24 @@ enum FirstPartyRoles {
 /// - anything else matches only the permission spelled exactly so.
 /// No other `*` is special.
 enum PermissionPattern {
+    /// Whether a custom role may hold `pattern`: one of the forms above,
+    /// each segment lowercase letters, digits and '_' starting with a
+    /// letter; an exact permission has at least three segments.
+    static func isValid(_ pattern: String) -> Bool {
+        guard pattern.utf8.count <= 200 else { return false }
+        if pattern == "*" { return true }
+        func segmentsValid(_ text: Substring, atLeast count: Int) -> Bool {
+            let segments = text.split(separator: ".", omittingEmptySubsequences: false)
+            return segments.count >= count && segments.allSatisfy { segment in
+                guard let first = segment.first, first.isASCII, first.isLowercase else { return false }
+                return segment.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") }
+            }
+        }
+        if pattern.hasSuffix(".*") { return segmentsValid(pattern.dropLast(2), atLeast: 1) }
+        if pattern.hasPrefix("*.") { return segmentsValid(pattern.dropFirst(2), atLeast: 1) && !pattern.dropFirst(2).contains(".") }
+        return segmentsValid(Substring(pattern), atLeast: 3)
+    }
+
     static func matches(_ pattern: String, _ permission: String) -> Bool {
         if pattern == "*" { return true }
         if pattern.hasSuffix(".*") { return permission.hasPrefix(pattern.dropLast()) }

@@ -1,3 +1,4 @@
+import CRMKernelContract
 import CRMPluginABI
 import CRMWire
 import Foundation
@@ -19,10 +20,20 @@ enum AccessStore {
         CREATE TABLE IF NOT EXISTS kernel_access_grants (
             user_id INTEGER NOT NULL REFERENCES kernel_access_users(id), role TEXT NOT NULL,
             PRIMARY KEY (user_id, role));
+        CREATE TABLE IF NOT EXISTS kernel_access_roles (
+            id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, description TEXT NOT NULL,
+            version INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS kernel_access_role_grants (
+            role_id INTEGER NOT NULL REFERENCES kernel_access_roles(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL, pattern TEXT NOT NULL, scope INTEGER NOT NULL,
+            PRIMARY KEY (role_id, position));
         CREATE TABLE IF NOT EXISTS kernel_access_idempotency (
             method TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL, response BLOB NOT NULL,
             PRIMARY KEY (method, key));
         """
+
+    /// Columns added after the first release, for older databases.
+    static let userColumns: [(name: String, definition: String)] = [("disabled", "INTEGER NOT NULL DEFAULT 0")]
 
     /// One statement of a write.
     struct Statement {
@@ -36,10 +47,11 @@ enum AccessStore {
         let db = database.connection
         var model = AccessModel()
         var names: [Int64: String] = [:]
-        for row in try db.query("SELECT id, name, display_name, version FROM kernel_access_users") {
+        for row in try db.query("SELECT id, name, display_name, version, disabled FROM kernel_access_users") {
             guard case .integer(let id) = row[0], case .text(let name) = row[1], case .text(let display) = row[2],
                   case .integer(let version) = row[3] else { continue }
-            model.users[name] = .init(id: id, name: name, displayName: display, version: version)
+            model.users[name] = .init(id: id, name: name, displayName: display, version: version,
+                                      disabled: row[4] != .integer(0))
             names[id] = name
             model.nextID = max(model.nextID, id + 1)
         }
@@ -63,6 +75,21 @@ enum AccessStore {
             guard case .integer(let team) = row[0], case .integer(let user) = row[1],
                   let teamName = teams[team], let userName = names[user] else { continue }
             model.teams[teamName]?.members.insert(userName)
+        }
+        var roles: [Int64: String] = [:]
+        for row in try db.query("SELECT id, name, description, version FROM kernel_access_roles") {
+            guard case .integer(let id) = row[0], case .text(let name) = row[1], case .text(let description) = row[2],
+                  case .integer(let version) = row[3] else { continue }
+            model.customRoles[name] = .init(id: id, role: AccessRole(name: name, description: description, grants: []),
+                                            version: version)
+            roles[id] = name
+            model.nextID = max(model.nextID, id + 1)
+        }
+        for row in try db.query("SELECT role_id, pattern, scope FROM kernel_access_role_grants ORDER BY role_id, position") {
+            guard case .integer(let id) = row[0], case .text(let pattern) = row[1], case .integer(let scope) = row[2],
+                  let name = roles[id], let raw = Int(exactly: scope),
+                  let recordScope = Crm_Kernel_V1_RecordScope(rawValue: raw) else { continue }
+            model.customRoles[name]?.role.grants.append(RoleGrant(pattern: pattern, scope: recordScope))
         }
         var keys: [String: AccessIdempotency.Entry] = [:]
         for row in try db.query("SELECT method, key, fingerprint, response FROM kernel_access_idempotency") {

@@ -34,6 +34,8 @@ public struct KernelConfig: Sendable {
     /// most this many; unacknowledged by a subscriber, never dropped.
     public var eventRetentionDays = 30
     public var eventRetentionCount = 0
+    /// Audit entries are kept this many days; 0 (the default) keeps them forever.
+    public var auditRetentionDays = 0
     public var limits = Limits()
     /// Per-plugin settings, read by plugins through `config_get`.
     public var pluginSettings: [String: [String: String]] = [:]
@@ -91,6 +93,7 @@ public struct KernelConfig: Sendable {
         try check("readers", readerConnections, 1...256)
         try check("event_retention_days", eventRetentionDays, 0...36_500)
         try check("event_retention_count", eventRetentionCount, 0...Int.max)
+        try check("audit_retention_days", auditRetentionDays, 0...36_500)
         try check("max_message_bytes", limits.maxMessageBytes, 1024...(1 << 30))
         try check("max_in_flight_per_connection", limits.maxInFlightPerConnection, 1...65_536)
         try check("read_timeout_ms", limits.readTimeoutMillis, 1...tenYearsMillis)
@@ -128,6 +131,7 @@ private struct ConfigFile: Decodable {
     var check_database: Bool?
     var event_retention_days: Int?
     var event_retention_count: Int?
+    var audit_retention_days: Int?
     var log_level: String?
     var log_format: String?
     var trusted_proxy_uids: [UInt32]?
@@ -153,6 +157,7 @@ private struct ConfigFile: Decodable {
         if let readers { config.readerConnections = readers }
         if let event_retention_days { config.eventRetentionDays = event_retention_days }
         if let event_retention_count { config.eventRetentionCount = event_retention_count }
+        if let audit_retention_days { config.auditRetentionDays = audit_retention_days }
         if let synchronous { config.synchronousFull = try KernelConfig.parseSynchronous(synchronous) }
         if let check_database { config.checkDatabaseAtStart = check_database }
         if let log_level { config.logLevel = log_level }

@@ -13,7 +13,7 @@ extension PluginCall {
             var status: Int32 = 0
             let body = { (session: StorageSession) -> Bool in
                 self.startAttempt(session)
-                status = self.run(request: request)
+                status = self.finishAudit(self.run(request: request), session)
                 return status == 0
             }
             // In-process calls from a writing handler join its transaction:
@@ -44,7 +44,7 @@ extension PluginCall {
                 return false
             }
             self.startAttempt(session)
-            result.status = request.withUnsafeReadableBytes { self.run(request: $0) }
+            result.status = self.finishAudit(request.withUnsafeReadableBytes { self.run(request: $0) }, session)
             return result.status == 0
         }, done: { outcome in
             done(self.finish(outcome, handlerStatus: result.status))
@@ -58,6 +58,21 @@ extension PluginCall {
         session.owner = self
         response = []
         statusMessage = ""
+    }
+
+    /// Every writing call leaves an audit entry: one that succeeded, changed
+    /// rows and recorded none gets one naming only the method, in its own
+    /// transaction (a failure to write it fails the call).
+    private func finishAudit(_ status: Int32, _ session: StorageSession) -> Int32 {
+        guard status == 0 else { return status }
+        do {
+            try AuditWriter.implicitEntry(for: self, in: session)
+            return 0
+        } catch let error as SessionError {
+            return storageFailed(error)
+        } catch {
+            return storageFailed(SessionError(status: CRM_STATUS_INTERNAL, message: "\(error)"))
+        }
     }
 
     private func finish(_ outcome: WriteCoordinator.Outcome, handlerStatus: Int32) -> Int32 {

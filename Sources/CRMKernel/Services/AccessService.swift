@@ -9,8 +9,12 @@ import SwiftProtobuf
 struct AccessService: KernelService {
     static let name = "crm.kernel.v1.Access"
     let access: AccessControl
+    let router: Router
+    let storage: Storage?
 
-    var methods: [KernelMethod] {
+    var methods: [KernelMethod] { userAndTeamMethods + roleMethods + [explainMethod] }
+
+    private var userAndTeamMethods: [KernelMethod] {
         [
             Self.method("ListUsers", Crm_Kernel_V1_ListUsersRequest.self) { [access] req in
                 let all = access.read { model in model.users.keys.sorted().map { model.message(model.users[$0]!) } }
@@ -41,15 +45,17 @@ struct AccessService: KernelService {
             Self.method("UpdateUser", Crm_Kernel_V1_UpdateUserRequest.self) { [access] req in
                 try access.write { model in
                     var user = try model.existingUser(req.name)
-                    try Self.checkDisplayName(req.displayName)
+                    if req.hasDisplayName { try Self.checkDisplayName(req.displayName) }
                     if req.expectedVersion != 0 && req.expectedVersion != user.version {
                         throw RPCError(.aborted, "user \(user.name) is at version \(user.version), not \(req.expectedVersion)")
                     }
-                    user.displayName = req.displayName
+                    if req.hasDisplayName { user.displayName = req.displayName }
+                    if req.hasDisabled { user.disabled = req.disabled }
                     user.version += 1
                     model.users[user.name] = user
-                    return (model.message(user), [.init("UPDATE kernel_access_users SET display_name = ?, version = ? WHERE id = ?",
-                                                        [.text(user.displayName), .integer(user.version), .integer(user.id)])])
+                    return (model.message(user), [.init(
+                        "UPDATE kernel_access_users SET display_name = ?, disabled = ?, version = ? WHERE id = ?",
+                        [.text(user.displayName), .integer(user.disabled ? 1 : 0), .integer(user.version), .integer(user.id)])])
                 }
             },
             Self.method("BindUid", Crm_Kernel_V1_BindUidRequest.self) { [access] req in
@@ -106,15 +112,10 @@ struct AccessService: KernelService {
                     return (model.message(team), statements)
                 }
             },
-            Self.method("ListRoles", Crm_Kernel_V1_ListRolesRequest.self) { req in
-                let all = FirstPartyRoles.all.sorted { $0.name < $1.name }.map(Self.message)
-                let (page, next) = try PageToken.page(all, list: "access.roles", size: req.pageSize, token: req.pageToken)
-                return Crm_Kernel_V1_ListRolesResponse.with { $0.roles = page; $0.nextPageToken = next }
-            },
             Self.method("Grant", Crm_Kernel_V1_GrantRequest.self) { [access] req in
                 try access.write { model in
                     var user = try model.existingUser(req.user)
-                    guard FirstPartyRoles.byName[req.role] != nil else { throw RPCError(.notFound, "no role named \(req.role)") }
+                    guard model.role(named: req.role) != nil else { throw RPCError(.notFound, "no role named \(req.role)") }
                     guard user.roles.insert(req.role).inserted else { return (model.message(user), []) }
                     model.users[user.name] = user
                     return (model.message(user), [.init("INSERT INTO kernel_access_grants (user_id, role) VALUES (?, ?)",
@@ -149,16 +150,8 @@ struct AccessService: KernelService {
         }
     }
 
-    private static func message(_ role: AccessRole) -> Crm_Kernel_V1_Role {
-        .with {
-            $0.name = role.name
-            $0.description_p = role.description
-            $0.permissions = role.grants.map { grant in .with { $0.permission = grant.pattern; $0.scope = grant.scope } }
-        }
-    }
-
     /// A method run off the loop: decodes, runs `body`, serializes.
-    private static func method<Req: Message, Resp: Message>(
+    static func method<Req: Message, Resp: Message>(
         _ method: String, _ req: Req.Type, _ body: @escaping @Sendable (Req) throws -> Resp
     ) -> KernelMethod {
         var m = KernelMethod(fullName: "/\(name)/\(method)", service: name, requestType: Req.protoMessageName,
@@ -169,7 +162,7 @@ struct AccessService: KernelService {
 
     /// A create that takes an `idempotency_key` (the request's field 3 or 4,
     /// cleared for the fingerprint).
-    private static func idempotent<Req: Message & AccessIdempotentRequest, Resp: Message>(
+    static func idempotent<Req: Message & AccessIdempotentRequest, Resp: Message>(
         _ method: String, _ req: Req.Type, _ access: AccessControl,
         _ body: @escaping @Sendable (Req, inout AccessModel) throws -> (Resp, [AccessStore.Statement])
     ) -> KernelMethod {
@@ -193,3 +186,4 @@ struct AccessService: KernelService {
 protocol AccessIdempotentRequest { var idempotencyKey: String { get set } }
 extension Crm_Kernel_V1_CreateUserRequest: AccessIdempotentRequest {}
 extension Crm_Kernel_V1_CreateTeamRequest: AccessIdempotentRequest {}
+extension Crm_Kernel_V1_CreateRoleRequest: AccessIdempotentRequest {}

@@ -8,7 +8,8 @@ enum KernelServices {
             EventsService(),
             ReflectionService(router: router, plugins: plugins, limits: limits),
             PluginsService(plugins: plugins),
-            AccessService(access: access),
+            AccessService(access: access, router: router, storage: storage),
+            AuditService(storage: storage, limits: limits),
         ]
         if let storage { services.append(StorageService(storage: storage)) }
         for method in services.flatMap(\.methods) {

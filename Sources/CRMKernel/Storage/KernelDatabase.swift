@@ -60,6 +60,7 @@ final class KernelDatabase {
                 """ + EventLog.schema + AccessStore.schema + AuditLog.schema)
             try Self.addMissingColumns(connection, table: "kernel_outbox", EventLog.subjectColumns)
             try connection.execute(EventLog.subjectIndex)
+            try Self.addMissingColumns(connection, table: "kernel_access_users", AccessStore.userColumns)
         } catch let error as StorageError {
             throw StorageError(code: error.code,
                                message: "database \(path) is damaged or not an SQLite database (\(error.message)); refusing to start")

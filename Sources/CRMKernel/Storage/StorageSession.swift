@@ -20,6 +20,11 @@ final class StorageSession {
     /// This call's own: the writer connection's counters belong to every call in turn.
     var lastInsertID: Int64 = 0
     var changes: Int64 = 0
+    /// For the audit trail (AuditWriter): the plugin's own statements
+    /// changed rows, the call recorded an entry, the kernel's last insert.
+    var wroteRows = false
+    var audited = false
+    var kernelLastInsertID: Int64 = 0
     /// When the call's time budget for SQL ends (µs since the epoch, UTC).
     let budgetDeadlineMicros: UInt64
     /// Set when the call must fail whatever its handler returns (its DDL
@@ -155,6 +160,7 @@ final class StorageSession {
         if rc == SQLITE_ROW { return true }
         guard rc == SQLITE_DONE else { throw error(rc) }
         changes = sqlite3_total_changes64(db) != total ? sqlite3_changes64(db) : 0
+        if sqlite3_total_changes64(db) != total { wroteRows = true }
         if let before, let problem = try SchemaGuard.violation(sqlite, prefix: prefix, since: before) {
             throw fail(SessionError(status: CRM_STATUS_PERMISSION_DENIED, message: problem))
         }

@@ -22,8 +22,11 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
   typealias Version = _2
 }
 
-/// How far a role's permission reaches among records. Stored now; enforced
-/// where plugins read rows in a later release (today every scope reads all).
+/// How far a role's permission reaches among records, enforced where
+/// plugins read rows (crm.access.v1 scope; see docs/ACCESS.md): a record is
+/// in reach when its owner is the user (OWN), the user or a member of one of
+/// the user's teams (TEAM), or always (ALL). A user holding several grants
+/// that match a permission gets the widest scope.
 public nonisolated enum Crm_Kernel_V1_RecordScope: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
   case unspecified // = 0
@@ -92,6 +95,9 @@ public nonisolated struct Crm_Kernel_V1_User: Sendable {
   /// Starts at 1; every change of the user (not of its teams) adds 1.
   public var version: Int64 = 0
 
+  /// A disabled user's calls are refused (see UpdateUser).
+  public var disabled: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -140,6 +146,12 @@ public nonisolated struct Crm_Kernel_V1_Role: Sendable {
   public var description_p: String = String()
 
   public var permissions: [Crm_Kernel_V1_RolePermission] = []
+
+  /// Shipped with crmd, read-only.
+  public var firstParty: Bool = false
+
+  /// Custom roles: starts at 1, every UpdateRole adds 1. 0 for first-party.
+  public var version: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -201,14 +213,35 @@ public nonisolated struct Crm_Kernel_V1_UpdateUserRequest: Sendable {
 
   public var name: String = String()
 
-  public var displayName: String = String()
+  /// Unset: unchanged.
+  public var displayName: String {
+    get {_displayName ?? String()}
+    set {_displayName = newValue}
+  }
+  /// Returns true if `displayName` has been explicitly set.
+  public var hasDisplayName: Bool {self._displayName != nil}
+  /// Clears the value of `displayName`. Subsequent reads from it will return its default value.
+  public mutating func clearDisplayName() {self._displayName = nil}
 
   /// 0: any version.
   public var expectedVersion: Int64 = 0
 
+  /// Unset: unchanged.
+  public var disabled: Bool {
+    get {_disabled ?? false}
+    set {_disabled = newValue}
+  }
+  /// Returns true if `disabled` has been explicitly set.
+  public var hasDisabled: Bool {self._disabled != nil}
+  /// Clears the value of `disabled`. Subsequent reads from it will return its default value.
+  public mutating func clearDisabled() {self._disabled = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _displayName: String? = nil
+  fileprivate var _disabled: Bool? = nil
 }
 
 public nonisolated struct Crm_Kernel_V1_BindUidRequest: Sendable {
@@ -353,6 +386,122 @@ public nonisolated struct Crm_Kernel_V1_RevokeRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Crm_Kernel_V1_CreateRoleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var description_p: String = String()
+
+  public var permissions: [Crm_Kernel_V1_RolePermission] = []
+
+  /// A retry with the same key and request gets the first answer.
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Kernel_V1_UpdateRoleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var description_p: String = String()
+
+  public var permissions: [Crm_Kernel_V1_RolePermission] = []
+
+  /// 0: any version.
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Kernel_V1_DeleteRoleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Kernel_V1_DeleteRoleResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Kernel_V1_ExplainRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The CRM user to explain for.
+  public var user: String = String()
+
+  /// "/package.Service/Method", as Reflection lists it.
+  public var method: String = String()
+
+  /// Optional "<entity>:<id>", e.g. "contacts.person:42".
+  public var record: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Kernel_V1_ExplainResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Whether the call would run (and, with `record`, reach the record).
+  public var allowed: Bool = false
+
+  /// One sentence: what decided, e.g. "allowed: role sales_rep grants
+  /// contacts.person.* with scope OWN; the record's owner alice is the user".
+  public var reason: String = String()
+
+  /// The permission the method declares; empty for a method that declares
+  /// none (administrators only).
+  public var permission: String = String()
+
+  /// The role and pattern that granted it (the widest scope), if any.
+  public var role: String = String()
+
+  public var pattern: String = String()
+
+  public var scope: Crm_Kernel_V1_RecordScope = .unspecified
+
+  /// With `record`: whether the audit trail knows the record, and its owner
+  /// (empty: the record has no owner).
+  public var recordKnown: Bool = false
+
+  public var recordOwner: String = String()
+
+  /// The user is disabled: nothing is allowed.
+  public var disabled: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.kernel.v1"
@@ -363,7 +512,7 @@ nonisolated extension Crm_Kernel_V1_RecordScope: SwiftProtobuf._ProtoNameProvidi
 
 nonisolated extension Crm_Kernel_V1_User: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".User"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}uids\0\u{1}roles\0\u{1}teams\0\u{1}version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{1}uids\0\u{1}roles\0\u{1}teams\0\u{1}version\0\u{1}disabled\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -377,6 +526,7 @@ nonisolated extension Crm_Kernel_V1_User: SwiftProtobuf.Message, SwiftProtobuf._
       case 4: try { try decoder.decodeRepeatedStringField(value: &self.roles) }()
       case 5: try { try decoder.decodeRepeatedStringField(value: &self.teams) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.disabled) }()
       default: break
       }
     }
@@ -401,6 +551,9 @@ nonisolated extension Crm_Kernel_V1_User: SwiftProtobuf.Message, SwiftProtobuf._
     if self.version != 0 {
       try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 6)
     }
+    if self.disabled != false {
+      try visitor.visitSingularBoolField(value: self.disabled, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -411,6 +564,7 @@ nonisolated extension Crm_Kernel_V1_User: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.roles != rhs.roles {return false}
     if lhs.teams != rhs.teams {return false}
     if lhs.version != rhs.version {return false}
+    if lhs.disabled != rhs.disabled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -488,7 +642,7 @@ nonisolated extension Crm_Kernel_V1_RolePermission: SwiftProtobuf.Message, Swift
 
 nonisolated extension Crm_Kernel_V1_Role: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Role"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}permissions\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}permissions\0\u{3}first_party\0\u{1}version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -499,6 +653,8 @@ nonisolated extension Crm_Kernel_V1_Role: SwiftProtobuf.Message, SwiftProtobuf._
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.permissions) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.firstParty) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
       default: break
       }
     }
@@ -514,6 +670,12 @@ nonisolated extension Crm_Kernel_V1_Role: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.permissions.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.permissions, fieldNumber: 3)
     }
+    if self.firstParty != false {
+      try visitor.visitSingularBoolField(value: self.firstParty, fieldNumber: 4)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -521,6 +683,8 @@ nonisolated extension Crm_Kernel_V1_Role: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.name != rhs.name {return false}
     if lhs.description_p != rhs.description_p {return false}
     if lhs.permissions != rhs.permissions {return false}
+    if lhs.firstParty != rhs.firstParty {return false}
+    if lhs.version != rhs.version {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -643,7 +807,7 @@ nonisolated extension Crm_Kernel_V1_CreateUserRequest: SwiftProtobuf.Message, Sw
 
 nonisolated extension Crm_Kernel_V1_UpdateUserRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".UpdateUserRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}expected_version\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{3}display_name\0\u{3}expected_version\0\u{1}disabled\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -652,30 +816,39 @@ nonisolated extension Crm_Kernel_V1_UpdateUserRequest: SwiftProtobuf.Message, Sw
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.displayName) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self._displayName) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self._disabled) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.name.isEmpty {
       try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
     }
-    if !self.displayName.isEmpty {
-      try visitor.visitSingularStringField(value: self.displayName, fieldNumber: 2)
-    }
+    try { if let v = self._displayName {
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    } }()
     if self.expectedVersion != 0 {
       try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
+    try { if let v = self._disabled {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Kernel_V1_UpdateUserRequest, rhs: Crm_Kernel_V1_UpdateUserRequest) -> Bool {
     if lhs.name != rhs.name {return false}
-    if lhs.displayName != rhs.displayName {return false}
+    if lhs._displayName != rhs._displayName {return false}
     if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs._disabled != rhs._disabled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1026,6 +1199,255 @@ nonisolated extension Crm_Kernel_V1_RevokeRequest: SwiftProtobuf.Message, SwiftP
   public static func ==(lhs: Crm_Kernel_V1_RevokeRequest, rhs: Crm_Kernel_V1_RevokeRequest) -> Bool {
     if lhs.user != rhs.user {return false}
     if lhs.role != rhs.role {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Kernel_V1_CreateRoleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateRoleRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}permissions\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.permissions) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 2)
+    }
+    if !self.permissions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.permissions, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_CreateRoleRequest, rhs: Crm_Kernel_V1_CreateRoleRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.permissions != rhs.permissions {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Kernel_V1_UpdateRoleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateRoleRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}description\0\u{1}permissions\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.permissions) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 2)
+    }
+    if !self.permissions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.permissions, fieldNumber: 3)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_UpdateRoleRequest, rhs: Crm_Kernel_V1_UpdateRoleRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.permissions != rhs.permissions {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Kernel_V1_DeleteRoleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteRoleRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_DeleteRoleRequest, rhs: Crm_Kernel_V1_DeleteRoleRequest) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Kernel_V1_DeleteRoleResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteRoleResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_DeleteRoleResponse, rhs: Crm_Kernel_V1_DeleteRoleResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Kernel_V1_ExplainRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}user\0\u{1}method\0\u{1}record\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.user) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.method) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.record) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.user.isEmpty {
+      try visitor.visitSingularStringField(value: self.user, fieldNumber: 1)
+    }
+    if !self.method.isEmpty {
+      try visitor.visitSingularStringField(value: self.method, fieldNumber: 2)
+    }
+    if !self.record.isEmpty {
+      try visitor.visitSingularStringField(value: self.record, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_ExplainRequest, rhs: Crm_Kernel_V1_ExplainRequest) -> Bool {
+    if lhs.user != rhs.user {return false}
+    if lhs.method != rhs.method {return false}
+    if lhs.record != rhs.record {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Kernel_V1_ExplainResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ExplainResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}allowed\0\u{1}reason\0\u{1}permission\0\u{1}role\0\u{1}pattern\0\u{1}scope\0\u{3}record_known\0\u{3}record_owner\0\u{1}disabled\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.allowed) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.permission) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.role) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.pattern) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.scope) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.recordKnown) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.recordOwner) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.disabled) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.allowed != false {
+      try visitor.visitSingularBoolField(value: self.allowed, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    if !self.permission.isEmpty {
+      try visitor.visitSingularStringField(value: self.permission, fieldNumber: 3)
+    }
+    if !self.role.isEmpty {
+      try visitor.visitSingularStringField(value: self.role, fieldNumber: 4)
+    }
+    if !self.pattern.isEmpty {
+      try visitor.visitSingularStringField(value: self.pattern, fieldNumber: 5)
+    }
+    if self.scope != .unspecified {
+      try visitor.visitSingularEnumField(value: self.scope, fieldNumber: 6)
+    }
+    if self.recordKnown != false {
+      try visitor.visitSingularBoolField(value: self.recordKnown, fieldNumber: 7)
+    }
+    if !self.recordOwner.isEmpty {
+      try visitor.visitSingularStringField(value: self.recordOwner, fieldNumber: 8)
+    }
+    if self.disabled != false {
+      try visitor.visitSingularBoolField(value: self.disabled, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Kernel_V1_ExplainResponse, rhs: Crm_Kernel_V1_ExplainResponse) -> Bool {
+    if lhs.allowed != rhs.allowed {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.permission != rhs.permission {return false}
+    if lhs.role != rhs.role {return false}
+    if lhs.pattern != rhs.pattern {return false}
+    if lhs.scope != rhs.scope {return false}
+    if lhs.recordKnown != rhs.recordKnown {return false}
+    if lhs.recordOwner != rhs.recordOwner {return false}
+    if lhs.disabled != rhs.disabled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,97 @@
+import CRMPluginABI
+import CSQLite
+
+/// Writes the audit trail in a writing call's transaction: the plugin's
+/// entries, the implicit one, and erasure's redaction. Writer thread only.
+enum AuditWriter {
+    /// Inserts one entry and its changes; returns the entry's id.
+    @discardableResult
+    static func insert(_ record: AuditRecord?, who: AuditWho, in session: StorageSession,
+                       atMicros: Int64 = Int64(clamping: Clock.unixMicros())) throws -> Int64 {
+        try session.checkUsable()
+        try session.kernelWrite("""
+            INSERT INTO kernel_audit (at_us, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [.integer(atMicros), text(who.user), .integer(who.uid), .integer(who.proxyUID), .text(who.method),
+                  .text(who.plugin), text(record?.entity), text(record?.recordID), text(record?.action), text(record?.owner)])
+        let id = session.kernelLastInsertID
+        for change in record?.changes ?? [] {
+            try session.kernelWrite(
+                "INSERT INTO kernel_audit_changes (audit_id, field, old_value, new_value) VALUES (?, ?, ?, ?)",
+                [.integer(id), .text(change.field), text(change.old), text(change.new)])
+        }
+        session.audited = true
+        return id
+    }
+
+    /// The entry a writing call gets when it changed rows and recorded none
+    /// (called after its handler succeeded, before its savepoint is
+    /// released, so it commits or rolls back with the call).
+    static func implicitEntry(for call: PluginCall, in session: StorageSession) throws {
+        guard session.writable, session.wroteRows, !session.audited else { return }
+        try insert(nil, who: AuditWho(call), in: session)
+    }
+
+    /// Erasure: every value of the record's entries becomes "[erased]" (a
+    /// NULL stays NULL: "had no value" says nothing about the person), the
+    /// entries are marked redacted, and every stored event about the record
+    /// keeps its sequence but loses its payload.
+    static func redact(entity: String, recordID: String, in session: StorageSession) throws {
+        try session.checkUsable()
+        let record: [SQLValue] = [.text(entity), .text(recordID)]
+        let erased = SQLValue.text(AuditLog.erased)
+        try session.kernelWrite("""
+            UPDATE kernel_audit_changes
+            SET old_value = CASE WHEN old_value IS NULL THEN NULL ELSE ? END,
+                new_value = CASE WHEN new_value IS NULL THEN NULL ELSE ? END
+            WHERE audit_id IN (SELECT id FROM kernel_audit WHERE entity = ? AND record_id = ?)
+            """, [erased, erased] + record)
+        try session.kernelWrite("UPDATE kernel_audit SET redacted = 1 WHERE entity = ? AND record_id = ?", record)
+        try session.kernelWrite(
+            "UPDATE kernel_outbox SET payload = X'', redacted = 1 WHERE entity = ? AND record_id = ?", record)
+    }
+
+    private static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+}
+
+extension StorageSession {
+    /// Runs one of the kernel's own statements in this session's
+    /// transaction, compiled once per connection. What the plugin's SQL sees
+    /// as last_insert_rowid() is left as it was.
+    /// A failure dooms the call (it rolls back whatever the handler
+    /// returns): half an entry, or a write without its entry, must not commit.
+    func kernelWrite(_ sql: String, _ values: [SQLValue]) throws {
+        do { try kernelStep(sql, values) } catch let error as SessionError { throw fail(error) }
+    }
+
+    private func kernelStep(_ sql: String, _ values: [SQLValue]) throws {
+        let sqlite = connection.sqlite
+        let db = sqlite.handle
+        let previousRowID = sqlite3_last_insert_rowid(db)
+        try sqlite.authorizer.asKernel {
+            guard let statement = connection.cache.take(plugin: "", sql: sql, compile: {
+                var s: OpaquePointer?
+                sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
+                return s
+            }) else { throw error(sqlite3_extended_errcode(db)) }
+            defer { connection.cache.give(back: statement, plugin: "", sql: sql) }
+            for (index, value) in values.enumerated() {
+                let at = Int32(index + 1)
+                switch value {
+                case .null: sqlite3_bind_null(statement, at)
+                case .integer(let v): sqlite3_bind_int64(statement, at, v)
+                case .real(let v): sqlite3_bind_double(statement, at, v)
+                case .text(let v): sqlite3_bind_text(statement, at, v, -1, crm_sqlite_transient())
+                case .blob(let v): v.withUnsafeBytes {
+                    _ = sqlite3_bind_blob(statement, at, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                                          Int32(clamping: $0.count), crm_sqlite_transient())
+                }
+                }
+            }
+            let rc = sqlite3_step(statement)
+            guard rc == SQLITE_DONE else { throw error(rc) }
+        }
+        kernelLastInsertID = sqlite3_last_insert_rowid(db)
+        sqlite3_set_last_insert_rowid(db, previousRowID)
+    }
+}
