@@ -34,7 +34,26 @@ enum AuditTrail {
     /// UNIMPLEMENTED; contacts then writes without one rather than refuse
     /// every write (any other failure rolls the write back).
     static func record(_ ctx: CallContext, _ entry: AuditEntry) throws {
-        do { try ctx.audit(entry) } catch let error as PluginError where error.status == .unimplemented {}
+        var capped = entry
+        capped.changes = entry.changes.map { FieldChange($0.field, old: $0.old.map(cap), new: $0.new.map(cap)) }
+        do { try ctx.audit(capped) } catch let error as PluginError where error.status == .unimplemented {}
+    }
+
+    /// crmd takes values up to 64 KiB; a person's notes or addresses, valid
+    /// in characters, can be longer in bytes. The trail keeps their start
+    /// rather than refuse the write.
+    static let maxValueBytes = 60_000
+
+    static func cap(_ value: String) -> String {
+        guard value.utf8.count > maxValueBytes else { return value }
+        var out = ""
+        var bytes = 0
+        for character in value {
+            bytes += character.utf8.count
+            if bytes > maxValueBytes { break }
+            out.append(character)
+        }
+        return out + " [truncated]"
     }
 
     static func flatten(_ p: Person) -> [String: String] {

@@ -10,8 +10,8 @@ import Testing
 /// Record scope on every contacts read and write, over the real socket:
 /// two sales reps (scope own on people and organizations) each see only
 /// their own records; a read of the other's is NOT_FOUND exactly as a
-/// missing id, a write PERMISSION_DENIED. (No first-party role grants
-/// contacts a team scope, so team scope is covered by the kernel's tests.)
+/// missing id, a write PERMISSION_DENIED. (Team scope, and the methods a
+/// rep may not call at all, through a custom role: ContactsTeamScopeTests.)
 @Suite(.serialized) struct ContactsScopeTests {
     /// Alice and Bob (sales_rep) each own an organization and two people
     /// who share an email, a phone, a tag and the first name "Ada".
@@ -103,7 +103,7 @@ import Testing
             }
             #expect(organization.code == .notFound && organization.message == "id: organization \(world.organizations[other.user]!) does not exist")
 
-            // GDPR export is not a rep's at all (no first-party role grants it with a limited scope).
+            // GDPR export is not a rep's at all (a limited one: ContactsTeamScopeTests).
             let gdpr = await rpcStatus {
                 let _: Crm_Contacts_V1_PersonDataExport = try await rep.call("ExportPersonData",
                                                                              Crm_Contacts_V1_PersonDataRequest.with { $0.personID = own[0] })
