@@ -60,7 +60,7 @@ public final class Kernel: @unchecked Sendable {
         router.seal()
         HealthService.prepareAnswers(router: router, health: health)
         let shared = ServerShared(config: config, router: router, dispatcher: dispatcher, health: health, storage: storage,
-                                  access: access)
+                                  access: access, eventReadPermissions: plugins.eventReadPermissions)
         let server = RPCServer(shared: shared)
         try server.start()
         self.server = server

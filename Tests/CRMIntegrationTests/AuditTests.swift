@@ -178,6 +178,19 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         await expectRPCError(.invalidArgument, mentioning: "negative") { try await list(client) { $0.sinceUs = -1 } }
     }
 
+    @Test func pagesOfLargeEntriesStayUnderTheFrameLimit() async throws {
+        let crmd = try CrmdProcess()
+        let client = try crmd.connect()
+        // Ten entries of about 900 KiB each: fifty of them would be 9 MiB, over the 4 MiB frame limit.
+        let value = String(repeating: "v", count: 60_000)
+        for i in 0..<10 { try await record(client, [entry("big\(i)", (0..<15).map { ("f\($0)", nil, value) })]) }
+        let first = try await list(client)
+        #expect(first.entries.count >= 1 && first.entries.count < 10 && !first.nextPageToken.isEmpty)
+        let all = try await listAll(client, pageSize: 50)
+        #expect(all.map(\.recordID) == (0..<10).reversed().map { "big\($0)" })
+        #expect(all.allSatisfy { $0.changes.count == 15 && $0.changes.allSatisfy { $0.newValue == value } })
+    }
+
     @Test func readingTheTrailNeedsKernelAuditRead() async throws {
         let crmd = try AccessSupport.start(plugins: ["probe"])
         try await AccessSupport.createUser(crmd, "dave", roles: ["cashier"])
@@ -185,6 +198,16 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         await expectRPCError(.permissionDenied, mentioning: "kernel.audit.read") {
             try await list(client, metadata: AccessSupport.actingAs("dave"))
         }
+        // "*.read" reads every record's trail whatever its scope: it must be granted by name.
+        try await AccessSupport.createUser(crmd, "rita", roles: ["read_only"])
+        await expectRPCError(.permissionDenied, mentioning: "user rita lacks permission kernel.audit.read") {
+            try await list(client, metadata: AccessSupport.actingAs("rita"))
+        }
+        _ = try await client.call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
+            $0.name = "auditor"; $0.permissions = [.with { $0.permission = "kernel.audit.read"; $0.scope = .all }]
+        }, as: Crm_Kernel_V1_Role.self)
+        try await AccessSupport.grant(crmd, "rita", "auditor")
+        _ = try await list(client, metadata: AccessSupport.actingAs("rita"))
     }
 
     @Test func redactErasesTheRecordsValuesAndEventPayloadsKeepingSequences() async throws {
@@ -280,6 +303,30 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         let entries = try await list(client).entries
         #expect(entries.map(\.recordID) == ["big", "max"])
         #expect(entries[1].changes.count == 1000 && entries[0].changes[0].newValue.utf8.count == 65_536)
+    }
+
+    @Test func aCPluginsEntriesAreSteppedByTheirStampAndCheckedAtTheBoundary() async throws {
+        let crmd = try CrmdProcess(plugins: ["hostile"])
+        let client = try crmd.connect()
+        func audit(_ shape: String, method: String = "Audit") async throws {
+            _ = try await client.call("/crm.testing.v1.Hostile/" + method, SqlRequest.with { $0.sql = shape }, as: SqlResponse.self)
+        }
+        // Elements of a newer header (48 bytes each) are read by their stamp.
+        try await audit("future")
+        let entries = try await list(client).entries
+        try #require(entries.count == 1)
+        #expect(entries[0].entity == "hostile.item" && entries[0].recordID == "1" && entries[0].method == "/crm.testing.v1.Hostile/Audit")
+        #expect(entries[0].changes.map(\.field) == ["email", "name"])
+        #expect(!entries[0].changes[0].hasOldValue && entries[0].changes[0].newValue == "new")
+        #expect(entries[0].changes[1].oldValue == "old" && entries[0].changes[1].newValue == "new")
+
+        await expectRPCError(.invalidArgument, mentioning: "need at least 32") { try await audit("short") }
+        await expectRPCError(.invalidArgument, mentioning: "entry 1 is stamped 48 bytes, the first 32") { try await audit("mixed") }
+        await expectRPCError(.resourceExhausted, mentioning: "at most 1000 changes, not 18446744073709551615") { try await audit("huge") }
+        await expectRPCError(.invalidArgument, mentioning: "not valid UTF-8") { try await audit("utf8") }
+        await expectRPCError(.invalidArgument, mentioning: "struct_size is 16") { try await audit("entry") }
+        await expectRPCError(.failedPrecondition, mentioning: "needs a writing call") { try await audit("plain", method: "AuditRead") }
+        #expect(try await list(client).entries.count == 1)
     }
 
     @Test func retentionPrunesOldEntriesInBatches() async throws {

@@ -36,7 +36,7 @@ import Testing
 
     @Test func semanticsThatContradictTheHandlerOrBreakARuleAreRefused() async throws {
         let crmd = try CrmdProcess(plugins: ["wrongresponse", "wrongstreaming", "flagsdisagree", "badperm", "idemnokey",
-                                             "badstamp", "probe"])
+                                             "badstamp", "badreadperm", "probe"])
         let plugins = try await allPlugins(try crmd.connect())
         func reason(_ name: String) throws -> String {
             let plugin = try #require(plugins.first { $0.name == name }, "\(name) missing from Plugins.List")
@@ -53,6 +53,9 @@ import Testing
             "method /crm.testing.v1.badperm/Ping declares permission \"sales.lead.write\"; it must be badperm.<entity>.<action>"))
         #expect(try reason("idemnokey").contains(
             "method /crm.testing.v1.idemnokey/Ping declares idempotent but crm.testing.v1.Empty has no string idempotency_key"))
+        // An event's read permission is the plugin's own, as a method's is.
+        #expect(try reason("badreadperm").contains(
+            "crm.testing.v1.Event declares read_permission \"sales.lead.read\"; it must be badreadperm.<entity>.<action>"))
         // A stamp that is no struct size would copy half a field (a pointer crmd then calls).
         #expect(try reason("badstamp").contains("methods: entries are stamped 76 bytes, not a struct size"))
         #expect(plugins.first { $0.name == "probe" }?.state == .loaded)

@@ -35,7 +35,7 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 # Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
 FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig badfkmig evolvemig \
   unservedrpc undeclared wrongtype nodescriptor abi10 futurestride selfhandler \
-  wrongresponse wrongstreaming flagsdisagree badperm idemnokey badstamp
+  wrongresponse wrongstreaming flagsdisagree badperm idemnokey badstamp badreadperm
 FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
 FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
@@ -51,6 +51,8 @@ FIXTURE_FLAGS_wrongstreaming = -DFIXTURE_DECLARED_STREAMING=1
 # Ping is flagged writes (FIXTURE_PUBLISH) but its option does not say so.
 FIXTURE_FLAGS_flagsdisagree = -DFIXTURE_PUBLISH -DFIXTURE_OPTIONS='1, 0, 0, "flagsdisagree.thing.read"'
 FIXTURE_FLAGS_badperm = -DFIXTURE_OPTIONS='1, 0, 0, "sales.lead.write"'
+FIXTURE_FLAGS_badreadperm = -DFIXTURE_OPTIONS='1, 0, 0, "badreadperm.thing.read"' \
+  -DFIXTURE_EVENT='"badreadperm.thing.pinged", "sales.lead.read"'
 FIXTURE_FLAGS_idemnokey = -DFIXTURE_OPTIONS='1, 1, 1, "idemnokey.thing.write"'
 FIXTURE_FLAGS_futurestride = -DFIXTURE_FUTURE_STRIDE \
   -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX futurestride_items_name ON futurestride_items(name)"'

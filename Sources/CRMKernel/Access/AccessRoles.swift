@@ -24,25 +24,29 @@ enum FirstPartyRoles {
     static let all: [AccessRole] = [
         role(administrator, "Everything, every record.", [("*", .all)]),
         role("sales_manager", "Runs the sales team: all of sales and contacts, reports, every record.",
-             [("sales.*", .all), ("contacts.*", .all)]),
+             [("sales.*", .all), ("contacts.*", .all), subscribe]),
         role("sales_rep", "Works their own leads, opportunities, activities and the people and organizations they own.",
              [("sales.lead.*", .own), ("sales.opportunity.*", .own), ("sales.activity.*", .own),
               ("sales.report.read", .own), ("sales.pipeline.read", .all), ("sales.team.read", .all),
               ("contacts.person.read", .own), ("contacts.person.write", .own), ("contacts.person.export", .own),
               ("contacts.organization.read", .own), ("contacts.organization.write", .own),
-              ("contacts.timeline.read", .own), ("contacts.custom_field.read", .all)]),
+              ("contacts.timeline.read", .own), ("contacts.custom_field.read", .all), subscribe]),
         role("marketing", "Segments, campaigns and consent; reads contacts.",
-             [("marketing.*", .all), ("*.read", .all), ("contacts.person.export", .all)]),
+             [("marketing.*", .all), ("*.read", .all), ("contacts.person.export", .all), subscribe]),
         role("service_agent", "Works tickets assigned to them or their team; reads contacts.",
              [("service.*", .team), ("contacts.person.read", .all), ("contacts.organization.read", .all),
-              ("contacts.timeline.read", .all)]),
+              ("contacts.timeline.read", .all), subscribe]),
         role("service_manager", "All of service, every record; reads contacts.",
              [("service.*", .all), ("contacts.person.read", .all),
-              ("contacts.organization.read", .all), ("contacts.timeline.read", .all)]),
+              ("contacts.organization.read", .all), ("contacts.timeline.read", .all), subscribe]),
         role("cashier", "Loyalty at the till: earn, redeem, gift cards; reads people.",
-             [("loyalty.*", .all), ("contacts.person.read", .all)]),
-        role("read_only", "Reads everything, writes nothing.", [("*.read", .all)]),
+             [("loyalty.*", .all), ("contacts.person.read", .all), subscribe]),
+        role("read_only", "Reads everything, writes nothing.", [("*.read", .all), subscribe]),
     ]
+
+    /// Every role may open an event stream: crmd sends each caller only
+    /// the events its other permissions and scopes let it read.
+    private static let subscribe = ("kernel.events.read", Crm_Kernel_V1_RecordScope.all)
 
     static let byName: [String: AccessRole] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
 
@@ -58,8 +62,13 @@ enum FirstPartyRoles {
 /// - `*.read` (starts with `*.`) matches every permission whose last
 ///   dot-separated segment is `read`;
 /// - anything else matches only the permission spelled exactly so.
-/// No other `*` is special.
+/// No other `*` is special. `*.<action>` never matches the permissions in
+/// `explicitOnly`: the audit trail holds the values of every record, so a
+/// role that reads "everything" (read_only, marketing) does not read it
+/// unless granted it by name, `kernel.*` or `*`.
 enum PermissionPattern {
+    static let explicitOnly: Set<String> = ["kernel.audit.read"]
+
     /// Whether a custom role may hold `pattern`: one of the forms above,
     /// each segment lowercase letters, digits and '_' starting with a
     /// letter; an exact permission has at least three segments.
@@ -82,6 +91,7 @@ enum PermissionPattern {
         if pattern == "*" { return true }
         if pattern.hasSuffix(".*") { return permission.hasPrefix(pattern.dropLast()) }
         if pattern.hasPrefix("*.") {
+            if explicitOnly.contains(permission) { return false }
             let action = pattern.dropFirst(2)
             return permission.split(separator: ".").last.map { $0 == action } ?? false
         }
@@ -129,7 +139,8 @@ final class Rights: Sendable {
     func allows(_ permission: String) -> Bool {
         if everything || exact.contains(permission) { return true }
         for prefix in prefixes where permission.hasPrefix(prefix) { return true }
-        if !actions.isEmpty, let last = permission.split(separator: ".").last {
+        if !actions.isEmpty, !PermissionPattern.explicitOnly.contains(permission),
+           let last = permission.split(separator: ".").last {
             for action in actions where last == action { return true }
         }
         return false

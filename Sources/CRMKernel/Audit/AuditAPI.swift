@@ -68,9 +68,10 @@ enum AuditEntryReader {
             throw invalid("an audit entry needs an action (create, update, delete, ...)")
         }
         let owner = try string(raw.owner, "owner", limit: limit)
-        guard raw.change_count <= AuditLog.Limits.maxChanges else {
+        // size_t arrives as Int: a count past Int.max reads as negative.
+        guard (0...AuditLog.Limits.maxChanges).contains(raw.change_count) else {
             throw SessionError(status: CRM_STATUS_RESOURCE_EXHAUSTED,
-                               message: "an audit entry has at most \(AuditLog.Limits.maxChanges) changes, not \(raw.change_count)")
+                               message: "an audit entry has at most \(AuditLog.Limits.maxChanges) changes, not \(UInt(bitPattern: raw.change_count))")
         }
         let elements: [crm_field_change]
         do {

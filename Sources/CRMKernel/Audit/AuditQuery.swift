@@ -49,7 +49,7 @@ struct AuditQuery {
             return Crm_Kernel_V1_ListAuditResponse.with {
                 $0.entries = Array(entries.prefix(kept))
                 if more, let last = $0.entries.last {
-                    $0.nextPageToken = PageToken.cursor(list: listKey, position: Int64(last.id))
+                    $0.nextPageToken = PageToken.cursor(list: listKey, position: Int64(clamping: last.id))
                 }
             }
         }
@@ -81,7 +81,7 @@ struct AuditQuery {
 
     private func attachChanges(to entries: inout ArraySlice<Crm_Kernel_V1_AuditEntry>, _ db: SQLiteConnection) throws {
         guard !entries.isEmpty else { return }
-        let ids = entries.map { SQLValue.integer(Int64($0.id)) }
+        let ids = entries.map { SQLValue.integer(Int64(clamping: $0.id)) }
         let marks = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         let rows = try db.query("SELECT audit_id, field, old_value, new_value FROM kernel_audit_changes "
                                 + "WHERE audit_id IN (\(marks)) ORDER BY audit_id, field", ids)
@@ -94,7 +94,7 @@ struct AuditQuery {
                 if let new = row[3].textValue { change.newValue = new }
             })
         }
-        for index in entries.indices { entries[index].changes = byID[Int64(entries[index].id)] ?? [] }
+        for index in entries.indices { entries[index].changes = byID[Int64(clamping: entries[index].id)] ?? [] }
     }
 
     private static func entry(_ row: [SQLValue]) -> Crm_Kernel_V1_AuditEntry {

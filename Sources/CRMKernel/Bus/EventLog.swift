@@ -147,14 +147,16 @@ extension EventLog {
     /// Encodes up to `limit` stored events after `sequence` straight from
     /// SQLite's column memory into MESSAGE frames of call `callID` (a
     /// crm.kernel.v1.Event each, written by hand: fields in number order,
-    /// defaults omitted, as swift-protobuf would). No per-event allocation:
-    /// this is the replay hot path. Returns the last sequence read (matching
-    /// or not) and how many rows were read.
+    /// defaults omitted, as swift-protobuf would), leaving out what `filter`
+    /// does not let through. No per-event allocation: this is the replay hot
+    /// path (a topic's decision is cached by the filter). Returns the last
+    /// sequence read (sent or not) and how many rows were read; stops early,
+    /// before the row it would send next, once `filter` says the stream ends.
     static func encodeFrames(_ connection: SQLiteConnection, after sequence: UInt64, limit: Int,
-                             patterns: [TopicPattern], callID: UInt64,
+                             filter: EventFilter, callID: UInt64,
                              into out: inout ByteBuffer) throws -> (last: UInt64, rows: Int) {
-        let sql = "SELECT sequence, topic, type_name, payload, published_us, publisher FROM kernel_outbox "
-            + "WHERE sequence > ? ORDER BY sequence LIMIT ?"
+        let sql = "SELECT sequence, topic, type_name, payload, published_us, publisher, entity, record_id, owner, redacted "
+            + "FROM kernel_outbox WHERE sequence > ? ORDER BY sequence LIMIT ?"
         var statement: OpaquePointer?
         guard sqlite3_prepare_v2(connection.handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
             throw connection.lastError()
@@ -168,6 +170,8 @@ extension EventLog {
             let rc = sqlite3_step(statement)
             if rc == SQLITE_DONE { break }
             guard rc == SQLITE_ROW else { throw connection.lastError() }
+            // An Access change applies from this event on.
+            guard filter.isCurrent() else { break }
             rows += 1
             let seq = UInt64(bitPattern: sqlite3_column_int64(statement, 0))
             last = seq
@@ -175,25 +179,20 @@ extension EventLog {
                 let pointer = sqlite3_column_blob(statement, column)
                 return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(statement, column)))
             }
-            let topic = bytes(1)
-            if !patterns.isEmpty {
-                let text = String(decoding: topic, as: UTF8.self)
-                guard TopicPattern.any(patterns, match: text) else { continue }
+            let topic = bytes(1), owner = bytes(8)
+            if !filter.passesAll {
+                let about = sqlite3_column_type(statement, 6) != SQLITE_NULL
+                guard filter.visibility(topic: topic).admits(subject: about, owner: owner) else { continue }
             }
-            let typeName = bytes(2), payload = bytes(3), publisher = bytes(5)
-            let published = sqlite3_column_int64(statement, 4)
-            var body = 1 + HeaderCodec.varintSize(seq)
-            for field in [topic, typeName, payload] where field.count > 0 { body += 1 + HeaderCodec.varintSize(UInt64(field.count)) + field.count }
-            if published != 0 { body += 1 + HeaderCodec.varintSize(UInt64(bitPattern: published)) }
-            if publisher.count > 0 { body += 1 + HeaderCodec.varintSize(UInt64(publisher.count)) + publisher.count }
-            HeaderCodec.writeFrameHeader(into: &out, callID: callID, kind: .message, payloadLength: body)
-            out.writeInteger(UInt8(0x08)); HeaderCodec.writeVarint(seq, &out)
-            for (tag, field) in [(UInt8(0x12), topic), (0x1a, typeName), (0x22, payload)] where field.count > 0 {
-                out.writeInteger(tag); HeaderCodec.writeVarint(UInt64(field.count), &out); out.writeBytes(field)
-            }
-            if published != 0 { out.writeInteger(UInt8(0x28)); HeaderCodec.writeVarint(UInt64(bitPattern: published), &out) }
-            if publisher.count > 0 {
-                out.writeInteger(UInt8(0x32)); HeaderCodec.writeVarint(UInt64(publisher.count), &out); out.writeBytes(publisher)
+            let redacted = sqlite3_column_int64(statement, 9) != 0
+            let frame = EventFrame(
+                sequence: seq, topic: topic, typeName: bytes(2),
+                // A redacted event goes out with no payload, whatever the row holds.
+                payload: redacted ? UnsafeRawBufferPointer(start: nil, count: 0) : bytes(3),
+                publishedMicros: sqlite3_column_int64(statement, 4), publisher: bytes(5),
+                entity: bytes(6), recordID: bytes(7), owner: owner, redacted: redacted)
+            guard frame.write(callID: callID, into: &out) else {
+                throw RPCError(.internal, "event \(seq) is too large for a frame")
             }
         }
         return (last, rows)

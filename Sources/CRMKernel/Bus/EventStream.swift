@@ -7,10 +7,12 @@ import NIOCore
 import Synchronization
 
 /// One client's `Events/Subscribe`: replays stored events after a sequence,
-/// then follows new commits. Runs on a thread of its own (never the event
-/// loop) with its own read-only connection. Flow control: at most `window`
-/// bytes are queued on the socket; past that the reader waits for the
-/// client, and a client that reads nothing for the stall limit is dropped.
+/// then follows new commits, sending only those the caller may read
+/// (EventFilter, which follows Access changes). Runs on a thread of its own
+/// (never the event loop) with its own read-only connection. Flow control:
+/// at most `window` bytes are queued on the socket; past that the reader
+/// waits for the client, and a client that reads nothing for the stall
+/// limit is dropped.
 final class EventStream: @unchecked Sendable {
     static let methodName = "/crm.kernel.v1.Events/Subscribe"
     static let active = Atomic<Int>(0)
@@ -19,7 +21,7 @@ final class EventStream: @unchecked Sendable {
 
     let id: UInt64
     private let request: Crm_Kernel_V1_SubscribeRequest
-    private let patterns: [TopicPattern]
+    private let filter: EventFilter
     private let storage: Storage
     private let stallMillis: Int64
     private let cancelled = Atomic<Bool>(false)
@@ -31,7 +33,9 @@ final class EventStream: @unchecked Sendable {
     /// Ends the call on the connection's loop with a status.
     var finish: ((Crm_Rpc_V1_StatusCode, String) -> Void)?
 
-    init(id: UInt64, request: Crm_Kernel_V1_SubscribeRequest, storage: Storage, stallMillis: Int64) throws {
+    /// `filter` gets the request's patterns, parsed here.
+    init(id: UInt64, request: Crm_Kernel_V1_SubscribeRequest, storage: Storage, stallMillis: Int64,
+         filter: ([TopicPattern]) -> EventFilter) throws {
         var patterns: [TopicPattern] = []
         for text in request.topicPatterns {
             guard let pattern = TopicPattern(text) else {
@@ -41,7 +45,7 @@ final class EventStream: @unchecked Sendable {
         }
         self.id = id
         self.request = request
-        self.patterns = patterns
+        self.filter = filter(patterns)
         self.storage = storage
         self.stallMillis = stallMillis
     }
@@ -74,15 +78,17 @@ final class EventStream: @unchecked Sendable {
         var position = min(request.afterSequence, UInt64(Int64.max))
         let allocator = ByteBufferAllocator()
         while !isCancelled {
+            // Also while idle: an unbinding ends the stream without waiting for an event.
+            guard filter.isCurrent() else { break }
             var out = allocator.buffer(capacity: 64 * 1024)
             let read: (last: UInt64, rows: Int)
             do {
-                read = try EventLog.encodeFrames(reader, after: position, limit: 1000, patterns: patterns,
+                read = try EventLog.encodeFrames(reader, after: position, limit: 1000, filter: filter,
                                                  callID: id, into: &out)
             } catch {
                 return (.unavailable, "cannot read the event log: \(error)")
             }
-            if read.rows == 0 {
+            if read.rows == 0 && filter.denial == nil {
                 if request.replayOnly { return (.ok, "") }
                 storage.events.waitForCommit(after: position, timeout: 0.25)
                 continue
@@ -99,6 +105,8 @@ final class EventStream: @unchecked Sendable {
             }
         }
         if failed.load(ordering: .relaxed) { return (.cancelled, "the connection went away") }
+        // After the frames read before the change: they go out first.
+        if let denial = filter.denial { return (denial.code, denial.message) }
         return (.cancelled, "cancelled")
     }
 

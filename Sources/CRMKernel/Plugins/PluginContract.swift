@@ -24,8 +24,16 @@ struct PluginContract {
     private(set) var rootServices: Set<String> = []
     /// Message full name -> its fields' names and types.
     private(set) var messages: [String: [Google_Protobuf_FieldDescriptorProto]] = [:]
-    /// Topic -> the message full name declared for it.
-    private(set) var topics: [String: String] = [:]
+    /// What an event message's `(crm.options.v1.event)` says about a topic.
+    struct Topic: Equatable {
+        /// The message full name published under it.
+        let message: String
+        /// Its `read_permission`; empty when undeclared.
+        let readPermission: String
+    }
+
+    /// Topic -> the message declared for it.
+    private(set) var topics: [String: Topic] = [:]
 
     init(descriptorSet: Data) throws {
         let set: Google_Protobuf_FileDescriptorSet
@@ -56,11 +64,12 @@ struct PluginContract {
         let name = prefix + message.name
         messages[name] = message.field
         if message.options.hasCrm_Options_V1_event {
-            for topic in message.options.Crm_Options_V1_event.topics {
-                if let other = topics[topic], other != name {
-                    throw PluginLoadError("topic \"\(topic)\" is declared by both \(other) and \(name)")
+            let event = message.options.Crm_Options_V1_event
+            for topic in event.topics {
+                if let other = topics[topic], other.message != name {
+                    throw PluginLoadError("topic \"\(topic)\" is declared by both \(other.message) and \(name)")
                 }
-                topics[topic] = name
+                topics[topic] = Topic(message: name, readPermission: event.readPermission)
             }
         }
         for nested in message.nestedType { try collect(nested, prefix: name + ".") }

@@ -40,7 +40,7 @@ extension PluginHost {
         if let missing = own.values.joined().first(where: { !served.contains($0.fullName) }) {
             throw PluginLoadError("method \(missing.fullName) is declared in the descriptor set but has no handler")
         }
-        record.topics = try declaredTopics(contract, legacy: legacyTopics, plugin: record.name)
+        (record.topics, record.readPermissions) = try declaredTopics(contract, legacy: legacyTopics, plugin: record.name)
         // A plugin whose .proto declares nothing, built before the options,
         // keeps ABI 1.0's rule: any topic under its prefix.
         record.checksTopics = !record.topics.isEmpty || contract.declaresSemantics(in: own.keys)
@@ -87,18 +87,37 @@ extension PluginHost {
     }
 
     /// Topic -> the message type declared for it (nil: from the old
-    /// `publishes` list, any type). Topics of other plugins' messages that
+    /// `publishes` list, any type), and topic -> its read permission (only
+    /// topics that declare one). Topics of other plugins' messages that
     /// the set carries are theirs, not this plugin's.
-    private func declaredTopics(_ contract: PluginContract, legacy: [String], plugin: String) throws -> [String: String?] {
+    private func declaredTopics(_ contract: PluginContract, legacy: [String], plugin: String) throws
+        -> (topics: [String: String?], readPermissions: [String: String]) {
         var topics: [String: String?] = [:]
-        for (topic, message) in contract.topics where topic.hasPrefix(plugin + ".") {
+        var readPermissions: [String: String] = [:]
+        for (topic, declared) in contract.topics where topic.hasPrefix(plugin + ".") {
             guard TopicPattern.isValidTopic(topic, publisher: plugin) else {
-                throw PluginLoadError("\(message) declares topic \"\(topic)\", which is not \(plugin).<segment>[.<segment>...] in lowercase letters, digits and _")
+                throw PluginLoadError("\(declared.message) declares topic \"\(topic)\", which is not \(plugin).<segment>[.<segment>...] in lowercase letters, digits and _")
             }
-            topics[topic] = message
+            let permission = declared.readPermission
+            if !permission.isEmpty {
+                // Like a method's: a plugin names only its own permissions.
+                guard PermissionName.isValid(permission, plugin: plugin) else {
+                    throw PluginLoadError("\(declared.message) declares read_permission \"\(permission)\"; it must be \(plugin).<entity>.<action> in lowercase letters, digits and _")
+                }
+                readPermissions[topic] = permission
+            }
+            topics[topic] = declared.message
         }
         for topic in legacy where topics[topic] == nil { topics[topic] = .some(nil) }
-        return topics
+        return (topics, readPermissions)
+    }
+
+    /// Topic -> read permission, over every loaded plugin: what
+    /// Events/Subscribe checks (a topic missing here is for administrators).
+    var eventReadPermissions: [String: String] {
+        plugins.filter(\.isLoaded).reduce(into: [:]) { all, record in
+            all.merge(record.readPermissions) { first, _ in first }
+        }
     }
 
     private func readPublishes(_ def: crm_plugin_def) throws -> [String] {

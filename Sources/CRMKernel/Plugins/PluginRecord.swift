@@ -24,6 +24,9 @@ public final class PluginRecord: @unchecked Sendable {
     /// Topic -> the message type its .proto declares for it; nil for a topic
     /// from the definition's `publishes` list (plugins built before options).
     var topics: [String: String?] = [:]
+    /// Topic -> the permission a client needs to receive its events
+    /// (`read_permission`); topics that declare none are absent.
+    var readPermissions: [String: String] = [:]
     /// False for a plugin that declares no options and no topics (built
     /// before them): it may publish any topic under its prefix, as in ABI 1.0.
     var checksTopics = true

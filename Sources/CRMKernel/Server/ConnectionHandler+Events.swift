@@ -6,19 +6,34 @@ import NIOCore
 /// `Events/Subscribe` on a connection: the stream runs on its own thread and
 /// comes back to this loop only to write frames and to end the call.
 extension ConnectionHandler {
-    func startEventStream(_ id: UInt64, _ payload: ByteBuffer, deadline: Scheduled<Void>?) {
+    /// `principal` is who `authorize` found the call acts for; the stream
+    /// resolves the same uid and crm-user again after an Access change.
+    func startEventStream(_ header: Crm_Rpc_V1_FrameHeader, _ payload: ByteBuffer, principal: Principal?,
+                          permission: String, deadline: Scheduled<Void>?) {
+        let id = header.callID
         func refuse(_ status: Crm_Rpc_V1_StatusCode, _ message: String) {
             deadline?.cancel()
             writeResponse(id, status, message, payload: [])
         }
         guard let storage = shared.storage else { return refuse(.unavailable, "this crmd has no event log") }
+        // authorize lets no one through without a principal; nil here would be a bug, not a caller.
+        guard let principal, let peer else { return refuse(.permissionDenied, "the caller is not known") }
         guard EventStream.active.load(ordering: .relaxed) < EventStream.maxActive else {
             return refuse(.resourceExhausted, "more than \(EventStream.maxActive) event subscriptions are open")
         }
         let stream: EventStream
         do {
             let request = try Crm_Kernel_V1_SubscribeRequest(buffer: payload)
-            stream = try EventStream(id: id, request: request, storage: storage, stallMillis: limits.idleTimeoutMillis)
+            // As authorize reads it: crm-user counts only from a trusted proxy.
+            let asserted = shared.access.trustedProxies.contains(peer.uid)
+                ? header.metadata.first { $0.key == AccessControl.userMetadataKey }?.value : nil
+            let version = accessSnapshot?.version ?? 0
+            stream = try EventStream(id: id, request: request, storage: storage, stallMillis: limits.idleTimeoutMillis) {
+                [shared] patterns in
+                EventFilter(principal: principal, version: version, uid: peer.uid, assertedUser: asserted,
+                            permission: permission, patterns: patterns, readPermissions: shared.eventReadPermissions,
+                            access: shared.access)
+            }
         } catch let error as RPCError {
             return refuse(error.code, error.message)
         } catch {

@@ -226,7 +226,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         switch route {
         case .kernel(let method):
             if method.fullName == EventStream.methodName {
-                startEventStream(id, payload, deadline: scheduleDeadline(id, Self.effectiveTimeout(header.timeoutUs)))
+                startEventStream(header, payload, principal: principal, permission: route.semantics.permission,
+                                 deadline: scheduleDeadline(id, Self.effectiveTimeout(header.timeoutUs)))
             } else if let blocking = method.blocking {
                 runKernelBlocking(blocking, method, id, payload)
             } else if method.serverStreaming {

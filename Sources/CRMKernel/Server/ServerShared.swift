@@ -11,12 +11,15 @@ final class ServerShared: Sendable {
     let health: HealthState
     let storage: Storage?
     let access: AccessControl
+    /// Topic -> the permission a subscriber needs (plugins' read_permission).
+    let eventReadPermissions: [String: String]
     let connections = ConnectionRegistry()
     let logger = Logger(label: "crm.kernel.rpc")
 
     init(config: KernelConfig, router: Router, dispatcher: PluginDispatcher, health: HealthState, storage: Storage?,
-         access: AccessControl) {
+         access: AccessControl, eventReadPermissions: [String: String] = [:]) {
         self.config = config
+        self.eventReadPermissions = eventReadPermissions
         self.access = access
         self.storage = storage
         self.router = router

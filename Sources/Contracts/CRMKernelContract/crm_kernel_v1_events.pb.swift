@@ -52,7 +52,8 @@ public nonisolated struct Crm_Kernel_V1_Event: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Global, gap-free, increasing.
+  /// Global and increasing. crmd numbers events without gaps, but a stream
+  /// leaves out those the caller may not read (and compaction drops old ones).
   public var sequence: UInt64 = 0
 
   public var topic: String = String()
@@ -67,6 +68,21 @@ public nonisolated struct Crm_Kernel_V1_Event: Sendable {
 
   /// The plugin that published it.
   public var publisher: String = String()
+
+  /// The record the event is about, when the plugin published it about one
+  /// (crm_bus_api.publish_about): its entity ("contacts.person") and id.
+  /// Both empty for an event about no record.
+  public var entity: String = String()
+
+  public var recordID: String = String()
+
+  /// The record's owner (a CRM user name) when it was published; empty when
+  /// the event is about no record or the record had no owner.
+  public var owner: String = String()
+
+  /// The record was erased since (crm_access_api.redact): `payload` is
+  /// empty; the event keeps its sequence and topic.
+  public var redacted: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -119,7 +135,7 @@ nonisolated extension Crm_Kernel_V1_SubscribeRequest: SwiftProtobuf.Message, Swi
 
 nonisolated extension Crm_Kernel_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}topic\0\u{3}type_name\0\u{1}payload\0\u{3}published_at_unix_us\0\u{1}publisher\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}topic\0\u{3}type_name\0\u{1}payload\0\u{3}published_at_unix_us\0\u{1}publisher\0\u{1}entity\0\u{3}record_id\0\u{1}owner\0\u{1}redacted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -133,6 +149,10 @@ nonisolated extension Crm_Kernel_V1_Event: SwiftProtobuf.Message, SwiftProtobuf.
       case 4: try { try decoder.decodeSingularBytesField(value: &self.payload) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.publishedAtUnixUs) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.publisher) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.entity) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.recordID) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.owner) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.redacted) }()
       default: break
       }
     }
@@ -157,6 +177,18 @@ nonisolated extension Crm_Kernel_V1_Event: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.publisher.isEmpty {
       try visitor.visitSingularStringField(value: self.publisher, fieldNumber: 6)
     }
+    if !self.entity.isEmpty {
+      try visitor.visitSingularStringField(value: self.entity, fieldNumber: 7)
+    }
+    if !self.recordID.isEmpty {
+      try visitor.visitSingularStringField(value: self.recordID, fieldNumber: 8)
+    }
+    if !self.owner.isEmpty {
+      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 9)
+    }
+    if self.redacted != false {
+      try visitor.visitSingularBoolField(value: self.redacted, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -167,6 +199,10 @@ nonisolated extension Crm_Kernel_V1_Event: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.payload != rhs.payload {return false}
     if lhs.publishedAtUnixUs != rhs.publishedAtUnixUs {return false}
     if lhs.publisher != rhs.publisher {return false}
+    if lhs.entity != rhs.entity {return false}
+    if lhs.recordID != rhs.recordID {return false}
+    if lhs.owner != rhs.owner {return false}
+    if lhs.redacted != rhs.redacted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

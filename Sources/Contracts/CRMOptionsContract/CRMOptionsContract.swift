@@ -113,12 +113,13 @@ public let optionsDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
     "dGF0aW9uGm0KCkFubm90YXRpb24SFgoEcGF0aBgBIAMoBUICEAFSBHBhdGgSHwoLc291cmNlX2ZpbGUYAiABKAlSCnNvdXJjZUZp",
     "bGUSFAoFYmVnaW4YAyABKAVSBWJlZ2luEhAKA2VuZBgEIAEoBVIDZW5kQn4KE2NvbS5nb29nbGUucHJvdG9idWZCEERlc2NyaXB0",
     "b3JQcm90b3NIAVotZ29vZ2xlLmdvbGFuZy5vcmcvcHJvdG9idWYvdHlwZXMvZGVzY3JpcHRvcnBi+AEBogIDR1BCqgIaR29vZ2xl",
-    "LlByb3RvYnVmLlJlZmxlY3Rpb24KoQMKHGNybS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SDmNybS5vcHRpb25zLnYxGiBnb29n",
+    "LlByb3RvYnVmLlJlZmxlY3Rpb24KygMKHGNybS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SDmNybS5vcHRpb25zLnYxGiBnb29n",
     "bGUvcHJvdG9idWYvZGVzY3JpcHRvci5wcm90byJpCg9NZXRob2RTZW1hbnRpY3MSFgoGd3JpdGVzGAEgASgIUgZ3cml0ZXMSHgoK",
-    "aWRlbXBvdGVudBgCIAEoCFIKaWRlbXBvdGVudBIeCgpwZXJtaXNzaW9uGAMgASgJUgpwZXJtaXNzaW9uIigKDkV2ZW50U2VtYW50",
-    "aWNzEhYKBnRvcGljcxgBIAMoCVIGdG9waWNzOlkKBm1ldGhvZBIeLmdvb2dsZS5wcm90b2J1Zi5NZXRob2RPcHRpb25zGPSTAyAB",
-    "KAsyHy5jcm0ub3B0aW9ucy52MS5NZXRob2RTZW1hbnRpY3NSBm1ldGhvZDpXCgVldmVudBIfLmdvb2dsZS5wcm90b2J1Zi5NZXNz",
-    "YWdlT3B0aW9ucxj1kwMgASgLMh4uY3JtLm9wdGlvbnMudjEuRXZlbnRTZW1hbnRpY3NSBWV2ZW50YgZwcm90bzM=",
+    "aWRlbXBvdGVudBgCIAEoCFIKaWRlbXBvdGVudBIeCgpwZXJtaXNzaW9uGAMgASgJUgpwZXJtaXNzaW9uIlEKDkV2ZW50U2VtYW50",
+    "aWNzEhYKBnRvcGljcxgBIAMoCVIGdG9waWNzEicKD3JlYWRfcGVybWlzc2lvbhgCIAEoCVIOcmVhZFBlcm1pc3Npb246WQoGbWV0",
+    "aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY9JMDIAEoCzIfLmNybS5vcHRpb25zLnYxLk1ldGhvZFNlbWFudGlj",
+    "c1IGbWV0aG9kOlcKBWV2ZW50Eh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGPWTAyABKAsyHi5jcm0ub3B0aW9ucy52",
+    "MS5FdmVudFNlbWFudGljc1IFZXZlbnRiBnByb3RvMw==",
 ].joined())!)
 
 /// The serialized google.protobuf.FileDescriptorSet of CRMOptionsContract with the files it

@@ -63,6 +63,16 @@ public nonisolated struct Crm_Options_V1_EventSemantics: Sendable {
   /// crm_plugin_def.publishes): any other is FAILED_PRECONDITION.
   public var topics: [String] = []
 
+  /// The permission a client needs to receive these topics' events from
+  /// Events/Subscribe, "<plugin>.<entity>.<action>" starting with the
+  /// publishing plugin's name (crmd refuses the plugin otherwise): the read
+  /// permission of the entity the event is about, e.g. "sales.lead.read".
+  /// An event published about a record (publish_about) reaches a subscriber
+  /// only if its owner is within the subscriber's record scope for this
+  /// permission. Topics without one are streamed to administrators only
+  /// (docs/ACCESS.md "Event streams").
+  public var readPermission: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -185,7 +195,7 @@ nonisolated extension Crm_Options_V1_MethodSemantics: SwiftProtobuf.Message, Swi
 
 nonisolated extension Crm_Options_V1_EventSemantics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".EventSemantics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}topics\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}topics\0\u{3}read_permission\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -194,6 +204,7 @@ nonisolated extension Crm_Options_V1_EventSemantics: SwiftProtobuf.Message, Swif
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedStringField(value: &self.topics) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.readPermission) }()
       default: break
       }
     }
@@ -203,11 +214,15 @@ nonisolated extension Crm_Options_V1_EventSemantics: SwiftProtobuf.Message, Swif
     if !self.topics.isEmpty {
       try visitor.visitRepeatedStringField(value: self.topics, fieldNumber: 1)
     }
+    if !self.readPermission.isEmpty {
+      try visitor.visitSingularStringField(value: self.readPermission, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Options_V1_EventSemantics, rhs: Crm_Options_V1_EventSemantics) -> Bool {
     if lhs.topics != rhs.topics {return false}
+    if lhs.readPermission != rhs.readPermission {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -15,22 +15,22 @@ public let tableBookingMessageTypes: [any Message.Type] = [
 /// TableBookingContract's own files, not those they import: a serialized
 /// google.protobuf.FileDescriptorSet.
 public let tableBookingDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
-    "Cu0ICh90YWJsZWJvb2tpbmcvdGFibGVib29raW5nLnByb3RvEhtjcm0uZXhhbXBsZS50YWJsZWJvb2tpbmcudjEaHGNybS9vcHRp",
-    "b25zL3YxL29wdGlvbnMucHJvdG8ixAEKB0Jvb2tpbmcSDgoCaWQYASABKARSAmlkEh0KCmd1ZXN0X25hbWUYAiABKAlSCWd1ZXN0",
+    "CogJCh90YWJsZWJvb2tpbmcvdGFibGVib29raW5nLnByb3RvEhtjcm0uZXhhbXBsZS50YWJsZWJvb2tpbmcudjEaHGNybS9vcHRp",
+    "b25zL3YxL29wdGlvbnMucHJvdG8i3wEKB0Jvb2tpbmcSDgoCaWQYASABKARSAmlkEh0KCmd1ZXN0X25hbWUYAiABKAlSCWd1ZXN0",
     "TmFtZRIdCgpwYXJ0eV9zaXplGAMgASgNUglwYXJ0eVNpemUSGwoJc3RhcnRzX2F0GAQgASgDUghzdGFydHNBdBIUCgV0YWJsZRgF",
-    "IAEoCVIFdGFibGUSFAoFcGhvbmUYBiABKAlSBXBob25lOiKqnxkeChx0YWJsZWJvb2tpbmcuYm9va2luZy5jcmVhdGVkIocBChRD",
-    "cmVhdGVCb29raW5nUmVxdWVzdBIdCgpndWVzdF9uYW1lGAEgASgJUglndWVzdE5hbWUSHQoKcGFydHlfc2l6ZRgCIAEoDVIJcGFy",
-    "dHlTaXplEhsKCXN0YXJ0c19hdBgDIAEoA1IIc3RhcnRzQXQSFAoFcGhvbmUYBCABKAlSBXBob25lIiMKEUdldEJvb2tpbmdSZXF1",
-    "ZXN0Eg4KAmlkGAEgASgEUgJpZCJRChNMaXN0Qm9va2luZ3NSZXF1ZXN0EhsKCXBhZ2Vfc2l6ZRgBIAEoDVIIcGFnZVNpemUSHQoK",
-    "cGFnZV90b2tlbhgCIAEoCVIJcGFnZVRva2VuIoABChRMaXN0Qm9va2luZ3NSZXNwb25zZRJACghib29raW5ncxgBIAMoCzIkLmNy",
-    "bS5leGFtcGxlLnRhYmxlYm9va2luZy52MS5Cb29raW5nUghib29raW5ncxImCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlSDW5leHRQ",
-    "YWdlVG9rZW4yugMKDFRhYmxlQm9va2luZxKMAQoNQ3JlYXRlQm9va2luZxIxLmNybS5leGFtcGxlLnRhYmxlYm9va2luZy52MS5D",
-    "cmVhdGVCb29raW5nUmVxdWVzdBokLmNybS5leGFtcGxlLnRhYmxlYm9va2luZy52MS5Cb29raW5nIiKinxkeCAEaGnRhYmxlYm9v",
-    "a2luZy5ib29raW5nLndyaXRlEoMBCgpHZXRCb29raW5nEi4uY3JtLmV4YW1wbGUudGFibGVib29raW5nLnYxLkdldEJvb2tpbmdS",
-    "ZXF1ZXN0GiQuY3JtLmV4YW1wbGUudGFibGVib29raW5nLnYxLkJvb2tpbmciH6KfGRsaGXRhYmxlYm9va2luZy5ib29raW5nLnJl",
-    "YWQSlAEKDExpc3RCb29raW5ncxIwLmNybS5leGFtcGxlLnRhYmxlYm9va2luZy52MS5MaXN0Qm9va2luZ3NSZXF1ZXN0GjEuY3Jt",
-    "LmV4YW1wbGUudGFibGVib29raW5nLnYxLkxpc3RCb29raW5nc1Jlc3BvbnNlIh+inxkbGhl0YWJsZWJvb2tpbmcuYm9va2luZy5y",
-    "ZWFkYgZwcm90bzM=",
+    "IAEoCVIFdGFibGUSFAoFcGhvbmUYBiABKAlSBXBob25lOj2qnxk5Chx0YWJsZWJvb2tpbmcuYm9va2luZy5jcmVhdGVkEhl0YWJs",
+    "ZWJvb2tpbmcuYm9va2luZy5yZWFkIocBChRDcmVhdGVCb29raW5nUmVxdWVzdBIdCgpndWVzdF9uYW1lGAEgASgJUglndWVzdE5h",
+    "bWUSHQoKcGFydHlfc2l6ZRgCIAEoDVIJcGFydHlTaXplEhsKCXN0YXJ0c19hdBgDIAEoA1IIc3RhcnRzQXQSFAoFcGhvbmUYBCAB",
+    "KAlSBXBob25lIiMKEUdldEJvb2tpbmdSZXF1ZXN0Eg4KAmlkGAEgASgEUgJpZCJRChNMaXN0Qm9va2luZ3NSZXF1ZXN0EhsKCXBh",
+    "Z2Vfc2l6ZRgBIAEoDVIIcGFnZVNpemUSHQoKcGFnZV90b2tlbhgCIAEoCVIJcGFnZVRva2VuIoABChRMaXN0Qm9va2luZ3NSZXNw",
+    "b25zZRJACghib29raW5ncxgBIAMoCzIkLmNybS5leGFtcGxlLnRhYmxlYm9va2luZy52MS5Cb29raW5nUghib29raW5ncxImCg9u",
+    "ZXh0X3BhZ2VfdG9rZW4YAiABKAlSDW5leHRQYWdlVG9rZW4yugMKDFRhYmxlQm9va2luZxKMAQoNQ3JlYXRlQm9va2luZxIxLmNy",
+    "bS5leGFtcGxlLnRhYmxlYm9va2luZy52MS5DcmVhdGVCb29raW5nUmVxdWVzdBokLmNybS5leGFtcGxlLnRhYmxlYm9va2luZy52",
+    "MS5Cb29raW5nIiKinxkeCAEaGnRhYmxlYm9va2luZy5ib29raW5nLndyaXRlEoMBCgpHZXRCb29raW5nEi4uY3JtLmV4YW1wbGUu",
+    "dGFibGVib29raW5nLnYxLkdldEJvb2tpbmdSZXF1ZXN0GiQuY3JtLmV4YW1wbGUudGFibGVib29raW5nLnYxLkJvb2tpbmciH6Kf",
+    "GRsaGXRhYmxlYm9va2luZy5ib29raW5nLnJlYWQSlAEKDExpc3RCb29raW5ncxIwLmNybS5leGFtcGxlLnRhYmxlYm9va2luZy52",
+    "MS5MaXN0Qm9va2luZ3NSZXF1ZXN0GjEuY3JtLmV4YW1wbGUudGFibGVib29raW5nLnYxLkxpc3RCb29raW5nc1Jlc3BvbnNlIh+i",
+    "nxkbGhl0YWJsZWJvb2tpbmcuYm9va2luZy5yZWFkYgZwcm90bzM=",
 ].joined())!)
 
 /// The serialized google.protobuf.FileDescriptorSet of TableBookingContract with the files it

@@ -1,7 +1,8 @@
 /*
  * A google.protobuf.FileDescriptorSet encoded by hand for the C test
  * fixtures: one file, one service, its rpcs with or without
- * (crm.options.v1.method). crmd refuses a
+ * (crm.options.v1.method), and with FIXTURE_EVENT = topic, read_permission
+ * a message "Event" declaring them in (crm.options.v1.event). crmd refuses a
  * plugin whose methods its descriptor set does not declare; these fixtures
  * are built with cc alone, without protoc.
  */
@@ -63,6 +64,18 @@ static void fixture_descriptor_set(fixture_buf *out, const char *file, const cha
     }
     fixture_string(&fd, 1, file);
     fixture_string(&fd, 2, package);
+#ifdef FIXTURE_EVENT
+    {
+        const char *event[] = {FIXTURE_EVENT};
+        fixture_buf semantics = {{0}, 0}, options = {{0}, 0}, message = {{0}, 0};
+        fixture_string(&semantics, 1, event[0]);                            /* topics */
+        fixture_string(&semantics, 2, event[1]);                            /* read_permission */
+        fixture_field(&options, 51701, semantics.bytes, semantics.len);     /* the event extension */
+        fixture_string(&message, 1, "Event");
+        fixture_field(&message, 7, options.bytes, options.len);             /* MessageOptions */
+        fixture_field(&fd, 4, message.bytes, message.len);                  /* message_type */
+    }
+#endif
     fixture_field(&fd, 6, svc.bytes, svc.len);
     fixture_string(&fd, 12, "proto3");
     out->len = 0;

@@ -11,6 +11,10 @@
  *   Script    writes  exec the whole text (several statements)
  *   Stubborn  writes  like Exec, but answers OK whatever storage said
  *   Counters  writes  runs the statement, answers [last_insert_id, changes]
+ *   Audit     writes  hands crm_access_api.audit an entry shaped as the
+ *                     request's text names (see audit_case), for the audit
+ *                     tests of what a C plugin may pass
+ *   AuditRead reads   the same, from a method that does not write
  */
 #include "crm/plugin.h"
 #include "fixture_descriptor.h"
@@ -22,8 +26,9 @@
 
 static const crm_host_api *host;
 static const crm_storage_api *db;
+static const crm_access_api *access;
 
-enum mode { EXEC, QUERY, SCRIPT, STUBBORN, COUNTERS };
+enum mode { EXEC, QUERY, SCRIPT, STUBBORN, COUNTERS, AUDIT, AUDIT_READ };
 
 typedef struct {
     uint8_t *data;
@@ -133,12 +138,53 @@ static int32_t run(crm_call *call, const char *sql, buffer *out) {
     return st;
 }
 
+/* A field change as a newer header might define it: 16 bytes longer. */
+typedef struct {
+    crm_field_change base;
+    uint64_t later[2];
+} future_change;
+
+/* One audit call for entity "hostile.item", record "1": "future" steps
+ * elements of 48 bytes; "short" stamps 24; "mixed" stamps 32 then 48;
+ * "huge" claims SIZE_MAX changes; "utf8" names a field in invalid UTF-8;
+ * "entry" stamps the entry 16 bytes; anything else is a plain entry. */
+static int32_t audit_case(crm_call *call, const char *name) {
+    future_change changes[2];
+    memset(changes, 0, sizeof changes);
+    const char *fields[2] = {"name", "email"};
+    for (int i = 0; i < 2; i++) {
+        changes[i].base.struct_size = sizeof(future_change);
+        changes[i].base.field = fields[i];
+        changes[i].base.old_value = i == 0 ? "old" : NULL;
+        changes[i].base.new_value = "new";
+        changes[i].later[0] = changes[i].later[1] = UINT64_MAX;
+    }
+    crm_audit_entry entry = {sizeof(crm_audit_entry), "hostile.item", "1", "update", NULL,
+                             &changes[0].base, 2};
+    crm_field_change plain[2] = {{sizeof(crm_field_change), "name", "old", "new"},
+                                 {sizeof(crm_field_change), "email", NULL, "new"}};
+    if (strcmp(name, "future") != 0) entry.changes = plain;
+    if (strcmp(name, "short") == 0) plain[0].struct_size = plain[1].struct_size = 24;
+    if (strcmp(name, "mixed") == 0) plain[1].struct_size = sizeof(future_change);
+    if (strcmp(name, "huge") == 0) entry.change_count = SIZE_MAX;
+    if (strcmp(name, "utf8") == 0) plain[1].field = "\xff\xfe";
+    if (strcmp(name, "entry") == 0) entry.struct_size = 16;
+    int32_t st = access->audit(call, &entry);
+    if (st != CRM_STATUS_OK) host->call_set_message(call, db->last_error(call));
+    return st;
+}
+
 static int32_t handle(void *data, crm_call *call, const uint8_t *request, size_t len) {
     enum mode mode = (enum mode)(intptr_t)data;
     char *sql = request_sql(request, len);
     if (!sql) {
         host->call_set_message(call, "not a crm.testing.v1.SqlRequest");
         return CRM_STATUS_INVALID_ARGUMENT;
+    }
+    if (mode == AUDIT || mode == AUDIT_READ) {
+        int32_t st = access ? audit_case(call, sql) : CRM_STATUS_UNIMPLEMENTED;
+        free(sql);
+        return st;
     }
     buffer out = {0};
     int32_t st = mode == SCRIPT ? db->exec(call, sql) : run(call, sql, &out);
@@ -165,6 +211,7 @@ static int32_t init(crm_plugin *self, const crm_host_api *api, const char **erro
         *error = "this crmd offers no storage";
         return CRM_STATUS_FAILED_PRECONDITION;
     }
+    access = api->get_feature(self, CRM_FEATURE_ACCESS_V1);
     return CRM_STATUS_OK;
 }
 
@@ -180,6 +227,8 @@ static const crm_method_def methods[] = {
     SQL_METHOD("Script", SCRIPT, CRM_METHOD_FLAG_WRITES),
     SQL_METHOD("Stubborn", STUBBORN, CRM_METHOD_FLAG_WRITES),
     SQL_METHOD("Counters", COUNTERS, CRM_METHOD_FLAG_WRITES),
+    SQL_METHOD("Audit", AUDIT, CRM_METHOD_FLAG_WRITES),
+    SQL_METHOD("AuditRead", AUDIT_READ, 0),
 };
 
 static crm_plugin_def definition = {
@@ -195,7 +244,7 @@ static crm_plugin_def definition = {
 
 #define SQL_RPC(name) {name, ".crm.testing.v1.SqlRequest", ".crm.testing.v1.SqlResponse", 0, 0, 0, 0, 0}
 static const fixture_rpc rpcs[] = {SQL_RPC("Exec"), SQL_RPC("Query"), SQL_RPC("Script"), SQL_RPC("Stubborn"),
-                                   SQL_RPC("Counters")};
+                                   SQL_RPC("Counters"), SQL_RPC("Audit"), SQL_RPC("AuditRead")};
 static fixture_buf descriptor_set;
 
 /* The entry runs once, on crmd's main thread, before anything else. */

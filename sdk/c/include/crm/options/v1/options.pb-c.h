@@ -69,10 +69,21 @@ struct  Crm__Options__V1__EventSemantics
    */
   size_t n_topics;
   char **topics;
+  /*
+   * The permission a client needs to receive these topics' events from
+   * Events/Subscribe, "<plugin>.<entity>.<action>" starting with the
+   * publishing plugin's name (crmd refuses the plugin otherwise): the read
+   * permission of the entity the event is about, e.g. "sales.lead.read".
+   * An event published about a record (publish_about) reaches a subscriber
+   * only if its owner is within the subscriber's record scope for this
+   * permission. Topics without one are streamed to administrators only
+   * (docs/ACCESS.md "Event streams").
+   */
+  char *read_permission;
 };
 #define CRM__OPTIONS__V1__EVENT_SEMANTICS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&crm__options__v1__event_semantics__descriptor) \
-    , 0,NULL }
+    , 0,NULL, (char *)protobuf_c_empty_string }
 
 
 /* Crm__Options__V1__MethodSemantics methods */
