@@ -94,6 +94,22 @@ enum ContactsSchema {
             """)
         // Each key's request fingerprint, so a key reused for another request is refused.
         def.migration(9, "idempotency fingerprints", IdempotencyKeys.addFingerprintSQL("contacts_idempotency"))
+        // Record scope on the timeline (TimelineScope): each entry's source
+        // record (the event's subject; '' for an event without one) and each
+        // source's current owner, kept apart so a change of owner is one row.
+        // The sequence index lets erasure find every copy of an event.
+        def.migration(10, "timeline sources", """
+            ALTER TABLE contacts_timeline ADD COLUMN source_entity TEXT NOT NULL DEFAULT '';
+            ALTER TABLE contacts_timeline ADD COLUMN source_id TEXT NOT NULL DEFAULT '';
+            CREATE INDEX contacts_timeline_by_source ON contacts_timeline (source_entity, source_id);
+            CREATE INDEX contacts_timeline_by_sequence ON contacts_timeline (sequence);
+            CREATE TABLE contacts_timeline_sources (
+                entity TEXT NOT NULL,
+                record_id TEXT NOT NULL,
+                owner TEXT,
+                PRIMARY KEY (entity, record_id));
+            CREATE TABLE contacts_timeline_entities (entity TEXT PRIMARY KEY);
+            """)
     }
 }
 

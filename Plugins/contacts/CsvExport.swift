@@ -3,7 +3,8 @@ import ContactsContract
 import Foundation
 
 /// CSV export as a server stream: one keyset page at a time, so memory stays
-/// flat however many people match. The columns re-import as they are.
+/// flat however many people match. The columns re-import as they are. Only
+/// people in the caller's scope for contacts.person.export are written.
 enum CsvExport {
     static let chunkRows: Int32 = 500
 
@@ -14,6 +15,10 @@ enum CsvExport {
     static func exportPeople(_ ctx: CallContext, _ req: Crm_Contacts_V1_ExportPeopleRequest,
                              _ send: (Crm_Contacts_V1_CsvChunk) throws -> Void) throws {
         let db = try ctx.database
+        // The export permission's scope for the people; an organization's
+        // name only where the caller may read the organization.
+        let scope = ctx.scope
+        let organizationScope = ctx.scope(for: Permission.organizationRead)
         let customKeys = try CustomFields.load(db, .person).keys.sorted()
         var header = ["id", "external_id", "first_name", "last_name", "email", "phone", "job_title", "organization",
                       "organization_id", "owner", "source", "lifecycle_stage", "tags", "notes", "created_at", "updated_at"]
@@ -25,13 +30,15 @@ enum CsvExport {
         filter.pageToken = ""
         repeat {
             if ctx.isCancelled { throw PluginError(.cancelled, "export cancelled") }
-            let page = try PeopleQueries.list(ctx, filter)
+            let page = try PeopleQueries.page(db, filter, scope: scope)
             var text = ""
             for person in page.people {
                 var organization = ""
                 if person.organizationID != 0 {
                     if organizationNames[person.organizationID] == nil {
-                        organizationNames[person.organizationID] = try OrganizationStore(db: db).load(person.organizationID)?.name ?? ""
+                        organizationNames[person.organizationID] = try OrganizationStore(db: db).table
+                            .loadSerialized(person.organizationID, scope: organizationScope)
+                            .map { try Organization(serializedBytes: $0).name } ?? ""
                     }
                     organization = organizationNames[person.organizationID] ?? ""
                 }

@@ -35,7 +35,8 @@ enum CustomFields {
         default: throw PluginError.invalidArgument("definition.type is required")
         }
         let db = try ctx.database
-        if let existing = try load(db, entity)[key], existing.type != definition.type {
+        let existing = try load(db, entity)[key]
+        if let existing, existing.type != definition.type {
             throw PluginError.failedPrecondition("definition.type: field \"\(key)\" already exists as \(existing.type); its type cannot change")
         }
         let data: [UInt8] = try definition.serializedBytes()
@@ -43,6 +44,7 @@ enum CustomFields {
             INSERT INTO contacts_field_definitions (entity, key, data) VALUES (?, ?, ?)
             ON CONFLICT (entity, key) DO UPDATE SET data = excluded.data
             """, [.integer(entity.rawValue), .text(key), .blob(data)])
+        if existing != definition { try AuditTrail.customField(ctx, entity: entity, before: existing, after: definition) }
         return definition
     }
 

@@ -15,10 +15,15 @@ enum Duplicates {
     static func find(_ ctx: CallContext, _ req: Crm_Contacts_V1_FindDuplicatesRequest) throws -> Crm_Contacts_V1_FindDuplicatesResponse {
         let db = try ctx.database
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)
+        // Only people in scope form, count toward and appear in a group: a
+        // rep never learns that someone else's record shares an email.
+        let scope = ctx.scope
+        let inScope = scope.condition(ownerColumn: "p.owner")
         var filter = SQLFilter()
         filter.add("s.entity = 1 AND s.kind IN ('e', 'p', 'f') AND p.deleted_us = 0")
+        filter.add(inScope.sql, inScope.parameters)
         if req.personID != 0 {
-            _ = try PersonStore(db: db).require(req.personID, field: "person_id")
+            _ = try PersonStore(db: db).require(req.personID, field: "person_id", scope: scope)
             filter.add("""
                 (s.kind, s.key) IN (SELECT kind, key FROM contacts_search WHERE entity = 1 AND record_id = ?)
                 """, .integer(req.personID))
@@ -32,7 +37,7 @@ enum Duplicates {
         var response = Crm_Contacts_V1_FindDuplicatesResponse()
         let members = try db.prepare("""
             SELECT s.record_id FROM contacts_search s JOIN contacts_people p ON p.id = s.record_id
-            WHERE s.entity = 1 AND s.kind = ? AND s.key = ? AND p.deleted_us = 0 ORDER BY s.record_id
+            WHERE s.entity = 1 AND s.kind = ? AND s.key = ? AND p.deleted_us = 0 AND \(inScope.sql) ORDER BY s.record_id
             """)
         defer { members.finalize() }
         for row in page.rows {
@@ -41,7 +46,7 @@ enum Duplicates {
             group.reason = reasons[kind] ?? .unspecified
             group.key = kind == "f" ? displayFuzzyKey(row[1].string ?? "") : row[1].string ?? ""
             try members.reset()
-            try members.bind([row[0], row[1]])
+            try members.bind([row[0], row[1]] + inScope.parameters)
             while try members.step() { group.personIds.append(members.column(0).int ?? 0) }
             response.groups.append(group)
         }
@@ -63,14 +68,19 @@ enum Duplicates {
         guard req.survivorID != req.mergedID else {
             throw PluginError.invalidArgument("merged_id must differ from survivor_id")
         }
-        var survivor = try store.requireLive(req.survivorID, field: "survivor_id")
-        var merged = try store.requireLive(req.mergedID, field: "merged_id")
+        // Both sides are written: each must be in the caller's scope.
+        let scope = ctx.scope
+        var survivor = try store.requireLive(req.survivorID, field: "survivor_id", scope: scope)
+        var merged = try store.requireLive(req.mergedID, field: "merged_id", scope: scope)
+        let (survivorBefore, mergedBefore) = (survivor, merged)
         combine(merged, into: &survivor)
         try store.validate(&survivor, field: "merged person")
         let now = UTCClock.nowMicros()
         stampMerge(&survivor, &merged, at: now)
         try store.save(survivor)
         try store.save(merged)
+        try AuditTrail.person(ctx, "merge", before: survivorBefore, after: survivor)
+        try AuditTrail.person(ctx, "merge", before: mergedBefore, after: merged)
         try Timeline.move(db, from: merged.id, to: survivor.id)
         try PersonMethods.publish(ctx, "merged", survivor, mergedID: merged.id,
                                   summary: "Contact \(PersonStore.displayName(merged)) (\(merged.id)) merged into \(PersonStore.displayName(survivor))")

@@ -2,7 +2,7 @@ import CRMPluginKit
 import ContactsContract
 import Foundation
 
-/// GDPR: export everything held about a person, and erase them.
+/// GDPR: export everything held about a person (and erase them: GdprErase).
 enum Gdpr {
     /// Methods of other modules that contribute to an export, unless the
     /// `gdpr_exporters` setting (comma-separated) says otherwise. Modules
@@ -15,22 +15,31 @@ enum Gdpr {
 
     static func register(on def: PluginDefinition) {
         def.unary(Contacts.service + "ExportPersonData", exportData)
-        def.unary(Contacts.service + "ErasePerson", erase)
+        def.unary(Contacts.service + "ErasePerson", GdprErase.erase)
     }
 
+    /// The person must be in the method's scope (NOT_FOUND otherwise); their
+    /// organization is included if the caller may read it, their timeline
+    /// with the entries ListTimeline would show; each module's exporter
+    /// applies the caller's scope to its own records.
     static func exportData(_ ctx: CallContext, _ req: Crm_Contacts_V1_PersonDataRequest) throws -> Crm_Contacts_V1_PersonDataExport {
         let db = try ctx.database
         var export = Crm_Contacts_V1_PersonDataExport()
-        export.person = try PersonStore(db: db).require(req.personID, field: "person_id")
+        export.person = try PersonStore(db: db).require(req.personID, field: "person_id", scope: ctx.scope)
         export.exportedUnixUs = UTCClock.nowMicros()
         guard export.person.erasedUnixUs == 0 else { return export }
-        if let organization = try OrganizationStore(db: db).load(export.person.organizationID) {
-            export.organization = organization
+        if export.person.organizationID != 0,
+           let organization = try OrganizationStore(db: db).table.loadSerialized(
+               export.person.organizationID, scope: ctx.scope(for: Permission.organizationRead)) {
+            export.organization = try Organization(serializedBytes: organization)
         }
         // The whole timeline, not a page: an export is complete or useless.
+        // A merged person's lives with the survivor, part of the same person.
+        let timelineID = try Timeline.resolvePerson(db, req.personID) ?? req.personID
         var token = ""
         repeat {
-            let page = try Timeline.list(ctx, .with { $0.personID = req.personID; $0.pageSize = 500; $0.pageToken = token })
+            let page = try Timeline.page(ctx, db, .person, timelineID,
+                                         .with { $0.personID = req.personID; $0.pageSize = 500; $0.pageToken = token })
             export.timeline += page.entries
             token = page.nextPageToken
         } while !token.isEmpty
@@ -46,46 +55,5 @@ enum Gdpr {
             }
         }
         return export
-    }
-
-    static func erase(_ ctx: CallContext, _ req: Crm_Contacts_V1_ErasePersonRequest) throws -> Crm_Contacts_V1_ErasePersonResponse {
-        try Validate.required(req.reason, "reason")
-        try Validate.maxLength(req.reason, "reason", 500)
-        let db = try ctx.database
-        let store = PersonStore(db: db)
-        let person = try store.require(req.id)
-        guard person.erasedUnixUs == 0 else { throw PluginError.failedPrecondition("id: person \(req.id) is already erased") }
-        let now = UTCClock.nowMicros()
-        var tombstone = Person()
-        tombstone.id = person.id
-        tombstone.version = person.version + 1
-        tombstone.createdUnixUs = person.createdUnixUs
-        tombstone.updatedUnixUs = now
-        tombstone.deletedUnixUs = person.deletedUnixUs == 0 ? now : person.deletedUnixUs
-        tombstone.erasedUnixUs = now
-        try store.save(tombstone)
-        try SearchIndex(db: db).delete(.person, person.id)
-        try db.execute("DELETE FROM contacts_timeline WHERE record_id = ? AND entity = 1", [.integer(person.id)])
-        // People merged into this one are part of the same person.
-        for row in try db.query("SELECT id FROM contacts_people WHERE merged_into = ? AND erased_us = 0", [.integer(person.id)]) {
-            var merged = Person()
-            merged.id = row[0].int ?? 0
-            merged.mergedIntoID = person.id
-            merged.deletedUnixUs = now
-            merged.erasedUnixUs = now
-            try store.save(merged)
-            try SearchIndex(db: db).delete(.person, merged.id)
-        }
-        let audit = try db.execute("""
-            INSERT INTO contacts_audit (action, entity, record_id, at_us, actor_uid, actor_plugin, reason)
-            VALUES ('erase', 1, ?, ?, ?, ?, ?)
-            """, [.integer(person.id), .integer(now), .integer(ctx.callerUID), .text(ctx.callingPlugin ?? ""), .text(req.reason)])
-        var event = Crm_Contacts_V1_PersonEvent()
-        event.person = tombstone
-        try TimelineFiling.publish(ctx, "contacts.contact.erased", event, about: nil)
-        var response = Crm_Contacts_V1_ErasePersonResponse()
-        response.tombstone = tombstone
-        response.auditID = audit.lastInsertID
-        return response
     }
 }

@@ -11,10 +11,19 @@ import Foundation
 /// later silently overwrite the earlier, and a dry run, which writes
 /// nothing, could not predict it. A dry run takes every step the real run
 /// takes except the writes, so its counts are the real run's.
+///
+/// Record scope (contacts.person.import's): a row that would update a
+/// person out of scope, or give one an owner out of scope, is a row error
+/// (PERMISSION_DENIED's message), as is an organization_id the caller may
+/// not read (NOT_FOUND's); an empty owner under a limited scope is the
+/// caller. An organization named by name is looked for among those the
+/// caller may read, and created for the caller when there is none.
 struct ImportRun {
     let ctx: CallContext
     let db: Database
     let dryRun: Bool
+    private let scope: RecordScope
+    private let organizationScope: RecordScope
     var response = Crm_Contacts_V1_ImportPeopleResponse()
     private var organizations: [String: Int64] = [:]
     /// Dry run: stand-in ids (-1, -2, ...) for organizations the real run creates.
@@ -28,6 +37,8 @@ struct ImportRun {
         self.ctx = ctx
         self.db = db
         self.dryRun = dryRun
+        scope = ctx.scope
+        organizationScope = ctx.scope(for: Permission.organizationRead)
     }
 
     mutating func fail(_ row: Int64, _ column: String, _ message: String) {
@@ -82,9 +93,10 @@ struct ImportRun {
         }
         var found: Person?
         if id != 0 {
-            found = try store.requireLive(id, field: "id")
+            found = try store.requireLive(id, field: "id", scope: scope)
         } else if !incoming.externalID.isEmpty {
             found = try existingPerson(incoming.externalID)
+            if let found { try scope.checkWritable(owner: ownerOrNil(found.owner), "external_id: person \(found.id)") }
         }
         if let found {
             if let earlier = rowByPerson[found.id] {
@@ -119,6 +131,7 @@ struct ImportRun {
             merged.phones = [existing.phones.first { Normalize.phone($0.number) == key } ?? primary] + others
         }
         PersonStore.apply(merged, to: &existing, fields: fields)
+        try PersonMethods.checkScope(ctx, db, &existing, before: before, field: "person", scope: scope)
         try store.validate(&existing)
         let changed = PersonMethods.changedFields(before, existing)
         guard !changed.isEmpty else { response.unchanged += 1; return }
@@ -127,11 +140,16 @@ struct ImportRun {
         existing.version += 1
         existing.updatedUnixUs = UTCClock.nowMicros()
         try store.save(existing)
+        try AuditTrail.person(ctx, "update", before: before, after: existing)
         try PersonMethods.publish(ctx, "updated", existing, changed: changed,
                                   summary: "Contact \(PersonStore.displayName(existing)) updated by import")
     }
 
     private mutating func create(_ incoming: inout Person) throws {
+        incoming.owner = try scope.checkedOwner(incoming.owner, field: "person.owner", "person")
+        if incoming.organizationID > 0 {
+            try checkOrganizationReachable(db, incoming.organizationID, field: "person", scope: organizationScope)
+        }
         // existingPerson found nobody with this external id: no second lookup.
         try store.validate(&incoming, externalIDIsFree: !incoming.externalID.isEmpty)
         response.created += 1
@@ -141,6 +159,7 @@ struct ImportRun {
         incoming.createdUnixUs = now
         incoming.updatedUnixUs = now
         try store.insert(&incoming)
+        try AuditTrail.person(ctx, "create", before: nil, after: incoming)
         try PersonMethods.publish(ctx, "created", incoming, summary: "Contact \(PersonStore.displayName(incoming)) imported")
     }
 
@@ -172,11 +191,14 @@ struct ImportRun {
         guard !name.isEmpty else { return 0 }
         let key = Normalize.name(name)
         if let id = organizations[key] { return id }
-        var id = try db.query("SELECT id FROM contacts_organizations WHERE deleted_us = 0 AND name_key = ? ORDER BY id LIMIT 1",
-                              [.text(key)]).first?.first?.int ?? 0
+        let inScope = organizationScope.condition(ownerColumn: "owner")
+        var id = try db.query("""
+            SELECT id FROM contacts_organizations WHERE deleted_us = 0 AND name_key = ? AND \(inScope.sql) ORDER BY id LIMIT 1
+            """, [.text(key)] + inScope.parameters).first?.first?.int ?? 0
         if id == 0 {
             var organization = Organization()
             organization.name = name
+            organization.owner = try scope.owner(for: "", "organization")
             let organizations = OrganizationStore(db: db)
             try organizations.validate(&organization, field: "organization")
             if dryRun {
@@ -188,6 +210,7 @@ struct ImportRun {
                 organization.createdUnixUs = now
                 organization.updatedUnixUs = now
                 try organizations.insert(&organization)
+                try AuditTrail.organization(ctx, "create", before: nil, after: organization)
                 try OrganizationMethods.publish(ctx, "created", organization, summary: "Organization \(name) created by import")
                 id = organization.id
             }

@@ -14,21 +14,30 @@ enum OrganizationMerge {
         guard req.survivorID != req.mergedID else { throw PluginError.invalidArgument("merged_id must differ from survivor_id") }
         let db = try ctx.database
         let store = OrganizationStore(db: db)
-        var survivor = try store.requireLive(req.survivorID, field: "survivor_id")
-        var merged = try store.requireLive(req.mergedID, field: "merged_id")
+        // Both sides are written: each must be in the caller's scope. The
+        // merged one's people follow it whoever owns them (the merge is of
+        // organizations; each moved person gets an audit entry).
+        let scope = ctx.scope
+        var survivor = try store.requireLive(req.survivorID, field: "survivor_id", scope: scope)
+        var merged = try store.requireLive(req.mergedID, field: "merged_id", scope: scope)
+        let (survivorBefore, mergedBefore) = (survivor, merged)
         combine(merged, into: &survivor)
         try store.validate(&survivor, field: "merged organization")
         let now = UTCClock.nowMicros()
         stampMerge(&survivor, &merged, at: now)
         try store.save(survivor)
         try store.save(merged)
+        try AuditTrail.organization(ctx, "merge", before: survivorBefore, after: survivor)
+        try AuditTrail.organization(ctx, "merge", before: mergedBefore, after: merged)
         let people = PersonStore(db: db)
         for row in try db.query("SELECT id FROM contacts_people WHERE organization_id = ?", [.integer(merged.id)]) {
             guard var person = try people.load(row[0].int ?? 0) else { continue }
+            let before = person
             person.organizationID = survivor.id
             person.version += 1
             person.updatedUnixUs = now
             try people.save(person)
+            try AuditTrail.person(ctx, "update", before: before, after: person)
         }
         try Timeline.move(db, .organization, from: merged.id, to: survivor.id)
         var event = Crm_Contacts_V1_OrganizationEvent()
@@ -36,7 +45,8 @@ enum OrganizationMerge {
         event.mergedID = merged.id
         event.about.organizationIds = [survivor.id]
         event.about.summary = "Organization \(merged.name) (\(merged.id)) merged into \(survivor.name)"
-        try TimelineFiling.publish(ctx, "contacts.organization.merged", event, about: event.about)
+        try TimelineFiling.publish(ctx, "contacts.organization.merged", event, about: event.about,
+                                   subject: OrganizationMethods.subject(survivor))
         return survivor
     }
 

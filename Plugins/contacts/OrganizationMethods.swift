@@ -15,12 +15,15 @@ enum OrganizationMethods {
     static func create(_ ctx: CallContext, _ req: Crm_Contacts_V1_CreateOrganizationRequest) throws -> Organization {
         let db = try ctx.database
         let store = OrganizationStore(db: db)
-        let (previous, claim) = try PersonMethods.idempotency.check(db, method: "CreateOrganization", req, key: \.idempotencyKey)
+        let scope = ctx.scope
+        let (previous, claim) = try PersonMethods.idempotency.check(
+            db, method: PersonMethods.keyScope(ctx, "CreateOrganization"), req, key: \.idempotencyKey)
         if let id = previous {
-            return try store.require(id)
+            return try store.require(id, scope: scope)
         }
         var organization = req.organization
         organization.id = 0
+        organization.owner = try scope.checkedOwner(organization.owner, field: "organization.owner", "organization")
         try store.validate(&organization)
         let now = UTCClock.nowMicros()
         organization.version = 1
@@ -29,21 +32,27 @@ enum OrganizationMethods {
         organization.deletedUnixUs = 0
         try store.insert(&organization)
         try PersonMethods.idempotency.record(db, claim, resultID: organization.id)
+        try AuditTrail.organization(ctx, "create", before: nil, after: organization)
         try publish(ctx, "created", organization, summary: "Organization \(organization.name) created")
         return organization
     }
 
     static func get(_ ctx: CallContext, _ req: Crm_Contacts_V1_GetOrganizationRequest) throws -> Organization {
-        try OrganizationStore(db: ctx.database).require(req.id)
+        try OrganizationStore(db: ctx.database).require(req.id, scope: ctx.scope)
     }
 
     static func update(_ ctx: CallContext, _ req: Crm_Contacts_V1_UpdateOrganizationRequest) throws -> Organization {
         let fields = try OrganizationStore.updateMask.resolve(req.updateMask, req.organization)
         let store = OrganizationStore(db: try ctx.database)
-        var organization = try store.requireLive(req.organization.id, field: "organization.id")
+        let scope = ctx.scope
+        var organization = try store.requireLive(req.organization.id, field: "organization.id", scope: scope)
         try Validate.expectedVersion(req.expectedVersion, organization.version, noun: "organization \(organization.id)")
         let before = organization
         OrganizationStore.apply(req.organization, to: &organization, fields: fields.names)
+        if organization.owner != before.owner {
+            organization.owner = try scope.checkedOwner(organization.owner, field: "organization.owner",
+                                                        "organization \(organization.id)")
+        }
         try store.validate(&organization)
         let changed = OrganizationStore.updateMask.fields.keys.sorted().filter { field in
             var probe = before
@@ -54,6 +63,7 @@ enum OrganizationMethods {
         organization.version += 1
         organization.updatedUnixUs = UTCClock.nowMicros()
         try store.save(organization)
+        try AuditTrail.organization(ctx, "update", before: before, after: organization)
         try publish(ctx, "updated", organization, changed: changed,
                     summary: "Organization \(organization.name) updated: \(changed.joined(separator: ", "))")
         return organization
@@ -61,17 +71,20 @@ enum OrganizationMethods {
 
     static func delete(_ ctx: CallContext, _ req: Crm_Contacts_V1_DeleteOrganizationRequest) throws -> Organization {
         let store = OrganizationStore(db: try ctx.database)
-        var organization = try store.requireLive(req.id)
+        var organization = try store.requireLive(req.id, scope: ctx.scope)
+        let before = organization
         organization.deletedUnixUs = UTCClock.nowMicros()
         organization.version += 1
         try store.save(organization)
+        try AuditTrail.organization(ctx, "delete", before: before, after: organization)
         try publish(ctx, "deleted", organization, summary: "Organization \(organization.name) deleted")
         return organization
     }
 
     static func restore(_ ctx: CallContext, _ req: Crm_Contacts_V1_RestoreOrganizationRequest) throws -> Organization {
         let store = OrganizationStore(db: try ctx.database)
-        var organization = try store.require(req.id)
+        var organization = try store.table.requireWritable(req.id, field: "id", scope: ctx.scope)
+        let before = organization
         if organization.mergedIntoID != 0 {
             throw PluginError.failedPrecondition(
                 "id: organization \(req.id) was merged into organization \(organization.mergedIntoID) and cannot be restored")
@@ -83,6 +96,7 @@ enum OrganizationMethods {
         organization.version += 1
         organization.updatedUnixUs = UTCClock.nowMicros()
         try store.save(organization)
+        try AuditTrail.organization(ctx, "restore", before: before, after: organization)
         try publish(ctx, "restored", organization, summary: "Organization \(organization.name) restored")
         return organization
     }
@@ -90,6 +104,7 @@ enum OrganizationMethods {
     static func list(_ ctx: CallContext, _ req: Crm_Contacts_V1_ListOrganizationsRequest) throws -> Crm_Contacts_V1_ListOrganizationsResponse {
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)
         var filter = SQLFilter()
+        ctx.scope.apply(to: &filter, ownerColumn: "owner")
         if !req.includeDeleted { filter.add("deleted_us = 0") }
         if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
         if !req.namePrefix.isEmpty {
@@ -123,6 +138,13 @@ enum OrganizationMethods {
         event.changedFields = changed
         event.about.organizationIds = [organization.id]
         event.about.summary = summary
-        try TimelineFiling.publish(ctx, "contacts.organization.\(action)", event, about: event.about)
+        try TimelineFiling.publish(ctx, "contacts.organization.\(action)", event, about: event.about,
+                                   subject: subject(organization))
+    }
+
+    /// What an organization's events are about.
+    static func subject(_ organization: Organization) -> EventSubject {
+        EventSubject(entity: AuditTrail.organizationEntity, recordID: String(organization.id),
+                     owner: ownerOrNil(organization.owner))
     }
 }

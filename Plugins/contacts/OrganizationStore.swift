@@ -15,10 +15,14 @@ struct OrganizationStore {
     ])
 
     func load(_ id: Int64) throws -> Organization? { try table.load(id) }
-    func require(_ id: Int64, field: String = "id") throws -> Organization { try table.require(id, field: field) }
+    /// An organization to read: NOT_FOUND if missing or out of `scope`.
+    func require(_ id: Int64, field: String = "id", scope: RecordScope) throws -> Organization {
+        try table.require(id, field: field, scope: scope)
+    }
 
-    func requireLive(_ id: Int64, field: String = "id") throws -> Organization {
-        let organization = try require(id, field: field)
+    /// One to write to, live: NOT_FOUND, PERMISSION_DENIED out of `scope`, FAILED_PRECONDITION.
+    func requireLive(_ id: Int64, field: String = "id", scope: RecordScope) throws -> Organization {
+        let organization = try table.requireWritable(id, field: field, scope: scope)
         if organization.mergedIntoID != 0 {
             throw PluginError.failedPrecondition("\(field): organization \(id) was merged into organization \(organization.mergedIntoID)")
         }

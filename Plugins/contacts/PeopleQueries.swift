@@ -11,6 +11,14 @@ enum PeopleQueries {
     }
 
     static func list(_ ctx: CallContext, _ req: Crm_Contacts_V1_ListPeopleRequest) throws -> Crm_Contacts_V1_ListPeopleResponse {
+        try page(ctx.database, req, scope: ctx.scope)
+    }
+
+    /// One page of people in `scope` (ListPeople's, or ExportPeople's for
+    /// its chunks): the scope is a condition of the query, so a page is
+    /// full and its token exact whatever the caller may not see.
+    static func page(_ db: Database, _ req: Crm_Contacts_V1_ListPeopleRequest, scope: RecordScope) throws
+        -> Crm_Contacts_V1_ListPeopleResponse {
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)
         try Validate.optionalID(req.organizationID, "organization_id")
         let (column, descending): (String, Bool)
@@ -21,6 +29,7 @@ enum PeopleQueries {
         case .UNRECOGNIZED(let value): throw PluginError.invalidArgument("sort \(value) is not a sort order")
         }
         var filter = SQLFilter()
+        scope.apply(to: &filter, ownerColumn: "owner")
         if !req.includeDeleted { filter.add("deleted_us = 0") }
         if req.organizationID != 0 { filter.add("organization_id = ?", .integer(req.organizationID)) }
         if !req.owner.isEmpty { filter.add("owner = ?", .text(req.owner)) }
@@ -39,7 +48,7 @@ enum PeopleQueries {
             filter.add("(\(column), id) \(descending ? "<" : ">") (?, ?)", after[0], after[1])
         }
         let order = descending ? "DESC" : "ASC"
-        let rows = try ctx.database.query("""
+        let rows = try db.query("""
             SELECT data, \(column), id FROM contacts_people \(filter.clause)
             ORDER BY \(column) \(order), id \(order) LIMIT ?
             """, filter.parameters + [.integer(Int64(paging.limit + 1))])
@@ -54,6 +63,7 @@ enum PeopleQueries {
         let field = req.field == .auto ? guessField(query) : req.field
         let limit = SQLValue.integer(Int64(paging.limit + 1))
         let db = try ctx.database
+        let scope = ctx.scope
         switch field {
         case .name, .email, .tag, .phone:
             let (kind, key, exact): (String, String, Bool)
@@ -68,6 +78,7 @@ enum PeopleQueries {
             if exact { filter.add("s.key = ?", .text(key)) }
             else { filter.add("s.key >= ? AND s.key < ?", .text(key), .text(Normalize.upperBound(key))) }
             filter.add("p.deleted_us = 0")
+            scope.apply(to: &filter, ownerColumn: "p.owner")
             if let after = paging.after { filter.add("(s.key, s.record_id) > (?, ?)", after[0], after[1]) }
             let rows = try db.query("""
                 SELECT p.data, s.key, s.record_id FROM contacts_search s JOIN contacts_people p ON p.id = s.record_id
@@ -81,6 +92,7 @@ enum PeopleQueries {
             filter.add("s.entity = 2 AND s.kind = 'n' AND s.key >= ? AND s.key < ?",
                        .text(prefix), .text(Normalize.upperBound(prefix)))
             filter.add("p.deleted_us = 0")
+            scope.apply(to: &filter, ownerColumn: "p.owner")
             if let after = paging.after { filter.add("(p.name_key, p.id) > (?, ?)", after[0], after[1]) }
             // CROSS JOIN keeps SQLite from walking every person in name order
             // to test membership: it starts from the few matching organizations.

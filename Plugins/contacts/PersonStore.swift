@@ -15,11 +15,16 @@ struct PersonStore {
     ])
 
     func load(_ id: Int64) throws -> Person? { try table.load(id) }
-    func require(_ id: Int64, field: String = "id") throws -> Person { try table.require(id, field: field) }
+    /// A person to read: NOT_FOUND if missing or out of `scope`.
+    func require(_ id: Int64, field: String = "id", scope: RecordScope) throws -> Person {
+        try table.require(id, field: field, scope: scope)
+    }
 
-    /// A person that exists and is neither deleted nor merged away.
-    func requireLive(_ id: Int64, field: String = "id") throws -> Person {
-        let person = try require(id, field: field)
+    /// A person to write to that exists and is neither deleted nor merged
+    /// away: NOT_FOUND, then PERMISSION_DENIED out of `scope`, then
+    /// FAILED_PRECONDITION.
+    func requireLive(_ id: Int64, field: String = "id", scope: RecordScope) throws -> Person {
+        let person = try table.requireWritable(id, field: field, scope: scope)
         if person.erasedUnixUs != 0 { throw PluginError.failedPrecondition("\(field): person \(id) was erased") }
         if person.mergedIntoID != 0 {
             throw PluginError.failedPrecondition("\(field): person \(id) was merged into person \(person.mergedIntoID)")

@@ -37,15 +37,21 @@ struct RecordTable<Record: IdentifiedRecord> {
     let entity: EntityKind
     let noun: String  // for messages: "person", "organization"
 
+    /// The record whatever its owner: for the module's own lookups, and for
+    /// writes, which check the owner themselves (PERMISSION_DENIED, not NOT_FOUND).
     func load(_ id: Int64) throws -> Record? {
-        try loadSerialized(id).map { try Record(serializedBytes: $0) }
+        try loadSerialized(id, scope: .everything).map { try Record(serializedBytes: $0) }
     }
 
     /// The record as the API serializes it, without decoding the blob:
     /// its id (field 1) in front of the stored bytes, which never hold one
     /// (`insert` and `save` clear it), so the two parse as one message.
-    func loadSerialized(_ id: Int64) throws -> [UInt8]? {
-        guard id > 0, let data = try db.query("SELECT data FROM \(table) WHERE id = ?", [.integer(id)]).first?.first?.bytes else {
+    /// A record out of `scope` is nil, as a missing one is: the scope is in
+    /// the SQL, so a reader cannot tell the two apart.
+    func loadSerialized(_ id: Int64, scope: RecordScope) throws -> [UInt8]? {
+        let inScope = scope.condition(ownerColumn: "owner")
+        guard id > 0, let data = try db.query("SELECT data FROM \(table) WHERE id = ? AND \(inScope.sql)",
+                                              [.integer(id)] + inScope.parameters).first?.first?.bytes else {
             return nil
         }
         var out: [UInt8] = [0x08]  // field 1, varint
@@ -60,16 +66,22 @@ struct RecordTable<Record: IdentifiedRecord> {
         return out
     }
 
-    /// The record's bytes (see `loadSerialized`), or NOT_FOUND naming `field`.
-    func requireSerialized(_ id: Int64, field: String) throws -> [UInt8] {
+    /// The record's bytes (see `loadSerialized`), or NOT_FOUND naming
+    /// `field`, also when it is out of `scope`.
+    func requireSerialized(_ id: Int64, field: String, scope: RecordScope) throws -> [UInt8] {
         try Validate.positiveID(id, field)
-        guard let bytes = try loadSerialized(id) else { throw PluginError.notFound("\(field): \(noun) \(id) does not exist") }
+        guard let bytes = try loadSerialized(id, scope: scope) else { throw notFound(id, field: field) }
         return bytes
     }
 
-    /// The record, or NOT_FOUND naming `field`.
-    func require(_ id: Int64, field: String) throws -> Record {
-        try Record(serializedBytes: requireSerialized(id, field: field))
+    /// The record, or NOT_FOUND naming `field` (also out of `scope`).
+    func require(_ id: Int64, field: String, scope: RecordScope) throws -> Record {
+        try Record(serializedBytes: requireSerialized(id, field: field, scope: scope))
+    }
+
+    /// What a missing record is answered with; an out-of-scope read gets the same.
+    func notFound(_ id: Int64, field: String) -> PluginError {
+        PluginError.notFound("\(field): \(noun) \(id) does not exist")
     }
 
     /// Inserts the record in one statement and sets its id.

@@ -18,10 +18,12 @@ enum Timeline {
     static func record(_ ctx: CallContext, _ event: Event) throws {
         let db = try ctx.database
         if event.publisher == "contacts", try TimelineFiling.filedInline(db, event.sequence) { return }
+        // An event about an erased record arrives emptied: nothing to file.
+        guard !event.redacted else { return }
         guard let header = try? Crm_Contacts_V1_TimelineHeader(serializedBytes: event.payload), header.hasAbout else { return }
         try TimelineFiling.file(db, sequence: event.sequence, topic: event.topic, publisher: event.publisher,
                                 typeName: event.typeName, occurredUnixUs: event.publishedUnixMicros,
-                                about: header.about, payload: event.payload)
+                                about: header.about, source: event.subject, payload: event.payload)
     }
 
     /// An event about a merged person belongs on the survivor's timeline;
@@ -57,31 +59,49 @@ enum Timeline {
                        [.integer(survivor), kind, .integer(merged)])
     }
 
+    /// The timeline of a person or organization in the method's scope
+    /// (NOT_FOUND otherwise), with the entries TimelineScope lets the caller see.
     static func list(_ ctx: CallContext, _ req: Crm_Contacts_V1_ListTimelineRequest) throws -> Crm_Contacts_V1_ListTimelineResponse {
         guard (req.personID == 0) != (req.organizationID == 0) else {
             throw PluginError.invalidArgument("exactly one of person_id and organization_id is required")
         }
         let db = try ctx.database
-        let entity: EntityKind
-        let id: Int64
+        let scope = ctx.scope
         if req.personID != 0 {
-            entity = .person
-            let person = try PersonStore(db: db).require(req.personID, field: "person_id")
+            let person = try PersonStore(db: db).require(req.personID, field: "person_id", scope: scope)
             if person.erasedUnixUs != 0 { return Crm_Contacts_V1_ListTimelineResponse() }
-            // A merged person's timeline now lives with the survivor.
-            id = try resolvePerson(db, req.personID) ?? req.personID
-        } else {
-            entity = .organization
-            _ = try OrganizationStore(db: db).require(req.organizationID, field: "organization_id")
-            id = try resolve(db, "contacts_organizations", req.organizationID) ?? req.organizationID
+            // A merged person's timeline now lives with the survivor, if the caller may open it.
+            let id = try resolvePerson(db, req.personID) ?? req.personID
+            guard try reachable(db, "contacts_people", id, scope) else { return Crm_Contacts_V1_ListTimelineResponse() }
+            return try page(ctx, db, .person, id, req)
         }
+        _ = try OrganizationStore(db: db).require(req.organizationID, field: "organization_id", scope: scope)
+        let id = try resolve(db, "contacts_organizations", req.organizationID) ?? req.organizationID
+        guard try reachable(db, "contacts_organizations", id, scope) else { return Crm_Contacts_V1_ListTimelineResponse() }
+        return try page(ctx, db, .organization, id, req)
+    }
+
+    private static func reachable(_ db: Database, _ table: String, _ id: Int64, _ scope: RecordScope) throws -> Bool {
+        guard scope.reach != .all else { return true }
+        let owner = try db.query("SELECT owner FROM \(table) WHERE id = ?", [.integer(id)]).first?.first?.string ?? ""
+        return scope.includes(owner: ownerOrNil(owner))
+    }
+
+    /// One page of a timeline the caller may open. The scope is in the SQL
+    /// (never applied after the LIMIT), so pages stay full and tokens exact.
+    static func page(_ ctx: CallContext, _ db: Database, _ entity: EntityKind, _ id: Int64,
+                     _ req: Crm_Contacts_V1_ListTimelineRequest) throws -> Crm_Contacts_V1_ListTimelineResponse {
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
         var filter = SQLFilter()
-        filter.add("entity = ? AND record_id = ?", .integer(entity.rawValue), .integer(id))
-        if let after = paging.after { filter.add("sequence < ?", after[0]) }
+        filter.add("t.entity = ? AND t.record_id = ?", .integer(entity.rawValue), .integer(id))
+        let visible = try TimelineScope.condition(ctx, db)
+        filter.add(visible.sql, visible.parameters)
+        if let after = paging.after { filter.add("t.sequence < ?", after[0]) }
         let rows = try db.query("""
-            SELECT id, sequence, topic, publisher, type_name, occurred_us, summary, payload FROM contacts_timeline
-            \(filter.clause) ORDER BY sequence DESC LIMIT ?
+            SELECT t.id, t.sequence, t.topic, t.publisher, t.type_name, t.occurred_us, t.summary, t.payload
+            FROM contacts_timeline t LEFT JOIN contacts_timeline_sources src
+                ON src.entity = t.source_entity AND src.record_id = t.source_id
+            \(filter.clause) ORDER BY t.sequence DESC LIMIT ?
             """, filter.parameters + [.integer(Int64(paging.limit + 1))])
         let page = paging.page(rows) { [$0[1]] }
         var response = Crm_Contacts_V1_ListTimelineResponse()

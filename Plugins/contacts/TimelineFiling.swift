@@ -14,11 +14,14 @@ enum TimelineFiling {
     /// The first inline-filed sequence, once read from the database (0: not yet).
     private static let inlineFrom = Atomic<UInt64>(0)
 
-    /// Publishes a contacts event and files it under everyone `about` names.
+    /// Publishes a contacts event about `subject` (so crmd streams it only
+    /// to callers whose scope reaches its owner, and erasure finds it) and
+    /// files it under everyone `about` names.
     @discardableResult
-    static func publish<M: Message>(_ ctx: CallContext, _ topic: String, _ message: M, about: About?) throws -> UInt64 {
+    static func publish<M: Message>(_ ctx: CallContext, _ topic: String, _ message: M, about: About?,
+                                    subject: EventSubject) throws -> UInt64 {
         let bytes: [UInt8] = try message.serializedBytes()
-        let sequence = try ctx.publish(topic, typeName: M.protoMessageName, bytes: bytes)
+        let sequence = try ctx.publish(topic, message, about: subject)
         let db = try ctx.database
         if !markedInline.load(ordering: .relaxed) {
             // Events before this one were published by an older contacts
@@ -32,7 +35,7 @@ enum TimelineFiling {
             // A record just created is neither merged nor erased, and its
             // organization was checked live in this transaction.
             try file(db, sequence: sequence, topic: topic, publisher: "contacts", typeName: M.protoMessageName,
-                     occurredUnixUs: UTCClock.nowMicros(), about: about, payload: bytes,
+                     occurredUnixUs: UTCClock.nowMicros(), about: about, source: subject, payload: bytes,
                      knownLive: topic.hasSuffix(".created"))
         }
         return sequence
@@ -51,9 +54,11 @@ enum TimelineFiling {
     }
 
     /// Files one event under each live person and organization it names
-    /// (merged ones under their survivor; erased ones nowhere).
+    /// (merged ones under their survivor; erased ones nowhere), with the
+    /// record it is about (`source`, the event's subject) for TimelineScope.
     static func file(_ db: Database, sequence: UInt64, topic: String, publisher: String, typeName: String,
-                     occurredUnixUs: Int64, about: About, payload: [UInt8], knownLive: Bool = false) throws {
+                     occurredUnixUs: Int64, about: About, source: EventSubject?, payload: [UInt8],
+                     knownLive: Bool = false) throws {
         guard !about.personIds.isEmpty || !about.organizationIds.isEmpty else { return }
         var targets: [(EntityKind, Int64)] = []
         for id in Set(about.personIds) {
@@ -67,9 +72,11 @@ enum TimelineFiling {
             }
         }
         guard !targets.isEmpty else { return }
+        if let source { try TimelineScope.noteSource(db, source) }
         let insert = try db.prepare("""
-            INSERT INTO contacts_timeline (entity, record_id, sequence, topic, publisher, type_name, occurred_us, summary, payload)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, record_id, sequence) DO NOTHING
+            INSERT INTO contacts_timeline (entity, record_id, sequence, topic, publisher, type_name, occurred_us, summary, payload,
+                source_entity, source_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (entity, record_id, sequence) DO NOTHING
             """)
         defer { insert.finalize() }
         let summary = String(about.summary.prefix(500))
@@ -77,7 +84,8 @@ enum TimelineFiling {
             try insert.reset()
             try insert.bind([.integer(entity.rawValue), .integer(id), .integer(Int64(bitPattern: sequence)),
                              .text(topic), .text(publisher), .text(typeName),
-                             .integer(occurredUnixUs), .text(summary), .blob(payload)])
+                             .integer(occurredUnixUs), .text(summary), .blob(payload),
+                             .text(source?.entity ?? ""), .text(source?.recordID ?? "")])
             while try insert.step() {}
         }
     }

@@ -30,9 +30,9 @@
 ///   the call would only succeed once the state changed, which it never does
 ///   for a used key, and the gRPC guide reserves INVALID_ARGUMENT for requests
 ///   that are wrong whatever the state. A key is scoped to its method (the
-///   same key on CreatePerson and CreateOrganization is two keys), not yet to
-///   a caller (crmd has no users yet), and kept for as long as the database:
-///   keys never expire.
+///   same key on CreatePerson and CreateOrganization is two keys) and to the
+///   CRM user the call acts for (two users' same key is two keys), and kept
+///   for as long as the database: keys never expire.
 /// * updates take `update_mask` (AIP-134) and an optional `expected_version`,
 ///   answered with ABORTED if the record changed since that version. Without
 ///   a mask an update replaces the writable fields the request sets: in
@@ -48,6 +48,17 @@
 ///   INVALID_ARGUMENT for a request that does not decode, RESOURCE_EXHAUSTED,
 ///   DEADLINE_EXCEEDED, CANCELLED, UNAVAILABLE, UNIMPLEMENTED when the module
 ///   is not loaded, INTERNAL for a storage failure.
+/// * record scope (docs/ACCESS.md): people and organizations belong to the
+///   CRM user in `owner`; a caller whose role reaches only their own (or
+///   their team's) records for the method's permission gets every other
+///   record as if it did not exist: NOT_FOUND by id, with the message a
+///   missing id gets, and absent from every list, search, duplicate group,
+///   export, timeline and count. A record without an owner is reached only
+///   with scope `all`. A write to a record out of scope is PERMISSION_DENIED
+///   ("... is outside your record scope"), checked before the record's state
+///   (deleted, merged) is told; so is giving a record an owner out of scope,
+///   and under a limited scope an empty owner is the caller. Every write
+///   leaves one audit entry per record it changes (crmd's Audit service).
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
