@@ -37,50 +37,63 @@ struct EventsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runCalls {
-            let client = try connection.connect()
-            let request = Crm_Kernel_V1_SubscribeRequest.with {
-                $0.topicPatterns = patterns
-                $0.afterSequence = after
-                $0.replayOnly = !follow
+        let request = Crm_Kernel_V1_SubscribeRequest.with {
+            $0.topicPatterns = patterns
+            $0.afterSequence = after
+            $0.replayOnly = !follow
+        }
+        let started = ContinuousClock.now
+        let counter = EventCounter()
+        do {
+            try await runCalls { try await stream(request, counter) }
+        } catch {
+            printSummary(counter.count, since: started)
+            throw error
+        }
+        printSummary(counter.count, since: started)
+    }
+
+    private func printSummary(_ count: Int, since started: ContinuousClock.Instant) {
+        guard summary else { return }
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        print("\(count) events in \(String(format: "%.3f", seconds)) s (\(Int(Double(count) / max(seconds, 1e-9))) events/s)")
+    }
+
+    private func stream(_ request: Crm_Kernel_V1_SubscribeRequest, _ counter: EventCounter) async throws {
+        let client = try connection.connect()
+        if summary {
+            // Counts frames without decoding them: measures what crmd delivers.
+            for try await _ in client.stream("/crm.kernel.v1.Events/Subscribe", try request.serializedBytes()).messages {
+                counter.count += 1
             }
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            let started = ContinuousClock.now
-            var count = 0
-            defer {
-                if summary {
-                    let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-                        + Double((ContinuousClock.now - started).components.seconds)
-                    print("\(count) events in \(String(format: "%.3f", seconds)) s (\(Int(Double(count) / max(seconds, 1e-9))) events/s)")
-                }
+            return
+        }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        for try await event in try client.stream("/crm.kernel.v1.Events/Subscribe", request, as: Crm_Kernel_V1_Event.self) {
+            counter.count += 1
+            let time = formatter.string(from: Date(timeIntervalSince1970: Double(event.publishedAtUnixUs) / 1_000_000))
+            if format == "json" {
+                let object: [String: Any] = [
+                    "sequence": event.sequence, "published_at": time, "topic": event.topic,
+                    "type": event.typeName, "publisher": event.publisher,
+                    "payload_base64": event.payload.base64EncodedString(),
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                print(String(decoding: data, as: UTF8.self))
+            } else {
+                print("\(event.sequence) \(time) \(event.topic) \(event.typeName) \(event.publisher) \(event.payload.base64EncodedString())")
             }
-            if summary {
-                // Counts frames without decoding them: measures what crmd delivers.
-                for try await _ in client.stream("/crm.kernel.v1.Events/Subscribe", try request.serializedBytes()).messages {
-                    count += 1
-                }
-                return
-            }
-            for try await event in try client.stream("/crm.kernel.v1.Events/Subscribe", request, as: Crm_Kernel_V1_Event.self) {
-                count += 1
-                let time = formatter.string(from: Date(timeIntervalSince1970: Double(event.publishedAtUnixUs) / 1_000_000))
-                if format == "json" {
-                    let object: [String: Any] = [
-                        "sequence": event.sequence, "published_at": time, "topic": event.topic,
-                        "type": event.typeName, "publisher": event.publisher,
-                        "payload_base64": event.payload.base64EncodedString(),
-                    ]
-                    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
-                    print(String(decoding: data, as: UTF8.self))
-                } else {
-                    print("\(event.sequence) \(time) \(event.topic) \(event.typeName) \(event.publisher) \(event.payload.base64EncodedString())")
-                }
-                fflush(stdout)
-            }
+            fflush(stdout)
         }
     }
+}
+
+/// Events printed so far, kept outside the stream's task for the summary.
+private final class EventCounter: @unchecked Sendable {
+    var count = 0
 }
 
 struct BackupCommand: AsyncParsableCommand {
