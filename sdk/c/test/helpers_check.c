@@ -49,7 +49,7 @@ static int32_t pub(crm_call *c, const char *topic, const char *type, const uint8
     if (strcmp(type, "crm.example.tablebooking.v1.Booking") || strcmp(topic, "tablebooking.booking.created")) return 13;
     return 0;
 }
-static const crm_bus_api bus = {sizeof bus, pub};
+static const crm_bus_api bus = {sizeof bus, pub, NULL};
 static void h_log(crm_plugin *p, crm_log_level l, const char *m) { (void)p; (void)l; (void)m; }
 static const crm_call_context *h_ctx(crm_call *c) { (void)c; return NULL; }
 static void h_respond(crm_call *c, const uint8_t *d, size_t n) { memcpy(c->resp, d, n); c->resp_len = n; }
