@@ -36,6 +36,8 @@ enum Gdpr {
         // The whole timeline, not a page: an export is complete or useless.
         // A merged person's lives with the survivor, part of the same person.
         let timelineID = try Timeline.resolvePerson(db, req.personID) ?? req.personID
+        // The survivor must be in the caller's reach too, as ListTimeline checks.
+        guard try Timeline.reachable(db, "contacts_people", timelineID, ctx.scope) else { return export }
         var token = ""
         repeat {
             let page = try Timeline.page(ctx, db, .person, timelineID,

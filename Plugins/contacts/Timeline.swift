@@ -81,7 +81,7 @@ enum Timeline {
         return try page(ctx, db, .organization, id, req)
     }
 
-    private static func reachable(_ db: Database, _ table: String, _ id: Int64, _ scope: RecordScope) throws -> Bool {
+    static func reachable(_ db: Database, _ table: String, _ id: Int64, _ scope: RecordScope) throws -> Bool {
         guard scope.reach != .all else { return true }
         let owner = try db.query("SELECT owner FROM \(table) WHERE id = ?", [.integer(id)]).first?.first?.string ?? ""
         return scope.includes(owner: ownerOrNil(owner))

@@ -60,7 +60,7 @@ extension CallContext {
     /// Records `entry` in this call's write transaction (feature
     /// "crm.access.v1"): it commits or rolls back with the call's writes.
     public func audit(_ entry: AuditEntry) throws {
-        guard let access = KitState.access else { throw PluginError(.unavailable, "this host keeps no audit trail") }
+        guard let access = KitState.access else { throw PluginError(.unimplemented, "this host keeps no audit trail") }
         let strings = entry.changes.flatMap { [$0.field, $0.old, $0.new] }.map { $0.flatMap { strdup($0) } }
         defer { strings.forEach { free($0) } }
         var changes = (0..<entry.changes.count).map { i in
@@ -91,7 +91,7 @@ extension CallContext {
     /// values of every audit entry of the record with "[erased]" and empties
     /// every stored event published about it.
     public func redact(entity: String, recordID: String) throws {
-        guard let access = KitState.access else { throw PluginError(.unavailable, "this host keeps no audit trail") }
+        guard let access = KitState.access else { throw PluginError(.unimplemented, "this host keeps no audit trail") }
         try check(access.pointee.redact!(call, entity, recordID), "redact")
     }
 

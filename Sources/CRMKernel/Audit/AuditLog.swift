@@ -15,9 +15,8 @@ enum AuditLog {
             plugin TEXT NOT NULL,
             entity TEXT, record_id TEXT, action TEXT, owner TEXT,
             redacted INTEGER NOT NULL DEFAULT 0);
-        CREATE INDEX IF NOT EXISTS kernel_audit_record ON kernel_audit (entity, record_id, id);
-        CREATE INDEX IF NOT EXISTS kernel_audit_user ON kernel_audit (user, id);
-        CREATE INDEX IF NOT EXISTS kernel_audit_method ON kernel_audit (method, id);
+        CREATE INDEX IF NOT EXISTS kernel_audit_record ON kernel_audit (entity, record_id, id) WHERE entity IS NOT NULL;
+        CREATE INDEX IF NOT EXISTS kernel_audit_user ON kernel_audit (user, id) WHERE user IS NOT NULL;
         CREATE INDEX IF NOT EXISTS kernel_audit_time ON kernel_audit (at_us);
         CREATE TABLE IF NOT EXISTS kernel_audit_changes (
             audit_id INTEGER NOT NULL REFERENCES kernel_audit (id) ON DELETE CASCADE,

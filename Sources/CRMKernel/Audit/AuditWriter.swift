@@ -9,10 +9,7 @@ enum AuditWriter {
     static func insert(_ record: AuditRecord?, who: AuditWho, in session: StorageSession,
                        atMicros: Int64 = Int64(clamping: Clock.unixMicros())) throws -> Int64 {
         try session.checkUsable()
-        try session.kernelWrite("""
-            INSERT INTO kernel_audit (at_us, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [.integer(atMicros), text(who.user), .integer(who.uid), .integer(who.proxyUID), .text(who.method),
+        try session.kernelWrite(insertEntrySQL, pinnedSlot: 0, [.integer(atMicros), text(who.user), .integer(who.uid), .integer(who.proxyUID), .text(who.method),
                   .text(who.plugin), text(record?.entity), text(record?.recordID), text(record?.action), text(record?.owner)])
         let id = session.kernelLastInsertID
         for change in record?.changes ?? [] {
@@ -52,6 +49,11 @@ enum AuditWriter {
     }
 
     private static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
+
+    private static let insertEntrySQL = """
+        INSERT INTO kernel_audit (at_us, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
 }
 
 extension StorageSession {
@@ -60,21 +62,32 @@ extension StorageSession {
     /// as last_insert_rowid() is left as it was.
     /// A failure dooms the call (it rolls back whatever the handler
     /// returns): half an entry, or a write without its entry, must not commit.
-    func kernelWrite(_ sql: String, _ values: [SQLValue]) throws {
-        do { try kernelStep(sql, values) } catch let error as SessionError { throw fail(error) }
+    /// `pinnedSlot`: a statement run on every write, kept by number.
+    func kernelWrite(_ sql: String, pinnedSlot: Int? = nil, _ values: [SQLValue]) throws {
+        do { try kernelStep(sql, pinnedSlot, values) } catch let error as SessionError { throw fail(error) }
     }
 
-    private func kernelStep(_ sql: String, _ values: [SQLValue]) throws {
+    private func kernelStep(_ sql: String, _ pinnedSlot: Int?, _ values: [SQLValue]) throws {
         let sqlite = connection.sqlite
         let db = sqlite.handle
         let previousRowID = sqlite3_last_insert_rowid(db)
         try sqlite.authorizer.asKernel {
-            guard let statement = connection.cache.take(plugin: "", sql: sql, compile: {
+            let compile = { () -> OpaquePointer? in
                 var s: OpaquePointer?
                 sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
                 return s
-            }) else { throw error(sqlite3_extended_errcode(db)) }
-            defer { connection.cache.give(back: statement, plugin: "", sql: sql) }
+            }
+            guard let statement = pinnedSlot.map({ connection.cache.pinned($0, compile: compile) })
+                    ?? connection.cache.take(plugin: "", sql: sql, compile: compile)
+            else { throw error(sqlite3_extended_errcode(db)) }
+            defer {
+                if pinnedSlot != nil {
+                    sqlite3_reset(statement)
+                    sqlite3_clear_bindings(statement)
+                } else {
+                    connection.cache.give(back: statement, plugin: "", sql: sql)
+                }
+            }
             for (index, value) in values.enumerated() {
                 let at = Int32(index + 1)
                 switch value {

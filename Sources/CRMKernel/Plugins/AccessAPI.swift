@@ -25,6 +25,12 @@ private let accessScope: @convention(c) (
     }
     let reach: Crm_Kernel_V1_RecordScope
     let asked = permission.map { String(cString: $0) } ?? call.method.semantics.permission
+    // Only NULL means "this method's own": an empty name from a plugin's bug
+    // must not fall through to the administrators' branch below.
+    if let permission, permission.pointee == 0 {
+        call.statusMessage = "scope needs a permission name, or NULL for the method's own"
+        return Int32(CRM_STATUS_INVALID_ARGUMENT.rawValue)
+    }
     if let principal = call.principal, !asked.isEmpty {
         reach = principal.reach(for: asked)
     } else {

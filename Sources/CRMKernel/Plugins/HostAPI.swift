@@ -73,7 +73,7 @@ private let hostCallIsCancelled: @convention(c) (OpaquePointer?) -> Int32 = { ca
 private let hostGetFeature: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?) -> UnsafeRawPointer? = { _, name in
     guard let name else { return nil }
     let feature = String(cString: name)
-    // Scope needs no database; audit and redact answer UNAVAILABLE without one.
+    // Scope needs no database; audit and redact refuse (FAILED_PRECONDITION) without a writing call.
     if feature == CRM_FEATURE_ACCESS_V1 { return UnsafeRawPointer(AccessAPI.table) }
     guard HostAPI.storage != nil else { return nil }
     switch feature {

@@ -18,8 +18,23 @@ final class StatementCache {
 
     init(limit: Int = 512) { self.limit = limit }
 
+    /// Kernel statements run on every write (the implicit audit entry),
+    /// kept by a small slot number: no hashing of their SQL per call.
+    private var pinned: [OpaquePointer?] = []
+
     deinit {
         for statements in idle.values { statements.forEach { sqlite3_finalize($0) } }
+        pinned.forEach { sqlite3_finalize($0) }
+    }
+
+    /// The statement kept in `slot`, compiled by `compile` on first use.
+    /// Reset and unbind it after each run; it is never handed to a plugin.
+    func pinned(_ slot: Int, compile: () -> OpaquePointer?) -> OpaquePointer? {
+        if slot < pinned.count, let statement = pinned[slot] { return statement }
+        guard let statement = compile() else { return nil }
+        while pinned.count <= slot { pinned.append(nil) }
+        pinned[slot] = statement
+        return statement
     }
 
     /// A ready statement for `sql`, from the cache or freshly compiled by `compile`.
