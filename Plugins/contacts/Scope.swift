@@ -12,9 +12,6 @@ enum Permission {
     static let organizationRead = "contacts.organization.read"
 }
 
-/// The owner as the scope and the audit trail see it: "" is none.
-func ownerOrNil(_ owner: String) -> String? { owner.isEmpty ? nil : owner }
-
 extension RecordTable where Record: OwnedRecord {
     /// A record to write to: NOT_FOUND if there is none, PERMISSION_DENIED
     /// if its owner is out of `scope` (checked before any state of the

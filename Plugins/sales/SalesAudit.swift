@@ -10,18 +10,18 @@ import SalesContract
 /// nothing the entry's own time and record id do not.
 enum SalesAudit {
     static func lead(_ ctx: CallContext, _ action: String, old: Lead?, new: Lead) throws {
-        try ctx.audit(AuditEntry(entity: "sales.lead", recordID: String(new.id), action: action, owner: new.owner.nonEmpty,
+        try ctx.audit(AuditEntry(entity: "sales.lead", recordID: String(new.id), action: action, owner: ownerOrNil(new.owner),
                                  changes: FieldChange.between(old: old.map(fields) ?? [:], new: fields(new))))
     }
 
     static func opportunity(_ ctx: CallContext, _ action: String, old: Opportunity?, new: Opportunity) throws {
         try ctx.audit(AuditEntry(entity: "sales.opportunity", recordID: String(new.id), action: action,
-                                 owner: new.owner.nonEmpty,
+                                 owner: ownerOrNil(new.owner),
                                  changes: FieldChange.between(old: old.map(fields) ?? [:], new: fields(new))))
     }
 
     static func activity(_ ctx: CallContext, _ action: String, old: Activity?, new: Activity) throws {
-        try ctx.audit(AuditEntry(entity: "sales.activity", recordID: String(new.id), action: action, owner: new.owner.nonEmpty,
+        try ctx.audit(AuditEntry(entity: "sales.activity", recordID: String(new.id), action: action, owner: ownerOrNil(new.owner),
                                  changes: FieldChange.between(old: old.map(fields) ?? [:], new: fields(new))))
     }
 
@@ -39,7 +39,7 @@ enum SalesAudit {
     /// references): the entry for one of those rows.
     static func repointed(_ ctx: CallContext, entity: String, id: Int64, owner: String, field: String,
                           from old: Int64, to new: Int64) throws {
-        try ctx.audit(AuditEntry(entity: entity, recordID: String(id), action: "merge", owner: owner.nonEmpty,
+        try ctx.audit(AuditEntry(entity: entity, recordID: String(id), action: "merge", owner: ownerOrNil(owner),
                                  changes: [FieldChange(field, old: String(old), new: String(new))]))
     }
 

@@ -52,7 +52,7 @@ enum SalesEvents {
     }
 
     static func subject(_ entity: String, _ id: Int64, _ owner: String) -> EventSubject {
-        EventSubject(entity: entity, recordID: String(id), owner: owner.nonEmpty)
+        EventSubject(entity: entity, recordID: String(id), owner: ownerOrNil(owner))
     }
 
     /// Positive ids, each once, in first-seen order.

@@ -40,8 +40,3 @@ enum SalesScope {
         }
     }
 }
-
-extension String {
-    /// nil for "": a record without an owner has none, for audit and events.
-    var nonEmpty: String? { isEmpty ? nil : self }
-}

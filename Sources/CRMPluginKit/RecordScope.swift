@@ -80,6 +80,10 @@ public struct RecordScope: Sendable, Equatable {
     }
 }
 
+/// A stored owner column as the scope, the audit trail and events see it:
+/// "" is no owner.
+public func ownerOrNil(_ owner: String) -> String? { owner.isEmpty ? nil : owner }
+
 extension SQLFilter {
     /// Adds `condition` with an array of parameters.
     public mutating func add(_ condition: String, _ values: [SQLValue]) {

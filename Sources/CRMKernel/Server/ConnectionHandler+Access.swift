@@ -16,9 +16,8 @@ extension ConnectionHandler {
         do {
             var principal: Principal?
             if let peer {
-                let asserted = access.trustedProxies.contains(peer.uid)
-                    ? header.metadata.first { $0.key == AccessControl.userMetadataKey }?.value : nil
-                principal = try access.principal(uid: peer.uid, assertedUser: asserted, in: accessSnapshot!)
+                principal = try access.principal(uid: peer.uid, assertedUser: assertedUser(header, peer),
+                                                 in: accessSnapshot!)
             }
             if let denial = AccessControl.denial(principal, service: service, permission: route.semantics.permission,
                                                  uid: uid) {
@@ -32,6 +31,12 @@ extension ConnectionHandler {
             writeResponse(header.callID, .permissionDenied, "access check failed", payload: [])
             return nil
         }
+    }
+
+    /// The `crm-user` value, counted only from a trusted proxy's uid.
+    func assertedUser(_ header: Crm_Rpc_V1_FrameHeader, _ peer: PeerCredentials) -> String? {
+        guard shared.access.trustedProxies.contains(peer.uid) else { return nil }
+        return header.metadata.first { $0.key == AccessControl.userMetadataKey }?.value
     }
 
     /// The metadata a plugin sees: `crm-user` is never passed on (the

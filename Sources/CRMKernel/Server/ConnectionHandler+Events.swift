@@ -24,9 +24,7 @@ extension ConnectionHandler {
         let stream: EventStream
         do {
             let request = try Crm_Kernel_V1_SubscribeRequest(buffer: payload)
-            // As authorize reads it: crm-user counts only from a trusted proxy.
-            let asserted = shared.access.trustedProxies.contains(peer.uid)
-                ? header.metadata.first { $0.key == AccessControl.userMetadataKey }?.value : nil
+            let asserted = assertedUser(header, peer)
             let version = accessSnapshot?.version ?? 0
             stream = try EventStream(id: id, request: request, storage: storage, stallMillis: limits.idleTimeoutMillis) {
                 [shared] patterns in
