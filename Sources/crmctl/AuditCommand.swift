@@ -69,13 +69,14 @@ struct AuditCommand: AsyncParsableCommand {
 
 /// How `crmctl audit` prints entries and reads times.
 enum AuditFormat {
-    /// "2026-12-01T09:30:00.123456Z  #42  alice (uid 0, proxy 0)  /pkg.Svc/Method  update probe.item/7  owner bob"
+    /// "2026-12-01T09:30:00.123456Z  alice (uid 0, proxy 0)  /pkg.Svc/Method  update probe.item/7  owner bob"
+    /// (no id: an entry's id is its time, to the microsecond).
     static func text(_ entry: Crm_Kernel_V1_AuditEntry) -> String {
         var who = entry.user.isEmpty ? "-" : entry.user
         var ids = entry.uid < 0 ? "no uid" : "uid \(entry.uid)"
         if entry.proxyUid >= 0 { ids += ", proxy \(entry.proxyUid)" }
         who += " (\(ids))"
-        var line = "\(time(entry.atUs))  #\(entry.id)  \(who)  \(entry.method)"
+        var line = "\(time(entry.atUs))  \(who)  \(entry.method)"
         line += entry.entity.isEmpty ? "  (no record named)" : "  \(entry.action) \(entry.entity)/\(entry.recordID)"
         if !entry.owner.isEmpty { line += "  owner \(entry.owner)" }
         if entry.redacted { line += "  [redacted]" }

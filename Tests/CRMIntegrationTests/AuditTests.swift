@@ -264,7 +264,7 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         let client = try crmd.connect()
         try await record(client, [entry("1", [("name", "a", "b")])])
         for statement in [
-            "INSERT INTO kernel_audit (at_us, uid, method, plugin) VALUES (1, 0, 'm', 'probe')",
+            "INSERT INTO kernel_audit (id, uid, method, plugin) VALUES (1, 0, 'm', 'probe')",
             "UPDATE kernel_audit SET user = 'mallory'",
             "DELETE FROM kernel_audit",
             "UPDATE kernel_audit_changes SET new_value = 'forged'",
@@ -340,9 +340,14 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         let tenDaysAgo = nowMicros() - 10 * 86_400_000_000
         let db = DatabaseFile(dataDir: dataDir)
         try db.execute("""
-            UPDATE kernel_audit SET at_us = \(tenDaysAgo) WHERE record_id = 'old';
+            PRAGMA foreign_keys = ON;
+            INSERT INTO kernel_audit (id, uid, method, plugin, entity, record_id, action)
+            SELECT \(tenDaysAgo), uid, method, plugin, entity, record_id, action FROM kernel_audit WHERE record_id = 'old';
+            UPDATE kernel_audit_changes SET audit_id = \(tenDaysAgo)
+            WHERE audit_id = (SELECT id FROM kernel_audit WHERE record_id = 'old' AND id <> \(tenDaysAgo));
+            DELETE FROM kernel_audit WHERE record_id = 'old' AND id <> \(tenDaysAgo);
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1200)
-            INSERT INTO kernel_audit (at_us, uid, method, plugin, entity, record_id, action)
+            INSERT INTO kernel_audit (id, uid, method, plugin, entity, record_id, action)
             SELECT \(tenDaysAgo) + i, 0, 'm', 'probe', 'probe.item', 'bulk' || i, 'update' FROM n;
             INSERT INTO kernel_audit_changes (audit_id, field, new_value)
             SELECT id, 'n', 'v' FROM kernel_audit WHERE record_id LIKE 'bulk%';
@@ -372,7 +377,7 @@ private func entry(_ recordID: String, action: String = "update", owner: String 
         #expect(text.status == 0, "\(text.stderr)")
         let lines = text.stdout.split(separator: "\n").map(String.init)
         try #require(lines.count == 3, "\(text.stdout)")
-        #expect(lines[0].range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z  #1  - \(uid \d+\)  /crm.testing.v1.Probe/Record  update probe.item/9  owner bob$"#,
+        #expect(lines[0].range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z  - \(uid \d+\)  /crm.testing.v1.Probe/Record  update probe.item/9  owner bob$"#,
                                 options: .regularExpression) != nil, "\(lines[0])")
         #expect(lines[1] == "    email: - -> \"a@b\"")
         #expect(lines[2] == #"    name: "Ada" -> "Ada \"L\"\nx""#)

@@ -1,13 +1,18 @@
+import CSQLite
+
 /// The audit trail (`kernel_audit`, `kernel_audit_changes`): one entry per
 /// record a write touched, in that write's transaction, with who, when and
 /// which method; one row per changed field. Plugins never write these
 /// tables (TableAuthorizer confines them to `<plugin>_*`); crmd writes them
 /// for the plugin through crm_access_api.audit (AuditAPI, AuditWriter).
+///
+/// An entry's id is its time (UTC µs, see AuditClock): one B-tree serves
+/// the order, the pages and the time filters, so an entry costs one row
+/// append and no index of its own unless it names a record or a user.
 enum AuditLog {
     static let schema = """
         CREATE TABLE IF NOT EXISTS kernel_audit (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            at_us INTEGER NOT NULL,
+            id INTEGER PRIMARY KEY,
             user TEXT,
             uid INTEGER NOT NULL,
             proxy_uid INTEGER NOT NULL DEFAULT -1,
@@ -17,12 +22,54 @@ enum AuditLog {
             redacted INTEGER NOT NULL DEFAULT 0);
         CREATE INDEX IF NOT EXISTS kernel_audit_record ON kernel_audit (entity, record_id, id) WHERE entity IS NOT NULL;
         CREATE INDEX IF NOT EXISTS kernel_audit_user ON kernel_audit (user, id) WHERE user IS NOT NULL;
-        CREATE INDEX IF NOT EXISTS kernel_audit_time ON kernel_audit (at_us);
         CREATE TABLE IF NOT EXISTS kernel_audit_changes (
             audit_id INTEGER NOT NULL REFERENCES kernel_audit (id) ON DELETE CASCADE,
             field TEXT NOT NULL, old_value TEXT, new_value TEXT,
             PRIMARY KEY (audit_id, field)) WITHOUT ROWID;
         """
+
+    /// Rewrites a trail of the first layout (ids from AUTOINCREMENT, the
+    /// time in an indexed at_us column) into this one, keeping every entry,
+    /// its order and its changes: each id becomes the entry's time, pushed
+    /// 1 µs past the previous id where two share a microsecond (AuditClock's
+    /// rule, as one window function). SQLite's documented table rebuild,
+    /// in one transaction; main thread, at start-up.
+    static func upgradeLayout(_ connection: SQLiteConnection) throws {
+        guard try !connection.query("SELECT 1 FROM pragma_table_info('kernel_audit') WHERE name = 'at_us'").isEmpty else { return }
+        try connection.execute("PRAGMA foreign_keys = OFF")
+        defer { try? connection.execute("PRAGMA foreign_keys = ON") }
+        try connection.execute("BEGIN IMMEDIATE")
+        do {
+            try connection.execute("""
+            CREATE TEMP TABLE audit_ids AS
+                SELECT id AS old_id, n + MAX(at_us - n) OVER (ORDER BY id ROWS UNBOUNDED PRECEDING) AS new_id
+                FROM (SELECT id, at_us, ROW_NUMBER() OVER (ORDER BY id) AS n FROM kernel_audit);
+            CREATE TABLE kernel_audit_upgraded (
+                id INTEGER PRIMARY KEY, user TEXT, uid INTEGER NOT NULL, proxy_uid INTEGER NOT NULL DEFAULT -1,
+                method TEXT NOT NULL, plugin TEXT NOT NULL,
+                entity TEXT, record_id TEXT, action TEXT, owner TEXT, redacted INTEGER NOT NULL DEFAULT 0);
+            INSERT INTO kernel_audit_upgraded
+                SELECT m.new_id, a.user, a.uid, a.proxy_uid, a.method, a.plugin, a.entity, a.record_id, a.action, a.owner, a.redacted
+                FROM kernel_audit a JOIN audit_ids m ON m.old_id = a.id;
+            CREATE TEMP TABLE audit_changes_upgraded AS
+                SELECT m.new_id AS audit_id, c.field, c.old_value, c.new_value
+                FROM kernel_audit_changes c JOIN audit_ids m ON m.old_id = c.audit_id;
+            DELETE FROM kernel_audit_changes;
+            DROP TABLE kernel_audit;
+            ALTER TABLE kernel_audit_upgraded RENAME TO kernel_audit;
+            INSERT INTO kernel_audit_changes SELECT * FROM audit_changes_upgraded;
+            DROP TABLE audit_ids;
+            DROP TABLE audit_changes_upgraded;
+            """ + schema)
+            guard try connection.query("PRAGMA foreign_key_check(kernel_audit_changes)").isEmpty else {
+                throw StorageError(code: SQLITE_CONSTRAINT, message: "the upgraded audit trail lost an entry a change belongs to")
+            }
+            try connection.execute("COMMIT")
+        } catch {
+            try? connection.execute("ROLLBACK")
+            throw error
+        }
+    }
 
     /// What an erased value reads as.
     static let erased = "[erased]"

@@ -26,10 +26,11 @@ struct AuditQuery {
             if !request.recordID.isEmpty { filter("record_id = ?", .text(request.recordID)) }
             if !request.user.isEmpty { filter("user = ?", .text(request.user)) }
             if !request.method.isEmpty { filter("method = ?", .text(request.method)) }
-            if request.sinceUs > 0 { filter("at_us >= ?", .integer(request.sinceUs)) }
-            if request.untilUs > 0 { filter("at_us < ?", .integer(request.untilUs)) }
+            // An id is its entry's time (AuditClock): the range is the primary key's.
+            if request.sinceUs > 0 { filter("id >= ?", .integer(request.sinceUs)) }
+            if request.untilUs > 0 { filter("id < ?", .integer(request.untilUs)) }
             if let before { filter("id < ?", .integer(before)) }
-            let sql = "SELECT id, at_us, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner, redacted "
+            let sql = "SELECT id, id, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner, redacted "
                 + "FROM kernel_audit" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
                 + " ORDER BY id DESC LIMIT ?"
             let rows = try db.query(sql, values + [.integer(Int64(pageSize + 1))])

@@ -33,7 +33,7 @@ final class AuditRetention: @unchecked Sendable {
                 let db = session.connection.sqlite
                 do {
                     try db.authorizer.asKernel {
-                        let oldest = "SELECT id FROM kernel_audit WHERE at_us < ? ORDER BY id LIMIT \(Self.batch)"
+                        let oldest = "SELECT id FROM kernel_audit WHERE id < ? ORDER BY id LIMIT \(Self.batch)"
                         try db.query("DELETE FROM kernel_audit_changes WHERE audit_id IN (\(oldest))", [.integer(cutoff)])
                         try db.query("DELETE FROM kernel_audit WHERE id IN (\(oldest))", [.integer(cutoff)])
                         deleted = Int(sqlite3_changes64(db.handle))

@@ -6,12 +6,13 @@ import CSQLite
 enum AuditWriter {
     /// Inserts one entry and its changes; returns the entry's id.
     @discardableResult
-    static func insert(_ record: AuditRecord?, who: AuditWho, in session: StorageSession,
-                       atMicros: Int64 = Int64(clamping: Clock.unixMicros())) throws -> Int64 {
+    static func insert(_ record: AuditRecord?, who: AuditWho, in session: StorageSession) throws -> Int64 {
         try session.checkUsable()
-        try session.kernelWrite(insertEntrySQL, pinnedSlot: 0, [.integer(atMicros), text(who.user), .integer(who.uid), .integer(who.proxyUID), .text(who.method),
+        let id = try session.connection.auditClock.next(now: Int64(clamping: Clock.unixMicros())) {
+            try session.kernelLastAuditID()
+        }
+        try session.kernelWrite(insertEntrySQL, pinnedSlot: 0, [.integer(id), text(who.user), .integer(who.uid), .integer(who.proxyUID), .text(who.method),
                   .text(who.plugin), text(record?.entity), text(record?.recordID), text(record?.action), text(record?.owner)])
-        let id = session.kernelLastInsertID
         for change in record?.changes ?? [] {
             try session.kernelWrite(
                 "INSERT INTO kernel_audit_changes (audit_id, field, old_value, new_value) VALUES (?, ?, ?, ?)",
@@ -51,12 +52,38 @@ enum AuditWriter {
     private static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
 
     private static let insertEntrySQL = """
-        INSERT INTO kernel_audit (at_us, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner)
+        INSERT INTO kernel_audit (id, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 }
 
+/// Entry ids on the writer: the write's time in UTC µs, or 1 µs past the
+/// last id when the clock has not moved beyond it (two entries in one
+/// microsecond, a clock stepped back), so ids are unique, increase, and are
+/// the entries' times. A rolled-back write may leave `last` ahead of the
+/// table: later ids still increase.
+struct AuditClock {
+    private var last: Int64?
+
+    mutating func next(now: Int64, lastInTable: () throws -> Int64) throws -> Int64 {
+        let previous = try last ?? lastInTable()
+        let (after, overflow) = previous.addingReportingOverflow(1)
+        guard !overflow else { throw StorageError(code: SQLITE_FULL, message: "audit entry ids are exhausted") }
+        let id = max(now, after)
+        last = id
+        return id
+    }
+}
+
 extension StorageSession {
+    /// The newest entry's id, or 0 for an empty trail.
+    func kernelLastAuditID() throws -> Int64 {
+        let db = connection.sqlite
+        return try db.authorizer.asKernel {
+            try db.query("SELECT coalesce(max(id), 0) FROM kernel_audit").first?.first?.integerValue ?? 0
+        }
+    }
+
     /// Runs one of the kernel's own statements in this session's
     /// transaction, compiled once per connection. What the plugin's SQL sees
     /// as last_insert_rowid() is left as it was.
@@ -104,7 +131,6 @@ extension StorageSession {
             let rc = sqlite3_step(statement)
             guard rc == SQLITE_DONE else { throw error(rc) }
         }
-        kernelLastInsertID = sqlite3_last_insert_rowid(db)
         sqlite3_set_last_insert_rowid(db, previousRowID)
     }
 }

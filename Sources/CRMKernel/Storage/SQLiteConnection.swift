@@ -13,6 +13,7 @@ public enum SQLValue: Equatable, Sendable {
     case null, integer(Int64), real(Double), text(String), blob([UInt8])
 
     var textValue: String? { if case .text(let t) = self { return t } else { return nil } }
+    var integerValue: Int64? { if case .integer(let v) = self { return v } else { return nil } }
 }
 
 /// One SQLite connection. Not thread-safe: its owner serializes every use.

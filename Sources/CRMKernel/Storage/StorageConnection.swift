@@ -7,6 +7,8 @@ final class StorageConnection {
     let cache = StatementCache()
     let watchdog = StatementWatchdog()
     let limits: StorageLimits
+    /// The writer's: assigns audit entry ids (AuditWriter).
+    var auditClock = AuditClock()
 
     init(_ sqlite: SQLiteConnection, limits: StorageLimits = StorageLimits()) {
         self.sqlite = sqlite

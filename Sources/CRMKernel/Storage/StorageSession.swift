@@ -21,10 +21,9 @@ final class StorageSession {
     var lastInsertID: Int64 = 0
     var changes: Int64 = 0
     /// For the audit trail (AuditWriter): the plugin's own statements
-    /// changed rows, the call recorded an entry, the kernel's last insert.
+    /// changed rows, the call recorded an entry.
     var wroteRows = false
     var audited = false
-    var kernelLastInsertID: Int64 = 0
     /// When the call's time budget for SQL ends (µs since the epoch, UTC).
     let budgetDeadlineMicros: UInt64
     /// Set when the call must fail whatever its handler returns (its DDL

@@ -74,10 +74,12 @@ public nonisolated struct Crm_Kernel_V1_AuditEntry: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Increases with every entry written.
+  /// Unique, and increases with every entry written; equal to at_us.
   public var id: UInt64 = 0
 
-  /// When the call wrote it (UTC microseconds since the epoch).
+  /// When the call wrote it (UTC microseconds since the epoch). Strictly
+  /// increasing: an entry written in the same microsecond as the one before
+  /// it, or while the clock stands behind it, is dated 1 µs after it.
   public var atUs: Int64 = 0
 
   /// The CRM user the call acted for; empty when it acted for none (crmd's
