@@ -13,7 +13,7 @@ SWIFT ?= swift
 CC ?= cc
 SWIFT_FLAGS = -c $(CONFIG)
 SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
-DEBIAN_PACKAGES = libsqlite3-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
+DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
         test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts fuzz clean install-sdk
@@ -32,6 +32,8 @@ deps:
 	fi
 	@python3 -c "import pytest" 2>/dev/null || python3 -m pip install --quiet pytest || \
 	  python3 -m pip install --quiet --break-system-packages pytest
+	@python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd || \
+	  python3 -m pip install --quiet --break-system-packages aiosmtpd
 
 swift-build: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --product crmd

@@ -157,6 +157,7 @@ contract CRMOptionsContract options crm/options/v1/options.proto
 contract CRMKernelContract kernel crm/kernel/v1/{health,reflection,plugins,events,storage,access,audit}.proto
 contract ContactsContract contacts crm/contacts/v1/contacts.proto
 contract SalesContract sales crm/sales/v1/sales.proto
+contract MarketingContract marketing crm/marketing/v1/marketing.proto
 contract ProbeContract probe crm/testing/v1/probe.proto
 contract TableBookingContract tableBooking tablebooking/tablebooking.proto
 

@@ -4,6 +4,7 @@
 @_exported import CRMKernelContract
 @_exported import ContactsContract
 @_exported import SalesContract
+@_exported import MarketingContract
 @_exported import ProbeContract
 @_exported import TableBookingContract
 import SwiftProtobuf
@@ -15,6 +16,7 @@ public let knownMessageTypes: [any Message.Type] =
     kernelMessageTypes +
     contactsMessageTypes +
     salesMessageTypes +
+    marketingMessageTypes +
     probeMessageTypes +
     tableBookingMessageTypes
 
@@ -25,5 +27,6 @@ public let contractDescriptorSet: [UInt8] =
     kernelDescriptorFiles +
     contactsDescriptorFiles +
     salesDescriptorFiles +
+    marketingDescriptorFiles +
     probeDescriptorFiles +
     tableBookingDescriptorFiles

@@ -1,0 +1,15 @@
+import CRMPluginKit
+
+/// The marketing tables, one migration per feature in the order they were
+/// written (each feature's SQL lives in its own file). Times are UTC
+/// microseconds; every table carries the `marketing_` prefix.
+enum MarketingSchema {
+    static func register(on def: PluginDefinition) {
+        def.migration(1, "consent", Consent.schema)
+        def.migration(2, "segments", Segments.schema)
+        def.migration(3, "templates", Templates.schema)
+        def.migration(4, "outbox", Outbox.schema)
+        def.migration(5, "idempotency", IdempotencyKeys.createTableSQL("marketing_idempotency")
+            + IdempotencyKeys.addFingerprintSQL("marketing_idempotency"))
+    }
+}
