@@ -64,6 +64,7 @@ public final class Kernel: @unchecked Sendable {
         let server = RPCServer(shared: shared)
         try server.start()
         self.server = server
+        plugins.startJobs()
         let loaded = plugins.plugins.filter(\.isLoaded).map(\.name)
         logger.info("serving", metadata: ["plugins": "\(loaded.joined(separator: ","))",
                                           "socket": "\(config.socketPath)"])
@@ -74,6 +75,9 @@ public final class Kernel: @unchecked Sendable {
     /// reverse load order. Plugins are never unloaded.
     public func stop() {
         logger.info("shutting down")
+        // Jobs are told first so none starts a run while the server drains;
+        // a run in progress finishes (its in-process writes still go through).
+        plugins.stopJobs()
         server?.shutdown(grace: .milliseconds(config.limits.shutdownGraceMillis))
         let waitUntil = Date().addingTimeInterval(5)
         while dispatcher.activeHandlers > 0 && Date() < waitUntil { usleep(5_000) }

@@ -35,7 +35,8 @@ $(BUILD)/plugins/tablebooking.plugin.json: sdk/examples/tablebooking/tablebookin
 # Each fixture is Tests/Fixtures/c/fixture.c built with its own flags.
 FIXTURE_NAMES = badabi needsmissing failinit dupmethod oldrange goodmig badmig badfkmig evolvemig \
   unservedrpc undeclared wrongtype nodescriptor abi10 futurestride selfhandler \
-  wrongresponse wrongstreaming flagsdisagree badperm idemnokey badstamp badreadperm
+  wrongresponse wrongstreaming flagsdisagree badperm idemnokey badstamp badreadperm \
+  jobwrites jobfields jobfast jobslow
 FIXTURE_FLAGS_badabi = -DFIXTURE_ABI=999
 FIXTURE_FLAGS_needsmissing = -DFIXTURE_DEP='"nosuchplugin"' -DFIXTURE_DEP_RANGE='">=1.0.0"'
 FIXTURE_FLAGS_failinit = -DFIXTURE_FAIL_INIT
@@ -53,6 +54,12 @@ FIXTURE_FLAGS_flagsdisagree = -DFIXTURE_PUBLISH -DFIXTURE_OPTIONS='1, 0, 0, "fla
 FIXTURE_FLAGS_badperm = -DFIXTURE_OPTIONS='1, 0, 0, "sales.lead.write"'
 FIXTURE_FLAGS_badreadperm = -DFIXTURE_OPTIONS='1, 0, 0, "badreadperm.thing.read"' \
   -DFIXTURE_EVENT='"badreadperm.thing.pinged", "sales.lead.read"'
+# Background jobs (job_every_ms) that break a rule: each is refused.
+FIXTURE_FLAGS_jobwrites = -DFIXTURE_OPTIONS='1, 1, 0, "jobwrites.thing.write"' -DFIXTURE_JOB_EVERY_MS=100
+FIXTURE_FLAGS_jobfields = -DFIXTURE_OPTIONS='1, 0, 0, "jobfields.thing.read"' -DFIXTURE_JOB_EVERY_MS=100 \
+  -DFIXTURE_JOB_REQUEST_FIELD
+FIXTURE_FLAGS_jobfast = -DFIXTURE_OPTIONS='1, 0, 0, "jobfast.thing.read"' -DFIXTURE_JOB_EVERY_MS=5
+FIXTURE_FLAGS_jobslow = -DFIXTURE_OPTIONS='1, 0, 0, "jobslow.thing.read"' -DFIXTURE_JOB_EVERY_MS=86400001
 FIXTURE_FLAGS_idemnokey = -DFIXTURE_OPTIONS='1, 1, 1, "idemnokey.thing.write"'
 FIXTURE_FLAGS_futurestride = -DFIXTURE_FUTURE_STRIDE \
   -DFIXTURE_SECOND_MIGRATION='"CREATE INDEX futurestride_items_name ON futurestride_items(name)"'

@@ -1,4 +1,5 @@
 import CRMKernelCore
+import CRMOptionsContract
 import CRMPluginABI
 import Foundation
 
@@ -82,8 +83,33 @@ extension PluginHost {
         if !options.permission.isEmpty && !PermissionName.isValid(options.permission, plugin: plugin) {
             throw PluginLoadError("method \(rpc.fullName) declares permission \"\(options.permission)\"; it must be \(plugin).<entity>.<action> in lowercase letters, digits and _")
         }
+        try checkJob(options, rpc, contract)
         return MethodSemantics(writes: options.writes, idempotent: options.idempotent,
-                               permission: options.permission, declared: true)
+                               permission: options.permission, declared: true, jobEveryMillis: options.jobEveryMs)
+    }
+
+    /// A background job (docs/PLUGINS.md "Background jobs") runs with no
+    /// request and no write transaction, alone, at a sane interval.
+    private func checkJob(_ options: Crm_Options_V1_MethodSemantics, _ rpc: PluginContract.Rpc,
+                          _ contract: PluginContract) throws {
+        let every = options.jobEveryMs
+        guard every != 0 else { return }
+        let name = rpc.fullName
+        if options.writes {
+            throw PluginLoadError("method \(name) declares job_every_ms and writes; a job must not hold the write transaction (make in-process calls to writing methods instead)")
+        }
+        if rpc.serverStreaming {
+            throw PluginLoadError("method \(name) declares job_every_ms but streams; a job must be unary")
+        }
+        guard let fields = contract.messages[rpc.requestType] else {
+            throw PluginLoadError("method \(name) declares job_every_ms but its descriptor set does not declare \(rpc.requestType)")
+        }
+        if !fields.isEmpty {
+            throw PluginLoadError("method \(name) declares job_every_ms but \(rpc.requestType) has fields; a job's request is empty")
+        }
+        guard every >= PluginJob.minimumMillis && every <= PluginJob.maximumMillis else {
+            throw PluginLoadError("method \(name) declares job_every_ms \(every); it must be \(PluginJob.minimumMillis) to \(PluginJob.maximumMillis) (a day)")
+        }
     }
 
     /// Topic -> the message type declared for it (nil: from the old

@@ -119,6 +119,7 @@ public final class PluginHost: @unchecked Sendable {
             }
         }
         for method in methods { router.add(.plugin(method), name: method.fullName) }
+        record.jobMethods = methods.filter { $0.semantics.jobEveryMillis > 0 }
         record.services = Array(Set(methods.map(\.service))).sorted()
     }
 
@@ -147,6 +148,20 @@ public final class PluginHost: @unchecked Sendable {
                 logger.error("cannot start event delivery", metadata: ["plugin": "\(record.name)", "error": "\(error)"])
             }
         }
+    }
+
+    /// Starts every loaded plugin's background jobs, once the socket serves.
+    func startJobs() {
+        for record in loaded {
+            record.jobs = record.jobMethods.map { PluginJob.start($0) }
+        }
+    }
+
+    /// Tells every job to start no new run, then waits for the runs in
+    /// progress: before the plugins' shutdown hooks.
+    func stopJobs() {
+        for record in loaded { record.jobs.forEach { $0.requestStop() } }
+        for record in loaded { record.jobs.forEach { $0.waitUntilStopped() } }
     }
 
     /// Where each running subscriber has got to (compaction stays behind them).

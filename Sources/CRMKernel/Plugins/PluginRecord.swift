@@ -34,6 +34,9 @@ public final class PluginRecord: @unchecked Sendable {
     /// Topic patterns from the binary, and their delivery (once started).
     var subscriptions: [TopicPattern] = []
     var subscriber: BusSubscriber?
+    /// Its methods that declare job_every_ms, and their runners once started.
+    var jobMethods: [PluginMethod] = []
+    var jobs: [PluginJob] = []
     let logger: Logger
     private let settings: [String: String]
     private let configLock = NSLock()

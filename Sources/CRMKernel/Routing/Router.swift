@@ -29,6 +29,8 @@ public struct MethodSemantics: Sendable, Equatable {
     public var permission = ""
     /// False when taken from the flags (a .proto without options).
     public var declared = false
+    /// A background job run every this many milliseconds; 0 for none.
+    public var jobEveryMillis: UInt32 = 0
 }
 
 /// A method a plugin registered.

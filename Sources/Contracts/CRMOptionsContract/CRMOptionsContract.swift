@@ -113,13 +113,13 @@ public let optionsDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
     "dGF0aW9uGm0KCkFubm90YXRpb24SFgoEcGF0aBgBIAMoBUICEAFSBHBhdGgSHwoLc291cmNlX2ZpbGUYAiABKAlSCnNvdXJjZUZp",
     "bGUSFAoFYmVnaW4YAyABKAVSBWJlZ2luEhAKA2VuZBgEIAEoBVIDZW5kQn4KE2NvbS5nb29nbGUucHJvdG9idWZCEERlc2NyaXB0",
     "b3JQcm90b3NIAVotZ29vZ2xlLmdvbGFuZy5vcmcvcHJvdG9idWYvdHlwZXMvZGVzY3JpcHRvcnBi+AEBogIDR1BCqgIaR29vZ2xl",
-    "LlByb3RvYnVmLlJlZmxlY3Rpb24KygMKHGNybS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SDmNybS5vcHRpb25zLnYxGiBnb29n",
-    "bGUvcHJvdG9idWYvZGVzY3JpcHRvci5wcm90byJpCg9NZXRob2RTZW1hbnRpY3MSFgoGd3JpdGVzGAEgASgIUgZ3cml0ZXMSHgoK",
-    "aWRlbXBvdGVudBgCIAEoCFIKaWRlbXBvdGVudBIeCgpwZXJtaXNzaW9uGAMgASgJUgpwZXJtaXNzaW9uIlEKDkV2ZW50U2VtYW50",
-    "aWNzEhYKBnRvcGljcxgBIAMoCVIGdG9waWNzEicKD3JlYWRfcGVybWlzc2lvbhgCIAEoCVIOcmVhZFBlcm1pc3Npb246WQoGbWV0",
-    "aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMY9JMDIAEoCzIfLmNybS5vcHRpb25zLnYxLk1ldGhvZFNlbWFudGlj",
-    "c1IGbWV0aG9kOlcKBWV2ZW50Eh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGPWTAyABKAsyHi5jcm0ub3B0aW9ucy52",
-    "MS5FdmVudFNlbWFudGljc1IFZXZlbnRiBnByb3RvMw==",
+    "LlByb3RvYnVmLlJlZmxlY3Rpb24K7QMKHGNybS9vcHRpb25zL3YxL29wdGlvbnMucHJvdG8SDmNybS5vcHRpb25zLnYxGiBnb29n",
+    "bGUvcHJvdG9idWYvZGVzY3JpcHRvci5wcm90byKLAQoPTWV0aG9kU2VtYW50aWNzEhYKBndyaXRlcxgBIAEoCFIGd3JpdGVzEh4K",
+    "CmlkZW1wb3RlbnQYAiABKAhSCmlkZW1wb3RlbnQSHgoKcGVybWlzc2lvbhgDIAEoCVIKcGVybWlzc2lvbhIgCgxqb2JfZXZlcnlf",
+    "bXMYBCABKA1SCmpvYkV2ZXJ5TXMiUQoORXZlbnRTZW1hbnRpY3MSFgoGdG9waWNzGAEgAygJUgZ0b3BpY3MSJwoPcmVhZF9wZXJt",
+    "aXNzaW9uGAIgASgJUg5yZWFkUGVybWlzc2lvbjpZCgZtZXRob2QSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxj0kwMg",
+    "ASgLMh8uY3JtLm9wdGlvbnMudjEuTWV0aG9kU2VtYW50aWNzUgZtZXRob2Q6VwoFZXZlbnQSHy5nb29nbGUucHJvdG9idWYuTWVz",
+    "c2FnZU9wdGlvbnMY9ZMDIAEoCzIeLmNybS5vcHRpb25zLnYxLkV2ZW50U2VtYW50aWNzUgVldmVudGIGcHJvdG8z",
 ].joined())!)
 
 /// The serialized google.protobuf.FileDescriptorSet of CRMOptionsContract with the files it

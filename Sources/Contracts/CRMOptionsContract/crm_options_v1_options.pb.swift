@@ -47,6 +47,22 @@ public nonisolated struct Crm_Options_V1_MethodSemantics: Sendable {
   /// administrators only (docs/ACCESS.md).
   public var permission: String = String()
 
+  /// A background job: crmd runs the method every `job_every_ms`
+  /// milliseconds, once every plugin is loaded and the socket serves, on a
+  /// thread of its own ("crm-job-<plugin>-<method>"), as an in-process call
+  /// with the kernel's authority (no caller, like an event delivery). Runs
+  /// never overlap each other: the interval is counted from the end of one
+  /// run to the start of the next. A failed run is logged and the job runs
+  /// again next interval; at shutdown crmd starts no new run and waits for
+  /// the one in progress before plugins shut down. The method must not
+  /// write (it makes in-process calls to its own writing methods to claim
+  /// and record work, so slow I/O never holds the writer), must be unary,
+  /// and its request message must have no fields; the interval is 10 ms to
+  /// 86,400,000 ms (a day). crmd refuses the plugin otherwise. The method
+  /// stays callable over the socket with its permission ("run now"); such a
+  /// call may run beside a scheduled run, so a job guards its own state.
+  public var jobEveryMs: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -155,7 +171,7 @@ fileprivate nonisolated let _protobuf_package = "crm.options.v1"
 
 nonisolated extension Crm_Options_V1_MethodSemantics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".MethodSemantics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}writes\0\u{1}idempotent\0\u{1}permission\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}writes\0\u{1}idempotent\0\u{1}permission\0\u{3}job_every_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -166,6 +182,7 @@ nonisolated extension Crm_Options_V1_MethodSemantics: SwiftProtobuf.Message, Swi
       case 1: try { try decoder.decodeSingularBoolField(value: &self.writes) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.idempotent) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.permission) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.jobEveryMs) }()
       default: break
       }
     }
@@ -181,6 +198,9 @@ nonisolated extension Crm_Options_V1_MethodSemantics: SwiftProtobuf.Message, Swi
     if !self.permission.isEmpty {
       try visitor.visitSingularStringField(value: self.permission, fieldNumber: 3)
     }
+    if self.jobEveryMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.jobEveryMs, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -188,6 +208,7 @@ nonisolated extension Crm_Options_V1_MethodSemantics: SwiftProtobuf.Message, Swi
     if lhs.writes != rhs.writes {return false}
     if lhs.idempotent != rhs.idempotent {return false}
     if lhs.permission != rhs.permission {return false}
+    if lhs.jobEveryMs != rhs.jobEveryMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

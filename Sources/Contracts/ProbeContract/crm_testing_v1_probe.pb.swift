@@ -212,6 +212,33 @@ public nonisolated struct Crm_Testing_V1_StatsResponse: Sendable {
 
   public var cancellationsSeen: UInt64 = 0
 
+  /// Tick runs finished, and the most that ever ran at once.
+  public var ticks: UInt64 = 0
+
+  public var maxConcurrentTicks: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Testing_V1_TickRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Testing_V1_TickResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var n: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -837,7 +864,7 @@ nonisolated extension Crm_Testing_V1_StatsRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Crm_Testing_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}calls\0\u{3}cancellations_seen\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}calls\0\u{3}cancellations_seen\0\u{1}ticks\0\u{3}max_concurrent_ticks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -847,6 +874,8 @@ nonisolated extension Crm_Testing_V1_StatsResponse: SwiftProtobuf.Message, Swift
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.calls) }()
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.cancellationsSeen) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.ticks) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.maxConcurrentTicks) }()
       default: break
       }
     }
@@ -859,12 +888,69 @@ nonisolated extension Crm_Testing_V1_StatsResponse: SwiftProtobuf.Message, Swift
     if self.cancellationsSeen != 0 {
       try visitor.visitSingularUInt64Field(value: self.cancellationsSeen, fieldNumber: 2)
     }
+    if self.ticks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.ticks, fieldNumber: 3)
+    }
+    if self.maxConcurrentTicks != 0 {
+      try visitor.visitSingularUInt64Field(value: self.maxConcurrentTicks, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Testing_V1_StatsResponse, rhs: Crm_Testing_V1_StatsResponse) -> Bool {
     if lhs.calls != rhs.calls {return false}
     if lhs.cancellationsSeen != rhs.cancellationsSeen {return false}
+    if lhs.ticks != rhs.ticks {return false}
+    if lhs.maxConcurrentTicks != rhs.maxConcurrentTicks {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Testing_V1_TickRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TickRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Testing_V1_TickRequest, rhs: Crm_Testing_V1_TickRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Testing_V1_TickResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TickResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}n\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.n) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.n != 0 {
+      try visitor.visitSingularUInt64Field(value: self.n, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Testing_V1_TickResponse, rhs: Crm_Testing_V1_TickResponse) -> Bool {
+    if lhs.n != rhs.n {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -26,6 +26,7 @@ enum Probe {
         def.unary(service + "Relay", relay)
         def.unary(service + "Stats", stats)
         ProbeStorage.register(on: def)
+        ProbeJob.register(on: def)
         def.onInit = { host in host.log(.info, "probe ready") }
         def.onShutdown = writeShutdownMarker
         return def
@@ -117,6 +118,8 @@ enum Probe {
         var response = Crm_Testing_V1_StatsResponse()
         response.calls = calls.load(ordering: .relaxed)
         response.cancellationsSeen = cancellationsSeen.load(ordering: .relaxed)
+        response.ticks = ProbeJob.ticks.load(ordering: .relaxed)
+        response.maxConcurrentTicks = ProbeJob.maxConcurrent.load(ordering: .relaxed)
         return response
     }
 

@@ -2,7 +2,9 @@
  * A google.protobuf.FileDescriptorSet encoded by hand for the C test
  * fixtures: one file, one service, its rpcs with or without
  * (crm.options.v1.method), and with FIXTURE_EVENT = topic, read_permission
- * a message "Event" declaring them in (crm.options.v1.event). crmd refuses a
+ * a message "Event" declaring them in (crm.options.v1.event); with
+ * FIXTURE_JOB_EVERY_MS, the first rpc's options carry job_every_ms and the
+ * set declares its request message Empty. crmd refuses a
  * plugin whose methods its descriptor set does not declare; these fixtures
  * are built with cc alone, without protoc.
  */
@@ -56,6 +58,9 @@ static void fixture_descriptor_set(fixture_buf *out, const char *file, const cha
             if (rpcs[i].writes) { fixture_varint(&semantics, 1 << 3 | 0); fixture_varint(&semantics, 1); }
             if (rpcs[i].idempotent) { fixture_varint(&semantics, 2 << 3 | 0); fixture_varint(&semantics, 1); }
             if (rpcs[i].permission) fixture_string(&semantics, 3, rpcs[i].permission);
+#ifdef FIXTURE_JOB_EVERY_MS
+            if (i == 0) { fixture_varint(&semantics, 4 << 3 | 0); fixture_varint(&semantics, FIXTURE_JOB_EVERY_MS); }
+#endif
             fixture_field(&options, 51700, semantics.bytes, semantics.len); /* the method extension */
             fixture_field(&m, 4, options.bytes, options.len);              /* MethodOptions */
         }
@@ -74,6 +79,22 @@ static void fixture_descriptor_set(fixture_buf *out, const char *file, const cha
         fixture_string(&message, 1, "Event");
         fixture_field(&message, 7, options.bytes, options.len);             /* MessageOptions */
         fixture_field(&fd, 4, message.bytes, message.len);                  /* message_type */
+    }
+#endif
+#ifdef FIXTURE_JOB_EVERY_MS
+    {
+        /* A job's request must be declared and empty: Empty, with one field under FIXTURE_JOB_REQUEST_FIELD. */
+        fixture_buf message = {{0}, 0};
+        fixture_string(&message, 1, "Empty");
+#ifdef FIXTURE_JOB_REQUEST_FIELD
+        fixture_buf field = {{0}, 0};
+        fixture_string(&field, 1, "limit");
+        fixture_varint(&field, 3 << 3 | 0); fixture_varint(&field, 1);  /* number */
+        fixture_varint(&field, 4 << 3 | 0); fixture_varint(&field, 1);  /* LABEL_OPTIONAL */
+        fixture_varint(&field, 5 << 3 | 0); fixture_varint(&field, 5);  /* TYPE_INT32 */
+        fixture_field(&message, 2, field.bytes, field.len);
+#endif
+        fixture_field(&fd, 4, message.bytes, message.len);
     }
 #endif
     fixture_field(&fd, 6, svc.bytes, svc.len);

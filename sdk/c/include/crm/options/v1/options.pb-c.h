@@ -52,10 +52,27 @@ struct  Crm__Options__V1__MethodSemantics
    * administrators only (docs/ACCESS.md).
    */
   char *permission;
+  /*
+   * A background job: crmd runs the method every `job_every_ms`
+   * milliseconds, once every plugin is loaded and the socket serves, on a
+   * thread of its own ("crm-job-<plugin>-<method>"), as an in-process call
+   * with the kernel's authority (no caller, like an event delivery). Runs
+   * never overlap each other: the interval is counted from the end of one
+   * run to the start of the next. A failed run is logged and the job runs
+   * again next interval; at shutdown crmd starts no new run and waits for
+   * the one in progress before plugins shut down. The method must not
+   * write (it makes in-process calls to its own writing methods to claim
+   * and record work, so slow I/O never holds the writer), must be unary,
+   * and its request message must have no fields; the interval is 10 ms to
+   * 86,400,000 ms (a day). crmd refuses the plugin otherwise. The method
+   * stays callable over the socket with its permission ("run now"); such a
+   * call may run beside a scheduled run, so a job guards its own state.
+   */
+  uint32_t job_every_ms;
 };
 #define CRM__OPTIONS__V1__METHOD_SEMANTICS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&crm__options__v1__method_semantics__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string }
+    , 0, 0, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Crm__Options__V1__EventSemantics
