@@ -89,10 +89,7 @@ enum ConsentTokens {
     /// Queues the confirmation email in the caller's transaction: it goes
     /// out only if the request commits, once per token.
     static func queueEmail(_ ctx: CallContext, _ db: Database, person: Person, address: String, token: String, tokenID: Int64) throws {
-        var base = ctx.host.config("public_url")?.trimmedSpaces ?? ""
-        if base.isEmpty { base = "http://127.0.0.1:8080" }
-        while base.hasSuffix("/") { base.removeLast() }
-        let link = "\(base)/marketing/confirm?token=\(token)"
+        let link = "\(MarketingConfig.publicURL(ctx.host))/marketing/confirm?token=\(token)"
         let name = person.firstName.trimmedSpaces
         let greeting = name.isEmpty ? "Hello," : "Hello \(name),"
         let text = """

@@ -25,6 +25,8 @@ enum Marketing {
         Segments.register(on: def)
         Templates.register(on: def)
         Delivery.register(on: def)
+        Campaigns.register(on: def)
+        Tracking.register(on: def)
         MarketingEvents.register(on: def)
         return def
     }()

@@ -11,5 +11,9 @@ enum MarketingSchema {
         def.migration(4, "outbox", Outbox.schema)
         def.migration(5, "idempotency", IdempotencyKeys.createTableSQL("marketing_idempotency")
             + IdempotencyKeys.addFingerprintSQL("marketing_idempotency"))
+        def.migration(6, "engagement", Engagement.schema)
+        def.migration(7, "delivery", Delivery.schema)
+        def.migration(8, "campaigns", Campaigns.schema)
+        def.migration(9, "tracking", Tracking.schema)
     }
 }

@@ -16,6 +16,11 @@ struct OutgoingEmail {
     /// "confirmation" or "campaign".
     var purpose: String
     var campaignID: Int64 = 0
+    /// The campaign's A/B variant (0: none); engagement is counted per variant.
+    var variantID: Int64 = 0
+    /// Opens and clicks are tracked (pixel, rewritten links) when sent:
+    /// campaign and journey mail yes, a double opt-in confirmation no.
+    var tracked: Bool = false
     /// The one-click unsubscribe URL for List-Unsubscribe (RFC 8058); empty for none.
     var unsubscribeURL: String = ""
     /// Checked again at send time: a campaign message needs the person's
@@ -41,6 +46,8 @@ enum Outbox {
             text_body TEXT NOT NULL,
             purpose TEXT NOT NULL,
             campaign_id INTEGER NOT NULL,
+            variant_id INTEGER NOT NULL,
+            tracked INTEGER NOT NULL,
             unsubscribe_url TEXT NOT NULL,
             requires_consent INTEGER NOT NULL,
             state INTEGER NOT NULL,
@@ -61,13 +68,19 @@ enum Outbox {
         let now = UTCClock.nowMicros()
         try db.execute("""
             INSERT INTO marketing_outbox (dedupe_key, person_id, channel, to_address, subject, html_body, text_body,
-                purpose, campaign_id, unsubscribe_url, requires_consent, state, attempts, next_attempt_us,
-                last_error, message_id, queued_us, sent_us)
-            VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '', '', ?, 0)
+                purpose, campaign_id, variant_id, tracked, unsubscribe_url, requires_consent, state, attempts,
+                next_attempt_us, last_error, message_id, queued_us, sent_us)
+            VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, '', '', ?, 0)
             ON CONFLICT (dedupe_key) DO NOTHING
             """, [.text(email.dedupeKey), .integer(email.personID), .text(email.to), .text(email.subject),
                   .text(email.html), .text(email.text), .text(email.purpose), .integer(email.campaignID),
-                  .text(email.unsubscribeURL), .integer(email.requiresConsent ? 1 : 0), .integer(now), .integer(now)])
+                  .integer(email.variantID), .integer(email.tracked ? 1 : 0), .text(email.unsubscribeURL), .integer(email.requiresConsent ? 1 : 0), .integer(now), .integer(now)])
         return db.changes > 0 ? db.lastInsertID : nil
+    }
+
+    /// The outbox id of the message queued under `dedupeKey`, if any (a
+    /// replayed step finds the message it queued the first time).
+    static func id(forDedupeKey key: String, _ db: Database) throws -> Int64? {
+        try db.query("SELECT id FROM marketing_outbox WHERE dedupe_key = ?", [.text(key)]).first?[0].int
     }
 }

@@ -319,6 +319,81 @@ public nonisolated enum Crm_Marketing_V1_RuleOperator: SwiftProtobuf.Enum, Swift
 
 }
 
+/// What happened to a message after it was queued, as recorded per
+/// recipient. Opens and clicks from known machines are kept apart (flagged),
+/// never counted as human.
+public nonisolated enum Crm_Marketing_V1_EngagementKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// the SMTP server accepted the message
+  case sent // = 1
+
+  /// a delivery report said it arrived
+  case delivered // = 2
+
+  /// a permanent failure (5xx) or a bounce report
+  case bounced // = 3
+  case opened // = 4
+  case clicked // = 5
+  case unsubscribed // = 6
+
+  /// a won opportunity attributed to the campaign
+  case converted // = 7
+
+  /// a spam complaint
+  case complained // = 8
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .sent
+    case 2: self = .delivered
+    case 3: self = .bounced
+    case 4: self = .opened
+    case 5: self = .clicked
+    case 6: self = .unsubscribed
+    case 7: self = .converted
+    case 8: self = .complained
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .sent: return 1
+    case .delivered: return 2
+    case .bounced: return 3
+    case .opened: return 4
+    case .clicked: return 5
+    case .unsubscribed: return 6
+    case .converted: return 7
+    case .complained: return 8
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Marketing_V1_EngagementKind] = [
+    .unspecified,
+    .sent,
+    .delivered,
+    .bounced,
+    .opened,
+    .clicked,
+    .unsubscribed,
+    .converted,
+    .complained,
+  ]
+
+}
+
 /// One person's status on one channel.
 public nonisolated struct Crm_Marketing_V1_ConsentState: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1493,6 +1568,10 @@ nonisolated extension Crm_Marketing_V1_SegmentKind: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Crm_Marketing_V1_RuleOperator: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RULE_OPERATOR_UNSPECIFIED\0\u{1}RULE_OPERATOR_EQUALS\0\u{1}RULE_OPERATOR_NOT_EQUALS\0\u{1}RULE_OPERATOR_CONTAINS\0\u{1}RULE_OPERATOR_STARTS_WITH\0\u{1}RULE_OPERATOR_IN\0\u{1}RULE_OPERATOR_NOT_IN\0\u{1}RULE_OPERATOR_IS_SET\0\u{1}RULE_OPERATOR_IS_NOT_SET\0\u{1}RULE_OPERATOR_GREATER_THAN\0\u{1}RULE_OPERATOR_LESS_THAN\0")
+}
+
+nonisolated extension Crm_Marketing_V1_EngagementKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ENGAGEMENT_KIND_UNSPECIFIED\0\u{1}ENGAGEMENT_KIND_SENT\0\u{1}ENGAGEMENT_KIND_DELIVERED\0\u{1}ENGAGEMENT_KIND_BOUNCED\0\u{1}ENGAGEMENT_KIND_OPENED\0\u{1}ENGAGEMENT_KIND_CLICKED\0\u{1}ENGAGEMENT_KIND_UNSUBSCRIBED\0\u{1}ENGAGEMENT_KIND_CONVERTED\0\u{1}ENGAGEMENT_KIND_COMPLAINED\0")
 }
 
 nonisolated extension Crm_Marketing_V1_ConsentState: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
