@@ -26,6 +26,7 @@ enum Marketing {
         Templates.register(on: def)
         Delivery.register(on: def)
         Campaigns.register(on: def)
+        Journeys.register(on: def)
         Tracking.register(on: def)
         MarketingEvents.register(on: def)
         return def

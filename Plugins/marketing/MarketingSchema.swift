@@ -15,5 +15,6 @@ enum MarketingSchema {
         def.migration(7, "delivery", Delivery.schema)
         def.migration(8, "campaigns", Campaigns.schema)
         def.migration(9, "tracking", Tracking.schema)
+        def.migration(10, "journeys", Journeys.schema)
     }
 }
