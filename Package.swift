@@ -155,7 +155,7 @@ let package = Package(
         .target(
             name: "MarketingPlugin",
             dependencies: [
-                "CRMPluginKit", "MarketingContract", "ContactsContract", "CCurl",
+                "CRMPluginKit", "MarketingContract", "ContactsContract", "SalesContract", "CCurl",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
             path: "Plugins/marketing",

@@ -48,6 +48,7 @@ enum ConsentGdpr {
                 try add(ConsentSuppressions.decode(row))
             }
         }
+        try TrackingPeople.export(db, person: person.id) { try add($0) }
         return data
     }
 }

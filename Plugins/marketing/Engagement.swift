@@ -19,6 +19,7 @@ enum Engagement {
             variant_id INTEGER NOT NULL,
             kind INTEGER NOT NULL,
             machine INTEGER NOT NULL,
+            machine_reason TEXT NOT NULL DEFAULT '',
             at_us INTEGER NOT NULL,
             detail TEXT NOT NULL,
             amount_minor INTEGER NOT NULL,
@@ -40,17 +41,21 @@ enum Engagement {
         var detail = ""
         var amountMinor: Int64 = 0
         var currency = ""
+        /// Why a machine event was judged one.
+        var machineReason = ""
     }
 
-    /// Records `entry` in the caller's transaction.
-    static func record(_ db: Database, _ entry: Entry) throws {
+    /// Records `entry` in the caller's transaction; returns its id.
+    @discardableResult
+    static func record(_ db: Database, _ entry: Entry) throws -> Int64 {
         try db.execute("""
-            INSERT INTO marketing_engagement (outbox_id, person_id, campaign_id, variant_id, kind, machine, at_us,
-                detail, amount_minor, currency)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO marketing_engagement (outbox_id, person_id, campaign_id, variant_id, kind, machine, machine_reason,
+                at_us, detail, amount_minor, currency)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.integer(entry.outboxID), .integer(entry.personID), .integer(entry.campaignID),
                   .integer(entry.variantID), .integer(Int64(entry.kind.rawValue)), .integer(entry.machine ? 1 : 0),
-                  .integer(entry.atUs), .text(entry.detail), .integer(entry.amountMinor), .text(entry.currency)])
+                  .text(entry.machineReason), .integer(entry.atUs), .text(entry.detail), .integer(entry.amountMinor), .text(entry.currency)])
+        return db.lastInsertID
     }
 
     /// Distinct people per variant and kind of a campaign, human events only:

@@ -1546,6 +1546,268 @@ public nonisolated struct Crm_Marketing_V1_ListTemplateMergeFieldsResponse: Send
   public init() {}
 }
 
+/// One hit of a link in an email, as the web edge saw it.
+public nonisolated struct Crm_Marketing_V1_TrackHitRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the link's t parameter
+  public var token: String = String()
+
+  /// the request's User-Agent, as sent
+  public var userAgent: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_TrackHitResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// TrackClick: the URL to redirect to. Empty for TrackOpen.
+  public var url: String = String()
+
+  public var machine: Bool = false
+
+  /// why, when machine
+  public var machineReason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_UnsubscribePage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var personID: Int64 = 0
+
+  /// 0 for a journey's message
+  public var campaignID: Int64 = 0
+
+  /// "j***@example.com": enough to recognise, not to harvest
+  public var maskedAddress: String = String()
+
+  /// the person's email status now
+  public var status: Crm_Marketing_V1_ConsentStatus = .unspecified
+
+  /// UnsubscribeByToken: nothing changed
+  public var alreadyUnsubscribed: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ReportDeliveryRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// with or without the angle brackets
+  public var messageID: String = String()
+
+  /// DELIVERED, BOUNCED or COMPLAINED
+  public var kind: Crm_Marketing_V1_EngagementKind = .unspecified
+
+  /// the report's text (kept, up to 2,000 bytes)
+  public var detail: String = String()
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ReportDeliveryResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var outboxID: Int64 = 0
+
+  public var personID: Int64 = 0
+
+  /// false: this kind was already recorded for the message
+  public var recorded: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One recorded event of a message.
+public nonisolated struct Crm_Marketing_V1_EngagementEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var outboxID: Int64 = 0
+
+  public var personID: Int64 = 0
+
+  public var campaignID: Int64 = 0
+
+  public var variantID: Int64 = 0
+
+  public var kind: Crm_Marketing_V1_EngagementKind = .unspecified
+
+  public var machine: Bool = false
+
+  public var machineReason: String = String()
+
+  public var atUnixUs: Int64 = 0
+
+  /// CLICKED: the URL; BOUNCED: the server's reply; CONVERTED: first_touch
+  /// or last_touch.
+  public var detail: String = String()
+
+  /// CONVERTED: the won amount
+  public var amountMinor: Int64 = 0
+
+  public var currency: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ListEngagementRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var personID: Int64 = 0
+
+  public var campaignID: Int64 = 0
+
+  public var kind: Crm_Marketing_V1_EngagementKind = .unspecified
+
+  public var includeMachine: Bool = false
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ListEngagementResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entries: [Crm_Marketing_V1_EngagementEntry] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A won opportunity and the campaigns it was attributed to.
+public nonisolated struct Crm_Marketing_V1_Attribution: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var opportunityID: Int64 = 0
+
+  public var personID: Int64 = 0
+
+  public var wonUnixUs: Int64 = 0
+
+  public var amountMinor: Int64 = 0
+
+  public var currency: String = String()
+
+  /// 0: no campaign touched the person in the window
+  public var firstTouchCampaignID: Int64 = 0
+
+  public var lastTouchCampaignID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ListAttributionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// first or last touch
+  public var campaignID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ListAttributionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var attributions: [Crm_Marketing_V1_Attribution] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// marketing.message.opened|clicked|unsubscribed|bounced|complained|converted:
+/// a person's engagement with a message (human opens and clicks only), on
+/// their timeline.
+public nonisolated struct Crm_Marketing_V1_MessageEngagementEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var entry: Crm_Marketing_V1_EngagementEntry {
+    get {_entry ?? Crm_Marketing_V1_EngagementEntry()}
+    set {_entry = newValue}
+  }
+  /// Returns true if `entry` has been explicitly set.
+  public var hasEntry: Bool {self._entry != nil}
+  /// Clears the value of `entry`. Subsequent reads from it will return its default value.
+  public mutating func clearEntry() {self._entry = nil}
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _entry: Crm_Marketing_V1_EngagementEntry? = nil
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.marketing.v1"
@@ -3976,6 +4238,565 @@ nonisolated extension Crm_Marketing_V1_ListTemplateMergeFieldsResponse: SwiftPro
 
   public static func ==(lhs: Crm_Marketing_V1_ListTemplateMergeFieldsResponse, rhs: Crm_Marketing_V1_ListTemplateMergeFieldsResponse) -> Bool {
     if lhs.fields != rhs.fields {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_TrackHitRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TrackHitRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}token\0\u{3}user_agent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.token) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.userAgent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.token.isEmpty {
+      try visitor.visitSingularStringField(value: self.token, fieldNumber: 1)
+    }
+    if !self.userAgent.isEmpty {
+      try visitor.visitSingularStringField(value: self.userAgent, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_TrackHitRequest, rhs: Crm_Marketing_V1_TrackHitRequest) -> Bool {
+    if lhs.token != rhs.token {return false}
+    if lhs.userAgent != rhs.userAgent {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_TrackHitResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TrackHitResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}url\0\u{1}machine\0\u{3}machine_reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.url) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.machine) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.machineReason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.url.isEmpty {
+      try visitor.visitSingularStringField(value: self.url, fieldNumber: 1)
+    }
+    if self.machine != false {
+      try visitor.visitSingularBoolField(value: self.machine, fieldNumber: 2)
+    }
+    if !self.machineReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.machineReason, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_TrackHitResponse, rhs: Crm_Marketing_V1_TrackHitResponse) -> Bool {
+    if lhs.url != rhs.url {return false}
+    if lhs.machine != rhs.machine {return false}
+    if lhs.machineReason != rhs.machineReason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_UnsubscribePage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnsubscribePage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{3}campaign_id\0\u{3}masked_address\0\u{1}status\0\u{3}already_unsubscribed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.maskedAddress) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.alreadyUnsubscribed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 2)
+    }
+    if !self.maskedAddress.isEmpty {
+      try visitor.visitSingularStringField(value: self.maskedAddress, fieldNumber: 3)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 4)
+    }
+    if self.alreadyUnsubscribed != false {
+      try visitor.visitSingularBoolField(value: self.alreadyUnsubscribed, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_UnsubscribePage, rhs: Crm_Marketing_V1_UnsubscribePage) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.maskedAddress != rhs.maskedAddress {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.alreadyUnsubscribed != rhs.alreadyUnsubscribed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ReportDeliveryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportDeliveryRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}message_id\0\u{1}kind\0\u{1}detail\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.messageID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.messageID.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageID, fieldNumber: 1)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ReportDeliveryRequest, rhs: Crm_Marketing_V1_ReportDeliveryRequest) -> Bool {
+    if lhs.messageID != rhs.messageID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ReportDeliveryResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReportDeliveryResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}outbox_id\0\u{3}person_id\0\u{1}recorded\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.outboxID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.recorded) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.outboxID != 0 {
+      try visitor.visitSingularInt64Field(value: self.outboxID, fieldNumber: 1)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 2)
+    }
+    if self.recorded != false {
+      try visitor.visitSingularBoolField(value: self.recorded, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ReportDeliveryResponse, rhs: Crm_Marketing_V1_ReportDeliveryResponse) -> Bool {
+    if lhs.outboxID != rhs.outboxID {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.recorded != rhs.recorded {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_EngagementEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EngagementEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}outbox_id\0\u{3}person_id\0\u{3}campaign_id\0\u{3}variant_id\0\u{1}kind\0\u{1}machine\0\u{3}machine_reason\0\u{3}at_unix_us\0\u{1}detail\0\u{3}amount_minor\0\u{1}currency\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.outboxID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.variantID) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.machine) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.machineReason) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.atUnixUs) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.amountMinor) }()
+      case 12: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.outboxID != 0 {
+      try visitor.visitSingularInt64Field(value: self.outboxID, fieldNumber: 2)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 3)
+    }
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 4)
+    }
+    if self.variantID != 0 {
+      try visitor.visitSingularInt64Field(value: self.variantID, fieldNumber: 5)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 6)
+    }
+    if self.machine != false {
+      try visitor.visitSingularBoolField(value: self.machine, fieldNumber: 7)
+    }
+    if !self.machineReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.machineReason, fieldNumber: 8)
+    }
+    if self.atUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.atUnixUs, fieldNumber: 9)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 10)
+    }
+    if self.amountMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountMinor, fieldNumber: 11)
+    }
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 12)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_EngagementEntry, rhs: Crm_Marketing_V1_EngagementEntry) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.outboxID != rhs.outboxID {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.variantID != rhs.variantID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.machine != rhs.machine {return false}
+    if lhs.machineReason != rhs.machineReason {return false}
+    if lhs.atUnixUs != rhs.atUnixUs {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.amountMinor != rhs.amountMinor {return false}
+    if lhs.currency != rhs.currency {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListEngagementRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEngagementRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{3}campaign_id\0\u{1}kind\0\u{3}include_machine\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.includeMachine) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 2)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
+    }
+    if self.includeMachine != false {
+      try visitor.visitSingularBoolField(value: self.includeMachine, fieldNumber: 4)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 5)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListEngagementRequest, rhs: Crm_Marketing_V1_ListEngagementRequest) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.includeMachine != rhs.includeMachine {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListEngagementResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEngagementResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entries\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListEngagementResponse, rhs: Crm_Marketing_V1_ListEngagementResponse) -> Bool {
+    if lhs.entries != rhs.entries {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_Attribution: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Attribution"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}opportunity_id\0\u{3}person_id\0\u{3}won_unix_us\0\u{3}amount_minor\0\u{1}currency\0\u{3}first_touch_campaign_id\0\u{3}last_touch_campaign_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.opportunityID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.wonUnixUs) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.amountMinor) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.firstTouchCampaignID) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.lastTouchCampaignID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.opportunityID != 0 {
+      try visitor.visitSingularInt64Field(value: self.opportunityID, fieldNumber: 1)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 2)
+    }
+    if self.wonUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.wonUnixUs, fieldNumber: 3)
+    }
+    if self.amountMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountMinor, fieldNumber: 4)
+    }
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 5)
+    }
+    if self.firstTouchCampaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstTouchCampaignID, fieldNumber: 6)
+    }
+    if self.lastTouchCampaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastTouchCampaignID, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_Attribution, rhs: Crm_Marketing_V1_Attribution) -> Bool {
+    if lhs.opportunityID != rhs.opportunityID {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.wonUnixUs != rhs.wonUnixUs {return false}
+    if lhs.amountMinor != rhs.amountMinor {return false}
+    if lhs.currency != rhs.currency {return false}
+    if lhs.firstTouchCampaignID != rhs.firstTouchCampaignID {return false}
+    if lhs.lastTouchCampaignID != rhs.lastTouchCampaignID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListAttributionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListAttributionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 1)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListAttributionsRequest, rhs: Crm_Marketing_V1_ListAttributionsRequest) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListAttributionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListAttributionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}attributions\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.attributions) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.attributions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.attributions, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListAttributionsResponse, rhs: Crm_Marketing_V1_ListAttributionsResponse) -> Bool {
+    if lhs.attributions != rhs.attributions {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_MessageEngagementEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MessageEngagementEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}entry\0\u{2}g\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._entry) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._entry {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_MessageEngagementEvent, rhs: Crm_Marketing_V1_MessageEngagementEvent) -> Bool {
+    if lhs._entry != rhs._entry {return false}
+    if lhs._about != rhs._about {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
