@@ -227,11 +227,14 @@ import Testing
         await expectRPCError(.invalidArgument, mentioning: "template.html_body or template.text_body is required") {
             try await marketing.createTemplate("A", html: "", text: "")
         }
-        // 512 KiB is the most a body holds. Checking one at the limit takes seconds on the
-        // writer (swift-mustache parses by Character): not bounded by this test yet.
-        let line = "<p>{{person.first_name}}, line of the body</p>\n"
-        let lines = (512 * 1024 - Self.unsubscribeHTML.utf8.count) / line.utf8.count
-        var body = String(repeating: line, count: lines) + Self.unsubscribeHTML
+        // 512 KiB is the most a body holds, 500 the most tags a part has.
+        let tagged = "<p>{{person.first_name}}, a line of the body</p>\n"
+        await expectRPCError(.invalidArgument, mentioning: "html_body: line 501, column 4: more than 500 tags") {
+            try await marketing.createTemplate("Tags", html: String(repeating: tagged, count: 501) + Self.unsubscribeHTML)
+        }
+        let line = "<p>a line of the body without a tag</p>\n"
+        let lines = (512 * 1024 - Self.unsubscribeHTML.utf8.count - 499 * tagged.utf8.count) / line.utf8.count
+        var body = String(repeating: tagged, count: 499) + String(repeating: line, count: lines) + Self.unsubscribeHTML
         body += String(repeating: " ", count: 512 * 1024 - body.utf8.count)
         let big = try await marketing.createTemplate("Big", html: body)
         #expect(try await marketing.getTemplate(big.id).htmlBody.utf8.count == 512 * 1024)

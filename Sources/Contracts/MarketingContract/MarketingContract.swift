@@ -77,7 +77,7 @@ public let marketingMessageTypes: [any Message.Type] = [
 /// MarketingContract's own files, not those they import: a serialized
 /// google.protobuf.FileDescriptorSet.
 public let marketingDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
-    "Cr2AAQogY3JtL21hcmtldGluZy92MS9tYXJrZXRpbmcucHJvdG8SEGNybS5tYXJrZXRpbmcudjEaHmNybS9jb250YWN0cy92MS9j",
+    "CruAAQogY3JtL21hcmtldGluZy92MS9tYXJrZXRpbmcucHJvdG8SEGNybS5tYXJrZXRpbmcudjEaHmNybS9jb250YWN0cy92MS9j",
     "b250YWN0cy5wcm90bxocY3JtL29wdGlvbnMvdjEvb3B0aW9ucy5wcm90byLBAQoMQ29uc2VudFN0YXRlEhsKCXBlcnNvbl9pZBgB",
     "IAEoA1IIcGVyc29uSWQSMwoHY2hhbm5lbBgCIAEoDjIZLmNybS5tYXJrZXRpbmcudjEuQ2hhbm5lbFIHY2hhbm5lbBI3CgZzdGF0",
     "dXMYAyABKA4yHy5jcm0ubWFya2V0aW5nLnYxLkNvbnNlbnRTdGF0dXNSBnN0YXR1cxImCg91cGRhdGVkX3VuaXhfdXMYBCABKANS",
@@ -233,7 +233,7 @@ public let marketingDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
     "RU1FTlRfS0lORF9TRU5UEAESHQoZRU5HQUdFTUVOVF9LSU5EX0RFTElWRVJFRBACEhsKF0VOR0FHRU1FTlRfS0lORF9CT1VOQ0VE",
     "EAMSGgoWRU5HQUdFTUVOVF9LSU5EX09QRU5FRBAEEhsKF0VOR0FHRU1FTlRfS0lORF9DTElDS0VEEAUSIAocRU5HQUdFTUVOVF9L",
     "SU5EX1VOU1VCU0NSSUJFRBAGEh0KGUVOR0FHRU1FTlRfS0lORF9DT05WRVJURUQQBxIeChpFTkdBR0VNRU5UX0tJTkRfQ09NUExB",
-    "SU5FRBAIMvwkCglNYXJrZXRpbmcShgEKE1JlcXVlc3RTdWJzY3JpcHRpb24SLC5jcm0ubWFya2V0aW5nLnYxLlJlcXVlc3RTdWJz",
+    "SU5FRBAIMvokCglNYXJrZXRpbmcShgEKE1JlcXVlc3RTdWJzY3JpcHRpb24SLC5jcm0ubWFya2V0aW5nLnYxLlJlcXVlc3RTdWJz",
     "Y3JpcHRpb25SZXF1ZXN0Gh4uY3JtLm1hcmtldGluZy52MS5Db25zZW50U3RhdGUiIaKfGR0IARABGhdtYXJrZXRpbmcuY29uc2Vu",
     "dC53cml0ZRKGAQoTQ29uZmlybVN1YnNjcmlwdGlvbhIsLmNybS5tYXJrZXRpbmcudjEuQ29uZmlybVN1YnNjcmlwdGlvblJlcXVl",
     "c3QaHi5jcm0ubWFya2V0aW5nLnYxLkNvbnNlbnRTdGF0ZSIhop8ZHQgBGhltYXJrZXRpbmcuY29uc2VudC5jb25maXJtEnQKC1Vu",
@@ -288,15 +288,15 @@ public let marketingDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
     "LlRyYWNrSGl0UmVzcG9uc2UiIaKfGR0IARoZbWFya2V0aW5nLnRyYWNraW5nLnJlY29yZBJ2CgpUcmFja0NsaWNrEiEuY3JtLm1h",
     "cmtldGluZy52MS5UcmFja0hpdFJlcXVlc3QaIi5jcm0ubWFya2V0aW5nLnYxLlRyYWNrSGl0UmVzcG9uc2UiIaKfGR0IARoZbWFy",
     "a2V0aW5nLnRyYWNraW5nLnJlY29yZBJ7ChJHZXRVbnN1YnNjcmliZVBhZ2USIS5jcm0ubWFya2V0aW5nLnYxLlRyYWNrSGl0UmVx",
-    "dWVzdBohLmNybS5tYXJrZXRpbmcudjEuVW5zdWJzY3JpYmVQYWdlIh+inxkbGhltYXJrZXRpbmcudHJhY2tpbmcucmVjb3JkEn8K",
+    "dWVzdBohLmNybS5tYXJrZXRpbmcudjEuVW5zdWJzY3JpYmVQYWdlIh+inxkbGhltYXJrZXRpbmcudHJhY2tpbmcucmVjb3JkEn0K",
     "ElVuc3Vic2NyaWJlQnlUb2tlbhIhLmNybS5tYXJrZXRpbmcudjEuVHJhY2tIaXRSZXF1ZXN0GiEuY3JtLm1hcmtldGluZy52MS5V",
-    "bnN1YnNjcmliZVBhZ2UiI6KfGR8IARABGhltYXJrZXRpbmcudHJhY2tpbmcucmVjb3JkEogBCg5SZXBvcnREZWxpdmVyeRInLmNy",
-    "bS5tYXJrZXRpbmcudjEuUmVwb3J0RGVsaXZlcnlSZXF1ZXN0GiguY3JtLm1hcmtldGluZy52MS5SZXBvcnREZWxpdmVyeVJlc3Bv",
-    "bnNlIiOinxkfCAEQARoZbWFya2V0aW5nLnRyYWNraW5nLnJlY29yZBKEAQoOTGlzdEVuZ2FnZW1lbnQSJy5jcm0ubWFya2V0aW5n",
-    "LnYxLkxpc3RFbmdhZ2VtZW50UmVxdWVzdBooLmNybS5tYXJrZXRpbmcudjEuTGlzdEVuZ2FnZW1lbnRSZXNwb25zZSIfop8ZGxoZ",
-    "bWFya2V0aW5nLmVuZ2FnZW1lbnQucmVhZBKKAQoQTGlzdEF0dHJpYnV0aW9ucxIpLmNybS5tYXJrZXRpbmcudjEuTGlzdEF0dHJp",
-    "YnV0aW9uc1JlcXVlc3QaKi5jcm0ubWFya2V0aW5nLnYxLkxpc3RBdHRyaWJ1dGlvbnNSZXNwb25zZSIfop8ZGxoZbWFya2V0aW5n",
-    "LmVuZ2FnZW1lbnQucmVhZGIGcHJvdG8z",
+    "bnN1YnNjcmliZVBhZ2UiIaKfGR0IARoZbWFya2V0aW5nLnRyYWNraW5nLnJlY29yZBKIAQoOUmVwb3J0RGVsaXZlcnkSJy5jcm0u",
+    "bWFya2V0aW5nLnYxLlJlcG9ydERlbGl2ZXJ5UmVxdWVzdBooLmNybS5tYXJrZXRpbmcudjEuUmVwb3J0RGVsaXZlcnlSZXNwb25z",
+    "ZSIjop8ZHwgBEAEaGW1hcmtldGluZy50cmFja2luZy5yZWNvcmQShAEKDkxpc3RFbmdhZ2VtZW50EicuY3JtLm1hcmtldGluZy52",
+    "MS5MaXN0RW5nYWdlbWVudFJlcXVlc3QaKC5jcm0ubWFya2V0aW5nLnYxLkxpc3RFbmdhZ2VtZW50UmVzcG9uc2UiH6KfGRsaGW1h",
+    "cmtldGluZy5lbmdhZ2VtZW50LnJlYWQSigEKEExpc3RBdHRyaWJ1dGlvbnMSKS5jcm0ubWFya2V0aW5nLnYxLkxpc3RBdHRyaWJ1",
+    "dGlvbnNSZXF1ZXN0GiouY3JtLm1hcmtldGluZy52MS5MaXN0QXR0cmlidXRpb25zUmVzcG9uc2UiH6KfGRsaGW1hcmtldGluZy5l",
+    "bmdhZ2VtZW50LnJlYWRiBnByb3RvMw==",
 ].joined())!)
 
 /// The serialized google.protobuf.FileDescriptorSet of MarketingContract with the files it
