@@ -27,7 +27,7 @@ enum SegmentRules {
         "job_title": "job_title", "source": "source", "owner": "owner",
     ]
     static let fieldList = "first_name, last_name, email, email_domain, job_title, source, owner, lifecycle_stage, "
-        + "organization_id, tag, custom.<key>, consent.email, consent.sms"
+        + "organization_id, tag, custom.<key>, consent.email, consent.sms, engagement.opened, engagement.clicked"
 
     static func compile(_ rule: SegmentRule, path: String = "rule") throws -> CompiledRule {
         var conditions = 0
@@ -85,8 +85,8 @@ enum SegmentRules {
         case "tag": return try tag(c, path: path)
         case "consent.email": return try consent(c, path: path, channel: 1)
         case "consent.sms": return try consent(c, path: path, channel: 2)
-        case "engagement.opened", "engagement.clicked":
-            throw PluginError.invalidArgument("\(path).field: \(field) needs email tracking, which is not built yet")
+        case "engagement.opened": return try engagement(c, path: path, field: field, kind: .opened)
+        case "engagement.clicked": return try engagement(c, path: path, field: field, kind: .clicked)
         default:
             if field.hasPrefix("custom.") { return try custom(c, path: path, key: String(field.dropFirst(7))) }
             throw PluginError.invalidArgument("\(path).field: unknown field \"\(c.field)\"; it takes \(fieldList)")
@@ -318,5 +318,27 @@ enum SegmentRules {
                                 parameters: [.integer(channel)] + list)
         default: throw refuse(c, path, field)
         }
+    }
+
+    /// A human open or click (machine ones never count) of campaign
+    /// `campaign_id` (0: any) within the last `within_days` (0: ever).
+    private static func engagement(_ c: RuleCondition, path: String, field: String, kind: EngagementKind) throws -> CompiledRule {
+        guard c.op == .isSet || c.op == .isNotSet else { throw refuse(c, path, field) }
+        guard c.campaignID >= 0 else { throw PluginError.invalidArgument("\(path).campaign_id must not be negative") }
+        guard (0...3650).contains(c.withinDays) else {
+            throw PluginError.invalidArgument("\(path).within_days must be 0 (ever) to 3650")
+        }
+        var sql = "EXISTS (SELECT 1 FROM marketing_engagement e WHERE e.person_id = p.person_id AND e.kind = ? AND e.machine = 0"
+        var parameters: [SQLValue] = [.integer(Int64(kind.rawValue))]
+        if c.campaignID > 0 {
+            sql += " AND e.campaign_id = ?"
+            parameters.append(.integer(c.campaignID))
+        }
+        if c.withinDays > 0 {
+            sql += " AND e.at_us >= ?"
+            parameters.append(.integer(UTCClock.nowMicros() - Int64(c.withinDays) * 86_400_000_000))
+        }
+        sql += ")"
+        return CompiledRule(sql: c.op == .isSet ? sql : "NOT \(sql)", parameters: parameters)
     }
 }

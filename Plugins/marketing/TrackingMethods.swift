@@ -76,7 +76,10 @@ enum TrackingMethods {
                                      variantID: message.variantID, kind: kind, machine: reason != nil, atUs: now,
                                      detail: detail, machineReason: reason ?? "")
         let id = try Engagement.record(db, entry)
-        if reason == nil { try Tracking.publish(ctx, db, entry, id: id) }
+        if reason == nil {
+            try Tracking.publish(ctx, db, entry, id: id)
+            try Segments.personChanged(ctx, db, personID: message.personID)
+        }
         return .with {
             $0.machine = reason != nil
             $0.machineReason = reason ?? ""

@@ -172,7 +172,11 @@ struct SegmentWorld {
             (Rule.when("consent.email", .in, values: ["SUBSCRIBED", "MAYBE"]), "rule.condition.values[1]: \"MAYBE\" is not a consent status"),
             (Rule.when("custom.Bad-Key", .equals, "1"), "rule.condition.field: custom field key must match"),
             (Rule.when("custom.score", .greaterThan, "lots"), "rule.condition.value: GREATER_THAN takes a number or a date"),
-            (Rule.when("engagement.opened", .equals, "5"), "engagement.opened needs email tracking, which is not built yet"),
+            (Rule.when("engagement.opened", .equals, "5"), "rule.condition.op: EQUALS does not apply to engagement.opened"),
+            (MSegmentRule.with { $0.condition = .with { $0.field = "engagement.clicked"; $0.op = .isSet; $0.withinDays = 4000 } },
+             "rule.condition.within_days must be 0 (ever) to 3650"),
+            (MSegmentRule.with { $0.condition = .with { $0.field = "engagement.clicked"; $0.op = .isSet; $0.campaignID = -1 } },
+             "rule.condition.campaign_id must not be negative"),
             (Rule.all(MSegmentRule()), "rule.all[0]: set one of condition, all, any, not"),
         ]
         for (rule, message) in cases {

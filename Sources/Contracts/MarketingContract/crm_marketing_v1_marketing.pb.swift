@@ -871,9 +871,12 @@ public nonisolated struct Crm_Marketing_V1_RuleGroup: Sendable {
 /// - consent.email, consent.sms: a ConsentStatus name ("SUBSCRIBED" or
 ///   "CONSENT_STATUS_SUBSCRIBED"); EQUALS, NOT_EQUALS, IN, NOT_IN. Never asked
 ///   is CONSENT_STATUS_UNSPECIFIED.
-/// - engagement.opened, engagement.clicked (reserved): opened or clicked
-///   campaign `campaign_id` in the last `within_days` days. They need email
-///   tracking, which is not built yet: INVALID_ARGUMENT today.
+/// - engagement.opened, engagement.clicked: IS_SET (did), IS_NOT_SET (did
+///   not) open or click campaign `campaign_id` (0: any) in the last
+///   `within_days` days (0: ever; at most 3650). Machine opens and clicks
+///   never count. A person's membership is re-checked when they engage or
+///   change; one whose last open ages out of the window leaves at the next
+///   RebuildSegment.
 public nonisolated struct Crm_Marketing_V1_RuleCondition: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -887,7 +890,7 @@ public nonisolated struct Crm_Marketing_V1_RuleCondition: Sendable {
 
   public var values: [String] = []
 
-  /// Reserved for the engagement fields.
+  /// The engagement fields' campaign and window.
   public var campaignID: Int64 = 0
 
   public var withinDays: Int32 = 0
