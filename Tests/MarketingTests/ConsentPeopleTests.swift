@@ -83,4 +83,22 @@ import Testing
         }
         #expect(try await m.checkSending(newcomer).allowed == false)
     }
+
+    @Test func aSalesManagersGDPRExportIncludesMarketingsPart() async throws {
+        let crmd = try AccessSupport.start(plugins: ["contacts", "marketing"])
+        try await AccessSupport.createUser(crmd, "mia", roles: ["sales_manager"])
+        try await AccessSupport.createUser(crmd, "rita", roles: ["read_only"])
+        let connection = try crmd.connect()
+        let person = try await ContactsClient(connection: connection).createPerson("Ann", "Tester", email: "ann@example.com").id
+        _ = try await MarketingClient(connection: connection).setConsent(person, .subscribed, evidence: "form")
+        let request = Crm_Contacts_V1_PersonDataRequest.with { $0.personID = person }
+        let contacts = ContactsClient(connection: connection)
+        let export: Crm_Contacts_V1_PersonDataExport = try await contacts.call(
+            "ExportPersonData", request, metadata: AccessSupport.actingAs("mia"))
+        #expect(export.modules.first { $0.module == "marketing" }?.records.isEmpty == false)
+        await expectRPCError(.permissionDenied, mentioning: "contacts.person.gdpr_export") {
+            let _: Crm_Contacts_V1_PersonDataExport = try await contacts.call(
+                "ExportPersonData", request, metadata: AccessSupport.actingAs("rita"))
+        }
+    }
 }

@@ -23,8 +23,10 @@ enum FirstPartyRoles {
 
     static let all: [AccessRole] = [
         role(administrator, "Everything, every record.", [("*", .all)]),
-        role("sales_manager", "Runs the sales team: all of sales and contacts, reports, every record.",
-             [("sales.*", .all), ("contacts.*", .all), subscribe]),
+        // `*.gdpr_export`: a person's export asks every loaded module for its
+        // part with the caller's rights, so whoever may export needs them all.
+        role("sales_manager", "Runs the sales team: all of sales and contacts, reports, every record, GDPR exports.",
+             [("sales.*", .all), ("contacts.*", .all), ("*.gdpr_export", .all), subscribe]),
         role("sales_rep", "Works their own leads, opportunities, activities and the people and organizations they own.",
              [("sales.lead.*", .own), ("sales.opportunity.*", .own), ("sales.activity.*", .own),
               ("sales.report.read", .own), ("sales.pipeline.read", .all), ("sales.team.read", .all),
