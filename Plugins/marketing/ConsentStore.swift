@@ -60,8 +60,11 @@ enum ConsentStore {
         // A pending confirmation means something only while the status is pending.
         if change.status != .pendingConfirmation { try ConsentTokens.revoke(db, change.personID, change.channel) }
         let record = "\(change.personID):\(change.channel.rawValue)"
+        // Changes not made through a person lookup (a confirmation link, a
+        // merge, a bounce) take the owner from the people projection.
+        let owner = try change.owner ?? SegmentPeople.state(db, change.personID).flatMap { ownerOrNil($0.owner) }
         try ctx.audit(AuditEntry(entity: "marketing.consent", recordID: record, action: before.status == .unspecified ? "create" : "update",
-                                 owner: change.owner, changes: [
+                                 owner: owner, changes: [
                                      FieldChange("status", old: before.status == .unspecified ? nil : name(before.status),
                                                  new: name(change.status)),
                                      FieldChange("source", old: nil, new: change.source.isEmpty ? nil : change.source),
@@ -78,7 +81,7 @@ enum ConsentStore {
         event.about.summary = "\(name(change.channel).capitalized) consent: \(name(change.status).lowercased().replacingOccurrences(of: "_", with: " "))"
             + (change.source.isEmpty ? "" : " (\(change.source))")
         try ctx.publish("marketing.consent.changed", event,
-                        about: EventSubject(entity: "marketing.consent", recordID: record, owner: change.owner))
+                        about: EventSubject(entity: "marketing.consent", recordID: record, owner: owner))
         try Segments.personChanged(ctx, db, personID: change.personID)
         var after = ConsentState()
         after.personID = change.personID

@@ -101,4 +101,21 @@ import Testing
                 "ExportPersonData", request, metadata: AccessSupport.actingAs("rita"))
         }
     }
+
+    @Test func aConfirmationFromTheLinkIsAuditedAndPublishedUnderThePersonsOwner() async throws {
+        let world = try ConsentWorld()
+        let sam: Crm_Contacts_V1_Person = try await world.contacts.call("CreatePerson", Crm_Contacts_V1_CreatePersonRequest.with {
+            $0.person.firstName = "Sam"
+            $0.person.emails = [.with { $0.address = "sam@example.com" }]
+            $0.person.owner = "sam"
+        })
+        // The projection follows contacts' event; the confirmation names no person lookup.
+        #expect(try await eventually { try world.database.rows("SELECT owner FROM marketing_people WHERE person_id = \(sam.id)") == [["sam"]] })
+        _ = try await world.marketing.requestSubscription(sam.id)
+        _ = try await world.marketing.confirm(try world.latestToken(sam.id))
+        let owners = try world.database.rows("""
+            SELECT action, owner FROM kernel_audit WHERE entity = 'marketing.consent' AND record_id = '\(sam.id):1' ORDER BY id
+            """)
+        #expect(owners == [["create", "sam"], ["update", "sam"]])
+    }
 }
