@@ -47,7 +47,7 @@ struct CampaignWorld {
         #expect(ok, "segment has \(ids.count) of \(count)")
         ids.sort()
         for (i, id) in ids.enumerated() {
-            if let status = subscribe(i) { _ = try await marketing.setConsent(id, status) }
+            if let status = subscribe(i) { _ = try await marketing.setConsent(id, status, evidence: "signed up at the fair") }
         }
         return (segment.id, ids)
     }

@@ -86,7 +86,7 @@ public let marketingMessageTypes: [any Message.Type] = [
 /// MarketingContract's own files, not those they import: a serialized
 /// google.protobuf.FileDescriptorSet.
 public let marketingDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
-    "CpuUAQogY3JtL21hcmtldGluZy92MS9tYXJrZXRpbmcucHJvdG8SEGNybS5tYXJrZXRpbmcudjEaHmNybS9jb250YWN0cy92MS9j",
+    "CpeUAQogY3JtL21hcmtldGluZy92MS9tYXJrZXRpbmcucHJvdG8SEGNybS5tYXJrZXRpbmcudjEaHmNybS9jb250YWN0cy92MS9j",
     "b250YWN0cy5wcm90bxocY3JtL29wdGlvbnMvdjEvb3B0aW9ucy5wcm90byLBAQoMQ29uc2VudFN0YXRlEhsKCXBlcnNvbl9pZBgB",
     "IAEoA1IIcGVyc29uSWQSMwoHY2hhbm5lbBgCIAEoDjIZLmNybS5tYXJrZXRpbmcudjEuQ2hhbm5lbFIHY2hhbm5lbBI3CgZzdGF0",
     "dXMYAyABKA4yHy5jcm0ubWFya2V0aW5nLnYxLkNvbnNlbnRTdGF0dXNSBnN0YXR1cxImCg91cGRhdGVkX3VuaXhfdXMYBCABKANS",
@@ -270,7 +270,7 @@ public let marketingDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
     "ChtFTkdBR0VNRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIYChRFTkdBR0VNRU5UX0tJTkRfU0VOVBABEh0KGUVOR0FHRU1FTlRfS0lO",
     "RF9ERUxJVkVSRUQQAhIbChdFTkdBR0VNRU5UX0tJTkRfQk9VTkNFRBADEhoKFkVOR0FHRU1FTlRfS0lORF9PUEVORUQQBBIbChdF",
     "TkdBR0VNRU5UX0tJTkRfQ0xJQ0tFRBAFEiAKHEVOR0FHRU1FTlRfS0lORF9VTlNVQlNDUklCRUQQBhIdChlFTkdBR0VNRU5UX0tJ",
-    "TkRfQ09OVkVSVEVEEAcSHgoaRU5HQUdFTUVOVF9LSU5EX0NPTVBMQUlORUQQCDL+JwoJTWFya2V0aW5nEoYBChNSZXF1ZXN0U3Vi",
+    "TkRfQ09OVkVSVEVEEAcSHgoaRU5HQUdFTUVOVF9LSU5EX0NPTVBMQUlORUQQCDL6JwoJTWFya2V0aW5nEoYBChNSZXF1ZXN0U3Vi",
     "c2NyaXB0aW9uEiwuY3JtLm1hcmtldGluZy52MS5SZXF1ZXN0U3Vic2NyaXB0aW9uUmVxdWVzdBoeLmNybS5tYXJrZXRpbmcudjEu",
     "Q29uc2VudFN0YXRlIiGinxkdCAEQARoXbWFya2V0aW5nLmNvbnNlbnQud3JpdGUShgEKE0NvbmZpcm1TdWJzY3JpcHRpb24SLC5j",
     "cm0ubWFya2V0aW5nLnYxLkNvbmZpcm1TdWJzY3JpcHRpb25SZXF1ZXN0Gh4uY3JtLm1hcmtldGluZy52MS5Db25zZW50U3RhdGUi",
@@ -328,17 +328,17 @@ public let marketingDescriptorFiles: [UInt8] = Array(Data(base64Encoded: [
     "bhInLmNybS5tYXJrZXRpbmcudjEuVXBkYXRlQ2FtcGFpZ25SZXF1ZXN0GhouY3JtLm1hcmtldGluZy52MS5DYW1wYWlnbiIgop8Z",
     "HAgBGhhtYXJrZXRpbmcuY2FtcGFpZ24ud3JpdGUSfwoNTGlzdENhbXBhaWducxImLmNybS5tYXJrZXRpbmcudjEuTGlzdENhbXBh",
     "aWduc1JlcXVlc3QaJy5jcm0ubWFya2V0aW5nLnYxLkxpc3RDYW1wYWlnbnNSZXNwb25zZSIdop8ZGRoXbWFya2V0aW5nLmNhbXBh",
-    "aWduLnJlYWQSfQoQU2NoZWR1bGVDYW1wYWlnbhIpLmNybS5tYXJrZXRpbmcudjEuU2NoZWR1bGVDYW1wYWlnblJlcXVlc3QaGi5j",
-    "cm0ubWFya2V0aW5nLnYxLkNhbXBhaWduIiKinxkeCAEQARoYbWFya2V0aW5nLmNhbXBhaWduLndyaXRlEnkKDkNhbmNlbENhbXBh",
-    "aWduEicuY3JtLm1hcmtldGluZy52MS5DYW5jZWxDYW1wYWlnblJlcXVlc3QaGi5jcm0ubWFya2V0aW5nLnYxLkNhbXBhaWduIiKi",
-    "nxkeCAEQARoYbWFya2V0aW5nLmNhbXBhaWduLndyaXRlEpoBChZMaXN0Q2FtcGFpZ25SZWNpcGllbnRzEi8uY3JtLm1hcmtldGlu",
-    "Zy52MS5MaXN0Q2FtcGFpZ25SZWNpcGllbnRzUmVxdWVzdBowLmNybS5tYXJrZXRpbmcudjEuTGlzdENhbXBhaWduUmVjaXBpZW50",
-    "c1Jlc3BvbnNlIh2inxkZGhdtYXJrZXRpbmcuY2FtcGFpZ24ucmVhZBKDAQoSR2V0Q2FtcGFpZ25SZXN1bHRzEisuY3JtLm1hcmtl",
-    "dGluZy52MS5HZXRDYW1wYWlnblJlc3VsdHNSZXF1ZXN0GiEuY3JtLm1hcmtldGluZy52MS5DYW1wYWlnblJlc3VsdHMiHaKfGRka",
-    "F21hcmtldGluZy5jYW1wYWlnbi5yZWFkEn4KDFJ1bkNhbXBhaWducxIlLmNybS5tYXJrZXRpbmcudjEuUnVuQ2FtcGFpZ25zUmVx",
-    "dWVzdBomLmNybS5tYXJrZXRpbmcudjEuUnVuQ2FtcGFpZ25zUmVzcG9uc2UiH6KfGRsaFm1hcmtldGluZy5jYW1wYWlnbi5ydW4g",
-    "+gESiQEKEEFkdmFuY2VDYW1wYWlnbnMSKS5jcm0ubWFya2V0aW5nLnYxLkFkdmFuY2VDYW1wYWlnbnNSZXF1ZXN0GiouY3JtLm1h",
-    "cmtldGluZy52MS5BZHZhbmNlQ2FtcGFpZ25zUmVzcG9uc2UiHqKfGRoIARoWbWFya2V0aW5nLmNhbXBhaWduLnJ1bmIGcHJvdG8z",
+    "aWduLnJlYWQSewoQU2NoZWR1bGVDYW1wYWlnbhIpLmNybS5tYXJrZXRpbmcudjEuU2NoZWR1bGVDYW1wYWlnblJlcXVlc3QaGi5j",
+    "cm0ubWFya2V0aW5nLnYxLkNhbXBhaWduIiCinxkcCAEaGG1hcmtldGluZy5jYW1wYWlnbi53cml0ZRJ3Cg5DYW5jZWxDYW1wYWln",
+    "bhInLmNybS5tYXJrZXRpbmcudjEuQ2FuY2VsQ2FtcGFpZ25SZXF1ZXN0GhouY3JtLm1hcmtldGluZy52MS5DYW1wYWlnbiIgop8Z",
+    "HAgBGhhtYXJrZXRpbmcuY2FtcGFpZ24ud3JpdGUSmgEKFkxpc3RDYW1wYWlnblJlY2lwaWVudHMSLy5jcm0ubWFya2V0aW5nLnYx",
+    "Lkxpc3RDYW1wYWlnblJlY2lwaWVudHNSZXF1ZXN0GjAuY3JtLm1hcmtldGluZy52MS5MaXN0Q2FtcGFpZ25SZWNpcGllbnRzUmVz",
+    "cG9uc2UiHaKfGRkaF21hcmtldGluZy5jYW1wYWlnbi5yZWFkEoMBChJHZXRDYW1wYWlnblJlc3VsdHMSKy5jcm0ubWFya2V0aW5n",
+    "LnYxLkdldENhbXBhaWduUmVzdWx0c1JlcXVlc3QaIS5jcm0ubWFya2V0aW5nLnYxLkNhbXBhaWduUmVzdWx0cyIdop8ZGRoXbWFy",
+    "a2V0aW5nLmNhbXBhaWduLnJlYWQSfgoMUnVuQ2FtcGFpZ25zEiUuY3JtLm1hcmtldGluZy52MS5SdW5DYW1wYWlnbnNSZXF1ZXN0",
+    "GiYuY3JtLm1hcmtldGluZy52MS5SdW5DYW1wYWlnbnNSZXNwb25zZSIfop8ZGxoWbWFya2V0aW5nLmNhbXBhaWduLnJ1biD6ARKJ",
+    "AQoQQWR2YW5jZUNhbXBhaWducxIpLmNybS5tYXJrZXRpbmcudjEuQWR2YW5jZUNhbXBhaWduc1JlcXVlc3QaKi5jcm0ubWFya2V0",
+    "aW5nLnYxLkFkdmFuY2VDYW1wYWlnbnNSZXNwb25zZSIeop8ZGggBGhZtYXJrZXRpbmcuY2FtcGFpZ24ucnVuYgZwcm90bzM=",
 ].joined())!)
 
 /// The serialized google.protobuf.FileDescriptorSet of MarketingContract with the files it
