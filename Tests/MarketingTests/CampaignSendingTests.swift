@@ -97,14 +97,14 @@ import Testing
         let c = try await first.marketing.createCampaign(first.marketing.campaign("Big", segment: segment, template: t))
         _ = try await first.marketing.scheduleCampaign(c.id)
         // Kill -9 once some, not all, are queued.
+        var before: Int64 = 0
         let midway = try await eventually(timeout: 60) {
-            let n = Int(try first.database.rows("SELECT COUNT(*) FROM marketing_outbox WHERE campaign_id = \(c.id)")[0][0]) ?? 0
-            return n > 0
+            before = try await first.marketing.campaignResults(c.id).variants.first?.queued ?? 0
+            return before > 0
         }
         #expect(midway)
         kill(first.crmd.pid, SIGKILL)
         _ = first.crmd.waitForExit()
-        let before = Int(try first.database.rows("SELECT COUNT(*) FROM marketing_outbox WHERE campaign_id = \(c.id)")[0][0]) ?? 0
         #expect(before < 3000, "the kill came after the whole send")
         let second = try CampaignWorld(dataDir: first.dataDir, environment: env)
         let started = Date()
@@ -115,7 +115,7 @@ import Testing
         let recipients = try await second.marketing.recipients(c.id)
         #expect(recipients.count == 3000 && recipients.allSatisfy { $0.state == .queued })
         #expect(Set(recipients.map(\.outboxID)).count == 3000)
-        print("campaign kill/restart: \(before) queued before the kill, the rest \(3000 - before) in \(took) s after restart")
+        print("campaign kill/restart: at least \(before) queued before the kill, the rest \(3000 - before) in \(took) s after restart")
     }
 
     @Test func abTestSplitsTheShareWaitsAndSendsTheWinnerToTheRest() async throws {

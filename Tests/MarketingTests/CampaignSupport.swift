@@ -12,15 +12,16 @@ struct CampaignWorld {
     let crmd: CrmdProcess
     let contacts: ContactsClient
     let marketing: MarketingClient
+    let dataDir: String
 
     init(dataDir: String? = nil, environment: [String: String] = [:]) throws {
         crmd = try CrmdProcess(plugins: ["contacts", "marketing"], environment: environment, dataDir: dataDir)
+        self.dataDir = dataDir ?? crmd.dir + "/data"
         let connection = try crmd.connect()
         contacts = ContactsClient(connection: connection)
         marketing = MarketingClient(connection: connection)
     }
 
-    var dataDir: String { crmd.dir + "/data" }
     var database: DatabaseFile { DatabaseFile(dataDir: dataDir) }
 
     /// `count` people tagged `tag` (imported in chunks), their ids once the
