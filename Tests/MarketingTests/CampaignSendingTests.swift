@@ -172,3 +172,87 @@ import Testing
         return out
     }
 }
+
+/// The winner by engagement and the results' counts. Tracking (which
+/// records opens, clicks and conversions) is another feature, so the
+/// engagement rows it would write are put into the file while crmd is
+/// stopped during the test wait; crmd then picks the winner from them.
+@Suite struct CampaignWinnerTests {
+    @Test func theBestClickRateWinsCountingHumansOnlyAndResultsShowTheFunnel() async throws {
+        let first = try CampaignWorld()
+        let m = first.marketing
+        let (segment, ids) = try await first.people(40, tag: "win")
+        let ta = try await first.template("a", subject: "A {{person.first_name}}")
+        let tb = try await first.template("b", subject: "B {{person.first_name}}")
+        let c = try await m.createCampaign(m.abCampaign("Win", segment: segment, templates: [ta, tb], share: 50,
+                                                        metric: .clicks, waitUs: 6_000_000))
+        let (va, vb) = (c.variants[0].id, c.variants[1].id)
+        _ = try await m.scheduleCampaign(c.id)
+        try await first.waitFor(c.id, .testing)
+        let test = try await m.recipients(c.id).filter(\.test)
+        #expect(test.count == 20)
+        try first.crmd.stop()
+        let a = test.filter { $0.variantID == va }
+        let b = test.filter { $0.variantID == vb }
+        #expect(a.count == 10 && b.count == 10)
+        var sql: [String] = []
+        func row(_ r: MCampaignRecipient, _ kind: Int, machine: Int = 0, detail: String = "", amount: Int = 0, currency: String = "") {
+            sql.append("""
+                INSERT INTO marketing_engagement (outbox_id, person_id, campaign_id, variant_id, kind, machine, at_us, detail,
+                    amount_minor, currency) VALUES (\(r.outboxID), \(r.personID), \(c.id), \(r.variantID), \(kind), \(machine),
+                    \(nowMicros()), '\(detail)', \(amount), '\(currency)');
+                """)
+        }
+        for r in a + b { row(r, 1) }                       // all sent
+        for r in a.prefix(8) { row(r, 2) }                 // 8 of A delivered
+        row(a[0], 5)                                       // A: 1 human click
+        for r in a.suffix(6) { row(r, 5, machine: 1) }     // A: 6 link-scanner clicks, not counted
+        for r in b.prefix(3) { row(r, 5); row(r, 5) }      // B: 3 people clicked (twice each)
+        for r in b.prefix(3) { row(r, 4) }                 // B: 3 opened
+        row(b[0], 7, detail: "first_touch", amount: 1250, currency: "EUR")
+        row(b[1], 7, detail: "last_touch", amount: 700, currency: "EUR")
+        row(b[1], 7, detail: "last_touch", amount: 99, currency: "USD")
+        row(b[2], 6)                                       // B: 1 unsubscribed
+        try first.database.execute(sql.joined(separator: "\n"))
+
+        let second = try CampaignWorld(dataDir: first.dataDir)
+        let sent = try await second.waitFor(c.id, .sent, timeout: 60)
+        #expect(sent.winnerVariantID == vb)
+        let all = try await second.marketing.recipients(c.id)
+        #expect(all.count == 40 && all.allSatisfy { $0.state == .queued })
+        #expect(all.filter { !$0.test }.allSatisfy { $0.variantID == vb })
+        let outbox = try second.outbox(c.id)
+        #expect(outbox.count == 40 && Set(outbox.map(\.person)) == Set(ids))
+        #expect(outbox.filter { $0.variant == va }.count == 10 && outbox.filter { $0.variant == vb }.count == 30)
+
+        let results = try await second.marketing.campaignResults(c.id)
+        #expect(results.winnerVariantID == vb)
+        #expect(results.winnerReason == "clicks: B 30.00% of 10 sent beats A 10.00% of 10", "\(results.winnerReason)")
+        let (ra, rb) = (results.variants[0], results.variants[1])
+        #expect(ra.audience == 10 && rb.audience == 30 && ra.testAudience == 10 && rb.testAudience == 10)
+        #expect(ra.sent == 10 && ra.delivered == 8 && ra.clicked == 1 && ra.deliveredBp == 8000 && ra.clickedBp == 1000)
+        #expect(rb.sent == 10 && rb.clicked == 3 && rb.opened == 3 && rb.clickedBp == 3000 && rb.unsubscribed == 1)
+        #expect(rb.converted == 2 && rb.convertedBp == 2000 && ra.converted == 0)
+        #expect(rb.revenue.map(\.currency) == ["EUR", "USD"])
+        #expect(rb.revenue.first?.firstTouchMinor == 1250 && rb.revenue.first?.lastTouchMinor == 700)
+        #expect(rb.revenue.last?.firstTouchMinor == 0 && rb.revenue.last?.lastTouchMinor == 99)
+        #expect(ra.revenue.isEmpty)
+    }
+
+    @Test func aStaticListIsAnAudienceToo() async throws {
+        let w = try CampaignWorld()
+        let m = w.marketing
+        let (_, ids) = try await w.people(4, tag: "listed")
+        let list = try await m.createSegment("picked", list: true).id
+        _ = try await m.addMembers(list, [ids[1], ids[3]])
+        let t = try await w.template("hello")
+        let c = try await m.createCampaign(m.campaign("To the list", segment: list, template: t))
+        _ = try await m.scheduleCampaign(c.id)
+        try await w.waitFor(c.id, .sent)
+        #expect(try w.outbox(c.id).map(\.person) == [ids[1], ids[3]])
+        // Later members of the list are not in a sent campaign's audience.
+        _ = try await m.addMembers(list, [ids[0]])
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await m.recipients(c.id).map(\.personID) == [ids[1], ids[3]])
+    }
+}
