@@ -43,8 +43,10 @@ enum CampaignAudience {
             }
             custom[id, default: [:]][key] = field
         }
-        let (compiled, _) = try TemplateRendering.compiledTemplate(db, templateID, field: "template_id")
-        let usesOrganization = compiled.mergeFields.contains { $0 == "organization" || $0.hasPrefix("organization.") }
+        // A template deleted since the schedule fails each render (recipients
+        // skipped with the reason), never the whole step, which would repeat forever.
+        let fields = (try? TemplateRendering.compiledTemplate(db, templateID, field: "template_id"))?.0.mergeFields ?? []
+        let usesOrganization = fields.contains { $0 == "organization" || $0.hasPrefix("organization.") }
         var organizations: [Int64: Organization?] = [:]
         var out: [Entry] = []
         out.reserveCapacity(rows.count)

@@ -91,6 +91,10 @@ enum CampaignMethods {
         var unchanged = before
         unchanged.variants = c.variants
         guard variantsChanged || c != unchanged else { return before }
+        // A SCHEDULED campaign stays sendable: its new templates must render, as on schedule.
+        if c.state == .scheduled && variantsChanged {
+            for id in c.variants.isEmpty ? [c.templateID] : c.variants.map(\.templateID) { try checkRenders(ctx, db, id) }
+        }
         c.version = before.version + 1
         c.updatedUnixUs = UTCClock.nowMicros()
         try CampaignStore.save(db, c)

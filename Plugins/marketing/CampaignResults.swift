@@ -13,13 +13,23 @@ enum CampaignResults {
         let db = try ctx.database
         let campaign = try CampaignStore.require(db, req.campaignID, field: "campaign_id")
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
-        var filter = SQLFilter()
-        filter.add("campaign_id = ?", .integer(campaign.id))
-        if let after = paging.after { filter.add("person_id > ?", after[0]) }
-        let rows = try db.query("""
-            SELECT person_id, test, variant_id, state, outbox_id, skipped_reason, queued_us
-            FROM marketing_campaign_recipients \(filter.clause) ORDER BY person_id LIMIT ?
-            """, filter.parameters + [.integer(Int64(paging.limit + 1))])
+        // As segment member lists: only people in the caller's contacts scope.
+        let scope = ctx.scope(for: SegmentMemberMethods.peoplePermission)
+        var sql = """
+            SELECT r.person_id, r.test, r.variant_id, r.state, r.outbox_id, r.skipped_reason, r.queued_us
+            FROM marketing_campaign_recipients r
+            """
+        var parameters: [SQLValue] = []
+        var conditions = ["r.campaign_id = ?", "r.person_id > ?"]
+        parameters += [.integer(campaign.id), paging.after?[0] ?? .integer(0)]
+        if scope.reach != .all {
+            let inScope = scope.condition(ownerColumn: "p.owner")
+            sql += " JOIN marketing_people p ON p.person_id = r.person_id"
+            conditions.append(inScope.sql)
+            parameters += inScope.parameters
+        }
+        let rows = try db.query(sql + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY r.person_id LIMIT ?",
+                                parameters + [.integer(Int64(paging.limit + 1))])
         let page = paging.page(rows) { [$0[0]] }
         var response = Crm_Marketing_V1_ListCampaignRecipientsResponse()
         response.recipients = page.rows.map { row in

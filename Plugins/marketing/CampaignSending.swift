@@ -21,6 +21,8 @@ enum CampaignSending {
         let started = Date()
         var response = Crm_Marketing_V1_RunCampaignsResponse()
         let request = try Crm_Marketing_V1_AdvanceCampaignsRequest().serializedBytes() as [UInt8]
+        // Reading first: an idle run (most of them) never takes the writer.
+        guard try hasWork(try ctx.database) else { return response }
         while Date().timeIntervalSince(started) < runBudget {
             let bytes = try ctx.host.invoke(Marketing.service + "AdvanceCampaigns", request: request, parent: ctx)
             let step = try Crm_Marketing_V1_AdvanceCampaignsResponse(serializedBytes: bytes)
@@ -28,6 +30,15 @@ enum CampaignSending {
             response.steps += 1
         }
         return response
+    }
+
+    static func hasWork(_ db: Database) throws -> Bool {
+        func state(_ s: CampaignState) -> SQLValue { .integer(Int64(s.rawValue)) }
+        let now = SQLValue.integer(UTCClock.nowMicros())
+        return try !db.query("""
+            SELECT 1 FROM marketing_campaigns WHERE (state = ? AND send_at_us <= ?) OR state IN (?, ?)
+                OR (state = ? AND test_ends_us <= ?) LIMIT 1
+            """, [state(.scheduled), now, state(.sending), state(.sendingWinner), state(.testing), now]).isEmpty
     }
 
     static func advance(_ ctx: CallContext, _ req: Crm_Marketing_V1_AdvanceCampaignsRequest) throws
