@@ -47,6 +47,25 @@ enum CampaignResults {
         return response
     }
 
+    /// A person's campaign recipient rows, for marketing's GDPR export
+    /// (ExportPersonData is consent's; its owner adds these records).
+    static func personRecords(_ db: Database, personID: Int64) throws -> [Crm_Marketing_V1_CampaignRecipient] {
+        try db.query("""
+            SELECT campaign_id, test, variant_id, state, outbox_id, skipped_reason, queued_us
+            FROM marketing_campaign_recipients WHERE person_id = ? ORDER BY campaign_id
+            """, [.integer(personID)]).map { row in
+            .with {
+                $0.personID = personID
+                $0.test = row[1].int == 1
+                $0.variantID = row[2].int ?? 0
+                $0.state = Crm_Marketing_V1_RecipientState(rawValue: Int(clamping: row[3].int ?? 0)) ?? .unspecified
+                $0.outboxID = row[4].int ?? 0
+                $0.skippedReason = row[5].string ?? ""
+                $0.queuedUnixUs = row[6].int ?? 0
+            }
+        }
+    }
+
     static func results(_ ctx: CallContext, _ req: Crm_Marketing_V1_GetCampaignResultsRequest) throws -> Crm_Marketing_V1_CampaignResults {
         let db = try ctx.database
         let c = try CampaignStore.require(db, req.campaignID, field: "campaign_id")

@@ -56,6 +56,9 @@ import Testing
         #expect(page.recipients.map(\.personID) == Array(ids.prefix(3)) && !page.nextPageToken.isEmpty)
         let events = try await campaignEvents(w)
         #expect(events == ["scheduled \(c.id)", "sent \(c.id)"])
+        // The job's steps are audited too, with the kernel's authority.
+        let audit = try w.database.rows("SELECT action FROM kernel_audit WHERE entity = 'marketing.campaign' AND record_id = '\(c.id)' ORDER BY id")
+        #expect(audit.map { $0[0] } == ["create", "schedule", "start", "sent"])
     }
 
     @Test func aScheduledCampaignWaitsForItsTime() async throws {
