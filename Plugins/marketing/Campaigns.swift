@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import MarketingContract
 
 typealias Campaign = Crm_Marketing_V1_Campaign
@@ -52,6 +53,7 @@ enum Campaigns {
             PRIMARY KEY (campaign_id, person_id)) WITHOUT ROWID;
         CREATE INDEX marketing_campaign_recipients_pending
             ON marketing_campaign_recipients (campaign_id, state, variant_id, person_id);
+        CREATE INDEX marketing_campaign_recipients_person ON marketing_campaign_recipients (person_id, campaign_id);
         """
 
     static let entity = "marketing.campaign"
@@ -69,6 +71,32 @@ enum Campaigns {
 
     /// Recipient states (the RecipientState enum's numbers).
     enum Recipient: Int64 { case pending = 1, queued = 2, skipped = 3 }
+
+    /// A contacts event about a person, in the event's transaction. (Not
+    /// yet called: MarketingEvents.handle, the dispatcher, is shared; it
+    /// needs one line, `try Campaigns.onContactEvent(ctx, db, event)`.)
+    /// Merged: the survivor takes the merged person's recipient rows, except
+    /// in a campaign where the survivor has one already, where a merged
+    /// person's row not yet queued is skipped ("merged") so the one person
+    /// gets the campaign once. Erased: their recipient rows are deleted.
+    static func onContactEvent(_ ctx: CallContext, _ db: Database, _ event: Event) throws {
+        guard event.topic == "contacts.contact.merged" || event.topic == "contacts.contact.erased",
+              let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
+        if event.topic == "contacts.contact.erased" {
+            try db.execute("DELETE FROM marketing_campaign_recipients WHERE person_id = ?", [.integer(change.person.id)])
+            return
+        }
+        let (survivor, merged) = (change.person.id, change.mergedID)
+        guard survivor > 0, merged > 0, survivor != merged else { return }
+        try db.execute("""
+            UPDATE marketing_campaign_recipients SET state = ?, skipped_reason = 'merged'
+            WHERE person_id = ? AND state = ?
+                AND campaign_id IN (SELECT campaign_id FROM marketing_campaign_recipients WHERE person_id = ?)
+            """, [.integer(Recipient.skipped.rawValue), .integer(merged), .integer(Recipient.pending.rawValue),
+                  .integer(survivor)])
+        try db.execute("UPDATE OR IGNORE marketing_campaign_recipients SET person_id = ? WHERE person_id = ?",
+                       [.integer(survivor), .integer(merged)])
+    }
 
     static func register(on def: PluginDefinition) {
         CampaignMethods.register(on: def)
