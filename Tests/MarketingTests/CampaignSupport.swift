@@ -25,7 +25,7 @@ struct CampaignWorld {
     var database: DatabaseFile { DatabaseFile(dataDir: dataDir) }
 
     /// `count` people tagged `tag` (imported in chunks), their ids once the
-    /// segment of that tag holds them all; every one subscribed unless listed in `unsubscribed` by index.
+    /// segment of that tag holds them all, sorted; person i gets consent `subscribe(i)` (nil: never asked).
     func people(_ count: Int, tag: String, subscribe: (Int) -> Crm_Marketing_V1_ConsentStatus? = { _ in .subscribed })
         async throws -> (segment: Int64, ids: [Int64]) {
         var made = 0
