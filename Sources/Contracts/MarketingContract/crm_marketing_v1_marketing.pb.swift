@@ -319,6 +319,164 @@ public nonisolated enum Crm_Marketing_V1_RuleOperator: SwiftProtobuf.Enum, Swift
 
 }
 
+public nonisolated enum Crm_Marketing_V1_CampaignState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case draft // = 1
+
+  /// waiting for send_at_unix_us
+  case scheduled // = 2
+
+  /// queueing the test share (or everyone, without variants)
+  case sending // = 3
+
+  /// the test share is queued; waiting winner_wait_us
+  case testing // = 4
+
+  /// queueing the winner to the rest
+  case sendingWinner // = 5
+
+  /// every recipient queued or skipped
+  case sent // = 6
+  case cancelled // = 7
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .draft
+    case 2: self = .scheduled
+    case 3: self = .sending
+    case 4: self = .testing
+    case 5: self = .sendingWinner
+    case 6: self = .sent
+    case 7: self = .cancelled
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .draft: return 1
+    case .scheduled: return 2
+    case .sending: return 3
+    case .testing: return 4
+    case .sendingWinner: return 5
+    case .sent: return 6
+    case .cancelled: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Marketing_V1_CampaignState] = [
+    .unspecified,
+    .draft,
+    .scheduled,
+    .sending,
+    .testing,
+    .sendingWinner,
+    .sent,
+    .cancelled,
+  ]
+
+}
+
+public nonisolated enum Crm_Marketing_V1_WinnerMetric: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case opens // = 1
+  case clicks // = 2
+  case conversions // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .opens
+    case 2: self = .clicks
+    case 3: self = .conversions
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .opens: return 1
+    case .clicks: return 2
+    case .conversions: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Marketing_V1_WinnerMetric] = [
+    .unspecified,
+    .opens,
+    .clicks,
+    .conversions,
+  ]
+
+}
+
+public nonisolated enum Crm_Marketing_V1_RecipientState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// not queued yet (a rest recipient waits for the winner)
+  case pending // = 1
+
+  /// a message is in the outbox (outbox_id)
+  case queued // = 2
+
+  /// nothing is sent (skipped_reason)
+  case skipped // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .pending
+    case 2: self = .queued
+    case 3: self = .skipped
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .pending: return 1
+    case .queued: return 2
+    case .skipped: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Marketing_V1_RecipientState] = [
+    .unspecified,
+    .pending,
+    .queued,
+    .skipped,
+  ]
+
+}
+
 /// What happened to a message after it was queued, as recorded per
 /// recipient. Opens and clicks from known machines are kept apart (flagged),
 /// never counted as human.
@@ -1549,6 +1707,576 @@ public nonisolated struct Crm_Marketing_V1_ListTemplateMergeFieldsResponse: Send
   public init() {}
 }
 
+public nonisolated struct Crm_Marketing_V1_CampaignVariant: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// output only
+  public var id: Int64 = 0
+
+  /// 1 to 50 characters, unique in the campaign
+  public var label: String = String()
+
+  public var templateID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_Campaign: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
+
+  /// A RULE segment or a static LIST.
+  public var segmentID: Int64 {
+    get {_storage._segmentID}
+    set {_uniqueStorage()._segmentID = newValue}
+  }
+
+  /// The template, for a campaign without variants.
+  public var templateID: Int64 {
+    get {_storage._templateID}
+    set {_uniqueStorage()._templateID = newValue}
+  }
+
+  /// 2 to 5 A/B variants (instead of template_id).
+  public var variants: [Crm_Marketing_V1_CampaignVariant] {
+    get {_storage._variants}
+    set {_uniqueStorage()._variants = newValue}
+  }
+
+  /// Of the audience, 1 to 50, split evenly across the variants.
+  public var testSharePercent: Int32 {
+    get {_storage._testSharePercent}
+    set {_uniqueStorage()._testSharePercent = newValue}
+  }
+
+  public var winnerMetric: Crm_Marketing_V1_WinnerMetric {
+    get {_storage._winnerMetric}
+    set {_uniqueStorage()._winnerMetric = newValue}
+  }
+
+  /// From the last test message queued to the winner's choice: 1 second to 30 days.
+  public var winnerWaitUs: Int64 {
+    get {_storage._winnerWaitUs}
+    set {_uniqueStorage()._winnerWaitUs = newValue}
+  }
+
+  /// 0: as soon as scheduled.
+  public var sendAtUnixUs: Int64 {
+    get {_storage._sendAtUnixUs}
+    set {_uniqueStorage()._sendAtUnixUs = newValue}
+  }
+
+  /// output only
+  public var state: Crm_Marketing_V1_CampaignState {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
+
+  /// output only
+  public var version: Int64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  /// Output only: people in the snapshot, when the sending started.
+  public var audience: Int64 {
+    get {_storage._audience}
+    set {_uniqueStorage()._audience = newValue}
+  }
+
+  /// output only
+  public var winnerVariantID: Int64 {
+    get {_storage._winnerVariantID}
+    set {_uniqueStorage()._winnerVariantID = newValue}
+  }
+
+  public var createdUnixUs: Int64 {
+    get {_storage._createdUnixUs}
+    set {_uniqueStorage()._createdUnixUs = newValue}
+  }
+
+  public var updatedUnixUs: Int64 {
+    get {_storage._updatedUnixUs}
+    set {_uniqueStorage()._updatedUnixUs = newValue}
+  }
+
+  /// the audience snapshot
+  public var startedUnixUs: Int64 {
+    get {_storage._startedUnixUs}
+    set {_uniqueStorage()._startedUnixUs = newValue}
+  }
+
+  /// TESTING: when the winner is chosen
+  public var testEndsUnixUs: Int64 {
+    get {_storage._testEndsUnixUs}
+    set {_uniqueStorage()._testEndsUnixUs = newValue}
+  }
+
+  /// SENT or CANCELLED
+  public var finishedUnixUs: Int64 {
+    get {_storage._finishedUnixUs}
+    set {_uniqueStorage()._finishedUnixUs = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Crm_Marketing_V1_CreateCampaignRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// output-only fields are ignored
+  public var campaign: Crm_Marketing_V1_Campaign {
+    get {_campaign ?? Crm_Marketing_V1_Campaign()}
+    set {_campaign = newValue}
+  }
+  /// Returns true if `campaign` has been explicitly set.
+  public var hasCampaign: Bool {self._campaign != nil}
+  /// Clears the value of `campaign`. Subsequent reads from it will return its default value.
+  public mutating func clearCampaign() {self._campaign = nil}
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _campaign: Crm_Marketing_V1_Campaign? = nil
+}
+
+public nonisolated struct Crm_Marketing_V1_GetCampaignRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_UpdateCampaignRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// id required
+  public var campaign: Crm_Marketing_V1_Campaign {
+    get {_campaign ?? Crm_Marketing_V1_Campaign()}
+    set {_campaign = newValue}
+  }
+  /// Returns true if `campaign` has been explicitly set.
+  public var hasCampaign: Bool {self._campaign != nil}
+  /// Clears the value of `campaign`. Subsequent reads from it will return its default value.
+  public mutating func clearCampaign() {self._campaign = nil}
+
+  public var updateMask: [String] = []
+
+  /// 0: any
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _campaign: Crm_Marketing_V1_Campaign? = nil
+}
+
+public nonisolated struct Crm_Marketing_V1_ListCampaignsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  /// UNSPECIFIED: every state
+  public var state: Crm_Marketing_V1_CampaignState = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ListCampaignsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaigns: [Crm_Marketing_V1_Campaign] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ScheduleCampaignRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  /// 0: the campaign's send_at_unix_us (0 there too: now).
+  public var sendAtUnixUs: Int64 = 0
+
+  /// 0: any
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_CancelCampaignRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  /// 0: any
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_CampaignRecipient: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var personID: Int64 = 0
+
+  /// in the A/B test share
+  public var test: Bool = false
+
+  /// 0: a rest recipient before the winner
+  public var variantID: Int64 = 0
+
+  public var state: Crm_Marketing_V1_RecipientState = .unspecified
+
+  public var outboxID: Int64 = 0
+
+  /// "no_consent", "no_email", "person_gone", "render_failed: ...", "cancelled".
+  public var skippedReason: String = String()
+
+  public var queuedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ListCampaignRecipientsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaignID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_ListCampaignRecipientsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var recipients: [Crm_Marketing_V1_CampaignRecipient] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_GetCampaignResultsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaignID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_CampaignRevenue: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var currency: String = String()
+
+  public var firstTouchMinor: Int64 = 0
+
+  public var lastTouchMinor: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_VariantResults: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var variantID: Int64 {
+    get {_storage._variantID}
+    set {_uniqueStorage()._variantID = newValue}
+  }
+
+  /// empty without variants
+  public var label: String {
+    get {_storage._label}
+    set {_uniqueStorage()._label = newValue}
+  }
+
+  public var templateID: Int64 {
+    get {_storage._templateID}
+    set {_uniqueStorage()._templateID = newValue}
+  }
+
+  /// recipients given this variant
+  public var audience: Int64 {
+    get {_storage._audience}
+    set {_uniqueStorage()._audience = newValue}
+  }
+
+  public var testAudience: Int64 {
+    get {_storage._testAudience}
+    set {_uniqueStorage()._testAudience = newValue}
+  }
+
+  public var queued: Int64 {
+    get {_storage._queued}
+    set {_uniqueStorage()._queued = newValue}
+  }
+
+  public var skipped: Int64 {
+    get {_storage._skipped}
+    set {_uniqueStorage()._skipped = newValue}
+  }
+
+  /// Distinct people, human events only.
+  public var sent: Int64 {
+    get {_storage._sent}
+    set {_uniqueStorage()._sent = newValue}
+  }
+
+  public var delivered: Int64 {
+    get {_storage._delivered}
+    set {_uniqueStorage()._delivered = newValue}
+  }
+
+  public var bounced: Int64 {
+    get {_storage._bounced}
+    set {_uniqueStorage()._bounced = newValue}
+  }
+
+  public var opened: Int64 {
+    get {_storage._opened}
+    set {_uniqueStorage()._opened = newValue}
+  }
+
+  public var clicked: Int64 {
+    get {_storage._clicked}
+    set {_uniqueStorage()._clicked = newValue}
+  }
+
+  public var unsubscribed: Int64 {
+    get {_storage._unsubscribed}
+    set {_uniqueStorage()._unsubscribed = newValue}
+  }
+
+  public var converted: Int64 {
+    get {_storage._converted}
+    set {_uniqueStorage()._converted = newValue}
+  }
+
+  /// Basis points (1/100 of a percent) of `sent`; 0 when nothing was sent.
+  public var deliveredBp: Int64 {
+    get {_storage._deliveredBp}
+    set {_uniqueStorage()._deliveredBp = newValue}
+  }
+
+  public var bouncedBp: Int64 {
+    get {_storage._bouncedBp}
+    set {_uniqueStorage()._bouncedBp = newValue}
+  }
+
+  public var openedBp: Int64 {
+    get {_storage._openedBp}
+    set {_uniqueStorage()._openedBp = newValue}
+  }
+
+  public var clickedBp: Int64 {
+    get {_storage._clickedBp}
+    set {_uniqueStorage()._clickedBp = newValue}
+  }
+
+  public var unsubscribedBp: Int64 {
+    get {_storage._unsubscribedBp}
+    set {_uniqueStorage()._unsubscribedBp = newValue}
+  }
+
+  public var convertedBp: Int64 {
+    get {_storage._convertedBp}
+    set {_uniqueStorage()._convertedBp = newValue}
+  }
+
+  public var revenue: [Crm_Marketing_V1_CampaignRevenue] {
+    get {_storage._revenue}
+    set {_uniqueStorage()._revenue = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Crm_Marketing_V1_CampaignResults: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaignID: Int64 = 0
+
+  public var state: Crm_Marketing_V1_CampaignState = .unspecified
+
+  public var audience: Int64 = 0
+
+  /// Rest recipients still waiting for the winner.
+  public var awaitingWinner: Int64 = 0
+
+  public var variants: [Crm_Marketing_V1_VariantResults] = []
+
+  public var winnerVariantID: Int64 = 0
+
+  /// e.g. "opens: B 12.50% of 40 sent beats A 10.00% of 40" or "tie at 0.00%: lowest variant id".
+  public var winnerReason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_RunCampaignsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_RunCampaignsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var steps: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_AdvanceCampaignsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_AdvanceCampaignsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// False: no campaign had work.
+  public var worked: Bool = false
+
+  public var campaignID: Int64 = 0
+
+  public var queued: Int64 = 0
+
+  public var skipped: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// marketing.campaign.scheduled (ScheduleCampaign), .winner_chosen (the A/B
+/// winner), .sent (every recipient queued or skipped). No About: a campaign
+/// is not about one person (its messages are on each person's outbox).
+public nonisolated struct Crm_Marketing_V1_CampaignEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaignID: Int64 = 0
+
+  public var name: String = String()
+
+  public var state: Crm_Marketing_V1_CampaignState = .unspecified
+
+  public var sendAtUnixUs: Int64 = 0
+
+  public var audience: Int64 = 0
+
+  public var winnerVariantID: Int64 = 0
+
+  public var winnerReason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// One hit of a link in an email, as the web edge saw it.
 public nonisolated struct Crm_Marketing_V1_TrackHitRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -1833,6 +2561,18 @@ nonisolated extension Crm_Marketing_V1_SegmentKind: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Crm_Marketing_V1_RuleOperator: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RULE_OPERATOR_UNSPECIFIED\0\u{1}RULE_OPERATOR_EQUALS\0\u{1}RULE_OPERATOR_NOT_EQUALS\0\u{1}RULE_OPERATOR_CONTAINS\0\u{1}RULE_OPERATOR_STARTS_WITH\0\u{1}RULE_OPERATOR_IN\0\u{1}RULE_OPERATOR_NOT_IN\0\u{1}RULE_OPERATOR_IS_SET\0\u{1}RULE_OPERATOR_IS_NOT_SET\0\u{1}RULE_OPERATOR_GREATER_THAN\0\u{1}RULE_OPERATOR_LESS_THAN\0")
+}
+
+nonisolated extension Crm_Marketing_V1_CampaignState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CAMPAIGN_STATE_UNSPECIFIED\0\u{1}CAMPAIGN_STATE_DRAFT\0\u{1}CAMPAIGN_STATE_SCHEDULED\0\u{1}CAMPAIGN_STATE_SENDING\0\u{1}CAMPAIGN_STATE_TESTING\0\u{1}CAMPAIGN_STATE_SENDING_WINNER\0\u{1}CAMPAIGN_STATE_SENT\0\u{1}CAMPAIGN_STATE_CANCELLED\0")
+}
+
+nonisolated extension Crm_Marketing_V1_WinnerMetric: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WINNER_METRIC_UNSPECIFIED\0\u{1}WINNER_METRIC_OPENS\0\u{1}WINNER_METRIC_CLICKS\0\u{1}WINNER_METRIC_CONVERSIONS\0")
+}
+
+nonisolated extension Crm_Marketing_V1_RecipientState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RECIPIENT_STATE_UNSPECIFIED\0\u{1}RECIPIENT_STATE_PENDING\0\u{1}RECIPIENT_STATE_QUEUED\0\u{1}RECIPIENT_STATE_SKIPPED\0")
 }
 
 nonisolated extension Crm_Marketing_V1_EngagementKind: SwiftProtobuf._ProtoNameProviding {
@@ -4241,6 +4981,1138 @@ nonisolated extension Crm_Marketing_V1_ListTemplateMergeFieldsResponse: SwiftPro
 
   public static func ==(lhs: Crm_Marketing_V1_ListTemplateMergeFieldsResponse, rhs: Crm_Marketing_V1_ListTemplateMergeFieldsResponse) -> Bool {
     if lhs.fields != rhs.fields {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_CampaignVariant: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CampaignVariant"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}label\0\u{3}template_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.label) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.templateID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.label.isEmpty {
+      try visitor.visitSingularStringField(value: self.label, fieldNumber: 2)
+    }
+    if self.templateID != 0 {
+      try visitor.visitSingularInt64Field(value: self.templateID, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_CampaignVariant, rhs: Crm_Marketing_V1_CampaignVariant) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.label != rhs.label {return false}
+    if lhs.templateID != rhs.templateID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_Campaign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Campaign"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}segment_id\0\u{3}template_id\0\u{1}variants\0\u{3}test_share_percent\0\u{3}winner_metric\0\u{3}winner_wait_us\0\u{3}send_at_unix_us\0\u{1}state\0\u{1}version\0\u{1}audience\0\u{3}winner_variant_id\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}started_unix_us\0\u{3}test_ends_unix_us\0\u{3}finished_unix_us\0")
+
+  fileprivate class _StorageClass {
+    var _id: Int64 = 0
+    var _name: String = String()
+    var _segmentID: Int64 = 0
+    var _templateID: Int64 = 0
+    var _variants: [Crm_Marketing_V1_CampaignVariant] = []
+    var _testSharePercent: Int32 = 0
+    var _winnerMetric: Crm_Marketing_V1_WinnerMetric = .unspecified
+    var _winnerWaitUs: Int64 = 0
+    var _sendAtUnixUs: Int64 = 0
+    var _state: Crm_Marketing_V1_CampaignState = .unspecified
+    var _version: Int64 = 0
+    var _audience: Int64 = 0
+    var _winnerVariantID: Int64 = 0
+    var _createdUnixUs: Int64 = 0
+    var _updatedUnixUs: Int64 = 0
+    var _startedUnixUs: Int64 = 0
+    var _testEndsUnixUs: Int64 = 0
+    var _finishedUnixUs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _name = source._name
+      _segmentID = source._segmentID
+      _templateID = source._templateID
+      _variants = source._variants
+      _testSharePercent = source._testSharePercent
+      _winnerMetric = source._winnerMetric
+      _winnerWaitUs = source._winnerWaitUs
+      _sendAtUnixUs = source._sendAtUnixUs
+      _state = source._state
+      _version = source._version
+      _audience = source._audience
+      _winnerVariantID = source._winnerVariantID
+      _createdUnixUs = source._createdUnixUs
+      _updatedUnixUs = source._updatedUnixUs
+      _startedUnixUs = source._startedUnixUs
+      _testEndsUnixUs = source._testEndsUnixUs
+      _finishedUnixUs = source._finishedUnixUs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._segmentID) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._templateID) }()
+        case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._variants) }()
+        case 6: try { try decoder.decodeSingularInt32Field(value: &_storage._testSharePercent) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._winnerMetric) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._winnerWaitUs) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._sendAtUnixUs) }()
+        case 10: try { try decoder.decodeSingularEnumField(value: &_storage._state) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._audience) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._winnerVariantID) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._startedUnixUs) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._testEndsUnixUs) }()
+        case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._finishedUnixUs) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._id != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if _storage._segmentID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._segmentID, fieldNumber: 3)
+      }
+      if _storage._templateID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._templateID, fieldNumber: 4)
+      }
+      if !_storage._variants.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._variants, fieldNumber: 5)
+      }
+      if _storage._testSharePercent != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._testSharePercent, fieldNumber: 6)
+      }
+      if _storage._winnerMetric != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._winnerMetric, fieldNumber: 7)
+      }
+      if _storage._winnerWaitUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._winnerWaitUs, fieldNumber: 8)
+      }
+      if _storage._sendAtUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._sendAtUnixUs, fieldNumber: 9)
+      }
+      if _storage._state != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._state, fieldNumber: 10)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._version, fieldNumber: 11)
+      }
+      if _storage._audience != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._audience, fieldNumber: 12)
+      }
+      if _storage._winnerVariantID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._winnerVariantID, fieldNumber: 13)
+      }
+      if _storage._createdUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdUnixUs, fieldNumber: 14)
+      }
+      if _storage._updatedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 15)
+      }
+      if _storage._startedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._startedUnixUs, fieldNumber: 16)
+      }
+      if _storage._testEndsUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._testEndsUnixUs, fieldNumber: 17)
+      }
+      if _storage._finishedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._finishedUnixUs, fieldNumber: 18)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_Campaign, rhs: Crm_Marketing_V1_Campaign) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._segmentID != rhs_storage._segmentID {return false}
+        if _storage._templateID != rhs_storage._templateID {return false}
+        if _storage._variants != rhs_storage._variants {return false}
+        if _storage._testSharePercent != rhs_storage._testSharePercent {return false}
+        if _storage._winnerMetric != rhs_storage._winnerMetric {return false}
+        if _storage._winnerWaitUs != rhs_storage._winnerWaitUs {return false}
+        if _storage._sendAtUnixUs != rhs_storage._sendAtUnixUs {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._audience != rhs_storage._audience {return false}
+        if _storage._winnerVariantID != rhs_storage._winnerVariantID {return false}
+        if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
+        if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        if _storage._startedUnixUs != rhs_storage._startedUnixUs {return false}
+        if _storage._testEndsUnixUs != rhs_storage._testEndsUnixUs {return false}
+        if _storage._finishedUnixUs != rhs_storage._finishedUnixUs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_CreateCampaignRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateCampaignRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}campaign\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._campaign) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._campaign {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_CreateCampaignRequest, rhs: Crm_Marketing_V1_CreateCampaignRequest) -> Bool {
+    if lhs._campaign != rhs._campaign {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_GetCampaignRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetCampaignRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_GetCampaignRequest, rhs: Crm_Marketing_V1_GetCampaignRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_UpdateCampaignRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateCampaignRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}campaign\0\u{3}update_mask\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._campaign) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.updateMask) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._campaign {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.updateMask.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.updateMask, fieldNumber: 2)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_UpdateCampaignRequest, rhs: Crm_Marketing_V1_UpdateCampaignRequest) -> Bool {
+    if lhs._campaign != rhs._campaign {return false}
+    if lhs.updateMask != rhs.updateMask {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListCampaignsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListCampaignsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0\u{1}state\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 1)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 2)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListCampaignsRequest, rhs: Crm_Marketing_V1_ListCampaignsRequest) -> Bool {
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListCampaignsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListCampaignsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}campaigns\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.campaigns) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.campaigns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.campaigns, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListCampaignsResponse, rhs: Crm_Marketing_V1_ListCampaignsResponse) -> Bool {
+    if lhs.campaigns != rhs.campaigns {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ScheduleCampaignRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScheduleCampaignRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}send_at_unix_us\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.sendAtUnixUs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.sendAtUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.sendAtUnixUs, fieldNumber: 2)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ScheduleCampaignRequest, rhs: Crm_Marketing_V1_ScheduleCampaignRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.sendAtUnixUs != rhs.sendAtUnixUs {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_CancelCampaignRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CancelCampaignRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_CancelCampaignRequest, rhs: Crm_Marketing_V1_CancelCampaignRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_CampaignRecipient: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CampaignRecipient"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{1}test\0\u{3}variant_id\0\u{1}state\0\u{3}outbox_id\0\u{3}skipped_reason\0\u{3}queued_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.test) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.variantID) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.outboxID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.skippedReason) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.queuedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    if self.test != false {
+      try visitor.visitSingularBoolField(value: self.test, fieldNumber: 2)
+    }
+    if self.variantID != 0 {
+      try visitor.visitSingularInt64Field(value: self.variantID, fieldNumber: 3)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 4)
+    }
+    if self.outboxID != 0 {
+      try visitor.visitSingularInt64Field(value: self.outboxID, fieldNumber: 5)
+    }
+    if !self.skippedReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.skippedReason, fieldNumber: 6)
+    }
+    if self.queuedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.queuedUnixUs, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_CampaignRecipient, rhs: Crm_Marketing_V1_CampaignRecipient) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.test != rhs.test {return false}
+    if lhs.variantID != rhs.variantID {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.outboxID != rhs.outboxID {return false}
+    if lhs.skippedReason != rhs.skippedReason {return false}
+    if lhs.queuedUnixUs != rhs.queuedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListCampaignRecipientsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListCampaignRecipientsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 1)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListCampaignRecipientsRequest, rhs: Crm_Marketing_V1_ListCampaignRecipientsRequest) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_ListCampaignRecipientsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListCampaignRecipientsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}recipients\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.recipients) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.recipients.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.recipients, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_ListCampaignRecipientsResponse, rhs: Crm_Marketing_V1_ListCampaignRecipientsResponse) -> Bool {
+    if lhs.recipients != rhs.recipients {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_GetCampaignResultsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetCampaignResultsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_GetCampaignResultsRequest, rhs: Crm_Marketing_V1_GetCampaignResultsRequest) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_CampaignRevenue: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CampaignRevenue"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}currency\0\u{3}first_touch_minor\0\u{3}last_touch_minor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.firstTouchMinor) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.lastTouchMinor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 1)
+    }
+    if self.firstTouchMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstTouchMinor, fieldNumber: 2)
+    }
+    if self.lastTouchMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastTouchMinor, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_CampaignRevenue, rhs: Crm_Marketing_V1_CampaignRevenue) -> Bool {
+    if lhs.currency != rhs.currency {return false}
+    if lhs.firstTouchMinor != rhs.firstTouchMinor {return false}
+    if lhs.lastTouchMinor != rhs.lastTouchMinor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_VariantResults: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".VariantResults"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}variant_id\0\u{1}label\0\u{3}template_id\0\u{1}audience\0\u{3}test_audience\0\u{1}queued\0\u{1}skipped\0\u{1}sent\0\u{1}delivered\0\u{1}bounced\0\u{1}opened\0\u{1}clicked\0\u{1}unsubscribed\0\u{1}converted\0\u{3}delivered_bp\0\u{3}bounced_bp\0\u{3}opened_bp\0\u{3}clicked_bp\0\u{3}unsubscribed_bp\0\u{3}converted_bp\0\u{1}revenue\0")
+
+  fileprivate class _StorageClass {
+    var _variantID: Int64 = 0
+    var _label: String = String()
+    var _templateID: Int64 = 0
+    var _audience: Int64 = 0
+    var _testAudience: Int64 = 0
+    var _queued: Int64 = 0
+    var _skipped: Int64 = 0
+    var _sent: Int64 = 0
+    var _delivered: Int64 = 0
+    var _bounced: Int64 = 0
+    var _opened: Int64 = 0
+    var _clicked: Int64 = 0
+    var _unsubscribed: Int64 = 0
+    var _converted: Int64 = 0
+    var _deliveredBp: Int64 = 0
+    var _bouncedBp: Int64 = 0
+    var _openedBp: Int64 = 0
+    var _clickedBp: Int64 = 0
+    var _unsubscribedBp: Int64 = 0
+    var _convertedBp: Int64 = 0
+    var _revenue: [Crm_Marketing_V1_CampaignRevenue] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _variantID = source._variantID
+      _label = source._label
+      _templateID = source._templateID
+      _audience = source._audience
+      _testAudience = source._testAudience
+      _queued = source._queued
+      _skipped = source._skipped
+      _sent = source._sent
+      _delivered = source._delivered
+      _bounced = source._bounced
+      _opened = source._opened
+      _clicked = source._clicked
+      _unsubscribed = source._unsubscribed
+      _converted = source._converted
+      _deliveredBp = source._deliveredBp
+      _bouncedBp = source._bouncedBp
+      _openedBp = source._openedBp
+      _clickedBp = source._clickedBp
+      _unsubscribedBp = source._unsubscribedBp
+      _convertedBp = source._convertedBp
+      _revenue = source._revenue
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._variantID) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._label) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._templateID) }()
+        case 4: try { try decoder.decodeSingularInt64Field(value: &_storage._audience) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._testAudience) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._queued) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._skipped) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._sent) }()
+        case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._delivered) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._bounced) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._opened) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._clicked) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._unsubscribed) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._converted) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._deliveredBp) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._bouncedBp) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._openedBp) }()
+        case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._clickedBp) }()
+        case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._unsubscribedBp) }()
+        case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._convertedBp) }()
+        case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._revenue) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      if _storage._variantID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._variantID, fieldNumber: 1)
+      }
+      if !_storage._label.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._label, fieldNumber: 2)
+      }
+      if _storage._templateID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._templateID, fieldNumber: 3)
+      }
+      if _storage._audience != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._audience, fieldNumber: 4)
+      }
+      if _storage._testAudience != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._testAudience, fieldNumber: 5)
+      }
+      if _storage._queued != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._queued, fieldNumber: 6)
+      }
+      if _storage._skipped != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._skipped, fieldNumber: 7)
+      }
+      if _storage._sent != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._sent, fieldNumber: 8)
+      }
+      if _storage._delivered != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._delivered, fieldNumber: 9)
+      }
+      if _storage._bounced != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._bounced, fieldNumber: 10)
+      }
+      if _storage._opened != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._opened, fieldNumber: 11)
+      }
+      if _storage._clicked != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._clicked, fieldNumber: 12)
+      }
+      if _storage._unsubscribed != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._unsubscribed, fieldNumber: 13)
+      }
+      if _storage._converted != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._converted, fieldNumber: 14)
+      }
+      if _storage._deliveredBp != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._deliveredBp, fieldNumber: 15)
+      }
+      if _storage._bouncedBp != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._bouncedBp, fieldNumber: 16)
+      }
+      if _storage._openedBp != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._openedBp, fieldNumber: 17)
+      }
+      if _storage._clickedBp != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._clickedBp, fieldNumber: 18)
+      }
+      if _storage._unsubscribedBp != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._unsubscribedBp, fieldNumber: 19)
+      }
+      if _storage._convertedBp != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._convertedBp, fieldNumber: 20)
+      }
+      if !_storage._revenue.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._revenue, fieldNumber: 21)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_VariantResults, rhs: Crm_Marketing_V1_VariantResults) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._variantID != rhs_storage._variantID {return false}
+        if _storage._label != rhs_storage._label {return false}
+        if _storage._templateID != rhs_storage._templateID {return false}
+        if _storage._audience != rhs_storage._audience {return false}
+        if _storage._testAudience != rhs_storage._testAudience {return false}
+        if _storage._queued != rhs_storage._queued {return false}
+        if _storage._skipped != rhs_storage._skipped {return false}
+        if _storage._sent != rhs_storage._sent {return false}
+        if _storage._delivered != rhs_storage._delivered {return false}
+        if _storage._bounced != rhs_storage._bounced {return false}
+        if _storage._opened != rhs_storage._opened {return false}
+        if _storage._clicked != rhs_storage._clicked {return false}
+        if _storage._unsubscribed != rhs_storage._unsubscribed {return false}
+        if _storage._converted != rhs_storage._converted {return false}
+        if _storage._deliveredBp != rhs_storage._deliveredBp {return false}
+        if _storage._bouncedBp != rhs_storage._bouncedBp {return false}
+        if _storage._openedBp != rhs_storage._openedBp {return false}
+        if _storage._clickedBp != rhs_storage._clickedBp {return false}
+        if _storage._unsubscribedBp != rhs_storage._unsubscribedBp {return false}
+        if _storage._convertedBp != rhs_storage._convertedBp {return false}
+        if _storage._revenue != rhs_storage._revenue {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_CampaignResults: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CampaignResults"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0\u{1}state\0\u{1}audience\0\u{3}awaiting_winner\0\u{1}variants\0\u{3}winner_variant_id\0\u{3}winner_reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.audience) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.awaitingWinner) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.variants) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.winnerVariantID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.winnerReason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 1)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 2)
+    }
+    if self.audience != 0 {
+      try visitor.visitSingularInt64Field(value: self.audience, fieldNumber: 3)
+    }
+    if self.awaitingWinner != 0 {
+      try visitor.visitSingularInt64Field(value: self.awaitingWinner, fieldNumber: 4)
+    }
+    if !self.variants.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.variants, fieldNumber: 5)
+    }
+    if self.winnerVariantID != 0 {
+      try visitor.visitSingularInt64Field(value: self.winnerVariantID, fieldNumber: 6)
+    }
+    if !self.winnerReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.winnerReason, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_CampaignResults, rhs: Crm_Marketing_V1_CampaignResults) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.audience != rhs.audience {return false}
+    if lhs.awaitingWinner != rhs.awaitingWinner {return false}
+    if lhs.variants != rhs.variants {return false}
+    if lhs.winnerVariantID != rhs.winnerVariantID {return false}
+    if lhs.winnerReason != rhs.winnerReason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_RunCampaignsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunCampaignsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_RunCampaignsRequest, rhs: Crm_Marketing_V1_RunCampaignsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_RunCampaignsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunCampaignsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}steps\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.steps) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.steps != 0 {
+      try visitor.visitSingularInt64Field(value: self.steps, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_RunCampaignsResponse, rhs: Crm_Marketing_V1_RunCampaignsResponse) -> Bool {
+    if lhs.steps != rhs.steps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_AdvanceCampaignsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdvanceCampaignsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_AdvanceCampaignsRequest, rhs: Crm_Marketing_V1_AdvanceCampaignsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_AdvanceCampaignsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdvanceCampaignsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}worked\0\u{3}campaign_id\0\u{1}queued\0\u{1}skipped\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBoolField(value: &self.worked) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.queued) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.skipped) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.worked != false {
+      try visitor.visitSingularBoolField(value: self.worked, fieldNumber: 1)
+    }
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 2)
+    }
+    if self.queued != 0 {
+      try visitor.visitSingularInt64Field(value: self.queued, fieldNumber: 3)
+    }
+    if self.skipped != 0 {
+      try visitor.visitSingularInt64Field(value: self.skipped, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_AdvanceCampaignsResponse, rhs: Crm_Marketing_V1_AdvanceCampaignsResponse) -> Bool {
+    if lhs.worked != rhs.worked {return false}
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.queued != rhs.queued {return false}
+    if lhs.skipped != rhs.skipped {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_CampaignEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CampaignEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0\u{1}name\0\u{1}state\0\u{3}send_at_unix_us\0\u{1}audience\0\u{3}winner_variant_id\0\u{3}winner_reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.sendAtUnixUs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.audience) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.winnerVariantID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.winnerReason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 3)
+    }
+    if self.sendAtUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.sendAtUnixUs, fieldNumber: 4)
+    }
+    if self.audience != 0 {
+      try visitor.visitSingularInt64Field(value: self.audience, fieldNumber: 5)
+    }
+    if self.winnerVariantID != 0 {
+      try visitor.visitSingularInt64Field(value: self.winnerVariantID, fieldNumber: 6)
+    }
+    if !self.winnerReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.winnerReason, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_CampaignEvent, rhs: Crm_Marketing_V1_CampaignEvent) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.sendAtUnixUs != rhs.sendAtUnixUs {return false}
+    if lhs.audience != rhs.audience {return false}
+    if lhs.winnerVariantID != rhs.winnerVariantID {return false}
+    if lhs.winnerReason != rhs.winnerReason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
