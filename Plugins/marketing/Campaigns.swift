@@ -72,9 +72,7 @@ enum Campaigns {
     /// Recipient states (the RecipientState enum's numbers).
     enum Recipient: Int64 { case pending = 1, queued = 2, skipped = 3 }
 
-    /// A contacts event about a person, in the event's transaction. (Not
-    /// yet called: MarketingEvents.handle, the dispatcher, is shared; it
-    /// needs one line, `try Campaigns.onContactEvent(ctx, db, event)`.)
+    /// A contacts event about a person, in the event's transaction.
     /// Merged: the survivor takes the merged person's recipient rows, except
     /// in a campaign where the survivor has one already, where a merged
     /// person's row not yet queued is skipped ("merged") so the one person

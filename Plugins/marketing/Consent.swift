@@ -63,7 +63,6 @@ enum Consent {
     static func register(on def: PluginDefinition) {
         ConsentMethods.register(on: def)
         ConsentSuppressions.register(on: def)
-        ConsentGdpr.register(on: def)
     }
 
     /// A contacts event about a person (merged, erased...), in the event's transaction.

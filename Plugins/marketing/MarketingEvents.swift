@@ -17,6 +17,7 @@ enum MarketingEvents {
         if event.topic == TrackingAttribution.wonTopic { return try TrackingAttribution.onOpportunityWon(ctx, db, event) }
         try Consent.onContactEvent(ctx, db, event)
         try Segments.onContactEvent(ctx, db, event)
+        try Campaigns.onContactEvent(ctx, db, event)
         try onPersonMergedOrErased(ctx, db, event)
     }
 

@@ -29,6 +29,7 @@ enum Marketing {
         Journeys.register(on: def)
         Tracking.register(on: def)
         MarketingEvents.register(on: def)
+        MarketingGdpr.register(on: def)
         return def
     }()
 }

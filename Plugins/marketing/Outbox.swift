@@ -6,7 +6,7 @@ import CRMPluginKit
 struct OutgoingEmail {
     /// One message per key, ever: a retried or replayed write that queues
     /// the same key again queues nothing ("confirm:<person>:<token id>",
-    /// "campaign:<campaign>:<step>:<person>").
+    /// "campaign:<campaign>:<person>", "journey:<journey>:<enrollment>:<step>").
     var dedupeKey: String
     var personID: Int64
     var to: String

@@ -5,8 +5,9 @@ import MarketingContract
 import SwiftProtobuf
 
 /// Marketing's part of a GDPR export: the person's consent per channel,
-/// their whole ledger, and the suppressions of their addresses.
-enum ConsentGdpr {
+/// their whole ledger, the suppressions of their addresses, the campaigns
+/// they were in, their engagement and attributions.
+enum MarketingGdpr {
     static func register(on def: PluginDefinition) {
         def.unary(Marketing.service + "ExportPersonData", exportData)
     }
@@ -48,6 +49,7 @@ enum ConsentGdpr {
                 try add(ConsentSuppressions.decode(row))
             }
         }
+        for recipient in try CampaignResults.personRecords(db, personID: person.id) { try add(recipient) }
         try TrackingPeople.export(db, person: person.id) { try add($0) }
         return data
     }
