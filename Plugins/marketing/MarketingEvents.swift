@@ -14,5 +14,6 @@ enum MarketingEvents {
         let db = try ctx.database
         try Consent.onContactEvent(ctx, db, event)
         try Segments.onContactEvent(ctx, db, event)
+        try Journeys.onContactEvent(ctx, db, event)
     }
 }
