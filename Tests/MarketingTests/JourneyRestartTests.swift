@@ -32,6 +32,7 @@ import Testing
         }
         #expect(started)
         _ = try w.crmd.stop(signal: SIGKILL)
+        print("journey kill: \(seen) of \(count * 4) steps logged before SIGKILL")
         #expect(seen < count * 4, "the run was over before the kill")
 
         w = try await JourneyWorld.start(dataDir: dataDir)

@@ -213,7 +213,7 @@ struct JourneyWorld {
         let w = try await JourneyWorld.start()
         let entry = try await w.marketing.createSegment("Entry", list: true)
         let vips = try await w.marketing.createSegment("VIPs", list: true)
-        let j = try await w.active("Split", [Step.branch("vip?", segment: vips.id, next: "yes", elseNext: "no"),
+        let j = try await w.active("Split", [Step.branch("is_vip", segment: vips.id, next: "yes", elseNext: "no"),
                                              Step.tag("yes", "went-yes"), Step.tag("no", "went-no")],
                                    entrySegment: entry.id)
         let ann = try await w.person("Ann"), bob = try await w.person("Bob")
@@ -224,7 +224,7 @@ struct JourneyWorld {
         #expect(try await w.contacts.getPerson(ann).tags == ["went-yes"])
         #expect(try await w.contacts.getPerson(bob).tags == ["went-no"])
         let outcomes = try await w.marketing.stepLog(j.id, person: ann).map { "\($0.step) \($0.outcome) \($0.nextStep)" }
-        #expect(outcomes == ["vip? yes yes", "yes tagged "])
+        #expect(outcomes == ["is_vip yes yes", "yes tagged "])
         // Leaving and entering again: this journey allows no re-entry.
         _ = try await w.marketing.removeMembers(entry.id, [ann])
         _ = try await w.marketing.addMembers(entry.id, [ann])
@@ -241,15 +241,15 @@ struct JourneyWorld {
     @Test func engagementWaitTakesTheTimeoutExit() async throws {
         let w = try await JourneyWorld.start()
         let t = try await w.template()
-        let j = try await w.active("Nudge", [Step.send("mail", template: t, next: "opened?"),
-                                             Step.waitFor("opened?", sendStep: "mail", kind: .opened, timeoutUs: 1_500_000,
+        let j = try await w.active("Nudge", [Step.send("mail", template: t, next: "wait_open"),
+                                             Step.waitFor("wait_open", sendStep: "mail", kind: .opened, timeoutUs: 1_500_000,
                                                           next: "opened", elseNext: "nudge"),
                                              Step.tag("opened", "opened"), Step.tag("nudge", "no-open")])
         let ann = try await w.person("Ann")
         _ = try await w.marketing.enroll(j.id, ann)
         _ = try await w.waitForCompleted(j.id, 1)
         let log = try await w.marketing.stepLog(j.id)
-        #expect(log.map { "\($0.step) \($0.outcome)" } == ["mail sent", "opened? timed_out", "nudge tagged"])
+        #expect(log.map { "\($0.step) \($0.outcome)" } == ["mail sent", "wait_open timed_out", "nudge tagged"])
         #expect(log[1].atUnixUs - log[0].atUnixUs >= 1_500_000)
         #expect(try await w.contacts.getPerson(ann).tags == ["no-open"])
     }
