@@ -270,4 +270,26 @@ struct JourneyWorld {
         #expect(try await w.marketing.stepLog(j.id).map(\.outcome) == ["updated", "unchanged"])
         #expect(try await w.contacts.getPerson(ann).version == 2)
     }
+
+    @Test func mergedPeoplesEnrollmentsFollowTheSurvivor() async throws {
+        let w = try await JourneyWorld.start()
+        let j = try await w.active("Slow", [Step.wait("hold", us: 60_000_000)])
+        let other = try await w.active("Other", [Step.wait("hold", us: 60_000_000)])
+        let ann = try await w.person("Ann"), bob = try await w.person("Bob")
+        let annIn = try await w.marketing.enroll(j.id, ann)
+        let bobIn = try await w.marketing.enroll(j.id, bob)
+        let bobOther = try await w.marketing.enroll(other.id, bob)
+        _ = try await w.contacts.call("MergePeople", Crm_Contacts_V1_MergePeopleRequest.with {
+            $0.survivorID = ann
+            $0.mergedID = bob
+        }, as: CPerson.self)
+        // Ann was in "Slow" already: Bob's enrollment there ends; his "Other" one moves to Ann.
+        #expect(try await eventually(timeout: 10) {
+            try await w.marketing.enrollments(j.id).first { $0.id == bobIn.id }?.state == .exited
+        })
+        let slow = try await w.marketing.enrollments(j.id)
+        #expect(slow.map(\.personID) == [ann, ann] && slow.first { $0.id == annIn.id }?.state == .active)
+        let moved = try await w.marketing.enrollments(other.id)
+        #expect(moved.map(\.id) == [bobOther.id] && moved[0].personID == ann && moved[0].state == .active)
+    }
 }
