@@ -292,4 +292,44 @@ struct JourneyWorld {
         let moved = try await w.marketing.enrollments(other.id)
         #expect(moved.map(\.id) == [bobOther.id] && moved[0].personID == ann && moved[0].state == .active)
     }
+
+    @Test func enrollmentAndStepLogListsCheckTheirInputs() async throws {
+        let w = try await JourneyWorld.start()
+        let j = try await w.active("Lists", [Step.tag("t", "x")])
+        func enrollments(_ r: Crm_Marketing_V1_ListJourneyEnrollmentsRequest) async throws -> Crm_Marketing_V1_ListJourneyEnrollmentsResponse {
+            try await w.marketing.call("ListJourneyEnrollments", r)
+        }
+        func log(_ r: Crm_Marketing_V1_ListJourneyStepLogRequest) async throws -> Crm_Marketing_V1_ListJourneyStepLogResponse {
+            try await w.marketing.call("ListJourneyStepLog", r)
+        }
+        await expectRPCError(.invalidArgument, mentioning: "journey_id is required") { try await enrollments(.with { _ in }) }
+        await expectRPCError(.notFound, mentioning: "journey_id: journey 99") { try await enrollments(.with { $0.journeyID = 99 }) }
+        await expectRPCError(.invalidArgument, mentioning: "person_id") {
+            try await enrollments(.with { $0.journeyID = j.id; $0.personID = -1 })
+        }
+        await expectRPCError(.invalidArgument, mentioning: "state") {
+            try await enrollments(.with { $0.journeyID = j.id; $0.state = .UNRECOGNIZED(7) })
+        }
+        await expectRPCError(.invalidArgument, mentioning: "page_token") {
+            try await enrollments(.with { $0.journeyID = j.id; $0.pageToken = "x" })
+        }
+        await expectRPCError(.invalidArgument, mentioning: "journey_id is required") { try await log(.with { _ in }) }
+        await expectRPCError(.notFound, mentioning: "journey_id: journey 99") { try await log(.with { $0.journeyID = 99 }) }
+        await expectRPCError(.invalidArgument, mentioning: "enrollment_id") { try await log(.with { $0.journeyID = j.id; $0.enrollmentID = -1 }) }
+        await expectRPCError(.invalidArgument, mentioning: "page_size") { try await log(.with { $0.journeyID = j.id; $0.pageSize = -1 }) }
+        await expectRPCError(.invalidArgument, mentioning: "limit must be 0 to 500") {
+            try await w.marketing.call("AdvanceJourneys", Crm_Marketing_V1_AdvanceJourneysRequest.with { $0.limit = 501 },
+                                       as: Crm_Marketing_V1_AdvanceJourneysResponse.self)
+        }
+        // Three people, pages of two, filtered by state.
+        for name in ["A", "B", "C"] { _ = try await w.marketing.enroll(j.id, try await w.person(name)) }
+        _ = try await w.waitForCompleted(j.id, 3)
+        let first = try await enrollments(.with { $0.journeyID = j.id; $0.pageSize = 2 })
+        #expect(first.enrollments.count == 2 && !first.nextPageToken.isEmpty)
+        let second = try await enrollments(.with { $0.journeyID = j.id; $0.pageSize = 2; $0.pageToken = first.nextPageToken })
+        #expect(second.enrollments.count == 1 && second.nextPageToken.isEmpty)
+        #expect(try await enrollments(.with { $0.journeyID = j.id; $0.state = .active }).enrollments.isEmpty)
+        let page = try await log(.with { $0.journeyID = j.id; $0.pageSize = 2 })
+        #expect(page.entries.count == 2 && !page.nextPageToken.isEmpty)
+    }
 }
