@@ -102,6 +102,7 @@ enum SegmentMembership {
 
     static func publish(_ ctx: CallContext, _ db: Database, _ action: String, segment: Int64, name: String?,
                         personID: Int64, owner: String) throws {
+        if action == "entered" { try Journeys.onSegmentEntered(ctx, db, segmentID: segment, personID: personID) }
         var event = Crm_Marketing_V1_SegmentMembershipEvent()
         event.segmentID = segment
         event.segmentName = try name ?? (db.query("SELECT name FROM marketing_segments WHERE id = ?",

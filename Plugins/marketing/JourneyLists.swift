@@ -1,0 +1,94 @@
+import CRMPluginKit
+import MarketingContract
+
+/// A journey's enrollments and step log, paginated by id.
+enum JourneyLists {
+    static func register(on def: PluginDefinition) {
+        def.unary(Marketing.service + "ListJourneyEnrollments", enrollments)
+        def.unary(Marketing.service + "ListJourneyStepLog", stepLog)
+    }
+
+    static let enrollmentColumns = "id, journey_id, person_id, current_step, state, due_us, entered_us, ended_us"
+
+    static func decodeEnrollment(_ row: [SQLValue]) -> Crm_Marketing_V1_JourneyEnrollment {
+        var e = Crm_Marketing_V1_JourneyEnrollment()
+        e.id = row[0].int ?? 0
+        e.journeyID = row[1].int ?? 0
+        e.personID = row[2].int ?? 0
+        e.currentStep = row[3].string ?? ""
+        e.state = Crm_Marketing_V1_JourneyEnrollmentState(rawValue: Int(row[4].int ?? 0)) ?? .unspecified
+        e.dueUnixUs = e.state == .active ? row[5].int ?? 0 : 0
+        e.enteredUnixUs = row[6].int ?? 0
+        e.endedUnixUs = row[7].int ?? 0
+        return e
+    }
+
+    static func enrollment(_ db: Database, _ id: Int64) throws -> Crm_Marketing_V1_JourneyEnrollment {
+        guard let row = try db.query("SELECT \(enrollmentColumns) FROM marketing_journey_enrollments WHERE id = ?",
+                                     [.integer(id)]).first else {
+            throw PluginError.notFound("enrollment \(id) does not exist")
+        }
+        return decodeEnrollment(row)
+    }
+
+    static func enrollments(_ ctx: CallContext, _ req: Crm_Marketing_V1_ListJourneyEnrollmentsRequest) throws
+        -> Crm_Marketing_V1_ListJourneyEnrollmentsResponse {
+        let db = try ctx.database
+        _ = try JourneyStore.require(db, req.journeyID, field: "journey_id")
+        try Validate.optionalID(req.personID, "person_id")
+        let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
+        var filter = SQLFilter()
+        filter.add("journey_id = ?", .integer(req.journeyID))
+        if req.personID > 0 { filter.add("person_id = ?", .integer(req.personID)) }
+        switch req.state {
+        case .unspecified: break
+        case .active, .completed, .exited: filter.add("state = ?", .integer(Int64(req.state.rawValue)))
+        default: throw PluginError.invalidArgument("state: unknown enrollment state \(req.state.rawValue)")
+        }
+        if let after = paging.after { filter.add("id > ?", after[0]) }
+        let rows = try db.query("""
+            SELECT \(enrollmentColumns) FROM marketing_journey_enrollments \(filter.clause) ORDER BY id LIMIT ?
+            """, filter.parameters + [.integer(Int64(paging.limit + 1))])
+        let page = paging.page(rows) { [$0[0]] }
+        var response = Crm_Marketing_V1_ListJourneyEnrollmentsResponse()
+        response.enrollments = page.rows.map(decodeEnrollment)
+        response.nextPageToken = page.nextToken
+        return response
+    }
+
+    static func stepLog(_ ctx: CallContext, _ req: Crm_Marketing_V1_ListJourneyStepLogRequest) throws
+        -> Crm_Marketing_V1_ListJourneyStepLogResponse {
+        let db = try ctx.database
+        _ = try JourneyStore.require(db, req.journeyID, field: "journey_id")
+        try Validate.optionalID(req.enrollmentID, "enrollment_id")
+        try Validate.optionalID(req.personID, "person_id")
+        let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
+        var filter = SQLFilter()
+        filter.add("journey_id = ?", .integer(req.journeyID))
+        if req.enrollmentID > 0 { filter.add("enrollment_id = ?", .integer(req.enrollmentID)) }
+        if req.personID > 0 { filter.add("person_id = ?", .integer(req.personID)) }
+        if let after = paging.after { filter.add("id > ?", after[0]) }
+        let rows = try db.query("""
+            SELECT id, journey_id, enrollment_id, person_id, step, outcome, detail, outbox_id, next_step, at_us
+            FROM marketing_journey_step_log \(filter.clause) ORDER BY id LIMIT ?
+            """, filter.parameters + [.integer(Int64(paging.limit + 1))])
+        let page = paging.page(rows) { [$0[0]] }
+        var response = Crm_Marketing_V1_ListJourneyStepLogResponse()
+        response.entries = page.rows.map { row in
+            var e = Crm_Marketing_V1_JourneyStepLogEntry()
+            e.id = row[0].int ?? 0
+            e.journeyID = row[1].int ?? 0
+            e.enrollmentID = row[2].int ?? 0
+            e.personID = row[3].int ?? 0
+            e.step = row[4].string ?? ""
+            e.outcome = row[5].string ?? ""
+            e.detail = row[6].string ?? ""
+            e.outboxID = row[7].int ?? 0
+            e.nextStep = row[8].string ?? ""
+            e.atUnixUs = row[9].int ?? 0
+            return e
+        }
+        response.nextPageToken = page.nextToken
+        return response
+    }
+}
