@@ -70,11 +70,7 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
-    private var randomRange: ClosedRange<Int64>? {
-        guard let parts = random?.split(separator: ":"), parts.count == 2,
-              let low = Int64(parts[0]), let high = Int64(parts[1]), low <= high else { return nil }
-        return low...high
-    }
+    private var randomRange: ClosedRange<Int64>? { BenchRequests.randomRange(random) }
 
     private func requestVariants() async throws -> [[UInt8]] {
         if let base64 {
@@ -82,12 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
             return [Array(data)]
         }
         guard let json else { return [[]] }
-        let client = try connection.connect()
-        let services = try await listServices(client)
-        guard let info = services.lazy.flatMap(\.methods).first(where: { $0.fullName == method }),
-              let type = MessageRegistry.type(named: info.requestType) else {
-            throw RPCError(.invalidArgument, "no JSON mapping for \(method)'s request; use --base64")
-        }
+        let type = try await BenchRequests.requestType(try connection.connect(), method: method, otherwise: "; use --base64")
         guard let range = randomRange else { return [try type.init(jsonString: json).serializedBytes()] }
         var generator = SystemRandomNumberGenerator()
         return try (0..<1024).map { _ in
