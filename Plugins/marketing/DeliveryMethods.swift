@@ -98,12 +98,12 @@ enum DeliveryMethods {
         let current = try load(ctx, db, req.id)
         if previous != nil { return current }
         guard current.state == .interrupted || current.state == .failed else {
-            throw PluginError.failedPrecondition("id: delivery \(req.id) is \(current.state), only INTERRUPTED or FAILED rows are retried")
+            throw PluginError.failedPrecondition("id: delivery \(req.id) is \(String(describing: current.state).uppercased()), only INTERRUPTED or FAILED rows are retried")
         }
         try db.execute("UPDATE marketing_outbox SET state = ?, next_attempt_us = ?, last_error = '' WHERE id = ?",
                        [.integer(Outbox.State.queued.rawValue), .integer(UTCClock.nowMicros()), .integer(req.id)])
         try ctx.audit(AuditEntry(entity: "marketing.delivery", recordID: String(req.id), action: "retry", changes: [
-            FieldChange("state", old: "\(current.state)", new: "\(DeliveryState.queued)")]))
+            FieldChange("state", old: String(describing: current.state).uppercased(), new: "QUEUED")]))
         try Marketing.idempotency.record(db, claim, resultID: req.id)
         return try load(ctx, db, req.id)
     }

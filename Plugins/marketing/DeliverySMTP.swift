@@ -15,7 +15,7 @@ final class DeliverySMTP {
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    private let handle: UnsafeMutableRawPointer
+    private var handle: UnsafeMutableRawPointer
     private var configured: DeliveryConfig?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
 
@@ -93,6 +93,12 @@ final class DeliverySMTP {
         let smtp = Int32(clamping: response)
         if code == CURLE_OK { return Result(kind: .sent, code: smtp == 0 ? 250 : smtp, reply: transfer.lastReply) }
         let detail = String(cString: errorBuffer)
+        // After a refusal the session may be mid-transaction: the next message gets a new handle and connection.
+        if let fresh = curl_easy_init() {
+            curl_easy_cleanup(handle)
+            handle = fresh
+            configured = nil
+        }
         let text = transfer.lastReply.isEmpty ? "\(String(cString: curl_easy_strerror(code))): \(detail)" : transfer.lastReply
         if (500...599).contains(smtp) { return Result(kind: .permanent, code: smtp, reply: text) }
         return Result(kind: .temporary, code: smtp, reply: text)
