@@ -24,6 +24,8 @@ final class DeliverySMTP {
         var body: [UInt8]
         var offset = 0
         var lastReply = ""
+        /// The first 4xx/5xx reply (libcurl sends QUIT after it, whose 221 comes last).
+        var refusal = ""
         init(_ body: [UInt8]) { self.body = body }
     }
 
@@ -73,6 +75,7 @@ final class DeliverySMTP {
                 let t = Unmanaged<Transfer>.fromOpaque(context).takeUnretainedValue()
                 let bytes = UnsafeRawBufferPointer(start: buffer, count: size * count)
                 t.lastReply = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                if t.refusal.isEmpty, let first = t.lastReply.first, first == "4" || first == "5" { t.refusal = t.lastReply }
                 return size * count
             }
             configured = config
@@ -99,7 +102,7 @@ final class DeliverySMTP {
             handle = fresh
             configured = nil
         }
-        let text = transfer.lastReply.isEmpty ? "\(String(cString: curl_easy_strerror(code))): \(detail)" : transfer.lastReply
+        let text = transfer.refusal.isEmpty ? "\(String(cString: curl_easy_strerror(code))): \(detail)" : transfer.refusal
         if (500...599).contains(smtp) { return Result(kind: .permanent, code: smtp, reply: text) }
         return Result(kind: .temporary, code: smtp, reply: text)
     }

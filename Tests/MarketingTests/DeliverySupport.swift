@@ -57,12 +57,13 @@ final class SMTPTestServer {
             }
             usleep(50_000)
         }
-        process.terminate()
+        kill(process.processIdentifier, SIGKILL)
         throw TestFailure("the SMTP test server did not start (is aiosmtpd installed? make deps)")
     }
 
     deinit {
-        process.terminate()
+        // SIGKILL: the test runner's children may ignore SIGTERM.
+        kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: dir)
     }
