@@ -9,3 +9,6 @@ static inline CURLcode crm_curl_set_read_function(CURL *c, size_t (*f)(char *, s
     return curl_easy_setopt(c, CURLOPT_READFUNCTION, f);
 }
 static inline CURLcode crm_curl_get_long(CURL *c, CURLINFO i, long *v) { return curl_easy_getinfo(c, i, v); }
+static inline CURLcode crm_curl_set_header_function(CURL *c, size_t (*f)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, f);
+}
