@@ -218,7 +218,7 @@ let package = Package(
         .testTarget(
             name: "MarketingTests",
             dependencies: ["MarketingTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
-            exclude: ["Client"]
+            exclude: ["Client", "Support"]
         ),
         // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(

@@ -14,8 +14,8 @@ struct CampaignWorld {
     let marketing: MarketingClient
     let dataDir: String
 
-    init(dataDir: String? = nil, environment: [String: String] = [:]) throws {
-        crmd = try CrmdProcess(plugins: ["contacts", "marketing"], environment: environment, dataDir: dataDir)
+    init(plugins: [String] = ["contacts", "marketing"], dataDir: String? = nil, environment: [String: String] = [:]) throws {
+        crmd = try CrmdProcess(plugins: plugins, environment: environment, dataDir: dataDir)
         self.dataDir = dataDir ?? crmd.dir + "/data"
         let connection = try crmd.connect()
         contacts = ContactsClient(connection: connection)
