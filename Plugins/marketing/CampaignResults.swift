@@ -16,8 +16,7 @@ enum CampaignResults {
         // As segment member lists: only people in the caller's contacts scope.
         let scope = ctx.scope(for: SegmentMemberMethods.peoplePermission)
         var sql = """
-            SELECT r.person_id, r.test, r.variant_id, r.state, r.outbox_id, r.skipped_reason, r.queued_us
-            FROM marketing_campaign_recipients r
+            SELECT \(recipientColumns) FROM marketing_campaign_recipients r
             """
         var parameters: [SQLValue] = []
         var conditions = ["r.campaign_id = ?", "r.person_id > ?"]
@@ -32,38 +31,30 @@ enum CampaignResults {
                                 parameters + [.integer(Int64(paging.limit + 1))])
         let page = paging.page(rows) { [$0[0]] }
         var response = Crm_Marketing_V1_ListCampaignRecipientsResponse()
-        response.recipients = page.rows.map { row in
-            .with {
-                $0.personID = row[0].int ?? 0
-                $0.test = row[1].int == 1
-                $0.variantID = row[2].int ?? 0
-                $0.state = Crm_Marketing_V1_RecipientState(rawValue: Int(clamping: row[3].int ?? 0)) ?? .unspecified
-                $0.outboxID = row[4].int ?? 0
-                $0.skippedReason = row[5].string ?? ""
-                $0.queuedUnixUs = row[6].int ?? 0
-            }
-        }
+        response.recipients = page.rows.map(recipient)
         response.nextPageToken = page.nextToken
         return response
     }
 
-    /// A person's campaign recipient rows, for marketing's GDPR export
-    /// (ExportPersonData is consent's; its owner adds these records).
-    static func personRecords(_ db: Database, personID: Int64) throws -> [Crm_Marketing_V1_CampaignRecipient] {
-        try db.query("""
-            SELECT campaign_id, test, variant_id, state, outbox_id, skipped_reason, queued_us
-            FROM marketing_campaign_recipients WHERE person_id = ? ORDER BY campaign_id
-            """, [.integer(personID)]).map { row in
-            .with {
-                $0.personID = personID
-                $0.test = row[1].int == 1
-                $0.variantID = row[2].int ?? 0
-                $0.state = Crm_Marketing_V1_RecipientState(rawValue: Int(clamping: row[3].int ?? 0)) ?? .unspecified
-                $0.outboxID = row[4].int ?? 0
-                $0.skippedReason = row[5].string ?? ""
-                $0.queuedUnixUs = row[6].int ?? 0
-            }
+    static let recipientColumns = "r.person_id, r.test, r.variant_id, r.state, r.outbox_id, r.skipped_reason, r.queued_us, r.campaign_id"
+
+    static func recipient(_ row: [SQLValue]) -> Crm_Marketing_V1_CampaignRecipient {
+        .with {
+            $0.personID = row[0].int ?? 0
+            $0.test = row[1].int == 1
+            $0.variantID = row[2].int ?? 0
+            $0.state = Crm_Marketing_V1_RecipientState(rawValue: Int(clamping: row[3].int ?? 0)) ?? .unspecified
+            $0.outboxID = row[4].int ?? 0
+            $0.skippedReason = row[5].string ?? ""
+            $0.queuedUnixUs = row[6].int ?? 0
+            $0.campaignID = row[7].int ?? 0
         }
+    }
+
+    /// A person's campaign recipient rows, for marketing's GDPR export.
+    static func personRecords(_ db: Database, personID: Int64) throws -> [Crm_Marketing_V1_CampaignRecipient] {
+        try db.query("SELECT \(recipientColumns) FROM marketing_campaign_recipients r WHERE r.person_id = ? ORDER BY r.campaign_id",
+                     [.integer(personID)]).map(recipient)
     }
 
     static func results(_ ctx: CallContext, _ req: Crm_Marketing_V1_GetCampaignResultsRequest) throws -> Crm_Marketing_V1_CampaignResults {
@@ -92,10 +83,12 @@ enum CampaignResults {
         let counts = try Engagement.peopleCounts(db, campaignID: c.id)
         var revenue: [Int64: [String: (first: Int64, last: Int64)]] = [:]
         for row in try db.query("""
-            SELECT variant_id, currency, detail, SUM(amount_minor) FROM marketing_engagement
+            SELECT variant_id, currency, detail, TOTAL(amount_minor) FROM marketing_engagement
             WHERE campaign_id = ? AND kind = ? AND machine = 0 GROUP BY variant_id, currency, detail
             """, [.integer(c.id), .integer(Int64(EngagementKind.converted.rawValue))]) {
-            guard let variant = row[0].int, let currency = row[1].string, let sum = row[3].int else { continue }
+            // TOTAL, not SUM: SQLite's SUM fails the query on an overflow; this saturates instead.
+            guard let variant = row[0].int, let currency = row[1].string, case .real(let total) = row[3] else { continue }
+            let sum = total >= 9.2e18 ? Int64.max : Int64(total)
             var entry = revenue[variant, default: [:]][currency] ?? (0, 0)
             switch row[2].string {
             case "first_touch": entry.first = sum

@@ -43,7 +43,7 @@ enum ConsentStore {
     static func change(_ ctx: CallContext, _ db: Database, _ change: ConsentChange) throws -> (state: ConsentState, ledgerID: Int64) {
         let before = try state(db, change.personID, change.channel)
         if before.status == change.status { return (before, 0) }
-        let now = max(UTCClock.nowMicros(), before.updatedUnixUs + 1)
+        let now = max(UTCClock.nowMicros(), before.updatedUnixUs &+ 1)
         let channel = Int64(change.channel.rawValue)
         try db.execute("""
             INSERT INTO marketing_consent_state (person_id, channel, status, updated_us) VALUES (?, ?, ?, ?)

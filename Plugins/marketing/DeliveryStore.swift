@@ -15,7 +15,7 @@ enum DeliveryStore {
     /// a process that died.
     static let recovered = Atomic<Bool>(false)
 
-    static func state(_ raw: Int64) -> DeliveryState { DeliveryState(rawValue: Int(truncatingIfNeeded: raw + 1)) ?? .unspecified }
+    static func state(_ raw: Int64) -> DeliveryState { DeliveryState(rawValue: Int(truncatingIfNeeded: raw &+ 1)) ?? .unspecified }
     static func raw(_ state: DeliveryState) -> Int64 { Int64(state.rawValue - 1) }
 
     static func claim(_ ctx: CallContext, _ req: Crm_Marketing_V1_ClaimDeliveriesRequest) throws -> Crm_Marketing_V1_ClaimDeliveriesResponse {

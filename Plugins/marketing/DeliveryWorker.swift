@@ -24,10 +24,12 @@ enum DeliveryWorker {
             DeliveryConfig.warnOnce(ctx.host, "marketing delivery: \(config.notConfiguredReason)")
             return response
         }
+        // At most a second of sending per claim, so a slow rate never holds rows past the run's budget.
+        let limit = config.ratePerSecond >= Double(config.batchSize) ? config.batchSize : max(1, Int(config.ratePerSecond))
         let started = UTCClock.nowMicros()
         while UTCClock.nowMicros() - started < 1_000_000 {
             let claimed: Crm_Marketing_V1_ClaimDeliveriesResponse = try call(ctx, "ClaimDeliveries", Crm_Marketing_V1_ClaimDeliveriesRequest.with {
-                $0.limit = Int32(config.batchSize)
+                $0.limit = Int32(clamping: limit)
             })
             response.claimed += Int32(claimed.deliveries.count)
             if claimed.deliveries.isEmpty { break }
@@ -35,7 +37,7 @@ enum DeliveryWorker {
             response.sent += Int32(outcomes.filter { $0.result == .sent }.count)
             response.failed += Int32(outcomes.filter { $0.result != .sent }.count)
             let _: Crm_Marketing_V1_RecordDeliveriesResponse = try call(ctx, "RecordDeliveries", Crm_Marketing_V1_RecordDeliveriesRequest.with { $0.outcomes = outcomes })
-            if claimed.deliveries.count < config.batchSize { break }
+            if claimed.deliveries.count < limit { break }
         }
         return response
     }

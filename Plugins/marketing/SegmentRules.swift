@@ -44,7 +44,7 @@ enum SegmentRules {
         case .condition(let condition)?:
             conditions += 1
             guard conditions <= maxConditions else {
-                throw PluginError.invalidArgument("\(path): a rule holds at most \(maxConditions) conditions")
+                throw PluginError.invalidArgument("\(path): a rule holds at most \(maxConditions) conditions and groups")
             }
             return try compile(condition, path: path + ".condition")
         case .all(let group)?:
@@ -59,6 +59,11 @@ enum SegmentRules {
 
     private static func combine(_ rules: [SegmentRule], _ op: String, empty: String, path: String, depth: Int,
                                 conditions: inout Int) throws -> CompiledRule {
+        // Groups count too: nested empty groups would otherwise make megabytes of SQL.
+        conditions += 1
+        guard conditions <= maxConditions else {
+            throw PluginError.invalidArgument("\(path): a rule holds at most \(maxConditions) conditions and groups")
+        }
         guard !rules.isEmpty else { return CompiledRule(sql: empty, parameters: []) }
         var parts: [String] = []
         var parameters: [SQLValue] = []

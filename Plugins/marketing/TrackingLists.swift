@@ -94,8 +94,8 @@ enum TrackingLists {
         try db.query("""
             SELECT a.opportunity_id, a.person_id, a.won_us, a.amount_minor, a.currency, a.first_campaign_id, a.last_campaign_id
             FROM marketing_attributions a LEFT JOIN marketing_people p ON p.person_id = a.person_id
-            \(clause) ORDER BY a.opportunity_id DESC\(limit.map { " LIMIT \($0)" } ?? "")
-            """, parameters).map { row in
+            \(clause) ORDER BY a.opportunity_id DESC LIMIT ?
+            """, parameters + [.integer(Int64(limit ?? -1))]).map { row in
             .with {
                 $0.opportunityID = row[0].int ?? 0
                 $0.personID = row[1].int ?? 0

@@ -29,7 +29,11 @@ enum TrackingTokens {
         case .unsubscribe: append(&bytes, second)
         }
         bytes += hmac(secret.bytes, bytes).prefix(macBytes)
-        return Data(bytes).base64EncodedString()
+        return base64URL(bytes)
+    }
+
+    static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString()
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
@@ -42,7 +46,8 @@ enum TrackingTokens {
         while text.utf8.count % 4 != 0 { text += "=" }
         guard let data = Data(base64Encoded: text) else { return nil }
         let bytes = [UInt8](data)
-        guard bytes.count > 2, let kind = Kind(rawValue: bytes[0]) else { return nil }
+        // One spelling per token: the last character's unused bits must be zero.
+        guard base64URL(bytes) == token, bytes.count > 2, let kind = Kind(rawValue: bytes[0]) else { return nil }
         let payload = kind == .open ? 8 : kind == .click ? 10 : 16
         guard bytes.count == 2 + payload + macBytes, let secret = try secrets(bytes[1]) else { return nil }
         let signed = Array(bytes[0..<(2 + payload)])

@@ -187,7 +187,14 @@ struct SegmentWorld {
         for _ in 0..<10 { deep = Rule.not(deep) }
         await expectRPCError(.invalidArgument, mentioning: "rules nest at most 10 levels deep") { try await m.count(deep) }
         let many = MSegmentRule.with { $0.any = .with { $0.rules = Array(repeating: Rule.when("tag", .isSet), count: 201) } }
-        await expectRPCError(.invalidArgument, mentioning: "rule.any[200]: a rule holds at most 200 conditions") { try await m.count(many) }
+        await expectRPCError(.invalidArgument, mentioning: "rule.any[199]: a rule holds at most 200 conditions and groups") {
+            try await m.count(many)
+        }
+        // Empty groups count too (they would otherwise nest into megabytes of SQL).
+        let empties = MSegmentRule.with { $0.any = .with { $0.rules = Array(repeating: MSegmentRule.with { $0.all = .init() }, count: 200) } }
+        await expectRPCError(.invalidArgument, mentioning: "rule.any[199].all: a rule holds at most 200 conditions and groups") {
+            try await m.count(empties)
+        }
         // A saved segment's rule is checked the same way, and an update names segment.rule.
         await expectRPCError(.invalidArgument, mentioning: "rule.condition.field: unknown field") {
             try await m.createSegment("Bad", rule: Rule.when("nope", .isSet))

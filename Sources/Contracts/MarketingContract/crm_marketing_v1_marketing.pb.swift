@@ -1133,7 +1133,7 @@ public nonisolated struct Crm_Marketing_V1_ConsentEvent: Sendable {
 }
 
 /// A rule: one condition, or all/any of several rules, or the negation of one.
-/// At most 200 conditions and 10 levels of nesting. An empty group: all = true,
+/// At most 200 conditions and groups together, and 10 levels of nesting. An empty group: all = true,
 /// any = false.
 public nonisolated struct Crm_Marketing_V1_SegmentRule: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -2500,6 +2500,8 @@ public nonisolated struct Crm_Marketing_V1_CampaignRecipient: Sendable {
   public var skippedReason: String = String()
 
   public var queuedUnixUs: Int64 = 0
+
+  public var campaignID: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -7292,7 +7294,7 @@ nonisolated extension Crm_Marketing_V1_CancelCampaignRequest: SwiftProtobuf.Mess
 
 nonisolated extension Crm_Marketing_V1_CampaignRecipient: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CampaignRecipient"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{1}test\0\u{3}variant_id\0\u{1}state\0\u{3}outbox_id\0\u{3}skipped_reason\0\u{3}queued_unix_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{1}test\0\u{3}variant_id\0\u{1}state\0\u{3}outbox_id\0\u{3}skipped_reason\0\u{3}queued_unix_us\0\u{3}campaign_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7307,6 +7309,7 @@ nonisolated extension Crm_Marketing_V1_CampaignRecipient: SwiftProtobuf.Message,
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.outboxID) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.skippedReason) }()
       case 7: try { try decoder.decodeSingularInt64Field(value: &self.queuedUnixUs) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.campaignID) }()
       default: break
       }
     }
@@ -7334,6 +7337,9 @@ nonisolated extension Crm_Marketing_V1_CampaignRecipient: SwiftProtobuf.Message,
     if self.queuedUnixUs != 0 {
       try visitor.visitSingularInt64Field(value: self.queuedUnixUs, fieldNumber: 7)
     }
+    if self.campaignID != 0 {
+      try visitor.visitSingularInt64Field(value: self.campaignID, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7345,6 +7351,7 @@ nonisolated extension Crm_Marketing_V1_CampaignRecipient: SwiftProtobuf.Message,
     if lhs.outboxID != rhs.outboxID {return false}
     if lhs.skippedReason != rhs.skippedReason {return false}
     if lhs.queuedUnixUs != rhs.queuedUnixUs {return false}
+    if lhs.campaignID != rhs.campaignID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
