@@ -167,7 +167,7 @@ enum CampaignSending {
                                       html: rendered.html, text: rendered.text, purpose: "campaign", campaignID: c.id,
                                       variantID: variantID, tracked: true, unsubscribeURL: unsubscribe,
                                       requiresConsent: true)
-            guard let outboxID = try Outbox.enqueue(db, email) ?? Outbox.id(forDedupeKey: key, db) else {
+            guard let outboxID = try Outbox.enqueueOrFind(db, email) else {
                 throw PluginError(.internal, "outbox has no message under \(key) after queueing it")
             }
             try markQueued.reset()

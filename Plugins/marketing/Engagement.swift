@@ -73,17 +73,6 @@ enum Engagement {
         return counts
     }
 
-    /// Whether the person had a human event of `kind` for the campaign
-    /// (any campaign for 0) at or after `sinceUs`.
-    static func happened(_ db: Database, personID: Int64, campaignID: Int64, kind: EngagementKind, sinceUs: Int64) throws -> Bool {
-        let sql = campaignID == 0
-            ? "SELECT 1 FROM marketing_engagement WHERE person_id = ? AND at_us >= ? AND kind = ? AND machine = 0 LIMIT 1"
-            : "SELECT 1 FROM marketing_engagement WHERE person_id = ? AND at_us >= ? AND kind = ? AND machine = 0 AND campaign_id = ? LIMIT 1"
-        var args: [SQLValue] = [.integer(personID), .integer(sinceUs), .integer(Int64(kind.rawValue))]
-        if campaignID != 0 { args.append(.integer(campaignID)) }
-        return try !db.query(sql, args).isEmpty
-    }
-
     /// Whether outbox message `outboxID` had a human event of `kind` (a
     /// journey waiting for an open or click of the message it sent).
     static func happened(_ db: Database, outboxID: Int64, kind: EngagementKind) throws -> Bool {

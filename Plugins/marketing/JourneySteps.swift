@@ -110,7 +110,7 @@ enum JourneyStepRunner {
             let email = OutgoingEmail(dedupeKey: key, personID: person.id, to: to, subject: rendered.subject,
                                       html: rendered.html, text: rendered.text, purpose: "journey", campaignID: 0,
                                       tracked: true, unsubscribeURL: unsubscribe, requiresConsent: true)
-            let id = try Outbox.enqueue(db, email) ?? Outbox.id(forDedupeKey: key, db) ?? 0
+            let id = try Outbox.enqueueOrFind(db, email) ?? 0
             return Outcome(name: "sent", outboxID: id, next: step.next)
         } catch let error as PluginError {
             return Outcome(name: "failed", detail: error.message, next: step.next)

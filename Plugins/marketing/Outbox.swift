@@ -78,8 +78,13 @@ enum Outbox {
         return db.changes > 0 ? db.lastInsertID : nil
     }
 
-    /// The outbox id of the message queued under `dedupeKey`, if any (a
-    /// replayed step finds the message it queued the first time).
+    /// The id of the message under `email`'s dedupe key: queued now, or
+    /// the one a replayed step queued the first time.
+    static func enqueueOrFind(_ db: Database, _ email: OutgoingEmail) throws -> Int64? {
+        try enqueue(db, email) ?? id(forDedupeKey: email.dedupeKey, db)
+    }
+
+    /// The outbox id of the message queued under `dedupeKey`, if any.
     static func id(forDedupeKey key: String, _ db: Database) throws -> Int64? {
         try db.query("SELECT id FROM marketing_outbox WHERE dedupe_key = ?", [.text(key)]).first?[0].int
     }

@@ -14,7 +14,7 @@ enum TrackingMethods {
     }
 
     /// An outbox message as tracking needs it.
-    struct Message {
+    struct SentMessage {
         var id: Int64
         var personID: Int64
         var campaignID: Int64
@@ -24,11 +24,11 @@ enum TrackingMethods {
         var address: String
     }
 
-    static func message(_ db: Database, _ id: Int64) throws -> Message? {
+    static func message(_ db: Database, _ id: Int64) throws -> SentMessage? {
         guard let row = try db.query("""
             SELECT id, person_id, campaign_id, variant_id, html_body, sent_us, to_address FROM marketing_outbox WHERE id = ?
             """, [.integer(id)]).first else { return nil }
-        return Message(id: row[0].int ?? 0, personID: row[1].int ?? 0, campaignID: row[2].int ?? 0,
+        return SentMessage(id: row[0].int ?? 0, personID: row[1].int ?? 0, campaignID: row[2].int ?? 0,
                        variantID: row[3].int ?? 0, html: row[4].string ?? "", sentUs: row[5].int ?? 0,
                        address: row[6].string ?? "")
     }
@@ -68,7 +68,7 @@ enum TrackingMethods {
         return response
     }
 
-    static func record(_ ctx: CallContext, _ db: Database, _ message: Message, kind: EngagementKind, userAgent: String,
+    static func record(_ ctx: CallContext, _ db: Database, _ message: SentMessage, kind: EngagementKind, userAgent: String,
                        detail: String) throws -> Crm_Marketing_V1_TrackHitResponse {
         let now = UTCClock.nowMicros()
         let reason = TrackingMachines.reason(userAgent: userAgent, sentUs: message.sentUs, nowUs: now, host: ctx.host)
