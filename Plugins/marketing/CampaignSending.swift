@@ -32,11 +32,15 @@ enum CampaignSending {
         return response
     }
 
+    /// A campaign's audience is snapshotted only once its segment's build is
+    /// complete (a partial build would leave people out).
+    static let segmentBuilt = "NOT EXISTS (SELECT 1 FROM marketing_segments s WHERE s.id = c.segment_id AND s.build_state = 2)"
+
     static func hasWork(_ db: Database) throws -> Bool {
         func state(_ s: CampaignState) -> SQLValue { .integer(Int64(s.rawValue)) }
         let now = SQLValue.integer(UTCClock.nowMicros())
         return try !db.query("""
-            SELECT 1 FROM marketing_campaigns WHERE (state = ? AND send_at_us <= ?) OR state IN (?, ?)
+            SELECT 1 FROM marketing_campaigns c WHERE (state = ? AND send_at_us <= ? AND \(segmentBuilt)) OR state IN (?, ?)
                 OR (state = ? AND test_ends_us <= ?) LIMIT 1
             """, [state(.scheduled), now, state(.sending), state(.sendingWinner), state(.testing), now]).isEmpty
     }
@@ -48,7 +52,8 @@ enum CampaignSending {
         var response = Crm_Marketing_V1_AdvanceCampaignsResponse()
         func state(_ s: CampaignState) -> SQLValue { .integer(Int64(s.rawValue)) }
         if let id = try db.query("""
-            SELECT id FROM marketing_campaigns WHERE state = ? AND send_at_us <= ? ORDER BY send_at_us, id LIMIT 1
+            SELECT id FROM marketing_campaigns c WHERE state = ? AND send_at_us <= ? AND \(segmentBuilt)
+            ORDER BY send_at_us, id LIMIT 1
             """, [state(.scheduled), .integer(now)]).first?[0].int {
             try start(ctx, db, try CampaignStore.require(db, id), now: now)
             response.worked = true
@@ -153,6 +158,9 @@ enum CampaignSending {
             guard try Consent.allowsSending(db, personID: entry.personID, channel: .email, address: address) else {
                 try skip(entry.personID, "no_consent"); continue
             }
+            if let holder = try claimAddress(db, campaignID: c.id, address: address, personID: entry.personID) {
+                try skip(entry.personID, "duplicate_address: person \(holder) gets it"); continue
+            }
             let unsubscribe = try Tracking.unsubscribeURL(ctx, db, personID: entry.personID, campaignID: c.id)
             let rendered: RenderedEmail
             do {
@@ -177,6 +185,22 @@ enum CampaignSending {
             queued += 1
         }
         return (queued, skipped)
+    }
+
+    /// One message per address per campaign, whatever the variant: people
+    /// who share an address (a family, a shared inbox, duplicates not yet
+    /// merged) get one copy, the first queued. Nil if `personID` holds the
+    /// address (now, or already: a replay); else the person who holds it.
+    static func claimAddress(_ db: Database, campaignID: Int64, address: String, personID: Int64) throws -> Int64? {
+        let key = address.trimmedSpaces.lowercased()
+        try db.execute("""
+            INSERT INTO marketing_campaign_addresses (campaign_id, address, person_id) VALUES (?, ?, ?)
+            ON CONFLICT (campaign_id, address) DO NOTHING
+            """, [.integer(campaignID), .text(key), .integer(personID)])
+        guard db.changes == 0 else { return nil }
+        let holder = try db.query("SELECT person_id FROM marketing_campaign_addresses WHERE campaign_id = ? AND address = ?",
+                                  [.integer(campaignID), .text(key)]).first?[0].int ?? 0
+        return holder == personID ? nil : holder
     }
 
     /// Every recipient with a variant is queued or skipped: an A/B campaign

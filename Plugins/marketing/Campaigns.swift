@@ -13,6 +13,15 @@ enum Campaigns {
     /// recipients, outbox rows and engagement always name a variant.
     /// Recipients are the audience snapshot taken when sending starts: one
     /// row per person, so a person gets the campaign at most once.
+    /// Who got a campaign at each address (CampaignSending.claimAddress).
+    static let addressSchema = """
+        CREATE TABLE marketing_campaign_addresses (
+            campaign_id INTEGER NOT NULL,
+            address TEXT NOT NULL,
+            person_id INTEGER NOT NULL,
+            PRIMARY KEY (campaign_id, address)) WITHOUT ROWID;
+        """
+
     static let schema = """
         CREATE TABLE marketing_campaigns (
             id INTEGER PRIMARY KEY,
@@ -76,12 +85,14 @@ enum Campaigns {
     /// Merged: the survivor takes the merged person's recipient rows, except
     /// in a campaign where the survivor has one already, where a merged
     /// person's row not yet queued is skipped ("merged") so the one person
-    /// gets the campaign once. Erased: their recipient rows are deleted.
+    /// gets the campaign once. Erased: their recipient rows, and the
+    /// addresses they were sent to, are deleted.
     static func onContactEvent(_ ctx: CallContext, _ db: Database, _ event: Event) throws {
         guard event.topic == "contacts.contact.merged" || event.topic == "contacts.contact.erased",
               let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
         if event.topic == "contacts.contact.erased" {
             try db.execute("DELETE FROM marketing_campaign_recipients WHERE person_id = ?", [.integer(change.person.id)])
+            try db.execute("DELETE FROM marketing_campaign_addresses WHERE person_id = ?", [.integer(change.person.id)])
             return
         }
         let (survivor, merged) = (change.person.id, change.mergedID)
@@ -93,6 +104,8 @@ enum Campaigns {
             """, [.integer(Recipient.skipped.rawValue), .integer(merged), .integer(Recipient.pending.rawValue),
                   .integer(survivor)])
         try db.execute("UPDATE OR IGNORE marketing_campaign_recipients SET person_id = ? WHERE person_id = ?",
+                       [.integer(survivor), .integer(merged)])
+        try db.execute("UPDATE marketing_campaign_addresses SET person_id = ? WHERE person_id = ?",
                        [.integer(survivor), .integer(merged)])
     }
 

@@ -89,19 +89,34 @@ enum Journeys {
         return .success(id)
     }
 
-    /// A person entered segment `segmentID` (SegmentMembership, in that
-    /// write's transaction): they enter every ACTIVE journey starting there
-    /// that takes them (re-entry rules); a refusal is no error.
-    static func onSegmentEntered(_ ctx: CallContext, _ db: Database, segmentID: Int64, personID: Int64) throws {
-        let journeys = try db.query("""
+    /// An ACTIVE journey that starts on a segment: what enrolling needs.
+    struct EntryJourney {
+        var id: Int64
+        var firstStep: String
+        var allowReentry: Bool
+        var gapUs: Int64
+    }
+
+    /// The ACTIVE journeys starting on `segmentID` (read once for a whole
+    /// chunk of a segment build, not once per member).
+    static func entryJourneys(_ db: Database, segmentID: Int64) throws -> [EntryJourney] {
+        try db.query("""
             SELECT id, allow_reentry, reentry_gap_us, steps FROM marketing_journeys WHERE entry_segment_id = ? AND state = 2
-            """, [.integer(segmentID)])
+            """, [.integer(segmentID)]).compactMap { row in
+            guard let id = row[0].int, let first = try JourneyStore.steps(row[3].bytes ?? []).first else { return nil }
+            return EntryJourney(id: id, firstStep: first.key, allowReentry: row[1].int == 1, gapUs: row[2].int ?? 0)
+        }
+    }
+
+    /// A person entered a segment (SegmentMembership, in that write's
+    /// transaction): they enter each of `journeys` (its entry journeys) that
+    /// takes them (re-entry rules); a refusal is no error.
+    static func onSegmentEntered(_ db: Database, journeys: [EntryJourney], personID: Int64) throws {
         guard !journeys.isEmpty else { return }
         let now = UTCClock.nowMicros()
-        for row in journeys {
-            guard let id = row[0].int, let first = try JourneyStore.steps(row[3].bytes ?? []).first else { continue }
-            _ = try enroll(db, journeyID: id, firstStep: first.key, allowReentry: row[1].int == 1,
-                           gapUs: row[2].int ?? 0, personID: personID, now: now)
+        for journey in journeys {
+            _ = try enroll(db, journeyID: journey.id, firstStep: journey.firstStep, allowReentry: journey.allowReentry,
+                           gapUs: journey.gapUs, personID: personID, now: now)
         }
     }
 

@@ -16,5 +16,7 @@ enum MarketingSchema {
         def.migration(8, "campaigns", Campaigns.schema)
         def.migration(9, "tracking", Tracking.schema)
         def.migration(10, "journeys", Journeys.schema)
+        def.migration(11, "segment builds in chunks", SegmentBuild.schema)
+        def.migration(12, "one campaign message per address", Campaigns.addressSchema)
     }
 }

@@ -100,9 +100,15 @@ enum SegmentMembership {
         try publish(ctx, db, "left", segment: segment, name: name, personID: personID, owner: owner)
     }
 
+    /// Publishes one membership change; an entry also enrolls the person in
+    /// the segment's entry journeys (`journeys`, when the caller read them
+    /// already for many people; nil reads them here).
     static func publish(_ ctx: CallContext, _ db: Database, _ action: String, segment: Int64, name: String?,
-                        personID: Int64, owner: String) throws {
-        if action == "entered" { try Journeys.onSegmentEntered(ctx, db, segmentID: segment, personID: personID) }
+                        personID: Int64, owner: String, journeys: [Journeys.EntryJourney]? = nil) throws {
+        if action == "entered" {
+            try Journeys.onSegmentEntered(db, journeys: try journeys ?? Journeys.entryJourneys(db, segmentID: segment),
+                                          personID: personID)
+        }
         var event = Crm_Marketing_V1_SegmentMembershipEvent()
         event.segmentID = segment
         event.segmentName = try name ?? (db.query("SELECT name FROM marketing_segments WHERE id = ?",
@@ -113,40 +119,5 @@ enum SegmentMembership {
             : "Left segment \"\(event.segmentName)\""
         try ctx.publish("marketing.segment.\(action)", event,
                         about: EventSubject(entity: memberEntity, recordID: String(personID), owner: ownerOrNil(owner)))
-    }
-
-    /// Recomputes a rule segment whole in two set-based statements, then
-    /// publishes entered/left for the changes only.
-    static func rebuild(_ ctx: CallContext, _ db: Database, segment: Int64, name: String,
-                        rule: CompiledRule) throws -> (added: Int64, removed: Int64, total: Int64) {
-        let now = UTCClock.nowMicros()
-        let added = try db.query("""
-            INSERT INTO marketing_segment_members (segment_id, person_id, since_us)
-            SELECT ?, p.person_id, ? FROM marketing_people p
-            WHERE p.live = 1 AND (\(rule.sql))
-              AND NOT EXISTS (SELECT 1 FROM marketing_segment_members m WHERE m.segment_id = ? AND m.person_id = p.person_id)
-            RETURNING person_id
-            """, [.integer(segment), .integer(now)] + rule.parameters + [.integer(segment)]).compactMap { $0[0].int }
-        let removed = try db.query("""
-            DELETE FROM marketing_segment_members AS m WHERE m.segment_id = ? AND NOT EXISTS (
-                SELECT 1 FROM marketing_people p WHERE p.person_id = m.person_id AND p.live = 1 AND (\(rule.sql)))
-            RETURNING person_id
-            """, [.integer(segment)] + rule.parameters).compactMap { $0[0].int }
-        let total = try db.query("SELECT COUNT(*) FROM marketing_segment_members WHERE segment_id = ?",
-                                 [.integer(segment)]).first?.first?.int ?? 0
-        try db.execute("UPDATE marketing_segments SET member_count = ?, rebuilt_us = ? WHERE id = ?",
-                       [.integer(total), .integer(now), .integer(segment)])
-        if !added.isEmpty || !removed.isEmpty {
-            let owner = try db.prepare("SELECT owner FROM marketing_people WHERE person_id = ?")
-            defer { owner.finalize() }
-            func ownerOf(_ id: Int64) throws -> String {
-                try owner.reset()
-                try owner.bind([.integer(id)])
-                return try owner.step() ? owner.column(0).string ?? "" : ""
-            }
-            for id in added { try publish(ctx, db, "entered", segment: segment, name: name, personID: id, owner: try ownerOf(id)) }
-            for id in removed { try publish(ctx, db, "left", segment: segment, name: name, personID: id, owner: try ownerOf(id)) }
-        }
-        return (Int64(added.count), Int64(removed.count), total)
     }
 }

@@ -9,7 +9,8 @@ typealias Segment = Crm_Marketing_V1_Segment
 /// as entity marketing.segment.
 enum SegmentMethods {
     static let entity = "marketing.segment"
-    static let columns = "id, name, description, kind, rule, version, member_count, created_us, updated_us, rebuilt_us"
+    static let columns = "id, name, description, kind, rule, version, member_count, created_us, updated_us, rebuilt_us, "
+        + SegmentBuild.columns
 
     static func register(on def: PluginDefinition) {
         def.unary(Marketing.service + "CreateSegment", create)
@@ -18,6 +19,7 @@ enum SegmentMethods {
         def.unary(Marketing.service + "DeleteSegment", delete)
         def.unary(Marketing.service + "ListSegments", list)
         def.unary(Marketing.service + "RebuildSegment", rebuild)
+        SegmentBuild.register(on: def)
     }
 
     static let mask = UpdateMask(fields: ["name": 2, "description": 3, "rule": 5],
@@ -70,7 +72,11 @@ enum SegmentMethods {
             VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, 0)
             """, [.text(name), .text(key), .text(description), .integer(Int64(req.kind.rawValue)), .blob(ruleBytes),
                   .integer(now), .integer(now)]).lastInsertID
-        if let compiled { _ = try SegmentMembership.rebuild(ctx, db, segment: id, name: name, rule: compiled) }
+        if compiled != nil {
+            // The first chunk now (all of a small data set); the job does the rest.
+            try SegmentBuild.start(db, segment: id, announce: false)
+            _ = try SegmentBuild.advance(ctx, db, segment: id)
+        }
         try Marketing.idempotency.record(db, claim, resultID: id)
         let segment = try require(ctx, db, id)
         try audit(ctx, "create", old: nil, new: segment)
@@ -117,8 +123,9 @@ enum SegmentMethods {
             """, [.text(after.name), .text(key), .text(after.description_p),
                   .blob(after.kind == .rule ? try after.rule.serializedBytes() : []), .integer(after.version),
                   .integer(after.updatedUnixUs), .integer(after.id)])
-        if let compiled, after.rule != before.rule {
-            _ = try SegmentMembership.rebuild(ctx, db, segment: after.id, name: after.name, rule: compiled)
+        if compiled != nil, after.rule != before.rule {
+            try SegmentBuild.start(db, segment: after.id, announce: true)
+            _ = try SegmentBuild.advance(ctx, db, segment: after.id)
         }
         let segment = try require(ctx, db, after.id)
         try audit(ctx, "update", old: before, new: segment)
@@ -155,26 +162,34 @@ enum SegmentMethods {
         return response
     }
 
+    /// Chunk after chunk, each an in-process AdvanceSegmentBuild (its own
+    /// transaction), until the build is complete. This method does not
+    /// write itself: between chunks the writer serves everyone else.
     static func rebuild(_ ctx: CallContext, _ req: Crm_Marketing_V1_RebuildSegmentRequest) throws -> Crm_Marketing_V1_RebuildSegmentResponse {
         let started = Date()
-        let db = try ctx.database
-        let segment = try require(ctx, db, req.segmentID, field: "segment_id")
+        let segment = try require(ctx, try ctx.database, req.segmentID, field: "segment_id")
         guard segment.kind == .rule else {
             throw PluginError.failedPrecondition("segment_id: segment \(segment.id) is a LIST; only RULE segments rebuild")
         }
-        let before = try db.query("SELECT member_count FROM marketing_segments WHERE id = ?", [.integer(segment.id)])
-            .first?.first?.int ?? 0
-        let result = try SegmentMembership.rebuild(ctx, db, segment: segment.id, name: segment.name,
-                                                   rule: try SegmentRules.compile(segment.rule))
-        try ctx.audit(AuditEntry(entity: entity, recordID: String(segment.id), action: "rebuild",
-                                 changes: before == result.total ? [] : [FieldChange("member_count", old: String(before),
-                                                                                     new: String(result.total))]))
         var response = Crm_Marketing_V1_RebuildSegmentResponse()
-        response.added = result.added
-        response.removed = result.removed
-        response.memberCount = result.total
-        response.tookUs = Int64(Date().timeIntervalSince(started) * 1_000_000)
-        return response
+        var step = Crm_Marketing_V1_AdvanceSegmentBuildRequest.with { $0.segmentID = segment.id; $0.restart = true }
+        // A bound far past any data set (a million people is 40 chunks by
+        // default): a build that never ends is a defect, not a wait.
+        for _ in 0..<100_000 {
+            let bytes = try ctx.host.invoke(Marketing.service + "AdvanceSegmentBuild",
+                                            request: try step.serializedBytes(), parent: ctx)
+            let state = try Crm_Marketing_V1_AdvanceSegmentBuildResponse(serializedBytes: bytes)
+            response.chunks += 1
+            step.restart = false
+            guard state.build.state == .building else {
+                response.added = state.build.added
+                response.removed = state.build.removed
+                response.memberCount = state.memberCount
+                response.tookUs = Int64(Date().timeIntervalSince(started) * 1_000_000)
+                return response
+            }
+        }
+        throw PluginError(.internal, "segment \(segment.id): the build did not end after 100,000 chunks")
     }
 
     // MARK: - Reading
@@ -200,6 +215,7 @@ enum SegmentMethods {
         segment.createdUnixUs = row[7].int ?? 0
         segment.updatedUnixUs = row[8].int ?? 0
         segment.rebuiltUnixUs = row[9].int ?? 0
+        if segment.kind == .rule { segment.build = SegmentBuild.decode(row[10..<16]) }
         if scope.reach != .all {
             let inScope = scope.condition(ownerColumn: "p.owner")
             segment.memberCount = try db.query("""

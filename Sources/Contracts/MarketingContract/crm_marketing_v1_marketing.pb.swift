@@ -319,6 +319,48 @@ public nonisolated enum Crm_Marketing_V1_RuleOperator: SwiftProtobuf.Enum, Swift
 
 }
 
+public nonisolated enum Crm_Marketing_V1_SegmentBuildState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// membership complete; kept up to date incrementally
+  case built // = 1
+
+  /// a build is under way: member_count and members are partial
+  case building // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .built
+    case 2: self = .building
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .built: return 1
+    case .building: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Marketing_V1_SegmentBuildState] = [
+    .unspecified,
+    .built,
+    .building,
+  ]
+
+}
+
 /// An outbox row's state. QUEUED: waiting (next_attempt_unix_us).
 /// SENDING: claimed by the worker. SENT: the server accepted it. FAILED: a
 /// permanent refusal, or max_attempts temporary failures. INTERRUPTED: the
@@ -1285,11 +1327,54 @@ public nonisolated struct Crm_Marketing_V1_Segment: Sendable {
   /// When the membership was last computed whole (create, rule change, RebuildSegment).
   public var rebuiltUnixUs: Int64 = 0
 
+  /// RULE segments only
+  public var build: Crm_Marketing_V1_SegmentBuild {
+    get {_build ?? Crm_Marketing_V1_SegmentBuild()}
+    set {_build = newValue}
+  }
+  /// Returns true if `build` has been explicitly set.
+  public var hasBuild: Bool {self._build != nil}
+  /// Clears the value of `build`. Subsequent reads from it will return its default value.
+  public mutating func clearBuild() {self._build = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _rule: Crm_Marketing_V1_SegmentRule? = nil
+  fileprivate var _build: Crm_Marketing_V1_SegmentBuild? = nil
+}
+
+/// Where a RULE segment's (re)build stands. While BUILDING, people not yet
+/// checked are still counted as they were (a rebuild) or not at all (a new
+/// segment's first build); incremental upkeep of changed people goes on. A
+/// campaign to a segment waits for its build before it snapshots the audience.
+public nonisolated struct Crm_Marketing_V1_SegmentBuild: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var state: Crm_Marketing_V1_SegmentBuildState = .unspecified
+
+  /// of the build under way, or of the last one
+  public var startedUnixUs: Int64 = 0
+
+  /// people checked so far (all of them once BUILT)
+  public var checked: Int64 = 0
+
+  /// members added by this build so far
+  public var added: Int64 = 0
+
+  /// members removed by this build so far
+  public var removed: Int64 = 0
+
+  /// Whether this build publishes entered/left per change (false for a new
+  /// segment's first build).
+  public var announcesChanges: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Crm_Marketing_V1_CreateSegmentRequest: Sendable {
@@ -1333,31 +1418,37 @@ public nonisolated struct Crm_Marketing_V1_GetSegmentRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Crm_Marketing_V1_UpdateSegmentRequest: Sendable {
+public nonisolated struct Crm_Marketing_V1_UpdateSegmentRequest: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// id required
   public var segment: Crm_Marketing_V1_Segment {
-    get {_segment ?? Crm_Marketing_V1_Segment()}
-    set {_segment = newValue}
+    get {_storage._segment ?? Crm_Marketing_V1_Segment()}
+    set {_uniqueStorage()._segment = newValue}
   }
   /// Returns true if `segment` has been explicitly set.
-  public var hasSegment: Bool {self._segment != nil}
+  public var hasSegment: Bool {_storage._segment != nil}
   /// Clears the value of `segment`. Subsequent reads from it will return its default value.
-  public mutating func clearSegment() {self._segment = nil}
+  public mutating func clearSegment() {_uniqueStorage()._segment = nil}
 
   /// name, description, rule (or lowerCamelCase); empty: the fields set; "*": all.
-  public var updateMask: [String] = []
+  public var updateMask: [String] {
+    get {_storage._updateMask}
+    set {_uniqueStorage()._updateMask = newValue}
+  }
 
-  public var expectedVersion: Int64 = 0
+  public var expectedVersion: Int64 {
+    get {_storage._expectedVersion}
+    set {_uniqueStorage()._expectedVersion = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _segment: Crm_Marketing_V1_Segment? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Crm_Marketing_V1_DeleteSegmentRequest: Sendable {
@@ -1460,6 +1551,69 @@ public nonisolated struct Crm_Marketing_V1_RebuildSegmentResponse: Sendable {
   public var memberCount: Int64 = 0
 
   public var tookUs: Int64 = 0
+
+  /// transactions the build took
+  public var chunks: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_AdvanceSegmentBuildRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var segmentID: Int64 = 0
+
+  public var restart: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_AdvanceSegmentBuildResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var build: Crm_Marketing_V1_SegmentBuild {
+    get {_build ?? Crm_Marketing_V1_SegmentBuild()}
+    set {_build = newValue}
+  }
+  /// Returns true if `build` has been explicitly set.
+  public var hasBuild: Bool {self._build != nil}
+  /// Clears the value of `build`. Subsequent reads from it will return its default value.
+  public mutating func clearBuild() {self._build = nil}
+
+  /// every member, whatever the caller's scope
+  public var memberCount: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _build: Crm_Marketing_V1_SegmentBuild? = nil
+}
+
+public nonisolated struct Crm_Marketing_V1_RunSegmentBuildsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_RunSegmentBuildsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var chunks: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1616,6 +1770,34 @@ public nonisolated struct Crm_Marketing_V1_SyncPeopleResponse: Sendable {
 /// these. Published about the person's membership (entity
 /// marketing.segment_member, record id the person id, their owner), so
 /// streams follow contacts' scope and an erasure empties them.
+/// marketing.segment.built: a segment's build (its first, after a rule
+/// change, or RebuildSegment) is complete. Not about a person: it reaches
+/// every holder of marketing.segment.read.
+public nonisolated struct Crm_Marketing_V1_SegmentBuiltEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var segmentID: Int64 = 0
+
+  public var segmentName: String = String()
+
+  public var added: Int64 = 0
+
+  public var removed: Int64 = 0
+
+  public var memberCount: Int64 = 0
+
+  /// from the build's start to its last chunk
+  public var tookUs: Int64 = 0
+
+  public var firstBuild: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Crm_Marketing_V1_SegmentMembershipEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2496,7 +2678,8 @@ public nonisolated struct Crm_Marketing_V1_CampaignRecipient: Sendable {
 
   public var outboxID: Int64 = 0
 
-  /// "no_consent", "no_email", "person_gone", "render_failed: ...", "cancelled".
+  /// "no_consent", "no_email", "person_gone", "render_failed: ...", "cancelled",
+  /// "duplicate_address: person N gets it" (one message per address per campaign).
   public var skippedReason: String = String()
 
   public var queuedUnixUs: Int64 = 0
@@ -3595,6 +3778,10 @@ nonisolated extension Crm_Marketing_V1_SegmentKind: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Crm_Marketing_V1_RuleOperator: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RULE_OPERATOR_UNSPECIFIED\0\u{1}RULE_OPERATOR_EQUALS\0\u{1}RULE_OPERATOR_NOT_EQUALS\0\u{1}RULE_OPERATOR_CONTAINS\0\u{1}RULE_OPERATOR_STARTS_WITH\0\u{1}RULE_OPERATOR_IN\0\u{1}RULE_OPERATOR_NOT_IN\0\u{1}RULE_OPERATOR_IS_SET\0\u{1}RULE_OPERATOR_IS_NOT_SET\0\u{1}RULE_OPERATOR_GREATER_THAN\0\u{1}RULE_OPERATOR_LESS_THAN\0")
+}
+
+nonisolated extension Crm_Marketing_V1_SegmentBuildState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SEGMENT_BUILD_STATE_UNSPECIFIED\0\u{1}SEGMENT_BUILD_STATE_BUILT\0\u{1}SEGMENT_BUILD_STATE_BUILDING\0")
 }
 
 nonisolated extension Crm_Marketing_V1_DeliveryState: SwiftProtobuf._ProtoNameProviding {
@@ -4700,7 +4887,7 @@ nonisolated extension Crm_Marketing_V1_RuleCondition: SwiftProtobuf.Message, Swi
 
 nonisolated extension Crm_Marketing_V1_Segment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Segment"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{3}member_count\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}rebuilt_unix_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}description\0\u{1}kind\0\u{1}rule\0\u{3}member_count\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}rebuilt_unix_us\0\u{1}build\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4718,6 +4905,7 @@ nonisolated extension Crm_Marketing_V1_Segment: SwiftProtobuf.Message, SwiftProt
       case 8: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
       case 10: try { try decoder.decodeSingularInt64Field(value: &self.rebuiltUnixUs) }()
+      case 11: try { try decoder.decodeSingularMessageField(value: &self._build) }()
       default: break
       }
     }
@@ -4758,6 +4946,9 @@ nonisolated extension Crm_Marketing_V1_Segment: SwiftProtobuf.Message, SwiftProt
     if self.rebuiltUnixUs != 0 {
       try visitor.visitSingularInt64Field(value: self.rebuiltUnixUs, fieldNumber: 10)
     }
+    try { if let v = self._build {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4772,6 +4963,62 @@ nonisolated extension Crm_Marketing_V1_Segment: SwiftProtobuf.Message, SwiftProt
     if lhs.createdUnixUs != rhs.createdUnixUs {return false}
     if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
     if lhs.rebuiltUnixUs != rhs.rebuiltUnixUs {return false}
+    if lhs._build != rhs._build {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_SegmentBuild: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SegmentBuild"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}state\0\u{3}started_unix_us\0\u{1}checked\0\u{1}added\0\u{1}removed\0\u{3}announces_changes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.startedUnixUs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.checked) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.added) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.removed) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.announcesChanges) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 1)
+    }
+    if self.startedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startedUnixUs, fieldNumber: 2)
+    }
+    if self.checked != 0 {
+      try visitor.visitSingularInt64Field(value: self.checked, fieldNumber: 3)
+    }
+    if self.added != 0 {
+      try visitor.visitSingularInt64Field(value: self.added, fieldNumber: 4)
+    }
+    if self.removed != 0 {
+      try visitor.visitSingularInt64Field(value: self.removed, fieldNumber: 5)
+    }
+    if self.announcesChanges != false {
+      try visitor.visitSingularBoolField(value: self.announcesChanges, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_SegmentBuild, rhs: Crm_Marketing_V1_SegmentBuild) -> Bool {
+    if lhs.state != rhs.state {return false}
+    if lhs.startedUnixUs != rhs.startedUnixUs {return false}
+    if lhs.checked != rhs.checked {return false}
+    if lhs.added != rhs.added {return false}
+    if lhs.removed != rhs.removed {return false}
+    if lhs.announcesChanges != rhs.announcesChanges {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -4865,41 +5112,81 @@ nonisolated extension Crm_Marketing_V1_UpdateSegmentRequest: SwiftProtobuf.Messa
   public static let protoMessageName: String = _protobuf_package + ".UpdateSegmentRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}segment\0\u{3}update_mask\0\u{3}expected_version\0")
 
+  fileprivate class _StorageClass {
+    var _segment: Crm_Marketing_V1_Segment? = nil
+    var _updateMask: [String] = []
+    var _expectedVersion: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _segment = source._segment
+      _updateMask = source._updateMask
+      _expectedVersion = source._expectedVersion
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularMessageField(value: &self._segment) }()
-      case 2: try { try decoder.decodeRepeatedStringField(value: &self.updateMask) }()
-      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._segment) }()
+        case 2: try { try decoder.decodeRepeatedStringField(value: &_storage._updateMask) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._expectedVersion) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    try { if let v = self._segment {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-    } }()
-    if !self.updateMask.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.updateMask, fieldNumber: 2)
-    }
-    if self.expectedVersion != 0 {
-      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._segment {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._updateMask.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._updateMask, fieldNumber: 2)
+      }
+      if _storage._expectedVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._expectedVersion, fieldNumber: 3)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Marketing_V1_UpdateSegmentRequest, rhs: Crm_Marketing_V1_UpdateSegmentRequest) -> Bool {
-    if lhs._segment != rhs._segment {return false}
-    if lhs.updateMask != rhs.updateMask {return false}
-    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._segment != rhs_storage._segment {return false}
+        if _storage._updateMask != rhs_storage._updateMask {return false}
+        if _storage._expectedVersion != rhs_storage._expectedVersion {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5117,7 +5404,7 @@ nonisolated extension Crm_Marketing_V1_RebuildSegmentRequest: SwiftProtobuf.Mess
 
 nonisolated extension Crm_Marketing_V1_RebuildSegmentResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RebuildSegmentResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}added\0\u{1}removed\0\u{3}member_count\0\u{3}took_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}added\0\u{1}removed\0\u{3}member_count\0\u{3}took_us\0\u{1}chunks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5129,6 +5416,7 @@ nonisolated extension Crm_Marketing_V1_RebuildSegmentResponse: SwiftProtobuf.Mes
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.removed) }()
       case 3: try { try decoder.decodeSingularInt64Field(value: &self.memberCount) }()
       case 4: try { try decoder.decodeSingularInt64Field(value: &self.tookUs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.chunks) }()
       default: break
       }
     }
@@ -5147,6 +5435,9 @@ nonisolated extension Crm_Marketing_V1_RebuildSegmentResponse: SwiftProtobuf.Mes
     if self.tookUs != 0 {
       try visitor.visitSingularInt64Field(value: self.tookUs, fieldNumber: 4)
     }
+    if self.chunks != 0 {
+      try visitor.visitSingularInt64Field(value: self.chunks, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -5155,6 +5446,130 @@ nonisolated extension Crm_Marketing_V1_RebuildSegmentResponse: SwiftProtobuf.Mes
     if lhs.removed != rhs.removed {return false}
     if lhs.memberCount != rhs.memberCount {return false}
     if lhs.tookUs != rhs.tookUs {return false}
+    if lhs.chunks != rhs.chunks {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_AdvanceSegmentBuildRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdvanceSegmentBuildRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}segment_id\0\u{1}restart\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.segmentID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.restart) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.segmentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.segmentID, fieldNumber: 1)
+    }
+    if self.restart != false {
+      try visitor.visitSingularBoolField(value: self.restart, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_AdvanceSegmentBuildRequest, rhs: Crm_Marketing_V1_AdvanceSegmentBuildRequest) -> Bool {
+    if lhs.segmentID != rhs.segmentID {return false}
+    if lhs.restart != rhs.restart {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_AdvanceSegmentBuildResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdvanceSegmentBuildResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}build\0\u{3}member_count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._build) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.memberCount) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._build {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.memberCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.memberCount, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_AdvanceSegmentBuildResponse, rhs: Crm_Marketing_V1_AdvanceSegmentBuildResponse) -> Bool {
+    if lhs._build != rhs._build {return false}
+    if lhs.memberCount != rhs.memberCount {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_RunSegmentBuildsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunSegmentBuildsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_RunSegmentBuildsRequest, rhs: Crm_Marketing_V1_RunSegmentBuildsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_RunSegmentBuildsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunSegmentBuildsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}chunks\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.chunks) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.chunks != 0 {
+      try visitor.visitSingularInt64Field(value: self.chunks, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_RunSegmentBuildsResponse, rhs: Crm_Marketing_V1_RunSegmentBuildsResponse) -> Bool {
+    if lhs.chunks != rhs.chunks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5468,6 +5883,66 @@ nonisolated extension Crm_Marketing_V1_SyncPeopleResponse: SwiftProtobuf.Message
     if lhs.entered != rhs.entered {return false}
     if lhs.left != rhs.left {return false}
     if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_SegmentBuiltEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SegmentBuiltEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}segment_id\0\u{3}segment_name\0\u{1}added\0\u{1}removed\0\u{3}member_count\0\u{3}took_us\0\u{3}first_build\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.segmentID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.segmentName) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.added) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.removed) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.memberCount) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.tookUs) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.firstBuild) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.segmentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.segmentID, fieldNumber: 1)
+    }
+    if !self.segmentName.isEmpty {
+      try visitor.visitSingularStringField(value: self.segmentName, fieldNumber: 2)
+    }
+    if self.added != 0 {
+      try visitor.visitSingularInt64Field(value: self.added, fieldNumber: 3)
+    }
+    if self.removed != 0 {
+      try visitor.visitSingularInt64Field(value: self.removed, fieldNumber: 4)
+    }
+    if self.memberCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.memberCount, fieldNumber: 5)
+    }
+    if self.tookUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.tookUs, fieldNumber: 6)
+    }
+    if self.firstBuild != false {
+      try visitor.visitSingularBoolField(value: self.firstBuild, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_SegmentBuiltEvent, rhs: Crm_Marketing_V1_SegmentBuiltEvent) -> Bool {
+    if lhs.segmentID != rhs.segmentID {return false}
+    if lhs.segmentName != rhs.segmentName {return false}
+    if lhs.added != rhs.added {return false}
+    if lhs.removed != rhs.removed {return false}
+    if lhs.memberCount != rhs.memberCount {return false}
+    if lhs.tookUs != rhs.tookUs {return false}
+    if lhs.firstBuild != rhs.firstBuild {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
