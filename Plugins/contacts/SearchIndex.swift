@@ -1,7 +1,7 @@
 import CRMPluginKit
 
-/// The keys a record can be found by (`contacts_search`): rewritten whole on
-/// every save of the record, so they never drift from its data.
+/// The keys a record can be found by (`contacts_search`): recomputed from
+/// the record on every save, so they never drift from its data.
 struct SearchIndex {
     let db: Database
 
@@ -10,12 +10,27 @@ struct SearchIndex {
         let key: String
     }
 
-    /// `fresh`: the record is new, so it has no keys to delete.
+    /// Makes the record's keys exactly `keys`, touching only the rows that
+    /// change: an update of one field rewrites one key, not all of them (each
+    /// row is three B-tree entries, and every page written is in the commit).
+    /// `fresh`: the record is new, so it has no keys to compare with.
     func replace(_ entity: EntityKind, _ id: Int64, with keys: Set<Key>, fresh: Bool = false) throws {
-        if !fresh { try delete(entity, id) }
+        var missing = keys.filter { !$0.key.isEmpty }
+        if !fresh {
+            let stored = try db.query("SELECT kind, key FROM contacts_search WHERE record_id = ? AND entity = ?",
+                                      [.integer(id), .integer(entity.rawValue)])
+            for row in stored {
+                let key = Key(kind: row[0].string ?? "", key: row[1].string ?? "")
+                if missing.remove(key) == nil {
+                    try db.execute("DELETE FROM contacts_search WHERE entity = ? AND kind = ? AND key = ? AND record_id = ?",
+                                   [.integer(entity.rawValue), .text(key.kind), .text(key.key), .integer(id)])
+                }
+            }
+        }
+        guard !missing.isEmpty else { return }
         let insert = try db.prepare("INSERT INTO contacts_search (entity, kind, key, record_id) VALUES (?, ?, ?, ?)")
         defer { insert.finalize() }
-        for key in keys where !key.key.isEmpty {
+        for key in missing {
             try insert.reset()
             try insert.bind([.integer(entity.rawValue), .text(key.kind), .text(key.key), .integer(id)])
             while try insert.step() {}

@@ -68,33 +68,62 @@ enum SegmentPeople {
                   .integer(Int64(person.lifecycleStage.rawValue)), .integer(person.organizationID),
                   .integer(person.version), .integer(live ? 1 : 0), .integer(UTCClock.nowMicros())])
         guard db.changes > 0 else { return false }
-        try db.execute("DELETE FROM marketing_person_tags WHERE person_id = ?", [.integer(person.id)])
-        try db.execute("DELETE FROM marketing_person_fields WHERE person_id = ?", [.integer(person.id)])
-        if !person.tags.isEmpty {
+        // Only what changed is written: an update of one tag writes one row,
+        // and every page written goes into the commit.
+        var tags = Set(person.tags.map(\.trimmedSpaces))
+        for row in try db.query("SELECT tag FROM marketing_person_tags WHERE person_id = ?", [.integer(person.id)]) {
+            let tag = row[0].string ?? ""
+            // The column compares without case, as the rules do: "VIP" stored, "vip" wanted is one row.
+            if let kept = tags.first(where: { $0.caseInsensitiveCompare(tag) == .orderedSame }) {
+                tags.remove(kept)
+                if kept != tag {
+                    try db.execute("UPDATE marketing_person_tags SET tag = ? WHERE person_id = ? AND tag = ?",
+                                   [.text(kept), .integer(person.id), .text(tag)])
+                }
+            } else {
+                try db.execute("DELETE FROM marketing_person_tags WHERE person_id = ? AND tag = ?",
+                               [.integer(person.id), .text(tag)])
+            }
+        }
+        if !tags.isEmpty {
             let insert = try db.prepare("INSERT OR IGNORE INTO marketing_person_tags (person_id, tag) VALUES (?, ?)")
             defer { insert.finalize() }
-            for tag in person.tags {
+            for tag in tags {
                 try insert.reset()
-                try insert.bind([.integer(person.id), .text(tag.trimmedSpaces)])
+                try insert.bind([.integer(person.id), .text(tag)])
                 while try insert.step() {}
             }
         }
-        if !person.customFields.isEmpty {
+        var fields: [String: (text: String, type: FieldType, number: SQLValue)] = [:]
+        for (key, field) in person.customFields {
+            let (text, type): (String, FieldType)
+            switch field.value {
+            case .text(let v)?: (text, type) = (v, .text)
+            case .number(let v)?: (text, type) = (v, .number)
+            case .date(let v)?: (text, type) = (v, .date)
+            case .choice(let v)?: (text, type) = (v, .choice)
+            case nil: continue
+            }
+            let number = type == .number ? Double(text).flatMap { $0.isFinite ? SQLValue.real($0) : nil } ?? .null : .null
+            fields[key] = (text, type, number)
+        }
+        for row in try db.query("SELECT key, value, type FROM marketing_person_fields WHERE person_id = ?",
+                                [.integer(person.id)]) {
+            let key = row[0].string ?? ""
+            if let wanted = fields[key], wanted.text == row[1].string, wanted.type.rawValue == row[2].int {
+                fields[key] = nil  // stored as wanted
+            } else if fields[key] == nil {
+                try db.execute("DELETE FROM marketing_person_fields WHERE person_id = ? AND key = ?",
+                               [.integer(person.id), .text(key)])
+            }
+        }
+        if !fields.isEmpty {
             let insert = try db.prepare(
                 "INSERT OR REPLACE INTO marketing_person_fields (person_id, key, value, type, num) VALUES (?, ?, ?, ?, ?)")
             defer { insert.finalize() }
-            for (key, field) in person.customFields {
-                let (text, type): (String, FieldType)
-                switch field.value {
-                case .text(let v)?: (text, type) = (v, .text)
-                case .number(let v)?: (text, type) = (v, .number)
-                case .date(let v)?: (text, type) = (v, .date)
-                case .choice(let v)?: (text, type) = (v, .choice)
-                case nil: continue
-                }
-                let number = type == .number ? Double(text).flatMap { $0.isFinite ? SQLValue.real($0) : nil } ?? .null : .null
+            for (key, field) in fields {
                 try insert.reset()
-                try insert.bind([.integer(person.id), .text(key), .text(text), .integer(type.rawValue), number])
+                try insert.bind([.integer(person.id), .text(key), .text(field.text), .integer(field.type.rawValue), field.number])
                 while try insert.step() {}
             }
         }
