@@ -51,9 +51,10 @@ enum DeliveryWorker {
     static func send(_ ctx: CallContext, _ config: DeliveryConfig, _ batch: [Crm_Marketing_V1_ClaimedDelivery]) throws -> [Crm_Marketing_V1_DeliveryOutcome] {
         var wire: [[UInt8]?] = []
         var outcomes = [Crm_Marketing_V1_DeliveryOutcome?](repeating: nil, count: batch.count)
+        let decorator = batch.contains(where: \.tracked) ? try Tracking.Decorator(ctx) : nil
         for (i, d) in batch.enumerated() {
             var html = d.htmlBody, text = d.textBody
-            if d.tracked { (html, text) = try Tracking.decorate(ctx, html: html, text: text, outboxID: d.id) }
+            if d.tracked, let decorator { (html, text) = decorator.decorate(html: html, text: text, outboxID: d.id) }
             do {
                 wire.append(try DeliveryMIME.build(.init(from: config.from, to: d.toAddress, subject: d.subject, html: html,
                                                          text: text, unsubscribeURL: d.unsubscribeURL, messageID: d.messageID,

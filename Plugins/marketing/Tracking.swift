@@ -39,20 +39,32 @@ enum Tracking {
         return "\(MarketingConfig.publicURL(ctx.host))/marketing/unsubscribe?t=\(token)"
     }
 
-    /// The HTML and text bodies of outbox message `outboxID` as sent: each
-    /// http(s) link of the HTML becomes a click redirect and an open pixel
-    /// is added. The text body is sent as written (its links untracked).
-    static func decorate(_ ctx: CallContext, html: String, text: String, outboxID: Int64) throws -> (html: String, text: String) {
-        guard !html.isEmpty else { return (html, text) }
-        let secret = try TrackingTokens.current(try ctx.database)
-        let base = MarketingConfig.publicURL(ctx.host)
-        let links = TrackingLinks.trackable(html, excludedPrefixes: untrackedPrefixes(ctx.host))
-        let pixel = "<img src=\"\(base)/marketing/open?t=\(TrackingTokens.make(secret, .open, outboxID))\" "
-            + "width=\"1\" height=\"1\" alt=\"\" style=\"display:none\">"
-        let decorated = TrackingLinks.rewrite(html, links: links, replacement: { index in
-            "\(base)/marketing/click?t=\(TrackingTokens.make(secret, .click, outboxID, Int64(index)))"
-        }, pixel: pixel)
-        return (decorated, text)
+    /// What decorating needs, read once per delivery batch (the signing
+    /// key and the configured URLs), not once per message.
+    struct Decorator {
+        let secret: TrackingTokens.Secret
+        let base: String
+        let untracked: [String]
+
+        init(_ ctx: CallContext) throws {
+            secret = try TrackingTokens.current(try ctx.database)
+            base = MarketingConfig.publicURL(ctx.host)
+            untracked = Tracking.untrackedPrefixes(ctx.host)
+        }
+
+        /// The HTML and text bodies of outbox message `outboxID` as sent:
+        /// each http(s) link of the HTML becomes a click redirect and an open
+        /// pixel is added. The text body is sent as written (its links untracked).
+        func decorate(html: String, text: String, outboxID: Int64) -> (html: String, text: String) {
+            guard !html.isEmpty else { return (html, text) }
+            let links = TrackingLinks.trackable(html, excludedPrefixes: untracked)
+            let pixel = "<img src=\"\(base)/marketing/open?t=\(TrackingTokens.make(secret, .open, outboxID))\" "
+                + "width=\"1\" height=\"1\" alt=\"\" style=\"display:none\">"
+            let decorated = TrackingLinks.rewrite(html, links: links, replacement: { index in
+                "\(base)/marketing/click?t=\(TrackingTokens.make(secret, .click, outboxID, Int64(index)))"
+            }, pixel: pixel)
+            return (decorated, text)
+        }
     }
 
     /// Links that must stay as written: the module's own pages.
