@@ -8,7 +8,11 @@
 #   2. CountRule and PreviewRule latency (crmctl bench);
 #   3. the delay from a contact change to its segment membership event at
 #      1,000 changes/s (crmctl bench-events);
-#   4. NOT MEASURED YET: a campaign send (see the marked section below);
+#   4. a campaign to SEND (default 100,000) subscribed people, sent into a
+#      loopback SMTP server (Postfix's smtp-sink, a C sink made for such
+#      benchmarks; taken from Debian's postfix package if not installed):
+#      messages/s, crmd's memory during the send, and contacts GetPerson
+#      latency while it runs (crmctl bench);
 # and prints crmd's peak memory (VmHWM). CRMD_FLAGS go to crmd (e.g.
 # CRMD_FLAGS="--sql-timeout-ms 60000" to time a rebuild past the default
 # 5 s budget of a call's SQL, which otherwise ends it DEADLINE_EXCEEDED).
@@ -16,11 +20,31 @@ set -euo pipefail
 build="${1:-build}"
 contacts="${2:-1000000}"
 rate="${RATE:-1000}"
+send="${SEND:-100000}"
+(( send > contacts )) && send=$contacts
+here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(mktemp -d)"
 pid=""
-trap '[ -n "$pid" ] && kill -TERM $pid 2>/dev/null; [ -n "$pid" ] && wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+sink=""
+trap '[ -n "$pid" ] && kill -TERM $pid 2>/dev/null; [ -n "$pid" ] && wait $pid 2>/dev/null; [ -n "$sink" ] && kill $sink 2>/dev/null; rm -rf "$dir"' EXIT
 mkdir -p "$dir/plugins"
 cp "$build"/plugins/contacts.* "$build"/plugins/marketing.* "$dir/plugins/"
+
+# The SMTP sink, started first: crmd is pointed at it from the start.
+smtp_sink="$(command -v smtp-sink || true)"
+if [ -z "$smtp_sink" ]; then
+  (cd "$dir" && apt-get download -qq postfix 2>/dev/null && dpkg -x postfix_*.deb postfix) || { echo "cannot get postfix's smtp-sink"; exit 1; }
+  smtp_sink="$dir/postfix/usr/sbin/smtp-sink"
+  export LD_LIBRARY_PATH="$dir/postfix/usr/lib/postfix${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+smtp_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# -c: count messages; -u: the user it drops to when run as root; 1024: listen backlog.
+"$smtp_sink" -c -u nobody -h sink.invalid "127.0.0.1:$smtp_port" 1024 > "$dir/sink.log" 2>&1 &
+sink=$!
+export CRM_PLUGIN_MARKETING_SMTP_URL="smtp://127.0.0.1:$smtp_port" CRM_PLUGIN_MARKETING_SMTP_FROM="news@crm.example" \
+  CRM_PLUGIN_MARKETING_SMTP_RATE_PER_SECOND="${SMTP_RATE:-1000000}" CRM_PLUGIN_MARKETING_SMTP_BATCH_SIZE=200 \
+  CRM_PLUGIN_MARKETING_SMTP_CONNECTIONS="${SMTP_CONNECTIONS:-4}" CRM_PLUGIN_MARKETING_SMTP_STARTTLS=off \
+  CRM_PLUGIN_MARKETING_PUBLIC_URL="https://mail.crm.example"
 "$build/bin/crmd" --socket "$dir/crm.sock" --data-dir "$dir/data" --plugin-dir "$dir/plugins" --log-level warning ${CRMD_FLAGS:-} &
 pid=$!
 for _ in $(seq 200); do [ -S "$dir/crm.sock" ] && break; sleep 0.05; done
@@ -105,12 +129,38 @@ done
 echo "marketing lag after the writes: $(lag) events"
 peak
 
-# ==== NOT MEASURED YET (issue 13, needs campaigns and delivery) ============
-# - a send to 100,000 recipients into a loopback SMTP server (time to send,
-#   messages/s);
-# - crmd's memory during that send;
-# - contacts read latency (crmctl bench GetPerson) while it runs.
-# Campaigns and delivery are being built on other branches; this section
-# stays empty until they land, rather than measuring a stand-in.
-echo "== campaign send to 100,000 recipients: NOT MEASURED YET (campaigns and delivery are not on this branch)"
-# ============================================================================
+# ==== The send: a campaign to $send subscribed people =====================
+echo "== campaign send to $send recipients into smtp-sink (127.0.0.1:$smtp_port)"
+t=$(now)
+python3 "$here/consent_seed.py" 1 "$send"
+echo "consent set in $(since "$t") s"
+subscribed='{"condition":{"field":"consent.email","op":"RULE_OPERATOR_EQUALS","value":"SUBSCRIBED"}}'
+segment=$("$ctl" call "$mk/CreateSegment" "{\"name\":\"Subscribed\",\"kind\":\"SEGMENT_KIND_RULE\",\"rule\":$subscribed}" | field id)
+until "$ctl" call "$mk/GetSegment" "{\"id\":\"$segment\"}" | grep -q SEGMENT_BUILD_STATE_BUILT; do sleep 0.2; done
+echo "segment $segment: $("$ctl" call "$mk/GetSegment" "{\"id\":\"$segment\"}" | field memberCount) members"
+template=$("$ctl" call "$mk/CreateTemplate" '{"template":{"name":"Bench","subject":"News for {{person.first_name}}","htmlBody":"<p>Hello {{person.first_name}},</p><p>Our <a href=\"https://shop.example/new\">new collection</a> is here.</p><p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>","textBody":"Hello {{person.first_name}}, our new collection: https://shop.example/new  Unsubscribe: {{unsubscribe_url}}"}}' | field id)
+campaign=$("$ctl" call "$mk/CreateCampaign" "{\"campaign\":{\"name\":\"Bench send\",\"segmentId\":\"$segment\",\"templateId\":\"$template\"}}" | field id)
+sent() { "$ctl" call "$mk/GetDeliveryStatus" '{}' | python3 -c 'import json,sys; q={e["state"]: int(e["count"]) for e in json.load(sys.stdin).get("queue", [])}; print(q.get("DELIVERY_STATE_SENT", 0), sum(q.values()))'; }
+rss_max=0
+t=$(now)
+"$ctl" call "$mk/ScheduleCampaign" "{\"id\":\"$campaign\"}" > /dev/null
+# Contacts reads while the send runs (5 s, after a second of warm-up).
+"$ctl" bench --method /crm.contacts.v1.Contacts/GetPerson --json '{"id":"$RANDOM"}' --random "1:$contacts" \
+  --duration 5 > "$dir/reads.txt" &
+reads=$!
+first_sent=""
+while :; do
+  rss=$(awk '/VmRSS/{print $2}' /proc/$pid/status); (( rss > rss_max )) && rss_max=$rss
+  read -r done_count total <<< "$(sent)"
+  [ -z "$first_sent" ] && (( done_count > 0 )) && first_sent=$(now)
+  (( done_count >= send )) && break
+  awk -v a="$t" -v b="$(now)" 'BEGIN { exit !(b - a > 900) }' && { echo "send: gave up after 900 s at $done_count sent"; break; }
+  sleep 0.2
+done
+span=$(since "${first_sent:-$t}")
+wait $reads
+echo "send: $done_count messages SENT in $(since "$t") s from ScheduleCampaign ($span s from the first SENT):" \
+  "$(awk -v n="$done_count" -v s="$span" 'BEGIN { printf "%.0f", n / (s > 0 ? s : 1) }') messages/s"
+echo "crmd memory during the send: max VmRSS $(( rss_max / 1024 )) MiB"
+echo "contacts GetPerson during the send:"; sed -n 2,4p "$dir/reads.txt"
+peak
