@@ -191,6 +191,7 @@ enum Pricing {
             quote.net += section.net
             quote.tax += section.tax
         }
+        let quoteTotals = try totals(quote, "the quote")
         let taxes = try rates.keys.sorted().map { rate in
             let figures = rates[rate]!  // a key of the dictionary
             return try Crm_B2b_V1_TaxLine.with {
@@ -199,7 +200,7 @@ enum Pricing {
                 $0.taxMinor = try Rounding.amount(figures.tax, "the tax at \(Format.percent(Int64(rate)))")
             }
         }
-        return Result(content: content, totals: try totals(quote, "the quote"), taxes: taxes)
+        return Result(content: content, totals: quoteTotals, taxes: taxes)
     }
 
     private static func totals(_ t: (amount: Int128, discount: Int128, net: Int128, tax: Int128), _ what: String) throws -> Totals {
