@@ -125,6 +125,25 @@ import Testing
         await expectRPCError(.notFound, mentioning: "quote_id: quote 999") { try await world.admin.revisions(999) }
     }
 
+    /// Immutability is the database's, not only the handlers': the triggers
+    /// refuse any update or delete of a sent revision, whoever runs the SQL.
+    @Test func theDatabaseRefusesToChangeASentRevision() async throws {
+        let world = try await B2BWorld.start(users: [])
+        let deal = try await world.opportunity()
+        let quote = try await world.admin.createQuote(opportunity: deal.opportunity.id, currency: "EUR", content(world, widgets: "2"))
+        _ = try await world.admin.send(quote.id)
+        _ = try await world.admin.updateQuote(quote.id, content(world, widgets: "3"))
+        #expect(try world.crmd.stop() == 0)
+        let file = DatabaseFile(dataDir: world.crmd.dir + "/data")
+        for sql in ["UPDATE b2b_quote_revisions SET total_minor = 0 WHERE revision = 1",
+                    "UPDATE b2b_quote_revisions SET content_hash = 'forged' WHERE revision = 1",
+                    "DELETE FROM b2b_quote_revisions WHERE revision = 1"] {
+            #expect(throws: TestFailure.self, "\(sql)") { try file.execute(sql) }
+        }
+        try file.execute("UPDATE b2b_quote_revisions SET total_minor = 1 WHERE revision = 2")  // a draft: allowed
+        #expect(try file.rows("SELECT status, total_minor FROM b2b_quote_revisions ORDER BY revision") == [["2", "\(quote.totals.totalMinor)"], ["1", "1"]])
+    }
+
     @Test func listsPaginateByID() async throws {
         let world = try await B2BWorld.start(users: [])
         let deal = try await world.opportunity()
