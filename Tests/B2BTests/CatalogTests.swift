@@ -100,3 +100,18 @@ import Testing
         #expect(bad.status != 0 && bad.stderr.contains("INVALID_ARGUMENT") && bad.stderr.contains("rounding.mode is required"))
     }
 }
+
+/// b2b needs contacts and sales: without sales it is refused, saying why,
+/// and its methods are not served; contacts keeps serving.
+@Suite struct B2BDependencyTests {
+    @Test func withoutSalesB2BIsRefusedNamingIt() async throws {
+        let crmd = try CrmdProcess(plugins: ["contacts", "b2b"])
+        let plugins = try await allPlugins(try crmd.connect())
+        let b2b = try #require(plugins.first { $0.name == "b2b" })
+        #expect(b2b.state == .failed && b2b.reason.contains("sales"), "\(b2b.reason)")
+        #expect(plugins.first { $0.name == "contacts" }?.state == .loaded)
+        await expectRPCError(.unimplemented, mentioning: "unknown method /crm.b2b.v1.B2B/CreateProduct") {
+            try await B2BClient(connection: try crmd.connect()).createProduct("A-1", "A")
+        }
+    }
+}
