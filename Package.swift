@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "crm-plugin-contacts", type: .dynamic, targets: ["ContactsPlugin"]),
         .library(name: "crm-plugin-sales", type: .dynamic, targets: ["SalesPlugin"]),
         .library(name: "crm-plugin-marketing", type: .dynamic, targets: ["MarketingPlugin"]),
+        .library(name: "crm-plugin-b2b", type: .dynamic, targets: ["B2BPlugin"]),
         // Test fixture: a Swift plugin built on the plugin kit.
         .library(name: "crm-plugin-probe", type: .dynamic, targets: ["ProbePlugin"]),
     ],
@@ -65,6 +66,7 @@ let package = Package(
         contract("ContactsContract", ["CRMOptionsContract"]),
         contract("SalesContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("MarketingContract", ["ContactsContract", "CRMOptionsContract"]),
+        contract("B2BContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("ProbeContract", ["CRMOptionsContract"]),      // the probe test fixture's
         contract("TableBookingContract", ["CRMOptionsContract"]), // the C example's
         // Every contract, re-exported, with every message type and descriptor
@@ -73,7 +75,7 @@ let package = Package(
             name: "CRMProto",
             dependencies: [
                 "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "ContactsContract",
-                "SalesContract", "MarketingContract", "ProbeContract", "TableBookingContract",
+                "SalesContract", "MarketingContract", "B2BContract", "ProbeContract", "TableBookingContract",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -162,6 +164,16 @@ let package = Package(
             exclude: ["marketing.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
+        .target(
+            name: "B2BPlugin",
+            dependencies: [
+                "CRMPluginKit", "B2BContract", "ContactsContract", "SalesContract",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
+            path: "Plugins/b2b",
+            exclude: ["b2b.plugin.json"],
+            linkerSettings: pluginLinkerSettings
+        ),
         .testTarget(
             name: "CRMWireTests",
             dependencies: ["CRMWire", "CRMProto"]
@@ -219,6 +231,19 @@ let package = Package(
             name: "MarketingTests",
             dependencies: ["MarketingTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
             exclude: ["Client", "Support"]
+        ),
+        // B2B is built on contacts and sales: its tests include all three.
+        .target(
+            name: "B2BTestClient",
+            dependencies: ["CRMClient", "CRMProto"],
+            path: "Tests/B2BTests/Client"
+        ),
+        .testTarget(
+            name: "B2BTests",
+            // CRMPluginKit for its SHA-256 only: the tests check the content hash against the HTML.
+            dependencies: ["B2BTestClient", "SalesTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient",
+                           "CRMWire", "CRMProto", "CRMPluginKit"],
+            exclude: ["Client"]
         ),
         // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(

@@ -25,14 +25,17 @@ enum FirstPartyRoles {
         role(administrator, "Everything, every record.", [("*", .all)]),
         // `*.gdpr_export`: a person's export asks every loaded module for its
         // part with the caller's rights, so whoever may export needs them all.
-        role("sales_manager", "Runs the sales team: all of sales and contacts, reports, every record, GDPR exports.",
-             [("sales.*", .all), ("contacts.*", .all), ("*.gdpr_export", .all), subscribe]),
+        role("sales_manager", "Runs the sales team: all of sales, b2b and contacts, reports, every record, GDPR exports, quote approvals.",
+             [("sales.*", .all), ("contacts.*", .all), ("b2b.*", .all), ("*.gdpr_export", .all), subscribe]),
         role("sales_rep", "Works their own leads, opportunities, activities and the people and organizations they own.",
              [("sales.lead.*", .own), ("sales.opportunity.*", .own), ("sales.activity.*", .own),
               ("sales.report.read", .own), ("sales.pipeline.read", .all), ("sales.team.read", .all),
               ("contacts.person.read", .own), ("contacts.person.write", .own), ("contacts.person.export", .own),
               ("contacts.organization.read", .own), ("contacts.organization.write", .own),
-              ("contacts.timeline.read", .own), ("contacts.custom_field.read", .all), subscribe]),
+              ("contacts.timeline.read", .own), ("contacts.custom_field.read", .all),
+              // Quotes of their own opportunities; the catalog and the approval rules to read. Never b2b.quote.approve.
+              ("b2b.quote.read", .own), ("b2b.quote.write", .own), ("b2b.quote.send", .own),
+              ("b2b.product.read", .all), ("b2b.price_book.read", .all), ("b2b.approval_rule.read", .all), subscribe]),
         role("marketing", "Segments, campaigns and consent; reads contacts.",
              [("marketing.*", .all), ("*.read", .all), ("contacts.person.export", .all), subscribe]),
         role("service_agent", "Works tickets assigned to them or their team; reads contacts.",

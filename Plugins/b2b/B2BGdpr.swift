@@ -1,0 +1,52 @@
+import B2BContract
+import CRMPluginKit
+import ContactsContract
+import Foundation
+import SwiftProtobuf
+
+/// B2B's part of a GDPR export (the current revision of each quote naming
+/// the person, in the caller's scope) and of an erasure.
+enum B2BGdpr {
+    static func register(on def: PluginDefinition) {
+        def.unary(B2B.service + "ExportPersonData", exportData)
+    }
+
+    static func exportData(_ ctx: CallContext, _ req: Crm_Contacts_V1_PersonDataRequest) throws -> Crm_Contacts_V1_ModuleData {
+        try Validate.positiveID(req.personID, "person_id")
+        let db = try ctx.database
+        var filter = SQLFilter()
+        filter.add("person_id = ?", .integer(req.personID))
+        ctx.scope.apply(to: &filter, ownerColumn: "owner")
+        var data = Crm_Contacts_V1_ModuleData()
+        data.module = "b2b"
+        for row in try db.query("SELECT \(QuoteStore.recordColumns) FROM b2b_quotes \(filter.clause) ORDER BY id",
+                                filter.parameters) {
+            let record = QuoteStore.decodeRecord(row)
+            guard let revision = try QuoteStore.revision(db, quote: record.id, record.currentRevision) else { continue }
+            let quote = QuoteStore.assemble(record, revision, approvals: try ApprovalRules.approvals(db, record, revision))
+            data.records.append(.with {
+                $0.typeName = Quote.protoMessageName
+                $0.payload = (try? quote.serializedData()) ?? Data()
+            })
+        }
+        return data
+    }
+
+    /// On `contacts.contact.erased`: the person is unlinked from every
+    /// quote, and each such quote's audit values and stored events (which
+    /// name the person in their About) are redacted. The documents name only
+    /// the organization, so sent revisions, which never change, hold
+    /// nothing of the person.
+    static func erased(_ ctx: CallContext, person: Int64) throws {
+        guard person > 0 else { return }
+        let db = try ctx.database
+        let now = UTCClock.nowMicros()
+        for row in try db.query("SELECT id, owner FROM b2b_quotes WHERE person_id = ? ORDER BY id", [.integer(person)]) {
+            let id = row.int(0)
+            try db.execute("UPDATE b2b_quotes SET person_id = 0, version = version + 1, updated_us = ? WHERE id = ?",
+                           [.integer(now), .integer(id)])
+            try B2BAudit.followed(ctx, id: id, owner: row.text(1), action: "erase", field: "person_id", from: String(person), to: "")
+            try ctx.redact(entity: "b2b.quote", recordID: String(id))
+        }
+    }
+}

@@ -1,0 +1,13 @@
+import CRMPluginKit
+
+/// The b2b tables, one migration per feature (each feature's SQL lives in
+/// its own file). Times are UTC microseconds, money integer minor units.
+enum B2BSchema {
+    static func register(on def: PluginDefinition) {
+        def.migration(1, "catalog", Catalog.schema)
+        def.migration(2, "quotes", QuoteStore.schema)
+        def.migration(3, "approval rules", ApprovalRules.schema)
+        def.migration(4, "idempotency", IdempotencyKeys.createTableSQL("b2b_idempotency")
+            + IdempotencyKeys.addFingerprintSQL("b2b_idempotency"))
+    }
+}
