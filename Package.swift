@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "crm-plugin-contacts", type: .dynamic, targets: ["ContactsPlugin"]),
         .library(name: "crm-plugin-sales", type: .dynamic, targets: ["SalesPlugin"]),
         .library(name: "crm-plugin-marketing", type: .dynamic, targets: ["MarketingPlugin"]),
+        .library(name: "crm-plugin-loyalty", type: .dynamic, targets: ["LoyaltyPlugin"]),
         // Test fixture: a Swift plugin built on the plugin kit.
         .library(name: "crm-plugin-probe", type: .dynamic, targets: ["ProbePlugin"]),
     ],
@@ -65,6 +66,7 @@ let package = Package(
         contract("ContactsContract", ["CRMOptionsContract"]),
         contract("SalesContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("MarketingContract", ["ContactsContract", "CRMOptionsContract"]),
+        contract("LoyaltyContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("ProbeContract", ["CRMOptionsContract"]),      // the probe test fixture's
         contract("TableBookingContract", ["CRMOptionsContract"]), // the C example's
         // Every contract, re-exported, with every message type and descriptor
@@ -73,7 +75,7 @@ let package = Package(
             name: "CRMProto",
             dependencies: [
                 "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "ContactsContract",
-                "SalesContract", "MarketingContract", "ProbeContract", "TableBookingContract",
+                "SalesContract", "MarketingContract", "LoyaltyContract", "ProbeContract", "TableBookingContract",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -162,6 +164,13 @@ let package = Package(
             exclude: ["marketing.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
+        .target(
+            name: "LoyaltyPlugin",
+            dependencies: ["CRMPluginKit", "LoyaltyContract", "ContactsContract"],
+            path: "Plugins/loyalty",
+            exclude: ["loyalty.plugin.json"],
+            linkerSettings: pluginLinkerSettings
+        ),
         .testTarget(
             name: "CRMWireTests",
             dependencies: ["CRMWire", "CRMProto"]
@@ -219,6 +228,17 @@ let package = Package(
             name: "MarketingTests",
             dependencies: ["MarketingTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
             exclude: ["Client", "Support"]
+        ),
+        // Loyalty is built on contacts alone.
+        .target(
+            name: "LoyaltyTestClient",
+            dependencies: ["CRMClient", "CRMProto", "CRMTestSupport"],
+            path: "Tests/LoyaltyTests/Client"
+        ),
+        .testTarget(
+            name: "LoyaltyTests",
+            dependencies: ["LoyaltyTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
         ),
         // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(
