@@ -67,8 +67,8 @@ enum Reconciliation {
             found("posting_balance", posting: row.int(0), unit: row.text(1), expected: 0, actual: row.int(2))
         }
         for row in try db.query("""
-            SELECT p.id, (SELECT count(*) FROM loyalty_entries e WHERE e.posting_id = p.id) AS legs FROM loyalty_postings p
-            WHERE legs < 2 ORDER BY p.id
+            SELECT p.id, (SELECT count(*) FROM loyalty_entries e WHERE e.posting_id = p.id) FROM loyalty_postings p
+            WHERE (SELECT count(*) FROM loyalty_entries e WHERE e.posting_id = p.id) < 2 ORDER BY p.id
             """) {
             found("posting_legs", posting: row.int(0), expected: 2, actual: row.int(1))
         }
