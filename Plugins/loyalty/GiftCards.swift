@@ -73,8 +73,11 @@ enum GiftCards {
         guard let row = try db.query("\(select) WHERE g.account_id = ?", [.integer(id)]).first.map({ decode($0) }) else {
             throw PluginError.notFound("no gift card \(id) (\(field))")
         }
-        try ctx.scope.checkReadable(owner: ownerOrNil(row.account.owner), "gift card \(id) (\(field))")
-        if write { try ctx.scope.checkWritable(owner: ownerOrNil(row.account.owner), "gift card \(id)") }
+        if write {
+            try ctx.scope.checkWritable(owner: ownerOrNil(row.account.owner), "gift card \(id)")
+        } else {
+            try ctx.scope.checkReadable(owner: ownerOrNil(row.account.owner), "gift card \(id) (\(field))")
+        }
         return row
     }
 

@@ -71,9 +71,7 @@ enum HoldMethods {
     /// The active hold and its account, for a write; FAILED_PRECONDITION
     /// when it is no longer active.
     private static func activeHold(_ ctx: CallContext, _ db: Database, _ id: Int64) throws -> (Hold, Account) {
-        guard let hold = try LedgerStore.loadHold(db, id),
-              let account = try LedgerStore.loadAccount(db, hold.accountID),
-              ctx.scope.includes(owner: ownerOrNil(account.owner)) else {
+        guard let hold = try LedgerStore.loadHold(db, id), let account = try LedgerStore.loadAccount(db, hold.accountID) else {
             throw PluginError.notFound("no hold \(id) (hold_id)")
         }
         try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "hold \(id)")

@@ -33,9 +33,14 @@ enum Ledger {
         guard let account = try LedgerStore.loadAccount(db, id), account.kind != .system else {
             throw PluginError.notFound("no account \(id) (\(field))")
         }
+        // A write method's scope is that of its own permission: out of it,
+        // PERMISSION_DENIED; a read's, NOT_FOUND in the words of a missing id.
         let scope = ctx.scope
-        try scope.checkReadable(owner: ownerOrNil(account.owner), "account \(id) (\(field))")
-        if write { try scope.checkWritable(owner: ownerOrNil(account.owner), "account \(id)") }
+        if write {
+            try scope.checkWritable(owner: ownerOrNil(account.owner), "account \(id)")
+        } else {
+            try scope.checkReadable(owner: ownerOrNil(account.owner), "account \(id) (\(field))")
+        }
         return account
     }
 

@@ -61,7 +61,7 @@ enum PointsMethods {
         try Check.id(req.postingID, "posting_id")
         let reason = try Check.text(req.reason, "reason", required: true)
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
-            guard let original = try LedgerStore.loadPosting(db, req.postingID), try AccountMethods.inScope(ctx, db, original) else {
+            guard let original = try LedgerStore.loadPosting(db, req.postingID) else {
                 throw PluginError.notFound("no posting \(req.postingID) (posting_id)")
             }
             if original.reversedByPostingID != 0 {

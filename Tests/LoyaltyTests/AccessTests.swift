@@ -96,3 +96,36 @@ import Testing
         #expect(listed.accounts.map(\.id) == [account] && listed.accounts[0].balance == 15)
     }
 }
+
+/// Record scope: a role whose loyalty grants reach its own accounts only.
+@Suite struct LoyaltyScopeTests {
+    @Test func anAccountOutOfScopeIsNotFoundToReadAndRefusedToWrite() async throws {
+        let crmd = try AccessSupport.start(plugins: ["contacts", "loyalty"])
+        let connection = try crmd.connect()
+        _ = try await connection.call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
+            $0.name = "front_desk"
+            $0.permissions = ["loyalty.account.*", "loyalty.points.*", "loyalty.ledger.read", "loyalty.gift_card.*"].map { name in
+                .with { $0.permission = name; $0.scope = .own }
+            }
+        }, as: Crm_Kernel_V1_Role.self)
+        try await AccessSupport.createUser(crmd, "ann", roles: ["front_desk"])
+        try await AccessSupport.createUser(crmd, "ben", roles: ["front_desk"])
+        let ann = LoyaltyClient(connection: connection, metadata: AccessSupport.actingAs("ann"))
+        let ben = LoyaltyClient(connection: connection, metadata: AccessSupport.actingAs("ben"))
+        let account = try await ann.pointsAccount()
+        #expect(account.owner == "ann")
+        let earned = try await ann.earn(account.id, 10, key: "e")
+        await expectRPCError(.notFound, mentioning: "no account \(account.id)") { try await ben.account(account.id) }
+        await expectRPCError(.notFound, mentioning: "no account \(account.id)") { try await ben.entries(account.id) }
+        await expectRPCError(.notFound, mentioning: "no posting \(earned.posting.id)") { try await ben.posting(earned.posting.id) }
+        await expectRPCError(.permissionDenied, mentioning: "outside your record scope") { try await ben.earn(account.id, 5, key: "b") }
+        let listed: Crm_Loyalty_V1_ListAccountsResponse = try await ben.call("ListAccounts", Crm_Loyalty_V1_ListAccountsRequest())
+        #expect(listed.accounts.isEmpty)
+        let card = try #require(try await ann.issueDigital(500, key: "c").cards.first)
+        await expectRPCError(.notFound, mentioning: "no gift card \(card.id)") { try await ben.card(card.id) }
+        await expectRPCError(.permissionDenied, mentioning: "outside your record scope") { try await ben.redeem(card: card.id, 1, key: "r") }
+        // By code, a card out of scope is one more unknown code.
+        await expectRPCError(.notFound, mentioning: "no gift card with that code") { try await ben.lookup(card.code) }
+        #expect(try await ann.account(account.id).balance == 10)
+    }
+}
