@@ -45,8 +45,9 @@
 /// Record scope (docs/ACCESS.md): an account is in scope by its owner; a
 /// posting, entry or hold by its account's. Out of scope: NOT_FOUND on a
 /// read, PERMISSION_DENIED on a write, except that a gift card named by
-/// code is, out of scope, one more unknown code (NOT_FOUND, as below). A person named by id is looked up in
-/// contacts for the caller (NOT_FOUND when missing or out of reach).
+/// code is, out of scope, one more unknown code (NOT_FOUND, as below). A
+/// person named by id is looked up in contacts for the caller (NOT_FOUND
+/// when missing, merged, erased or out of reach).
 ///
 /// Audit (docs/AUDIT.md): entities loyalty.account, loyalty.posting,
 /// loyalty.hold, loyalty.gift_card; a retry answered from its key records
