@@ -16,7 +16,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b fuzz clean install-sdk
+        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty fuzz clean install-sdk
 
 all: build
 
@@ -131,6 +131,12 @@ bench-marketing: build
 # (LINES=2000 make bench-b2b for the largest quote).
 bench-b2b: build
 	Tests/Bench/b2b_bench.sh $(BUILD) $(or $(LINES),500)
+
+# Ledger postings at 1 and 64 in flight, redemptions, balance lookups,
+# reconciliation (BENCH_SECONDS=3 make bench-loyalty for a quicker run); compare
+# with bench-storage run in the same session.
+bench-loyalty: build
+	Tests/Bench/loyalty_bench.sh $(BUILD) $(or $(BENCH_SECONDS),10)
 
 $(BUILD)/bench/sqlite_direct_insert: Tests/Bench/sqlite_direct_insert.c
 	@mkdir -p $(dir $@)

@@ -33,6 +33,7 @@ let package = Package(
         .library(name: "crm-plugin-sales", type: .dynamic, targets: ["SalesPlugin"]),
         .library(name: "crm-plugin-marketing", type: .dynamic, targets: ["MarketingPlugin"]),
         .library(name: "crm-plugin-b2b", type: .dynamic, targets: ["B2BPlugin"]),
+        .library(name: "crm-plugin-loyalty", type: .dynamic, targets: ["LoyaltyPlugin"]),
         // Test fixture: a Swift plugin built on the plugin kit.
         .library(name: "crm-plugin-probe", type: .dynamic, targets: ["ProbePlugin"]),
     ],
@@ -67,6 +68,7 @@ let package = Package(
         contract("SalesContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("MarketingContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("B2BContract", ["ContactsContract", "CRMOptionsContract"]),
+        contract("LoyaltyContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("ProbeContract", ["CRMOptionsContract"]),      // the probe test fixture's
         contract("TableBookingContract", ["CRMOptionsContract"]), // the C example's
         // Every contract, re-exported, with every message type and descriptor
@@ -75,7 +77,7 @@ let package = Package(
             name: "CRMProto",
             dependencies: [
                 "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "ContactsContract",
-                "SalesContract", "MarketingContract", "B2BContract", "ProbeContract", "TableBookingContract",
+                "SalesContract", "MarketingContract", "B2BContract", "LoyaltyContract", "ProbeContract", "TableBookingContract",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -174,6 +176,13 @@ let package = Package(
             exclude: ["b2b.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
+        .target(
+            name: "LoyaltyPlugin",
+            dependencies: ["CRMPluginKit", "LoyaltyContract", "ContactsContract"],
+            path: "Plugins/loyalty",
+            exclude: ["loyalty.plugin.json"],
+            linkerSettings: pluginLinkerSettings
+        ),
         .testTarget(
             name: "CRMWireTests",
             dependencies: ["CRMWire", "CRMProto"]
@@ -243,6 +252,17 @@ let package = Package(
             // CRMPluginKit for its SHA-256 only: the tests check the content hash against the HTML.
             dependencies: ["B2BTestClient", "SalesTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient",
                            "CRMWire", "CRMProto", "CRMPluginKit"],
+            exclude: ["Client"]
+        ),
+        // Loyalty is built on contacts alone.
+        .target(
+            name: "LoyaltyTestClient",
+            dependencies: ["CRMClient", "CRMProto", "CRMTestSupport"],
+            path: "Tests/LoyaltyTests/Client"
+        ),
+        .testTarget(
+            name: "LoyaltyTests",
+            dependencies: ["LoyaltyTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
             exclude: ["Client"]
         ),
         // The kernel's and the tools' tests, against real crmd and crmctl.

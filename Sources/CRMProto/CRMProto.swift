@@ -6,6 +6,7 @@
 @_exported import SalesContract
 @_exported import MarketingContract
 @_exported import B2BContract
+@_exported import LoyaltyContract
 @_exported import ProbeContract
 @_exported import TableBookingContract
 import SwiftProtobuf
@@ -19,6 +20,7 @@ public let knownMessageTypes: [any Message.Type] =
     salesMessageTypes +
     marketingMessageTypes +
     b2bMessageTypes +
+    loyaltyMessageTypes +
     probeMessageTypes +
     tableBookingMessageTypes
 
@@ -31,5 +33,6 @@ public let contractDescriptorSet: [UInt8] =
     salesDescriptorFiles +
     marketingDescriptorFiles +
     b2bDescriptorFiles +
+    loyaltyDescriptorFiles +
     probeDescriptorFiles +
     tableBookingDescriptorFiles

@@ -44,8 +44,15 @@ enum FirstPartyRoles {
         role("service_manager", "All of service, every record; reads contacts.",
              [("service.*", .all), ("contacts.person.read", .all),
               ("contacts.organization.read", .all), ("contacts.timeline.read", .all), subscribe]),
-        role("cashier", "Loyalty at the till: earn, redeem, gift cards; reads people.",
-             [("loyalty.*", .all), ("contacts.person.read", .all), subscribe]),
+        // A cashier charges and redeems; adjusting balances, reversing
+        // postings, voiding or expiring cards and reconciling are an
+        // administrator's (or a custom role's).
+        role("cashier", "Loyalty at the till: enrol, earn, redeem, holds, sell and refund gift cards; reads people.",
+             [("loyalty.account.*", .all), ("loyalty.points.*", .all), ("loyalty.hold.*", .all),
+              ("loyalty.ledger.read", .all), ("loyalty.gift_card.issue", .all), ("loyalty.gift_card.activate", .all),
+              ("loyalty.gift_card.load", .all), ("loyalty.gift_card.redeem", .all), ("loyalty.gift_card.refund", .all),
+              ("loyalty.gift_card.read", .all), ("loyalty.gift_card.lookup", .all),
+              ("contacts.person.read", .all), subscribe]),
         role("read_only", "Reads everything, writes nothing.", [("*.read", .all), subscribe]),
     ]
 

@@ -1,0 +1,66 @@
+import CRMPluginKit
+import ContactsContract
+
+/// Follows contacts: a merge moves the merged person's (or organization's)
+/// accounts to the survivor. A survivor that had a points account then
+/// has two: the ledger never moves value on its own (move it with
+/// postings if wanted); CreateAccount's one-per-person rule is for new
+/// accounts. An erasure keeps every amount, since the ledger
+/// must stay balanced and auditable, and drops the link: the person's
+/// accounts lose person_id and label, and their audit values and events
+/// are redacted. Each event runs in a transaction with its delivery
+/// position; a repeat finds nothing left to change.
+enum LoyaltyContacts {
+    static func register(on def: PluginDefinition) {
+        def.subscribes("contacts.contact.merged")
+        def.subscribes("contacts.contact.erased")
+        def.subscribes("contacts.organization.merged")
+        def.onEvent = handle
+    }
+
+    static func handle(_ ctx: CallContext, _ event: Event) throws {
+        let db = try ctx.database
+        if event.topic == "contacts.organization.merged" {
+            guard let change = try? event.decode(Crm_Contacts_V1_OrganizationEvent.self) else { return }
+            return try repoint(ctx, db, column: "organization_id", from: change.mergedID, to: change.organization.id)
+        }
+        guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
+        switch event.topic {
+        case "contacts.contact.merged": try repoint(ctx, db, column: "person_id", from: change.mergedID, to: change.person.id)
+        case "contacts.contact.erased": try erase(ctx, db, person: change.person.id)
+        default: return
+        }
+    }
+
+    static func repoint(_ ctx: CallContext, _ db: Database, column: String, from old: Int64, to new: Int64) throws {
+        guard old > 0, new > 0, old != new else { return }
+        let now = UTCClock.nowMicros()
+        for row in try db.query("SELECT id, owner, kind FROM loyalty_accounts WHERE \(column) = ? ORDER BY id", [.integer(old)]) {
+            try ctx.audit(AuditEntry(entity: "loyalty.account", recordID: String(row.int(0)), action: "merge",
+                                     owner: ownerOrNil(row.text(1)),
+                                     changes: [FieldChange(column, old: String(old), new: String(new))]))
+        }
+        try db.execute("UPDATE loyalty_accounts SET \(column) = ?, updated_us = ? WHERE \(column) = ?",
+                       [.integer(new), .integer(now), .integer(old)])
+    }
+
+    static func erase(_ ctx: CallContext, _ db: Database, person: Int64) throws {
+        guard person > 0 else { return }
+        let now = UTCClock.nowMicros()
+        for row in try db.query("SELECT id, owner, label FROM loyalty_accounts WHERE person_id = ? ORDER BY id", [.integer(person)]) {
+            let id = row.int(0)
+            try db.execute("UPDATE loyalty_accounts SET person_id = NULL, label = '', updated_us = ? WHERE id = ?",
+                           [.integer(now), .integer(id)])
+            // Reasons typed at the till may name the person.
+            try db.execute("""
+                UPDATE loyalty_postings SET reason = '' WHERE reason <> '' AND id IN (SELECT posting_id FROM loyalty_entries WHERE account_id = ?)
+                """, [.integer(id)])
+            try db.execute("UPDATE loyalty_holds SET memo = '' WHERE account_id = ?", [.integer(id)])
+            try db.execute("UPDATE loyalty_gift_cards SET void_reason = '' WHERE account_id = ?", [.integer(id)])
+            try ctx.audit(AuditEntry(entity: "loyalty.account", recordID: String(id), action: "erase", owner: ownerOrNil(row.text(1)),
+                                     changes: [FieldChange("person_id", old: String(person), new: nil),
+                                               FieldChange("label", old: row.text(2).isEmpty ? nil : row.text(2), new: nil)]))
+            try ctx.redact(entity: "loyalty.account", recordID: String(id))
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import CRMPluginKit
+import LoyaltyContract
+
+/// Points in and out of a POINTS account, manual adjustments of any
+/// customer account, and reversals of postings.
+enum PointsMethods {
+    static func register(on def: PluginDefinition) {
+        def.unary(Loyalty.service + "EarnPoints", earn)
+        def.unary(Loyalty.service + "RedeemPoints", redeem)
+        def.unary(Loyalty.service + "AdjustBalance", adjust)
+        def.unary(Loyalty.service + "ReversePosting", reverse)
+    }
+
+    static func earn(_ ctx: CallContext, _ req: Crm_Loyalty_V1_PointsRequest) throws -> PostingResult {
+        try points(ctx, req, earning: true)
+    }
+
+    static func redeem(_ ctx: CallContext, _ req: Crm_Loyalty_V1_PointsRequest) throws -> PostingResult {
+        try points(ctx, req, earning: false)
+    }
+
+    private static func points(_ ctx: CallContext, _ req: Crm_Loyalty_V1_PointsRequest, earning: Bool) throws -> PostingResult {
+        try Check.id(req.accountID, "account_id")
+        try Check.amount(req.points, "points")
+        let reason = try Check.text(req.reason, "reason")
+        return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
+            var account = try Ledger.customerAccount(ctx, db, req.accountID, write: true)
+            guard account.kind == .points else { throw PluginError.failedPrecondition("account \(req.accountID) is not a POINTS account") }
+            guard account.status == .active else { throw PluginError.failedPrecondition("account \(req.accountID) is closed") }
+            if !earning {
+                try Ledger.releaseExpiredHolds(db, account.id)
+                account = try LedgerStore.loadAccount(db, account.id) ?? account
+            }
+            let result = try Ledger.move(ctx, db, earning ? .earn : .redeem, account: account, amount: earning ? req.points : -req.points,
+                                         system: earning ? .pointsIssued : .pointsRedeemed, reason: reason)
+            try LoyaltyEvents.publish(ctx, earning ? "loyalty.points.earned" : "loyalty.points.redeemed", account: result.account,
+                                      posting: result.posting, summary: "\(req.points) points \(earning ? "earned" : "redeemed")")
+            return result
+        }
+    }
+
+    static func adjust(_ ctx: CallContext, _ req: Crm_Loyalty_V1_AdjustBalanceRequest) throws -> PostingResult {
+        try Check.id(req.accountID, "account_id")
+        guard req.amount != 0, req.amount >= -Check.maxAmount, req.amount <= Check.maxAmount else {
+            throw PluginError.invalidArgument("amount must be non-zero and within ±\(Check.maxAmount)")
+        }
+        let reason = try Check.text(req.reason, "reason", required: true)
+        return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
+            var account = try Ledger.customerAccount(ctx, db, req.accountID, write: true)
+            guard account.status != .closed else { throw PluginError.failedPrecondition("account \(req.accountID) is closed") }
+            try Ledger.releaseExpiredHolds(db, account.id)
+            account = try LedgerStore.loadAccount(db, account.id) ?? account
+            let result = try Ledger.move(ctx, db, .adjust, account: account, amount: req.amount, system: .adjustments, reason: reason)
+            try LoyaltyEvents.publish(ctx, "loyalty.balance.adjusted", account: result.account, posting: result.posting,
+                                      summary: "Balance adjusted by \(LoyaltyEvents.amount(req.amount, account.unit)): \(reason)")
+            return result
+        }
+    }
+
+    static func reverse(_ ctx: CallContext, _ req: Crm_Loyalty_V1_ReversePostingRequest) throws -> PostingResult {
+        try Check.id(req.postingID, "posting_id")
+        let reason = try Check.text(req.reason, "reason", required: true)
+        return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
+            guard let original = try LedgerStore.loadPosting(db, req.postingID) else {
+                throw PluginError.notFound("no posting \(req.postingID) (posting_id)")
+            }
+            if original.reversedByPostingID != 0 {
+                throw PluginError.failedPrecondition("posting \(req.postingID) is already reversed by posting \(original.reversedByPostingID)")
+            }
+            switch original.kind {
+            case .reversal: throw PluginError.failedPrecondition("posting \(req.postingID) is a reversal; post a new posting instead")
+            case .refund, .void, .expiry:
+                throw PluginError.failedPrecondition("posting \(req.postingID) is a \(Ledger.kindName(original.kind)) posting, which cannot be reversed")
+            default: break
+            }
+            if let refund = try db.query("SELECT id FROM loyalty_postings WHERE refunds_id = ? LIMIT 1",
+                                         [.integer(req.postingID)]).first?.int(0) {
+                throw PluginError.failedPrecondition("posting \(req.postingID) has refund \(refund); refund the rest instead")
+            }
+            var customer: Account?
+            for entry in original.entries {
+                guard let account = try LedgerStore.loadAccount(db, entry.accountID), account.kind != .system else { continue }
+                try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "account \(account.id)")
+                if account.status == .closed { throw PluginError.failedPrecondition("account \(account.id) is closed") }
+                try Ledger.releaseExpiredHolds(db, account.id)
+                if customer == nil { customer = account }
+            }
+            let unit = original.entries.first?.unit ?? ""
+            let legs = original.entries.map { Ledger.Leg(account: $0.accountID, amount: 0 &- $0.amount) }
+            let posting = try Ledger.post(ctx, db, .reversal, unit: unit, legs: legs, reason: reason,
+                                          references: .init(reverses: original.id))
+            var result = PostingResult()
+            result.posting = posting
+            if let before = customer, let after = try LedgerStore.loadAccount(db, before.id) {
+                result.account = after
+                try Ledger.auditBalance(ctx, before: before, after: after, action: "reverse", posting: posting.id)
+                try LoyaltyEvents.publish(ctx, "loyalty.posting.reversed", account: after, posting: posting,
+                                          summary: "Posting \(original.id) reversed: \(reason)")
+            }
+            return result
+        }
+    }
+}

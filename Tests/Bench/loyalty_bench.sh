@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# The loyalty figures (issue 15), each run against a fresh crmd with
+# contacts and loyalty only:
+#   Tests/Bench/loyalty_bench.sh [BUILD_DIR] [SECONDS]   (default build, 10)
+#   1. ledger postings/s (EarnPoints on one account: two legs, the cached
+#      balance, an idempotency record, an audit entry and an event each),
+#      1 and 64 in flight, by Tests/Bench/loyalty_postings.py (one fresh
+#      key per call; crmctl bench would replay its 1,024 variants);
+#   2. gift-card redemptions/s (RedeemGiftCard by card id) at 64 in flight;
+#   3. balance reads at 64 in flight: GetAccount, and LookupGiftCard by
+#      code (the per-caller limit lifted for the run: code_lookups_per_second
+#      and code_lookup_burst), with crmctl bench;
+#   4. Reconcile over what the run wrote (it must come back clean).
+# The baseline is `make bench-storage` (the probe's Put through the same
+# crmd, and direct SQLite from C): run it in the same session.
+set -euo pipefail
+build="${1:-build}"
+seconds="${2:-10}"
+dir="$(mktemp -d)"
+pid=""
+trap '[ -n "$pid" ] && kill -TERM $pid 2>/dev/null; [ -n "$pid" ] && wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+mkdir -p "$dir/plugins"
+cp "$build"/plugins/contacts.* "$build"/plugins/loyalty.* "$dir/plugins/"
+CRM_PLUGIN_LOYALTY_CODE_LOOKUPS_PER_SECOND=10000000 CRM_PLUGIN_LOYALTY_CODE_LOOKUP_BURST=10000000 \
+  "$build/bin/crmd" --socket "$dir/crm.sock" --data-dir "$dir/data" --plugin-dir "$dir/plugins" \
+  --enable contacts,loyalty --log-level warning ${CRMD_FLAGS:-} &
+pid=$!
+for _ in $(seq 200); do [ -S "$dir/crm.sock" ] && break; sleep 0.05; done
+export CRM_SOCKET="$dir/crm.sock"
+ctl="$build/bin/crmctl"
+lo="/crm.loyalty.v1.Loyalty"
+here="$(cd "$(dirname "$0")" && pwd)"
+field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",]*\).*/\1/p" | head -1; }
+
+account=$("$ctl" call "$lo/CreateAccount" '{"kind":"ACCOUNT_KIND_POINTS","label":"bench"}' | field id)
+issued=$("$ctl" call "$lo/IssueGiftCards" '{"format":"GIFT_CARD_FORMAT_DIGITAL","currency":"EUR","initialAmount":"1000000000000000","idempotencyKey":"bench-card"}')
+card=$(echo "$issued" | field id)
+code=$(echo "$issued" | field code)
+echo "points account $account, gift card $card"
+
+echo "== ledger postings (EarnPoints, one account)"
+python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/EarnPoints" account_id "$account" 1 "$seconds"
+python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/EarnPoints" account_id "$account" 64 "$seconds"
+python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/EarnPoints" account_id "$account" 16 "$seconds" 4
+echo "== gift-card redemptions (RedeemGiftCard by card id)"
+python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/RedeemGiftCard" card_id "$card" 64 "$seconds"
+
+echo "== balance reads, 64 in flight"
+"$ctl" bench --method "$lo/GetAccount" --json "{\"id\":\"$account\"}" --in-flight 64 --duration "$seconds" | sed -n 3,4p
+"$ctl" bench --method "$lo/LookupGiftCard" --json "{\"code\":\"$code\"}" --in-flight 64 --duration "$seconds" | sed -n 3,4p
+"$ctl" bench --method "$lo/LookupGiftCard" --json "{\"code\":\"$code\"}" --connections 4 --in-flight 16 --duration "$seconds" | sed -n 3,4p
+
+echo "== reconciliation over the run"
+started=$(date +%s.%N)
+"$ctl" call "$lo/Reconcile" '{}' | tr -d '\n' | sed 's/  */ /g'; echo
+echo "Reconcile took $(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
+echo "crmd peak memory: $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"
