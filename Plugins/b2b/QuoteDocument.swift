@@ -84,15 +84,7 @@ enum QuoteDocument {
     static func render(_ record: QuoteStore.Record, _ revision: QuoteStore.Revision) throws -> Rendered {
         guard let template else { throw PluginError(.internal, "the quote template does not parse") }
         let html = template.render(values(record, revision))
-        return Rendered(html: html, hash: hex(SHA256.hash(Array(html.utf8))))
-    }
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
-        return String(decoding: out, as: UTF8.self)
+        return Rendered(html: html, hash: SHA256.hexDigest(Array(html.utf8)))
     }
 
     static func values(_ record: QuoteStore.Record, _ revision: QuoteStore.Revision) -> [String: Any] {

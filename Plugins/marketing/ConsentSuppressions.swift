@@ -23,7 +23,7 @@ enum ConsentSuppressions {
     }
 
     static func addressHash(_ channel: Channel, _ address: String) -> String {
-        SHA256.hash(Array(normalize(channel, address).utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hexDigest(Array(normalize(channel, address).utf8))
     }
 
     static func find(_ db: Database, _ channel: Channel, _ address: String) throws -> Suppression? {
