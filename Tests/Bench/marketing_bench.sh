@@ -13,6 +13,7 @@
 #      benchmarks; taken from Debian's postfix package if not installed):
 #      messages/s, crmd's memory during the send, and contacts GetPerson
 #      latency while it runs (crmctl bench);
+#   PARTS="reads delay send" (the default) chooses among 2 to 4;
 # and prints crmd's peak memory (VmHWM). CRMD_FLAGS go to crmd (e.g.
 # CRMD_FLAGS="--sql-timeout-ms 60000" to time a rebuild past the default
 # 5 s budget of a call's SQL, which otherwise ends it DEADLINE_EXCEEDED).
@@ -21,6 +22,9 @@ build="${1:-build}"
 contacts="${2:-1000000}"
 rate="${RATE:-1000}"
 send="${SEND:-100000}"
+# Which measurements after the segments: any of reads, delay, send.
+parts=" ${PARTS:-reads delay send} "
+has() { [[ "$parts" == *" $1 "* ]]; }
 (( send > contacts )) && send=$contacts
 here="$(cd "$(dirname "$0")" && pwd)"
 dir="$(mktemp -d)"
@@ -105,11 +109,14 @@ bench() { # <label> <method> <json> [extra flags]
   echo "== $label"
   "$ctl" bench --method "$mk/$method" --json "$json" --duration 5 "$@" | sed -n 3,4p
 }
+if has reads; then
 bench "CountRule: tag vip" CountRule "{\"rule\":$vip}"
 bench "CountRule: the combination" CountRule "{\"rule\":$combo}"
 bench "PreviewRule: tag vip, first page of 50" PreviewRule "{\"rule\":$vip,\"pageSize\":50}"
 bench "PreviewRule: the combination, first page of 50" PreviewRule "{\"rule\":$combo,\"pageSize\":50}"
+fi
 
+if has delay; then
 # Clearing replaces the person's tags: their other tag segments see them leave
 # too; --where keeps the bench-hot segment's events only. First at 100/s (the
 # delay of one change alone), then at RATE (default 1000/s, the target's load).
@@ -128,7 +135,9 @@ for run in "100 1:$half" "$rate $(( half + 1 )):$contacts"; do
 done
 echo "marketing lag after the writes: $(lag) events"
 peak
+fi
 
+has send || exit 0
 # ==== The send: a campaign to $send subscribed people =====================
 echo "== campaign send to $send recipients into smtp-sink (127.0.0.1:$smtp_port)"
 t=$(now)
@@ -140,7 +149,7 @@ until "$ctl" call "$mk/GetSegment" "{\"id\":\"$segment\"}" | grep -q SEGMENT_BUI
 echo "segment $segment: $("$ctl" call "$mk/GetSegment" "{\"id\":\"$segment\"}" | field memberCount) members"
 template=$("$ctl" call "$mk/CreateTemplate" '{"template":{"name":"Bench","subject":"News for {{person.first_name}}","htmlBody":"<p>Hello {{person.first_name}},</p><p>Our <a href=\"https://shop.example/new\">new collection</a> is here.</p><p><a href=\"{{unsubscribe_url}}\">Unsubscribe</a></p>","textBody":"Hello {{person.first_name}}, our new collection: https://shop.example/new  Unsubscribe: {{unsubscribe_url}}"}}' | field id)
 campaign=$("$ctl" call "$mk/CreateCampaign" "{\"campaign\":{\"name\":\"Bench send\",\"segmentId\":\"$segment\",\"templateId\":\"$template\"}}" | field id)
-sent() { "$ctl" call "$mk/GetDeliveryStatus" '{}' | python3 -c 'import json,sys; q={e["state"]: int(e["count"]) for e in json.load(sys.stdin).get("queue", [])}; print(q.get("DELIVERY_STATE_SENT", 0), sum(q.values()))'; }
+sent() { "$ctl" call "$mk/GetDeliveryStatus" '{}' | python3 -c 'import json,sys; q={e["state"]: int(e.get("count", 0)) for e in json.load(sys.stdin).get("queue", [])}; print(q.get("DELIVERY_STATE_SENT", 0), sum(q.values()))'; }
 rss_max=0
 t=$(now)
 "$ctl" call "$mk/ScheduleCampaign" "{\"id\":\"$campaign\"}" > /dev/null
