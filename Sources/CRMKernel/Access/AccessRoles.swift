@@ -15,8 +15,8 @@ struct AccessRole: Sendable {
 }
 
 /// The first-party roles, as data. Permission names are those the modules'
-/// .proto options declare (proto/crm/<module>/v1); roles for modules not
-/// written yet (marketing, service, loyalty) name theirs by prefix.
+/// .proto options declare (proto/crm/<module>/v1); a role may name a
+/// module's permissions by prefix (marketing, service).
 /// Pattern rules are in `PermissionPattern`.
 enum FirstPartyRoles {
     static let administrator = "administrator"
