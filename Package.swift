@@ -32,6 +32,7 @@ let package = Package(
         .library(name: "crm-plugin-contacts", type: .dynamic, targets: ["ContactsPlugin"]),
         .library(name: "crm-plugin-sales", type: .dynamic, targets: ["SalesPlugin"]),
         .library(name: "crm-plugin-marketing", type: .dynamic, targets: ["MarketingPlugin"]),
+        .library(name: "crm-plugin-service", type: .dynamic, targets: ["ServicePlugin"]),
         // Test fixture: a Swift plugin built on the plugin kit.
         .library(name: "crm-plugin-probe", type: .dynamic, targets: ["ProbePlugin"]),
     ],
@@ -65,6 +66,7 @@ let package = Package(
         contract("ContactsContract", ["CRMOptionsContract"]),
         contract("SalesContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("MarketingContract", ["ContactsContract", "CRMOptionsContract"]),
+        contract("ServiceContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("ProbeContract", ["CRMOptionsContract"]),      // the probe test fixture's
         contract("TableBookingContract", ["CRMOptionsContract"]), // the C example's
         // Every contract, re-exported, with every message type and descriptor
@@ -73,7 +75,7 @@ let package = Package(
             name: "CRMProto",
             dependencies: [
                 "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "ContactsContract",
-                "SalesContract", "MarketingContract", "ProbeContract", "TableBookingContract",
+                "SalesContract", "MarketingContract", "ServiceContract", "ProbeContract", "TableBookingContract",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -162,6 +164,13 @@ let package = Package(
             exclude: ["marketing.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
+        .target(
+            name: "ServicePlugin",
+            dependencies: ["CRMPluginKit", "ServiceContract", "ContactsContract"],
+            path: "Plugins/service",
+            exclude: ["service.plugin.json"],
+            linkerSettings: pluginLinkerSettings
+        ),
         .testTarget(
             name: "CRMWireTests",
             dependencies: ["CRMWire", "CRMProto"]
@@ -219,6 +228,17 @@ let package = Package(
             name: "MarketingTests",
             dependencies: ["MarketingTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
             exclude: ["Client", "Support"]
+        ),
+        // Service is built on contacts: its tests include the two together.
+        .target(
+            name: "ServiceTestClient",
+            dependencies: ["CRMClient", "CRMProto", "CRMTestSupport"],
+            path: "Tests/ServiceTests/Client"
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["ServiceTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
         ),
         // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(

@@ -158,6 +158,7 @@ contract CRMKernelContract kernel crm/kernel/v1/{health,reflection,plugins,event
 contract ContactsContract contacts crm/contacts/v1/contacts.proto
 contract SalesContract sales crm/sales/v1/sales.proto
 contract MarketingContract marketing crm/marketing/v1/marketing.proto
+contract ServiceContract service crm/service/v1/service.proto
 contract ProbeContract probe crm/testing/v1/probe.proto
 contract TableBookingContract tableBooking tablebooking/tablebooking.proto
 

@@ -5,6 +5,7 @@
 @_exported import ContactsContract
 @_exported import SalesContract
 @_exported import MarketingContract
+@_exported import ServiceContract
 @_exported import ProbeContract
 @_exported import TableBookingContract
 import SwiftProtobuf
@@ -17,6 +18,7 @@ public let knownMessageTypes: [any Message.Type] =
     contactsMessageTypes +
     salesMessageTypes +
     marketingMessageTypes +
+    serviceMessageTypes +
     probeMessageTypes +
     tableBookingMessageTypes
 
@@ -28,5 +30,6 @@ public let contractDescriptorSet: [UInt8] =
     contactsDescriptorFiles +
     salesDescriptorFiles +
     marketingDescriptorFiles +
+    serviceDescriptorFiles +
     probeDescriptorFiles +
     tableBookingDescriptorFiles
