@@ -16,7 +16,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing fuzz clean install-sdk
+        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-service fuzz clean install-sdk
 
 all: build
 
@@ -126,6 +126,11 @@ bench-contacts: build
 # delay (CONTACTS=100000 make bench-marketing for a quicker run).
 bench-marketing: build
 	Tests/Bench/marketing_bench.sh $(BUILD) $(or $(CONTACTS),1000000)
+
+# Tickets created at 64 in flight, then queue pages timed one at a time
+# (TICKETS=100000 make bench-service for a quicker run).
+bench-service: build
+	Tests/Bench/service_bench.sh $(BUILD) $(or $(TICKETS),1000000)
 
 $(BUILD)/bench/sqlite_direct_insert: Tests/Bench/sqlite_direct_insert.c
 	@mkdir -p $(dir $@)

@@ -41,10 +41,6 @@ enum FirstPartyRoles {
         role("service_manager", "All of service, every record; reads contacts.",
              [("service.*", .all), ("contacts.person.read", .all),
               ("contacts.organization.read", .all), ("contacts.timeline.read", .all), subscribe]),
-        // Requesters hold no socket: a customer portal acts for them, and its
-        // methods answer one requester's tickets and public messages only.
-        role("service_portal", "A customer portal's web edge: requesters' own tickets, public messages and replies.",
-             [("service.portal.*", .all), ("contacts.person.read", .all)]),
         role("cashier", "Loyalty at the till: earn, redeem, gift cards; reads people.",
              [("loyalty.*", .all), ("contacts.person.read", .all), subscribe]),
         role("read_only", "Reads everything, writes nothing.", [("*.read", .all), subscribe]),
