@@ -27,6 +27,9 @@ for _ in $(seq 200); do [ -S "$dir/crm.sock" ] && break; sleep 0.05; done
 export CRM_SOCKET="$dir/crm.sock"
 ctl="$build/bin/crmctl"
 sv="/crm.service.v1.Service"
+# contacts' timeline subscriber lag (it files every ticket event): the
+# queue timings wait for it, so they measure reads, not reads beside it.
+lag() { "$ctl" plugins | awk '/^contacts /{m=1; next} m && /events/{sub(/.*lag /, ""); sub(/,.*/, ""); print; exit}'; }
 peak() { echo "crmd peak memory: $(grep VmHWM /proc/$pid/status | awk '{print $2, $3}')"; }
 jfield() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
@@ -61,6 +64,10 @@ while (( made < tickets )); do
 done
 echo "created $made tickets in $secs s: $rate creates/s at 64 in flight; p99 per run (µs): $(printf '%s\n' "${p99s[@]}" | sort -n | tail -1) worst, $(printf '%s\n' "${p99s[@]}" | sort -n | head -1) best"
 peak
+
+t0=$(date +%s)
+until [ "$(lag)" = 0 ]; do sleep 1; done
+echo "contacts' timeline caught up $(( $(date +%s) - t0 )) s after the last create"
 
 echo "== queue pages (page_size 50), 1 connection x 1 in flight, 5 s each"
 bench() { # <label> <method> <json>

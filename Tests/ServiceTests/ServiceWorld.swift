@@ -35,7 +35,7 @@ struct ServiceWorld {
         // The portal's role, as docs/SERVICE.md tells an administrator to make it.
         _ = try await crmd.connect().call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
             $0.name = "service_portal"
-            $0.description = "A customer portal's web edge: requesters' own tickets and public messages."
+            $0.description_p = "A customer portal's web edge: requesters' own tickets and public messages."
             $0.permissions = [.with { $0.permission = "service.portal.*"; $0.scope = .all },
                               .with { $0.permission = "contacts.person.read"; $0.scope = .all }]
         }, as: Crm_Kernel_V1_Role.self)
