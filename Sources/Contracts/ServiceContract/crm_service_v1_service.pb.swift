@@ -45,7 +45,7 @@
 ///
 /// Requesters (the people tickets are for) are contacts people, not CRM
 /// users: they never hold a socket. A customer portal (a web edge acting as
-/// a CRM user with the service_portal role, service.portal.* at scope all)
+/// a CRM user whose role grants service.portal.* at scope all; docs/SERVICE.md)
 /// calls the Requester* methods for the person it authenticated. Those
 /// answer only that person's tickets and only their public messages, never
 /// internal notes, the assignee, the team, followers or custom fields.
