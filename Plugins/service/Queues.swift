@@ -61,11 +61,25 @@ enum Queues {
         if req.requesterID != 0 { filter.add("requester_id = ?", .integer(req.requesterID)) }
         if req.organizationID != 0 { filter.add("organization_id = ?", .integer(req.organizationID)) }
         TicketScope.apply(ctx.scope, to: &filter)
-        if let after = paging.after { filter.add("(urgency, id) > (?, ?)", try tokenInt(after[0]), try tokenInt(after[1])) }
-        // urgency is column 25, after the decoded ones.
-        let page = try fetchPage(try ctx.database, """
-            SELECT \(TicketStore.columns), urgency FROM service_tickets \(filter.clause) ORDER BY urgency, id LIMIT ?
-            """, filter.parameters, paging, decode: TicketStore.decode, key: { [$0[25], $0[0]] })
+        let select = "SELECT \(TicketStore.columns), urgency FROM service_tickets"
+        var sql = "\(select) \(filter.clause) ORDER BY urgency, id LIMIT ?"
+        var parameters = filter.parameters
+        if let after = paging.after {
+            // "After (u, i)" as two ranges merged in order: the rest of
+            // urgency u after id i, then the urgencies after u. SQLite seeks
+            // a row value (urgency, id) > (u, i) on urgency alone and walks
+            // the ids before i (page 200 read 10,000 entries); each half
+            // here is a seek on the full index prefix.
+            let (u, i) = (try tokenInt(after[0]), try tokenInt(after[1]))
+            var rest = filter, later = filter
+            rest.add("urgency = ? AND id > ?", u, i)
+            later.add("urgency > ?", u)
+            // ORDER BY names result columns: urgency is the 26th, id the 1st.
+            sql = "\(select) \(rest.clause) UNION ALL \(select) \(later.clause) ORDER BY 26, 1 LIMIT ?"
+            parameters = rest.parameters + later.parameters
+        }
+        // urgency is column 25 (0-based), after the decoded ones.
+        let page = try fetchPage(try ctx.database, sql, parameters, paging, decode: TicketStore.decode, key: { [$0[25], $0[0]] })
         var response = Crm_Service_V1_ListTicketsResponse()
         response.tickets = page.rows
         response.nextPageToken = page.nextToken

@@ -1,6 +1,7 @@
 import CRMClient
 import CRMProto
 import CRMTestSupport
+import CRMWire
 import Foundation
 import ServiceTestClient
 import Testing
@@ -107,5 +108,16 @@ import Testing
         #expect(listed.status == 0 && listed.stdout.contains("From the shell"), "\(listed.stderr)")
         let bad = try CrmctlRun.run(["call", "/crm.service.v1.Service/GetTicket", #"{"id":"-4"}"#], socket: world.crmd.socketPath)
         #expect(bad.status != 0 && bad.stderr.contains("id must be a positive id"))
+    }
+
+    @Test func serviceWithoutContactsIsRefusedAndSaysWhy() async throws {
+        let crmd = try CrmdProcess(plugins: ["service"])
+        let client = try crmd.connect()
+        let service = try #require(try await allPlugins(client).first { $0.name == "service" })
+        #expect(service.state == .failed)
+        #expect(service.reason.contains("contacts >=1.0.0 <2.0.0") && service.reason.contains("not installed"), "\(service.reason)")
+        await #expect(throws: RPCError(.unimplemented, "unknown method /crm.service.v1.Service/GetTicket")) {
+            _ = try await ServiceClient(connection: client).get(1)
+        }
     }
 }
