@@ -16,7 +16,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty fuzz clean install-sdk
+        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty bench-service fuzz clean install-sdk
 
 all: build
 
@@ -137,6 +137,11 @@ bench-b2b: build
 # with bench-storage run in the same session.
 bench-loyalty: build
 	Tests/Bench/loyalty_bench.sh $(BUILD) $(or $(BENCH_SECONDS),10)
+
+# Tickets created at 64 in flight, then queue pages timed one at a time
+# (TICKETS=100000 make bench-service for a quicker run).
+bench-service: build
+	Tests/Bench/service_bench.sh $(BUILD) $(or $(TICKETS),1000000)
 
 $(BUILD)/bench/sqlite_direct_insert: Tests/Bench/sqlite_direct_insert.c
 	@mkdir -p $(dir $@)

@@ -34,6 +34,7 @@ let package = Package(
         .library(name: "crm-plugin-marketing", type: .dynamic, targets: ["MarketingPlugin"]),
         .library(name: "crm-plugin-b2b", type: .dynamic, targets: ["B2BPlugin"]),
         .library(name: "crm-plugin-loyalty", type: .dynamic, targets: ["LoyaltyPlugin"]),
+        .library(name: "crm-plugin-service", type: .dynamic, targets: ["ServicePlugin"]),
         // Test fixture: a Swift plugin built on the plugin kit.
         .library(name: "crm-plugin-probe", type: .dynamic, targets: ["ProbePlugin"]),
     ],
@@ -69,6 +70,7 @@ let package = Package(
         contract("MarketingContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("B2BContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("LoyaltyContract", ["ContactsContract", "CRMOptionsContract"]),
+        contract("ServiceContract", ["ContactsContract", "CRMOptionsContract"]),
         contract("ProbeContract", ["CRMOptionsContract"]),      // the probe test fixture's
         contract("TableBookingContract", ["CRMOptionsContract"]), // the C example's
         // Every contract, re-exported, with every message type and descriptor
@@ -77,7 +79,7 @@ let package = Package(
             name: "CRMProto",
             dependencies: [
                 "CRMRPCContract", "CRMOptionsContract", "CRMKernelContract", "ContactsContract",
-                "SalesContract", "MarketingContract", "B2BContract", "LoyaltyContract", "ProbeContract", "TableBookingContract",
+                "SalesContract", "MarketingContract", "B2BContract", "LoyaltyContract", "ServiceContract", "ProbeContract", "TableBookingContract",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -183,6 +185,13 @@ let package = Package(
             exclude: ["loyalty.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
+        .target(
+            name: "ServicePlugin",
+            dependencies: ["CRMPluginKit", "ServiceContract", "ContactsContract"],
+            path: "Plugins/service",
+            exclude: ["service.plugin.json"],
+            linkerSettings: pluginLinkerSettings
+        ),
         .testTarget(
             name: "CRMWireTests",
             dependencies: ["CRMWire", "CRMProto"]
@@ -263,6 +272,17 @@ let package = Package(
         .testTarget(
             name: "LoyaltyTests",
             dependencies: ["LoyaltyTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
+            exclude: ["Client"]
+        ),
+        // Service is built on contacts: its tests include the two together.
+        .target(
+            name: "ServiceTestClient",
+            dependencies: ["CRMClient", "CRMProto", "CRMTestSupport"],
+            path: "Tests/ServiceTests/Client"
+        ),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["ServiceTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
             exclude: ["Client"]
         ),
         // The kernel's and the tools' tests, against real crmd and crmctl.

@@ -7,6 +7,7 @@
 @_exported import MarketingContract
 @_exported import B2BContract
 @_exported import LoyaltyContract
+@_exported import ServiceContract
 @_exported import ProbeContract
 @_exported import TableBookingContract
 import SwiftProtobuf
@@ -21,6 +22,7 @@ public let knownMessageTypes: [any Message.Type] =
     marketingMessageTypes +
     b2bMessageTypes +
     loyaltyMessageTypes +
+    serviceMessageTypes +
     probeMessageTypes +
     tableBookingMessageTypes
 
@@ -34,5 +36,6 @@ public let contractDescriptorSet: [UInt8] =
     marketingDescriptorFiles +
     b2bDescriptorFiles +
     loyaltyDescriptorFiles +
+    serviceDescriptorFiles +
     probeDescriptorFiles +
     tableBookingDescriptorFiles

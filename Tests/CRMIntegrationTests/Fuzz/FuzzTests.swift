@@ -22,7 +22,7 @@ import Testing
     static let excluded: Set<String> = ["/crm.kernel.v1.Storage/Backup"]
 
     @Test func everyMethodSurvivesRandomAndMutatedRequests() async throws {
-        let crmd = try CrmdProcess(plugins: ["contacts", "sales", "marketing", "b2b", "loyalty", "probe", "tablebooking"])
+        let crmd = try CrmdProcess(plugins: ["contacts", "sales", "marketing", "service", "b2b", "loyalty", "probe", "tablebooking"])
         let methods = try await Self.methods(crmd)
         #expect(methods.count > 60, "reflection listed only \(methods.count) methods")
         var random = FuzzRandom(seed: Self.seed)

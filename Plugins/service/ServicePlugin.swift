@@ -1,0 +1,45 @@
+import CRMPluginABI
+import CRMPluginKit
+import ContactsContract
+import ServiceContract
+
+typealias Ticket = Crm_Service_V1_Ticket
+typealias TicketMessage = Crm_Service_V1_TicketMessage
+typealias TicketStatus = Crm_Service_V1_TicketStatus
+typealias About = Crm_Contacts_V1_About
+typealias Person = Crm_Contacts_V1_Person
+typealias Organization = Crm_Contacts_V1_Organization
+
+/// The customer service module, part 1: tickets and their conversation,
+/// merges and links, custom fields, team queues and the requester portal.
+/// SLA clocks, routing, macros, the knowledge base, surveys and email to
+/// ticket are later parts (docs/SERVICE.md "What comes next").
+enum Service {
+    static let service = "/crm.service.v1.Service/"
+    static let idempotency = IdempotencyKeys(table: "service_idempotency")
+
+    static let definition: PluginDefinition = {
+        let def = PluginDefinition(name: "service", version: "1.0.0",
+                                   summary: "Tickets, replies and notes, merges and links, team queues, a requester portal")
+        def.descriptorSet = serviceDescriptorSet
+        def.dependsOn("contacts", ">=1.0.0 <2.0.0")
+        ServiceSchema.register(on: def)
+        TicketMethods.register(on: def)
+        TicketWorkflow.register(on: def)
+        TicketMessages.register(on: def)
+        TicketMerge.register(on: def)
+        TicketLinks.register(on: def)
+        Queues.register(on: def)
+        CustomFields.register(on: def)
+        Teams.register(on: def)
+        RequesterMethods.register(on: def)
+        ServiceGdpr.register(on: def)
+        ContactEvents.register(on: def)
+        return def
+    }()
+}
+
+@_cdecl("crm_plugin_entry")
+public func crmPluginEntry(_ abi: UInt32, _ host: UnsafePointer<crm_host_api>?) -> UnsafePointer<crm_plugin_def>? {
+    Service.definition.export(hostABI: abi, host: host)
+}
