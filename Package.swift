@@ -137,6 +137,11 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // The plugins' in-process calls to contacts, each plugin linking its own copy.
+        .target(
+            name: "ContactsLinkKit",
+            dependencies: ["CRMPluginKit", "ContactsContract", .product(name: "SwiftProtobuf", package: "swift-protobuf")]
+        ),
         .target(
             name: "ProbePlugin",
             dependencies: ["CRMPluginKit", "ProbeContract"],
@@ -153,14 +158,14 @@ let package = Package(
         ),
         .target(
             name: "SalesPlugin",
-            dependencies: ["CRMPluginKit", "SalesContract", "ContactsContract"],
+            dependencies: ["ContactsLinkKit", "CRMPluginKit", "SalesContract", "ContactsContract"],
             path: "Plugins/sales",
             exclude: ["sales.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
         .target(
             name: "MarketingPlugin",
-            dependencies: [
+            dependencies: ["ContactsLinkKit", 
                 "CRMPluginKit", "MarketingContract", "ContactsContract", "SalesContract", "CCurl",
                 .product(name: "Mustache", package: "swift-mustache"),
             ],
@@ -180,14 +185,14 @@ let package = Package(
         ),
         .target(
             name: "LoyaltyPlugin",
-            dependencies: ["CRMPluginKit", "LoyaltyContract", "ContactsContract"],
+            dependencies: ["ContactsLinkKit", "CRMPluginKit", "LoyaltyContract", "ContactsContract"],
             path: "Plugins/loyalty",
             exclude: ["loyalty.plugin.json"],
             linkerSettings: pluginLinkerSettings
         ),
         .target(
             name: "ServicePlugin",
-            dependencies: ["CRMPluginKit", "ServiceContract", "ContactsContract"],
+            dependencies: ["ContactsLinkKit", "CRMPluginKit", "ServiceContract", "ContactsContract"],
             path: "Plugins/service",
             exclude: ["service.plugin.json"],
             linkerSettings: pluginLinkerSettings

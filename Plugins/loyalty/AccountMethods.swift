@@ -1,5 +1,6 @@
 import CRMPluginKit
 import LoyaltyContract
+import ContactsLinkKit
 
 /// Customer accounts and reading the ledger: open an account, get one,
 /// list them, list an account's entries, get a posting.
@@ -34,7 +35,7 @@ enum AccountMethods {
 
     private static func insert(_ ctx: CallContext, _ db: Database, _ req: Crm_Loyalty_V1_CreateAccountRequest,
                                _ unit: String, _ label: String) throws -> Account {
-        if req.personID != 0, try ContactsLink.person(ctx, req.personID) == nil {
+        if req.personID != 0, try ContactsLink.livePerson(ctx, req.personID) == nil {
             throw PluginError.notFound("no person \(req.personID) (person_id)")
         }
         if req.organizationID != 0, try ContactsLink.organization(ctx, req.organizationID) == nil {

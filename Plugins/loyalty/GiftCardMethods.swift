@@ -1,5 +1,6 @@
 import CRMPluginKit
 import LoyaltyContract
+import ContactsLinkKit
 
 /// Issue, activate, load, redeem, refund, void and expire gift cards, each
 /// a posting on the ledger against the system accounts of the card's
@@ -46,7 +47,7 @@ enum GiftCardMethods {
             expires = now + days * 86_400_000_000
         }
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey, sealed: true) { db in
-            if req.personID != 0, try ContactsLink.person(ctx, req.personID) == nil {
+            if req.personID != 0, try ContactsLink.livePerson(ctx, req.personID) == nil {
                 throw PluginError.notFound("no person \(req.personID) (person_id)")
             }
             let owner = try ctx.scope.owner(for: req.owner.trimmedSpaces, "gift card")

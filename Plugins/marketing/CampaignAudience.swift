@@ -1,6 +1,7 @@
 import CRMPluginKit
 import ContactsContract
 import MarketingContract
+import ContactsLinkKit
 
 /// The people of one queueing batch, read in two queries from the module's
 /// projection of contacts (marketing_people and its custom fields, kept

@@ -1,6 +1,7 @@
 import CRMPluginKit
 import ContactsContract
 import MarketingContract
+import ContactsLinkKit
 
 /// The consent rpcs: double opt-in (request, confirm), unsubscribe, a
 /// status recorded from elsewhere, and the reads.

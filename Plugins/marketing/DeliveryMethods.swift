@@ -1,5 +1,6 @@
 import CRMPluginKit
 import MarketingContract
+import ContactsLinkKit
 
 /// The delivery rpcs: reads of the outbox, an operator's retry, the status,
 /// and a test send.

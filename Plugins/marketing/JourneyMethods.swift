@@ -1,5 +1,6 @@
 import CRMPluginKit
 import MarketingContract
+import ContactsLinkKit
 
 /// Create, read, update, list journeys, move them through their states,
 /// and enroll a person by hand.

@@ -1,6 +1,7 @@
 import CRMPluginKit
 import ContactsContract
 import MarketingContract
+import ContactsLinkKit
 
 /// What each kind of step does for one person. Returns nil when the person
 /// stays at the step (a wait not yet over: the enrollment is held until due).

@@ -6,6 +6,7 @@ import MarketingContract
 
 typealias About = Crm_Contacts_V1_About
 typealias Person = Crm_Contacts_V1_Person
+typealias Organization = Crm_Contacts_V1_Organization
 
 /// The marketing module: consent and double opt-in, segments and static
 /// lists kept up to date from contacts' events, email templates, and SMTP

@@ -1,6 +1,7 @@
 import CRMPluginKit
 import ContactsContract
 import MarketingContract
+import ContactsLinkKit
 
 /// Static list membership, member pages, counts and previews of unsaved
 /// rules, and SyncPeople (filling the projection from contacts).

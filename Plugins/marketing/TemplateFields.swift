@@ -1,6 +1,7 @@
 import CRMPluginKit
 import ContactsContract
 import MarketingContract
+import ContactsLinkKit
 
 /// The merge-field vocabulary: a fixed list, plus person.custom.<key> and
 /// organization.custom.<key> for the custom fields contacts defines.

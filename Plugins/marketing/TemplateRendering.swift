@@ -3,6 +3,7 @@ import ContactsContract
 import Foundation
 import MarketingContract
 import Mustache
+import ContactsLinkKit
 
 /// One template rendered for one person.
 struct RenderedEmail: Sendable, Equatable {

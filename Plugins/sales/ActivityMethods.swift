@@ -1,5 +1,6 @@
 import CRMPluginKit
 import SalesContract
+import ContactsLinkKit
 
 /// Calls, meetings, emails and tasks about leads, people and opportunities,
 /// and each owner's overdue follow-ups.

@@ -1,5 +1,6 @@
 import CRMPluginKit
 import SalesContract
+import ContactsLinkKit
 
 /// ConvertLead: in the call's one transaction, an organization (if the lead
 /// names a company) and a person in contacts, an opportunity in the

@@ -1,5 +1,6 @@
 import CRMPluginKit
 import SalesContract
+import ContactsLinkKit
 
 /// Create, read, update and list opportunities. Stage moves and outcomes
 /// are in OpportunityStages.

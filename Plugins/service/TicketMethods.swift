@@ -1,5 +1,6 @@
 import CRMPluginKit
 import ServiceContract
+import ContactsLinkKit
 
 /// Create, read and update tickets.
 enum TicketMethods {
