@@ -124,7 +124,7 @@ enum ApprovalRules {
                 for (l, line) in section.lines.enumerated() where line.amountMinor > 0 && line.discountMinor > 0 {
                     // discount / amount > threshold, compared exactly.
                     if Int128(line.discountMinor) * 10_000 > Int128(rule.thresholdBp) * Int128(line.amountMinor) {
-                        let share = Int64(Int128(line.discountMinor) * 10_000 / Int128(line.amountMinor))
+                        let share = Int64(clamping: Int128(line.discountMinor) * 10_000 / Int128(line.amountMinor))
                         return "line \(s + 1).\(l + 1) discount \(Format.percent(share)) above \(Format.percent(Int64(rule.thresholdBp)))"
                     }
                 }
