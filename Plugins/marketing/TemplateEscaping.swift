@@ -1,3 +1,4 @@
+import CRMPluginKit
 import Mustache
 
 /// HTML escaping for merged values, by Unicode scalar. The engine's own
@@ -15,23 +16,7 @@ struct TemplateEscaping: MustacheContentType {
 
     func escapeText(_ text: String) -> String { Self.html(text) }
 
-    static func html(_ text: String) -> String {
-        let utf8 = text.utf8
-        guard utf8.contains(where: { $0 == 0x3C || $0 == 0x3E || $0 == 0x26 || $0 == 0x22 || $0 == 0x27 }) else { return text }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count + 16)
-        for byte in utf8 {
-            switch byte {
-            case 0x3C: out += Array("&lt;".utf8)
-            case 0x3E: out += Array("&gt;".utf8)
-            case 0x26: out += Array("&amp;".utf8)
-            case 0x22: out += Array("&quot;".utf8)
-            case 0x27: out += Array("&#39;".utf8)
-            default: out.append(byte)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func html(_ text: String) -> String { HTMLText.escape(text) }
 
     /// The longest an escaped value can be, per byte of it.
     static let maxGrowth = 6
