@@ -16,6 +16,10 @@ struct BenchCommand: AsyncParsableCommand {
         With --random MIN:MAX, every "$RANDOM" in --json becomes a random
         integer in that range, in 1,024 requests sent in turn:
           crmctl bench --method /crm.contacts.v1.Contacts/GetPerson --json '{"id":"$RANDOM"}' --random 1:1000000
+        With --unique-field NAME, the string field NAME of every request gets
+        a value no other call of the run has (an idempotency key, say), so a
+        retryable write is measured as a write and not as a replay:
+          crmctl bench --method /crm.loyalty.v1.Loyalty/EarnPoints --json '{"accountId":"1","points":"1"}' --unique-field idempotency_key
         """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -31,6 +35,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "MIN:MAX for the \"$RANDOM\" placeholders in --json.")
     var random: String?
+
+    @Option(name: .long, help: "A string field of the request given a new value on every call (e.g. idempotency_key).")
+    var uniqueField: String?
 
     @Option(name: .long, help: "Connections, each with its own thread.")
     var connections = 1
@@ -63,14 +70,23 @@ struct BenchCommand: AsyncParsableCommand {
         try await runCalls {
             let payloads = try await requestVariants()
             let config = BenchRunner.Config(
-                socketPath: connection.path, method: method, payloads: payloads, connections: connections,
-                inFlight: inFlight, warmupSeconds: warmup, durationSeconds: duration)
+                socketPath: connection.path, method: method, payloads: payloads, uniqueField: try await uniqueFieldNumber(),
+                connections: connections, inFlight: inFlight, warmupSeconds: warmup, durationSeconds: duration)
             let report = try BenchRunner(config).run()
             print(format == "json" ? report.json() : report.human(config))
         }
     }
 
     private var randomRange: ClosedRange<Int64>? { BenchRequests.randomRange(random) }
+
+    private func uniqueFieldNumber() async throws -> Int? {
+        guard let uniqueField else { return nil }
+        let type = try await BenchRequests.requestType(try connection.connect(), method: method)
+        guard let number = BenchRequests.stringFieldNumber(uniqueField, of: type) else {
+            throw RPCError(.invalidArgument, "--unique-field \(uniqueField) is not a string field of \(type.protoMessageName)")
+        }
+        return number
+    }
 
     private func requestVariants() async throws -> [[UInt8]] {
         if let base64 {

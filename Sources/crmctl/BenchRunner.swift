@@ -6,13 +6,16 @@ import NIOCore
 
 /// The load generator. Call ids are slots 1...inFlight, reused: an id only
 /// has to be unique among the calls in flight, so every request frame is
-/// encoded once up front and the hot loop only copies bytes.
+/// encoded once up front and the hot loop only copies bytes (with
+/// --unique-field each frame is encoded per call instead).
 struct BenchRunner {
     struct Config {
         var socketPath: String
         var method: String
         /// Requests sent in turn; several vary the keys a workload touches.
         var payloads: [[UInt8]]
+        /// A string field appended to every request with a value unique in the run.
+        var uniqueField: Int? = nil
         var connections: Int
         var inFlight: Int
         var warmupSeconds: Double
@@ -39,7 +42,7 @@ struct BenchRunner {
         let group = DispatchGroup()
         for i in 0..<config.connections {
             let thread = Thread { [config] in
-                slots.store(i, Self.worker(config, measureFrom: measureFrom, stopAt: stopAt))
+                slots.store(i, Self.worker(config, lane: i, measureFrom: measureFrom, stopAt: stopAt))
                 group.leave()
             }
             group.enter()
@@ -55,7 +58,7 @@ struct BenchRunner {
                            seconds: config.durationSeconds, sortedLatenciesMicros: latencies)
     }
 
-    private static func worker(_ config: Config, measureFrom: UInt64, stopAt: UInt64) -> WorkerResult {
+    private static func worker(_ config: Config, lane: Int, measureFrom: UInt64, stopAt: UInt64) -> WorkerResult {
         var result = WorkerResult()
         result.latenciesMicros.reserveCapacity(1 << 20)
         let socket: RawSocket
@@ -76,9 +79,19 @@ struct BenchRunner {
             }
         }
         var sent = 0
+        // Unique across runs too: a key a retry could match is a replay.
+        let uniquePrefix = "bench-\(getpid())-\(measureFrom)-\(lane)-"
         func frame(_ slot: Int) -> [UInt8] {
             sent &+= 1
-            return frames[(slot - 1) * variants + sent % variants]
+            guard let field = config.uniqueField else { return frames[(slot - 1) * variants + sent % variants] }
+            var header = Crm_Rpc_V1_FrameHeader()
+            header.callID = UInt64(slot)
+            header.kind = .request
+            header.method = config.method
+            var buffer = ByteBuffer()
+            let payload = config.payloads[sent % variants] + BenchRequests.stringField(field, uniquePrefix + String(sent))
+            FrameEncoder.write(header, payloadBytes: payload, into: &buffer)
+            return Array(buffer.readableBytesView)
         }
         var sentAt = [UInt64](repeating: 0, count: config.inFlight + 1)
         var outgoing: [UInt8] = []

@@ -88,4 +88,31 @@ import Testing
         #expect((object["calls"] as? Int ?? 0) > 0)
         #expect(object["errors"] as? Int == 0)
     }
+
+    /// probe_items.key is UNIQUE: with one key every call after the first is
+    /// refused, so no errors means each call carried a key of its own.
+    @Test func benchUniqueFieldGivesEveryCallItsOwnValue() throws {
+        let crmd = try CrmdProcess(plugins: ["probe"])
+        let args = ["bench", "--method", "/crm.testing.v1.Probe/Put", "--json", #"{"key":"fixed","value":"v"}"#,
+                    "--in-flight", "4", "--duration", "0.5", "--warmup", "0.1", "--format", "json"]
+        func figures(_ run: CrmctlRun) throws -> (calls: Int, errors: Int) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+            return (object["calls"] as? Int ?? -1, object["errors"] as? Int ?? -1)
+        }
+        let replayed = try figures(try crmctl(args, socket: crmd.socketPath))
+        #expect(replayed.calls > 1 && replayed.errors == replayed.calls, "the fixed key was inserted before the run")
+        let unique = try figures(try crmctl(args + ["--unique-field", "key"], socket: crmd.socketPath))
+        #expect(unique.calls > 1)
+        #expect(unique.errors == 0)
+    }
+
+    @Test func benchUniqueFieldMustNameAStringField() throws {
+        let crmd = try CrmdProcess(plugins: ["probe"])
+        for field in ["publish", "nosuch", "key\"", "value.x"] {
+            let run = try crmctl(["bench", "--method", "/crm.testing.v1.Probe/Put", "--unique-field", field, "--duration", "0.2"],
+                                 socket: crmd.socketPath)
+            #expect(run.status == 3, "\(field)")
+            #expect(run.stderr.contains("--unique-field \(field) is not a string field of crm.testing.v1.PutRequest"), "\(run.stderr)")
+        }
+    }
 }
