@@ -4,8 +4,8 @@
 #   Tests/Bench/loyalty_bench.sh [BUILD_DIR] [SECONDS]   (default build, 10)
 #   1. ledger postings/s (EarnPoints on one account: two legs, the cached
 #      balance, an idempotency record, an audit entry and an event each),
-#      1 and 64 in flight, by Tests/Bench/loyalty_postings.py (one fresh
-#      key per call; crmctl bench would replay its 1,024 variants);
+#      1 and 64 in flight, by crmctl bench --unique-field idempotency_key
+#      (one fresh key per call, so no call is a replay);
 #   2. gift-card redemptions/s (RedeemGiftCard by card id) at 64 in flight;
 #   3. balance reads at 64 in flight: GetAccount, and LookupGiftCard by
 #      code (the per-caller limit lifted for the run: code_lookups_per_second
@@ -29,7 +29,6 @@ for _ in $(seq 200); do [ -S "$dir/crm.sock" ] && break; sleep 0.05; done
 export CRM_SOCKET="$dir/crm.sock"
 ctl="$build/bin/crmctl"
 lo="/crm.loyalty.v1.Loyalty"
-here="$(cd "$(dirname "$0")" && pwd)"
 field() { sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",]*\).*/\1/p" | head -1; }
 
 account=$("$ctl" call "$lo/CreateAccount" '{"kind":"ACCOUNT_KIND_POINTS","label":"bench"}' | field id)
@@ -39,11 +38,16 @@ code=$(echo "$issued" | field code)
 echo "points account $account, gift card $card"
 
 echo "== ledger postings (EarnPoints, one account)"
-python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/EarnPoints" account_id "$account" 1 "$seconds"
-python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/EarnPoints" account_id "$account" 64 "$seconds"
-python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/EarnPoints" account_id "$account" 16 "$seconds" 4
+postings() { # METHOD JSON CONNECTIONS IN_FLIGHT
+  echo "$1, $3 x $4 in flight:"
+  "$ctl" bench --method "$lo/$1" --json "$2" --unique-field idempotency_key \
+    --connections "$3" --in-flight "$4" --duration "$seconds" | sed -n 2,4p
+}
+postings EarnPoints "{\"accountId\":\"$account\",\"points\":\"1\"}" 1 1
+postings EarnPoints "{\"accountId\":\"$account\",\"points\":\"1\"}" 1 64
+postings EarnPoints "{\"accountId\":\"$account\",\"points\":\"1\"}" 4 16
 echo "== gift-card redemptions (RedeemGiftCard by card id)"
-python3 "$here/loyalty_postings.py" "$dir/crm.sock" "$lo/RedeemGiftCard" card_id "$card" 64 "$seconds"
+postings RedeemGiftCard "{\"cardId\":\"$card\",\"amount\":\"1\"}" 1 64
 
 echo "== balance reads, 64 in flight"
 "$ctl" bench --method "$lo/GetAccount" --json "{\"id\":\"$account\"}" --in-flight 64 --duration "$seconds" | sed -n 3,4p
