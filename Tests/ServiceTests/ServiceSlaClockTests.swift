@@ -190,7 +190,7 @@ import Testing
         #expect(try await policy(of: u) == urgent.id)
         #expect(try await policy(of: v) == vip.id)
         #expect(try await policy(of: n) == catchAll.id)
-        #expect(try await policy(of: i) == incident.id, "position 10 like Urgent, but made earlier: (position, id)")
+        #expect(try await policy(of: i) == urgent.id, "position 10 like Acme incidents, and made earlier: (position, id)")
         // A ticket that starts to match another policy takes its targets, from the same start.
         var change = n
         change.priority = .high
@@ -224,7 +224,7 @@ import Testing
             }
         }
         await refused("policy.name is required", name: "")
-        await refused("policy.calendar_id must be a positive id", calendar: 0)
+        await refused("policy.calendar_id is required", calendar: 0)
         await refused("policy.calendar_id: calendar 77 does not exist", code: .notFound, calendar: 77)
         await refused("policy.position is -1", position: -1)
         await refused("policy.first_response_minutes is 525601", first: 525_601)
@@ -290,12 +290,12 @@ import Testing
     @Test func ticketSlaReadsAndTheTimerMethodsCheckTheirCallers() async throws {
         let world = try await ServiceWorld.start()
         let ada = try await world.person("Ada", "Lovelace")
-        let t = try await world.admin.create("Scope", requester: ada, assignee: "ana", team: "billing")
+        let t = try await world.admin.create("Scope", requester: ada, assignee: "ben", team: "billing")
         let none = try await world.ana.sla(t.id)
         #expect(none.policyID == 0 && none.clocks.count == 2 && none.clocks.allSatisfy { $0.dueUnixUs == 0 }, "clocks run without a policy, with no target")
         await expectRPCError(.notFound, mentioning: "ticket_id: ticket \(t.id) does not exist") { try await world.cy.sla(t.id) }
         await expectRPCError(.notFound, mentioning: "ticket_id: ticket 9999 does not exist") { try await world.ana.sla(9999) }
-        await expectRPCError(.invalidArgument, mentioning: "ticket_id must be a positive id") { try await world.ana.sla(0) }
+        await expectRPCError(.invalidArgument, mentioning: "ticket_id is required") { try await world.ana.sla(0) }
         await expectRPCError(.notFound, mentioning: "ticket_id: ticket \(t.id) does not exist") { try await world.cy.slaHistory(t.id) }
         await expectRPCError(.invalidArgument, mentioning: "page_token is not a token this list returned") {
             try await world.ana.slaHistory(t.id, token: "W3sidCI6IngifV0")

@@ -26,13 +26,15 @@ import Testing
         let cal = try await world.mia.alwaysOpen()
         let policy = try await world.mia.createPolicy("Fast", calendar: cal.id, first: 1)
         let received = Received()
+        // The stream's connection is kept for the whole test (a dropped one closes the stream).
+        let events = try world.crmd.connect()
         let listener = Task {
             let request = Crm_Kernel_V1_SubscribeRequest.with { $0.topicPatterns = ["service.sla.*"] }
-            for try await e in try world.crmd.connect().stream("/crm.kernel.v1.Events/Subscribe", request, as: Crm_Kernel_V1_Event.self) {
+            for try await e in try events.stream("/crm.kernel.v1.Events/Subscribe", request, as: Crm_Kernel_V1_Event.self) {
                 await received.add(e.topic, try Crm_Service_V1_SlaEvent(serializedBytes: e.payload))
             }
         }
-        defer { listener.cancel() }
+        defer { listener.cancel(); _ = events }
         let ada = try await world.person("Ada", "Lovelace")
         let started = Int64(Date().timeIntervalSince1970 * 1_000_000)
         let late = try await world.admin.create("Nobody answers", requester: ada, assignee: "ana", team: "billing")
