@@ -50,7 +50,7 @@ enum ContactEvents {
             if column == "requester_id" { after.requesterID = survivor } else { after.organizationID = survivor }
             after.version += 1
             after.updatedUnixUs = now
-            try store.save(after, old: before)
+            try store.save(&after, old: before)
             try ServiceAudit.ticket(ctx, "reassign_person", old: before, new: after)
         }
         guard column == "requester_id" else { return }
@@ -87,7 +87,7 @@ enum ContactEvents {
             after.customFields = [:]
             after.version += 1
             after.updatedUnixUs = now
-            try store.save(after, old: before)
+            try store.save(&after, old: before)
             try ServiceAudit.ticket(ctx, "erase", old: before, new: after)
             try ctx.redact(entity: "service.ticket", recordID: String(before.id))
         }

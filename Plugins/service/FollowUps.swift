@@ -17,7 +17,7 @@ enum FollowUps {
             TicketWorkflow.move(&closed, to: .closed, now: now)
             closed.version += 1
             closed.updatedUnixUs = now
-            try store.save(closed, old: old)
+            try store.save(&closed, old: old)
             try ServiceAudit.ticket(ctx, "status", old: old, new: closed)
             try ServiceEvents.publish(ctx, "status_changed", closed, summary: "is closed (its reopen window passed)") {
                 $0.previousStatus = old.status

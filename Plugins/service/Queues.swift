@@ -16,8 +16,10 @@ import ServiceContract
 /// | status | service_tickets_by_status (status, urgency, id, assignee, team) |
 ///
 /// The trailing assignee and team columns let the scope condition be
-/// decided from the index entry. The SLA part adds SLA_DUE, served by
-/// (team, bucket, sla_due_us, id) and its siblings.
+/// decided from the index entry. QUEUE_ORDER_SLA_DUE reads the sibling
+/// indexes with sla_rank (the due time; none last) in place of urgency:
+/// service_tickets_sla_team (team, bucket, sla_rank, id, assignee) and so
+/// on; a priority or status filter is then checked on the rows read.
 enum Queues {
     typealias View = Crm_Service_V1_QueueView
 
@@ -30,7 +32,7 @@ enum Queues {
         try Check.known(req.view.rawValue, 1...4, "view", optional: true)
         try Check.known(req.status.rawValue, 1...6, "status", optional: true)
         try Check.known(req.priority.rawValue, 1...4, "priority", optional: true)
-        try Check.known(req.order.rawValue, 1...1, "order", optional: true)
+        try Check.known(req.order.rawValue, 1...2, "order", optional: true)
         try Validate.optionalID(req.requesterID, "requester_id")
         try Validate.optionalID(req.organizationID, "organization_id")
         try Check.name(req.team, "team")
@@ -54,6 +56,8 @@ enum Queues {
                 throw PluginError.invalidArgument("status \(ServiceEvents.protoName(req.status)) is not in view QUEUE_VIEW_\("\(view)".uppercased())")
             }
             filter.add("status = ?", .integer(Int64(req.status.rawValue)))
+            // The SLA indexes lead with the bucket, not the status.
+            if req.order == .slaDue { filter.add("bucket = ?", .integer(bucket)) }
         } else if view != .any {
             filter.add("bucket = ?", .integer(Int64(view.rawValue)))
         }
@@ -61,8 +65,10 @@ enum Queues {
         if req.requesterID != 0 { filter.add("requester_id = ?", .integer(req.requesterID)) }
         if req.organizationID != 0 { filter.add("organization_id = ?", .integer(req.organizationID)) }
         TicketScope.apply(ctx.scope, to: &filter)
-        let select = "SELECT \(TicketStore.columns), urgency FROM service_tickets"
-        var sql = "\(select) \(filter.clause) ORDER BY urgency, id LIMIT ?"
+        // The order key: urgency (priority, then age) or sla_rank (due time).
+        let key = req.order == .slaDue ? "sla_rank" : "urgency"
+        let select = "SELECT \(TicketStore.columns), \(key) FROM service_tickets"
+        var sql = "\(select) \(filter.clause) ORDER BY \(key), id LIMIT ?"
         var parameters = filter.parameters
         if let after = paging.after {
             // "After (u, i)" as two ranges merged in order: the rest of
@@ -72,9 +78,9 @@ enum Queues {
             // here is a seek on the full index prefix.
             let (u, i) = (try tokenInt(after[0]), try tokenInt(after[1]))
             var rest = filter, later = filter
-            rest.add("urgency = ? AND id > ?", u, i)
-            later.add("urgency > ?", u)
-            // ORDER BY names result columns: urgency is the 26th, id the 1st.
+            rest.add("\(key) = ? AND id > ?", u, i)
+            later.add("\(key) > ?", u)
+            // ORDER BY names result columns: the key is the 26th, id the 1st.
             sql = "\(select) \(rest.clause) UNION ALL \(select) \(later.clause) ORDER BY 26, 1 LIMIT ?"
             parameters = rest.parameters + later.parameters
         }

@@ -18,4 +18,20 @@ enum ServiceConfig {
         }
         return seconds * 1_000_000
     }
+
+    static let defaultSlaWarningLeadSeconds: Int64 = 900
+
+    /// How long before an SLA due time service.sla.warning is published
+    /// (`sla_warning_lead_seconds`, 0 for no warnings, at most 7 days;
+    /// default 900). A value that does not parse keeps the default.
+    static func slaWarningLeadMicros(_ host: Host) -> Int64 {
+        guard let raw = host.config("sla_warning_lead_seconds")?.trimmedSpaces, !raw.isEmpty else {
+            return defaultSlaWarningLeadSeconds * 1_000_000
+        }
+        guard let seconds = Int64(raw), seconds >= 0, seconds <= 7 * 86_400 else {
+            host.log(.warning, "sla_warning_lead_seconds \"\(raw.prefix(40))\" is not 0 to 604800; using 900")
+            return defaultSlaWarningLeadSeconds * 1_000_000
+        }
+        return seconds * 1_000_000
+    }
 }

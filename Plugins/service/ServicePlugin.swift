@@ -10,17 +10,18 @@ typealias About = Crm_Contacts_V1_About
 typealias Person = Crm_Contacts_V1_Person
 typealias Organization = Crm_Contacts_V1_Organization
 
-/// The customer service module, part 1: tickets and their conversation,
-/// merges and links, custom fields, team queues and the requester portal.
-/// SLA clocks, routing, macros, the knowledge base, surveys and email to
-/// ticket are later parts (docs/SERVICE.md "What comes next").
+/// The customer service module: tickets and their conversation, merges
+/// and links, custom fields, team queues, the requester portal (part 1),
+/// and SLA calendars, policies and clocks (part 2). Routing, macros, the
+/// knowledge base, surveys and email to ticket are later parts
+/// (docs/SERVICE.md "What comes next").
 enum Service {
     static let service = "/crm.service.v1.Service/"
     static let idempotency = IdempotencyKeys(table: "service_idempotency")
 
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "service", version: "1.0.0",
-                                   summary: "Tickets, replies and notes, merges and links, team queues, a requester portal")
+                                   summary: "Tickets, replies and notes, merges and links, team queues, SLA clocks on business hours, a requester portal")
         def.descriptorSet = serviceDescriptorSet
         def.dependsOn("contacts", ">=1.0.0 <2.0.0")
         ServiceSchema.register(on: def)
@@ -32,6 +33,12 @@ enum Service {
         Queues.register(on: def)
         CustomFields.register(on: def)
         Teams.register(on: def)
+        SlaCalendars.register(on: def)
+        SlaPolicies.register(on: def)
+        SlaTicketMethods.register(on: def)
+        SlaReport.register(on: def)
+        SlaTimers.register(on: def)
+        def.onInit = { host in SlaEngine.leadMicros.store(ServiceConfig.slaWarningLeadMicros(host), ordering: .relaxed) }
         RequesterMethods.register(on: def)
         ServiceGdpr.register(on: def)
         ContactEvents.register(on: def)

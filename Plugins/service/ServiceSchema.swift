@@ -11,8 +11,8 @@ import CRMPluginKit
 /// 5 - priority (1 urgent .. 4 low), so "priority first, then age" is the
 /// ascending order (urgency, id): ids grow with creation and tickets are
 /// never deleted. Each queue view is an index range in that order
-/// (docs/SERVICE.md "Queues and indexes"). `sla_due_us` is kept at 0 for
-/// now: the SLA part fills it and adds (team, bucket, sla_due_us, id).
+/// (docs/SERVICE.md "Queues and indexes"). `sla_due_us` is the SLA due
+/// time and `sla_rank` its queue order key (migration 7).
 enum ServiceSchema {
     static func register(on def: PluginDefinition) {
         def.migration(1, "tickets", """
@@ -122,5 +122,67 @@ enum ServiceSchema {
             """)
         def.migration(6, "idempotency", IdempotencyKeys.createTableSQL("service_idempotency")
             + IdempotencyKeys.addFingerprintSQL("service_idempotency"))
+        // SLA (docs/SERVICE.md "SLA"). sla_rank is the queue order key of
+        // QUEUE_ORDER_SLA_DUE: the due time, or the largest integer without
+        // one, so tickets without a running clock sort last. Each queue
+        // index has an SLA sibling with sla_rank in place of urgency.
+        // Calendars and policies keep their details as message bytes; the
+        // history is append-only; the clock rows are derived from it, and
+        // next_fire_us (the next warning or breach time, 0 for none) is
+        // what the timer job reads, by index, instead of scanning tickets.
+        def.migration(7, "sla", """
+            ALTER TABLE service_tickets ADD COLUMN sla_rank INTEGER NOT NULL DEFAULT 9223372036854775807;
+            CREATE INDEX service_tickets_sla_team ON service_tickets (team, bucket, sla_rank, id, assignee);
+            CREATE INDEX service_tickets_sla_team_assignee ON service_tickets (team, assignee, bucket, sla_rank, id);
+            CREATE INDEX service_tickets_sla_assignee ON service_tickets (assignee, bucket, sla_rank, id, team);
+            CREATE INDEX service_tickets_sla_all ON service_tickets (bucket, sla_rank, id, assignee, team);
+            CREATE TABLE service_sla_calendars (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                definition BLOB NOT NULL,
+                version INTEGER NOT NULL,
+                created_us INTEGER NOT NULL,
+                updated_us INTEGER NOT NULL);
+            CREATE TABLE service_sla_policies (
+                id INTEGER PRIMARY KEY,
+                position INTEGER NOT NULL,
+                calendar_id INTEGER NOT NULL REFERENCES service_sla_calendars (id),
+                definition BLOB NOT NULL,
+                version INTEGER NOT NULL,
+                created_us INTEGER NOT NULL,
+                updated_us INTEGER NOT NULL);
+            CREATE INDEX service_sla_policies_order ON service_sla_policies (position, id);
+            CREATE INDEX service_sla_policies_by_calendar ON service_sla_policies (calendar_id, id);
+            CREATE TABLE service_sla_history (
+                id INTEGER PRIMARY KEY,
+                ticket_id INTEGER NOT NULL REFERENCES service_tickets (id),
+                kind INTEGER NOT NULL,
+                clock INTEGER NOT NULL,
+                policy_id INTEGER NOT NULL,
+                at_us INTEGER NOT NULL);
+            CREATE INDEX service_sla_history_by_ticket ON service_sla_history (ticket_id, id);
+            CREATE TABLE service_sla_clocks (
+                ticket_id INTEGER NOT NULL REFERENCES service_tickets (id),
+                kind INTEGER NOT NULL,
+                cycle INTEGER NOT NULL,
+                state INTEGER NOT NULL,
+                started_us INTEGER NOT NULL,
+                stopped_us INTEGER NOT NULL,
+                target_minutes INTEGER NOT NULL,
+                due_us INTEGER NOT NULL,
+                warn_us INTEGER NOT NULL,
+                business_us INTEGER NOT NULL,
+                warned INTEGER NOT NULL,
+                breach_fired INTEGER NOT NULL,
+                breached INTEGER NOT NULL,
+                next_fire_us INTEGER NOT NULL,
+                outcome_us INTEGER NOT NULL,
+                team TEXT NOT NULL,
+                agent TEXT NOT NULL,
+                policy_id INTEGER NOT NULL,
+                PRIMARY KEY (ticket_id, kind, cycle));
+            CREATE INDEX service_sla_clocks_fire ON service_sla_clocks (next_fire_us);
+            CREATE INDEX service_sla_clocks_outcome ON service_sla_clocks (outcome_us);
+            """)
     }
 }

@@ -55,7 +55,7 @@ enum TicketMerge {
         target.followers = mergedList(target.followers, source.followers, limit: 20)
         target.version += 1
         target.updatedUnixUs = now
-        try store.save(target, old: targetBefore)
+        try store.save(&target, old: targetBefore)
         try ServiceAudit.ticket(ctx, "merge", old: targetBefore, new: target)
 
         let sourceBefore = source
@@ -63,7 +63,7 @@ enum TicketMerge {
         source.mergedIntoID = target.id
         source.version += 1
         source.updatedUnixUs = now
-        try store.save(source, old: sourceBefore)
+        try store.save(&source, old: sourceBefore)
         try ServiceAudit.ticket(ctx, "merge", old: sourceBefore, new: source)
 
         try ServiceEvents.publish(ctx, "merged", target, summary: "absorbed ticket #\(source.id)") { $0.mergedID = source.id }
@@ -106,7 +106,7 @@ enum TicketMerge {
             after.mergedIntoID = to
             after.version += 1
             after.updatedUnixUs = now
-            try store.save(after, old: before)
+            try store.save(&after, old: before)
             try ServiceAudit.ticket(ctx, "merge", old: before, new: after)
         }
     }

@@ -123,7 +123,7 @@ enum TicketMessages {
         }
         ticket.version += 1
         ticket.updatedUnixUs = now
-        try store.save(ticket, old: before)
+        try store.save(&ticket, old: before)
         if ticket.status != before.status { try ServiceAudit.ticket(ctx, "status", old: before, new: ticket) }
         if kind == .public {
             let who = author == .agent ? "answered" : "got a reply from the customer"

@@ -122,7 +122,7 @@ enum TicketMethods {
         guard ticket != before else { return ticket }
         ticket.version += 1
         ticket.updatedUnixUs = UTCClock.nowMicros()
-        try store.save(ticket, old: before)
+        try store.save(&ticket, old: before)
         try ServiceAudit.ticket(ctx, "update", old: before, new: ticket)
         try ServiceEvents.publish(ctx, "updated", ticket, summary: "updated")
         return ticket

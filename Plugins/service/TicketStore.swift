@@ -4,6 +4,8 @@ import ServiceContract
 import SwiftProtobuf
 
 /// Reads and writes rows of `service_tickets` and their child tables.
+/// Every write goes through `insert` or `save`, which hand the ticket
+/// before and after to SlaEngine.track (the SLA history and due time).
 struct TicketStore {
     let db: Database
 
@@ -66,6 +68,9 @@ struct TicketStore {
         return (try? only.serializedBytes(options: options)) ?? []
     }
 
+    /// The SLA queue order key: the due time, or last (Int64.max) without one.
+    static func slaRank(_ t: Ticket) -> Int64 { t.slaDueUnixUs > 0 ? t.slaDueUnixUs : .max }
+
     private static func values(_ t: Ticket) -> [SQLValue] {
         [.text(t.subject), .text(t.description_p), .integer(t.requesterID), .integer(t.organizationID),
          .integer(Int64(t.channel.rawValue)), .integer(Int64(t.type.rawValue)), .integer(Int64(t.priority.rawValue)),
@@ -73,14 +78,15 @@ struct TicketStore {
          .text(t.assignee), .text(t.team), .integer(t.mergedIntoID), .integer(t.followUpOfID), .blob(extras(t)),
          .integer(t.version), .integer(t.createdUnixUs), .integer(t.updatedUnixUs), .integer(t.statusChangedUnixUs),
          .integer(t.firstResponseUnixUs), .integer(t.lastAgentReplyUnixUs), .integer(t.lastCustomerReplyUnixUs),
-         .integer(t.solvedUnixUs), .integer(t.closedUnixUs), .integer(Int64(t.reopenCount)), .integer(t.slaDueUnixUs)]
+         .integer(t.solvedUnixUs), .integer(t.closedUnixUs), .integer(Int64(t.reopenCount)), .integer(t.slaDueUnixUs),
+         .integer(slaRank(t))]
     }
 
     private static let assignments = """
         subject = ?, description = ?, requester_id = ?, organization_id = ?, channel = ?, type = ?, priority = ?, \
         urgency = ?, status = ?, bucket = ?, assignee = ?, team = ?, merged_into_id = ?, follow_up_of_id = ?, extras = ?, \
         version = ?, created_us = ?, updated_us = ?, status_changed_us = ?, first_response_us = ?, last_agent_reply_us = ?, \
-        last_customer_reply_us = ?, solved_us = ?, closed_us = ?, reopen_count = ?, sla_due_us = ?
+        last_customer_reply_us = ?, solved_us = ?, closed_us = ?, reopen_count = ?, sla_due_us = ?, sla_rank = ?
         """
 
     func load(_ id: Int64) throws -> Ticket? {
@@ -120,15 +126,24 @@ struct TicketStore {
             INSERT INTO service_tickets (subject, description, requester_id, organization_id, channel, type, priority, urgency,
                 status, bucket, assignee, team, merged_into_id, follow_up_of_id, extras, version, created_us, updated_us,
                 status_changed_us, first_response_us, last_agent_reply_us, last_customer_reply_us, solved_us, closed_us,
-                reopen_count, sla_due_us)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                reopen_count, sla_due_us, sla_rank)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, Self.values(t)).lastInsertID
         try saveChildren(t, old: nil)
+        try SlaEngine.track(db, old: nil, new: &t)
+        if t.slaDueUnixUs != 0 { try saveDue(t) }
+    }
+
+    /// Writes only the SLA due time (derived; the ticket's version stays).
+    func saveDue(_ t: Ticket) throws {
+        try db.execute("UPDATE service_tickets SET sla_due_us = ?, sla_rank = ? WHERE id = ?",
+                       [.integer(t.slaDueUnixUs), .integer(Self.slaRank(t)), .integer(t.id)])
     }
 
     /// Writes `t` over its row; `old` (the row before) limits the child
     /// table writes to what changed.
-    func save(_ t: Ticket, old: Ticket) throws {
+    func save(_ t: inout Ticket, old: Ticket) throws {
+        try SlaEngine.track(db, old: old, new: &t)
         try db.execute("UPDATE service_tickets SET \(Self.assignments) WHERE id = ?", Self.values(t) + [.integer(t.id)])
         try saveChildren(t, old: old)
     }

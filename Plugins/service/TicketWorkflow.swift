@@ -52,7 +52,7 @@ enum TicketWorkflow {
         move(&ticket, to: req.status, now: now)
         ticket.version += 1
         ticket.updatedUnixUs = now
-        try store.save(ticket, old: before)
+        try store.save(&ticket, old: before)
         try ServiceAudit.ticket(ctx, "status", old: before, new: ticket)
         try ServiceEvents.publish(ctx, "status_changed", ticket, summary: "is \(ServiceEvents.statusName(ticket.status))") {
             $0.previousStatus = before.status
@@ -81,7 +81,7 @@ enum TicketWorkflow {
         if ticket.status == .new && !ticket.assignee.isEmpty { move(&ticket, to: .open, now: now) }
         ticket.version += 1
         ticket.updatedUnixUs = now
-        try store.save(ticket, old: before)
+        try store.save(&ticket, old: before)
         try ServiceAudit.ticket(ctx, "assign", old: before, new: ticket)
         let who = ticket.assignee.isEmpty ? "unassigned" : "assigned to \(ticket.assignee)"
         try ServiceEvents.publish(ctx, "assigned", ticket, summary: who + (ticket.team.isEmpty ? "" : " in team \(ticket.team)")) {

@@ -8,12 +8,13 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The customer service module, part 1: tickets with their conversation
-/// (public replies and internal notes), merges and links, custom fields,
-/// team queues, and a requester-facing view for a customer portal. Needs
-/// the contacts module. SLA clocks, routing, macros, the knowledge base,
-/// surveys and email to ticket come in later parts (docs/SERVICE.md says
-/// where each fits).
+/// The customer service module: tickets with their conversation (public
+/// replies and internal notes), merges and links, custom fields, team
+/// queues, and a requester-facing view for a customer portal (part 1);
+/// SLA calendars, policies and clocks with warning and breach events and
+/// an SLA report (part 2). Needs the contacts module. Routing, macros, the
+/// knowledge base, surveys and email to ticket come in later parts
+/// (docs/SERVICE.md says where each fits).
 ///
 /// Conventions as in crm/contacts/v1/contacts.proto: positive int64 ids
 /// (negative ones are INVALID_ARGUMENT), times in microseconds since the
@@ -55,7 +56,8 @@
 /// actions create, update, status, assign, merge, erase, reassign_person),
 /// service.message (create, move, erase), service.link (link, unlink;
 /// record "<ticket>-<kind>-<other>"), service.team (set; record the team
-/// name), service.custom_field (set; record the key). A retry answered from
+/// name), service.custom_field (set; record the key), service.sla_calendar
+/// and service.sla_policy (create, update, delete; record the id). A retry answered from
 /// its idempotency key writes and records nothing.
 
 import SwiftProtobuf
@@ -472,14 +474,17 @@ public nonisolated enum Crm_Service_V1_QueueView: SwiftProtobuf.Enum, Swift.Case
 
 }
 
-/// The order of a queue. Only PRIORITY_AGE today; QUEUE_ORDER_SLA_DUE (the
-/// next due time, soonest first) comes with the SLA part.
+/// The order of a queue.
 public nonisolated enum Crm_Service_V1_QueueOrder: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
 
   /// QUEUE_ORDER_PRIORITY_AGE
   case unspecified // = 0
   case priorityAge // = 1
+
+  /// The next SLA due time, soonest (most overdue) first; tickets without
+  /// a running clock last, oldest first.
+  case slaDue // = 2
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -490,6 +495,7 @@ public nonisolated enum Crm_Service_V1_QueueOrder: SwiftProtobuf.Enum, Swift.Cas
     switch rawValue {
     case 0: self = .unspecified
     case 1: self = .priorityAge
+    case 2: self = .slaDue
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -498,6 +504,7 @@ public nonisolated enum Crm_Service_V1_QueueOrder: SwiftProtobuf.Enum, Swift.Cas
     switch self {
     case .unspecified: return 0
     case .priorityAge: return 1
+    case .slaDue: return 2
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -506,6 +513,7 @@ public nonisolated enum Crm_Service_V1_QueueOrder: SwiftProtobuf.Enum, Swift.Cas
   public static let allCases: [Crm_Service_V1_QueueOrder] = [
     .unspecified,
     .priorityAge,
+    .slaDue,
   ]
 
 }
@@ -566,6 +574,244 @@ public nonisolated enum Crm_Service_V1_CustomFieldType: SwiftProtobuf.Enum, Swif
     .boolean,
     .date,
     .select,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_Weekday: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case monday // = 1
+  case tuesday // = 2
+  case wednesday // = 3
+  case thursday // = 4
+  case friday // = 5
+  case saturday // = 6
+  case sunday // = 7
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .monday
+    case 2: self = .tuesday
+    case 3: self = .wednesday
+    case 4: self = .thursday
+    case 5: self = .friday
+    case 6: self = .saturday
+    case 7: self = .sunday
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .monday: return 1
+    case .tuesday: return 2
+    case .wednesday: return 3
+    case .thursday: return 4
+    case .friday: return 5
+    case .saturday: return 6
+    case .sunday: return 7
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_Weekday] = [
+    .unspecified,
+    .monday,
+    .tuesday,
+    .wednesday,
+    .thursday,
+    .friday,
+    .saturday,
+    .sunday,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_SlaClockKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case firstResponse // = 1
+  case nextResponse // = 2
+  case resolution // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .firstResponse
+    case 2: self = .nextResponse
+    case 3: self = .resolution
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .firstResponse: return 1
+    case .nextResponse: return 2
+    case .resolution: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_SlaClockKind] = [
+    .unspecified,
+    .firstResponse,
+    .nextResponse,
+    .resolution,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_SlaClockState: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case running // = 1
+
+  /// the ticket is PENDING or ON_HOLD
+  case paused // = 2
+  case stopped // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .running
+    case 2: self = .paused
+    case 3: self = .stopped
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .running: return 1
+    case .paused: return 2
+    case .stopped: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_SlaClockState] = [
+    .unspecified,
+    .running,
+    .paused,
+    .stopped,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_SlaHistoryKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case clockStarted // = 1
+  case clockStopped // = 2
+  case clocksPaused // = 3
+  case clocksResumed // = 4
+  case resolutionReopened // = 5
+
+  /// the ticket's policy changed (policy_id 0: none)
+  case policyMatched // = 6
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .clockStarted
+    case 2: self = .clockStopped
+    case 3: self = .clocksPaused
+    case 4: self = .clocksResumed
+    case 5: self = .resolutionReopened
+    case 6: self = .policyMatched
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .clockStarted: return 1
+    case .clockStopped: return 2
+    case .clocksPaused: return 3
+    case .clocksResumed: return 4
+    case .resolutionReopened: return 5
+    case .policyMatched: return 6
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_SlaHistoryKind] = [
+    .unspecified,
+    .clockStarted,
+    .clockStopped,
+    .clocksPaused,
+    .clocksResumed,
+    .resolutionReopened,
+    .policyMatched,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_SlaReportGroup: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case team // = 1
+  case agent // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .team
+    case 2: self = .agent
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .team: return 1
+    case .agent: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_SlaReportGroup] = [
+    .unspecified,
+    .team,
+    .agent,
   ]
 
 }
@@ -720,8 +966,9 @@ public nonisolated struct Crm_Service_V1_Ticket: @unchecked Sendable {
     set {_uniqueStorage()._reopenCount = newValue}
   }
 
-  /// The next SLA due time; 0 until the SLA part computes it (queues will
-  /// then sort by it: ListTicketsRequest.order).
+  /// The soonest due time of the ticket's running SLA clocks (a breached
+  /// one's is in the past); 0 while no clock runs (no policy, paused,
+  /// solved). QUEUE_ORDER_SLA_DUE sorts by it.
   public var slaDueUnixUs: Int64 {
     get {_storage._slaDueUnixUs}
     set {_uniqueStorage()._slaDueUnixUs = newValue}
@@ -1443,6 +1690,677 @@ public nonisolated struct Crm_Service_V1_TicketEvent: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
+/// Working time on one weekday, in the calendar's zone: [start, end).
+public nonisolated struct Crm_Service_V1_WorkingSegment: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var weekday: Crm_Service_V1_Weekday = .unspecified
+
+  /// HH:MM, 00:00 to 23:59
+  public var start: String = String()
+
+  /// HH:MM after start; 24:00 is the end of the day
+  public var end: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SlaCalendar: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  /// 1-100 characters
+  public var name: String = String()
+
+  /// IANA, e.g. Europe/Berlin
+  public var timeZone: String = String()
+
+  /// sorted by weekday and start
+  public var hours: [Crm_Service_V1_WorkingSegment] = []
+
+  /// YYYY-MM-DD local dates, sorted
+  public var holidays: [String] = []
+
+  public var version: Int64 = 0
+
+  public var createdUnixUs: Int64 = 0
+
+  public var updatedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_CreateSlaCalendarRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var calendar: Crm_Service_V1_SlaCalendar {
+    get {_calendar ?? Crm_Service_V1_SlaCalendar()}
+    set {_calendar = newValue}
+  }
+  /// Returns true if `calendar` has been explicitly set.
+  public var hasCalendar: Bool {self._calendar != nil}
+  /// Clears the value of `calendar`. Subsequent reads from it will return its default value.
+  public mutating func clearCalendar() {self._calendar = nil}
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _calendar: Crm_Service_V1_SlaCalendar? = nil
+}
+
+public nonisolated struct Crm_Service_V1_GetSlaCalendarRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_UpdateSlaCalendarRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var calendar: Crm_Service_V1_SlaCalendar {
+    get {_calendar ?? Crm_Service_V1_SlaCalendar()}
+    set {_calendar = newValue}
+  }
+  /// Returns true if `calendar` has been explicitly set.
+  public var hasCalendar: Bool {self._calendar != nil}
+  /// Clears the value of `calendar`. Subsequent reads from it will return its default value.
+  public mutating func clearCalendar() {self._calendar = nil}
+
+  public var updateMask: [String] = []
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _calendar: Crm_Service_V1_SlaCalendar? = nil
+}
+
+public nonisolated struct Crm_Service_V1_DeleteSlaCalendarRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_DeleteSlaCalendarResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListSlaCalendarsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListSlaCalendarsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var calendars: [Crm_Service_V1_SlaCalendar] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ComputeSlaDueRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var calendarID: Int64 = 0
+
+  public var startUnixUs: Int64 = 0
+
+  /// due = start + this much working time
+  public var businessMinutes: Int32 = 0
+
+  /// optional: working time from start to end
+  public var endUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ComputeSlaDueResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dueUnixUs: Int64 = 0
+
+  /// between start and end (0 without end)
+  public var businessSeconds: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Each list matches when empty or when it holds the ticket's value; all
+/// lists must match.
+public nonisolated struct Crm_Service_V1_SlaConditions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var priorities: [Crm_Service_V1_Priority] = []
+
+  public var types: [Crm_Service_V1_TicketType] = []
+
+  public var teams: [String] = []
+
+  public var organizationIds: [Int64] = []
+
+  /// the ticket has any of them
+  public var tags: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SlaPolicy: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var name: String = String()
+
+  /// tried in (position, id) order
+  public var position: Int32 = 0
+
+  public var conditions: Crm_Service_V1_SlaConditions {
+    get {_conditions ?? Crm_Service_V1_SlaConditions()}
+    set {_conditions = newValue}
+  }
+  /// Returns true if `conditions` has been explicitly set.
+  public var hasConditions: Bool {self._conditions != nil}
+  /// Clears the value of `conditions`. Subsequent reads from it will return its default value.
+  public mutating func clearConditions() {self._conditions = nil}
+
+  public var calendarID: Int64 = 0
+
+  /// business minutes; 0 = no target
+  public var firstResponseMinutes: Int32 = 0
+
+  /// after each customer reply that follows an agent reply
+  public var nextResponseMinutes: Int32 = 0
+
+  public var resolutionMinutes: Int32 = 0
+
+  public var version: Int64 = 0
+
+  public var createdUnixUs: Int64 = 0
+
+  public var updatedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _conditions: Crm_Service_V1_SlaConditions? = nil
+}
+
+public nonisolated struct Crm_Service_V1_CreateSlaPolicyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var policy: Crm_Service_V1_SlaPolicy {
+    get {_policy ?? Crm_Service_V1_SlaPolicy()}
+    set {_policy = newValue}
+  }
+  /// Returns true if `policy` has been explicitly set.
+  public var hasPolicy: Bool {self._policy != nil}
+  /// Clears the value of `policy`. Subsequent reads from it will return its default value.
+  public mutating func clearPolicy() {self._policy = nil}
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _policy: Crm_Service_V1_SlaPolicy? = nil
+}
+
+public nonisolated struct Crm_Service_V1_GetSlaPolicyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_UpdateSlaPolicyRequest: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var policy: Crm_Service_V1_SlaPolicy {
+    get {_storage._policy ?? Crm_Service_V1_SlaPolicy()}
+    set {_uniqueStorage()._policy = newValue}
+  }
+  /// Returns true if `policy` has been explicitly set.
+  public var hasPolicy: Bool {_storage._policy != nil}
+  /// Clears the value of `policy`. Subsequent reads from it will return its default value.
+  public mutating func clearPolicy() {_uniqueStorage()._policy = nil}
+
+  public var updateMask: [String] {
+    get {_storage._updateMask}
+    set {_uniqueStorage()._updateMask = newValue}
+  }
+
+  public var expectedVersion: Int64 {
+    get {_storage._expectedVersion}
+    set {_uniqueStorage()._expectedVersion = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Crm_Service_V1_DeleteSlaPolicyRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_DeleteSlaPolicyResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListSlaPoliciesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListSlaPoliciesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var policies: [Crm_Service_V1_SlaPolicy] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One cycle of a clock: first response and resolution have one each (a
+/// reopen resumes resolution's), next response one per customer reply
+/// that follows an agent reply.
+public nonisolated struct Crm_Service_V1_SlaClock: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Crm_Service_V1_SlaClockKind = .unspecified
+
+  /// 1, 2, ... per kind
+  public var cycle: Int32 = 0
+
+  public var state: Crm_Service_V1_SlaClockState = .unspecified
+
+  public var startedUnixUs: Int64 = 0
+
+  public var stoppedUnixUs: Int64 = 0
+
+  public var targetMinutes: Int32 = 0
+
+  /// 0: no target, paused before due, or none in ten years
+  public var dueUnixUs: Int64 = 0
+
+  /// working time counted so far (to stop)
+  public var businessSeconds: Int64 = 0
+
+  /// service.sla.warning was published
+  public var warned: Bool = false
+
+  /// stopped after due, or service.sla.breached was published
+  public var breached: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_TicketSla: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticketID: Int64 = 0
+
+  /// 0: no policy matches
+  public var policyID: Int64 = 0
+
+  public var calendarID: Int64 = 0
+
+  public var clocks: [Crm_Service_V1_SlaClock] = []
+
+  /// as Ticket.sla_due_unix_us
+  public var dueUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SlaHistoryEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var ticketID: Int64 = 0
+
+  public var kind: Crm_Service_V1_SlaHistoryKind = .unspecified
+
+  /// CLOCK_STARTED, CLOCK_STOPPED
+  public var clock: Crm_Service_V1_SlaClockKind = .unspecified
+
+  /// POLICY_MATCHED
+  public var policyID: Int64 = 0
+
+  public var atUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_GetTicketSlaRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticketID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListSlaHistoryRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticketID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListSlaHistoryResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var events: [Crm_Service_V1_SlaHistoryEvent] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_GetSlaReportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var fromUnixUs: Int64 = 0
+
+  public var toUnixUs: Int64 = 0
+
+  public var groupBy: Crm_Service_V1_SlaReportGroup = .unspecified
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SlaReportRow: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the team or agent; "" for none
+  public var group: String = String()
+
+  public var firstResponseMet: Int32 = 0
+
+  public var firstResponseBreached: Int32 = 0
+
+  public var nextResponseMet: Int32 = 0
+
+  public var nextResponseBreached: Int32 = 0
+
+  public var resolutionMet: Int32 = 0
+
+  public var resolutionBreached: Int32 = 0
+
+  /// Business seconds of stopped cycles (nearest-rank percentiles); 0 without any.
+  public var firstResponseMedianSeconds: Int64 = 0
+
+  public var firstResponseP90Seconds: Int64 = 0
+
+  public var resolutionMedianSeconds: Int64 = 0
+
+  public var resolutionP90Seconds: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_GetSlaReportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rows: [Crm_Service_V1_SlaReportRow] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_RunSlaTimersRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_RunSlaTimersResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var warnings: Int32 = 0
+
+  public var breaches: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_FireSlaTimersRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var limit: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_FireSlaTimersResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var warnings: Int32 = 0
+
+  public var breaches: Int32 = 0
+
+  /// a full batch: call again
+  public var more: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// service.sla.warning (warning_lead_seconds before due) and
+/// service.sla.breached (at due), each once per clock cycle.
+public nonisolated struct Crm_Service_V1_SlaEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticket: Crm_Service_V1_Ticket {
+    get {_ticket ?? Crm_Service_V1_Ticket()}
+    set {_ticket = newValue}
+  }
+  /// Returns true if `ticket` has been explicitly set.
+  public var hasTicket: Bool {self._ticket != nil}
+  /// Clears the value of `ticket`. Subsequent reads from it will return its default value.
+  public mutating func clearTicket() {self._ticket = nil}
+
+  public var clock: Crm_Service_V1_SlaClockKind = .unspecified
+
+  public var cycle: Int32 = 0
+
+  public var dueUnixUs: Int64 = 0
+
+  public var firedUnixUs: Int64 = 0
+
+  public var policyID: Int64 = 0
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _ticket: Crm_Service_V1_Ticket? = nil
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.service.v1"
@@ -1480,11 +2398,31 @@ nonisolated extension Crm_Service_V1_QueueView: SwiftProtobuf._ProtoNameProvidin
 }
 
 nonisolated extension Crm_Service_V1_QueueOrder: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0QUEUE_ORDER_UNSPECIFIED\0\u{1}QUEUE_ORDER_PRIORITY_AGE\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0QUEUE_ORDER_UNSPECIFIED\0\u{1}QUEUE_ORDER_PRIORITY_AGE\0\u{1}QUEUE_ORDER_SLA_DUE\0")
 }
 
 nonisolated extension Crm_Service_V1_CustomFieldType: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CUSTOM_FIELD_TYPE_UNSPECIFIED\0\u{1}TEXT\0\u{1}NUMBER\0\u{1}BOOLEAN\0\u{1}DATE\0\u{1}SELECT\0")
+}
+
+nonisolated extension Crm_Service_V1_Weekday: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0WEEKDAY_UNSPECIFIED\0\u{1}MONDAY\0\u{1}TUESDAY\0\u{1}WEDNESDAY\0\u{1}THURSDAY\0\u{1}FRIDAY\0\u{1}SATURDAY\0\u{1}SUNDAY\0")
+}
+
+nonisolated extension Crm_Service_V1_SlaClockKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_CLOCK_KIND_UNSPECIFIED\0\u{1}FIRST_RESPONSE\0\u{1}NEXT_RESPONSE\0\u{1}RESOLUTION\0")
+}
+
+nonisolated extension Crm_Service_V1_SlaClockState: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_CLOCK_STATE_UNSPECIFIED\0\u{1}RUNNING\0\u{1}PAUSED\0\u{1}STOPPED\0")
+}
+
+nonisolated extension Crm_Service_V1_SlaHistoryKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_HISTORY_KIND_UNSPECIFIED\0\u{1}CLOCK_STARTED\0\u{1}CLOCK_STOPPED\0\u{1}CLOCKS_PAUSED\0\u{1}CLOCKS_RESUMED\0\u{1}RESOLUTION_REOPENED\0\u{1}POLICY_MATCHED\0")
+}
+
+nonisolated extension Crm_Service_V1_SlaReportGroup: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_REPORT_GROUP_UNSPECIFIED\0\u{1}SLA_REPORT_GROUP_TEAM\0\u{1}SLA_REPORT_GROUP_AGENT\0")
 }
 
 nonisolated extension Crm_Service_V1_Ticket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -3266,6 +4204,1477 @@ nonisolated extension Crm_Service_V1_TicketEvent: SwiftProtobuf.Message, SwiftPr
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_WorkingSegment: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".WorkingSegment"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}weekday\0\u{1}start\0\u{1}end\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.weekday) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.start) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.end) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.weekday != .unspecified {
+      try visitor.visitSingularEnumField(value: self.weekday, fieldNumber: 1)
+    }
+    if !self.start.isEmpty {
+      try visitor.visitSingularStringField(value: self.start, fieldNumber: 2)
+    }
+    if !self.end.isEmpty {
+      try visitor.visitSingularStringField(value: self.end, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_WorkingSegment, rhs: Crm_Service_V1_WorkingSegment) -> Bool {
+    if lhs.weekday != rhs.weekday {return false}
+    if lhs.start != rhs.start {return false}
+    if lhs.end != rhs.end {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SlaCalendar: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaCalendar"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}time_zone\0\u{1}hours\0\u{1}holidays\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.timeZone) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.hours) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.holidays) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.timeZone.isEmpty {
+      try visitor.visitSingularStringField(value: self.timeZone, fieldNumber: 3)
+    }
+    if !self.hours.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.hours, fieldNumber: 4)
+    }
+    if !self.holidays.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.holidays, fieldNumber: 5)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 6)
+    }
+    if self.createdUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 7)
+    }
+    if self.updatedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedUnixUs, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SlaCalendar, rhs: Crm_Service_V1_SlaCalendar) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.timeZone != rhs.timeZone {return false}
+    if lhs.hours != rhs.hours {return false}
+    if lhs.holidays != rhs.holidays {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.createdUnixUs != rhs.createdUnixUs {return false}
+    if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_CreateSlaCalendarRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateSlaCalendarRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}calendar\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._calendar) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._calendar {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_CreateSlaCalendarRequest, rhs: Crm_Service_V1_CreateSlaCalendarRequest) -> Bool {
+    if lhs._calendar != rhs._calendar {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetSlaCalendarRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetSlaCalendarRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetSlaCalendarRequest, rhs: Crm_Service_V1_GetSlaCalendarRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_UpdateSlaCalendarRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateSlaCalendarRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}calendar\0\u{3}update_mask\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._calendar) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.updateMask) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._calendar {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.updateMask.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.updateMask, fieldNumber: 2)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_UpdateSlaCalendarRequest, rhs: Crm_Service_V1_UpdateSlaCalendarRequest) -> Bool {
+    if lhs._calendar != rhs._calendar {return false}
+    if lhs.updateMask != rhs.updateMask {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_DeleteSlaCalendarRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteSlaCalendarRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_DeleteSlaCalendarRequest, rhs: Crm_Service_V1_DeleteSlaCalendarRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_DeleteSlaCalendarResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteSlaCalendarResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_DeleteSlaCalendarResponse, rhs: Crm_Service_V1_DeleteSlaCalendarResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListSlaCalendarsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSlaCalendarsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 1)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListSlaCalendarsRequest, rhs: Crm_Service_V1_ListSlaCalendarsRequest) -> Bool {
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListSlaCalendarsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSlaCalendarsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}calendars\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.calendars) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.calendars.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.calendars, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListSlaCalendarsResponse, rhs: Crm_Service_V1_ListSlaCalendarsResponse) -> Bool {
+    if lhs.calendars != rhs.calendars {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ComputeSlaDueRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComputeSlaDueRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}calendar_id\0\u{3}start_unix_us\0\u{3}business_minutes\0\u{3}end_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.calendarID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.startUnixUs) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.businessMinutes) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.endUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.calendarID != 0 {
+      try visitor.visitSingularInt64Field(value: self.calendarID, fieldNumber: 1)
+    }
+    if self.startUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startUnixUs, fieldNumber: 2)
+    }
+    if self.businessMinutes != 0 {
+      try visitor.visitSingularInt32Field(value: self.businessMinutes, fieldNumber: 3)
+    }
+    if self.endUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endUnixUs, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ComputeSlaDueRequest, rhs: Crm_Service_V1_ComputeSlaDueRequest) -> Bool {
+    if lhs.calendarID != rhs.calendarID {return false}
+    if lhs.startUnixUs != rhs.startUnixUs {return false}
+    if lhs.businessMinutes != rhs.businessMinutes {return false}
+    if lhs.endUnixUs != rhs.endUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ComputeSlaDueResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ComputeSlaDueResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}due_unix_us\0\u{3}business_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dueUnixUs) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.businessSeconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dueUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.dueUnixUs, fieldNumber: 1)
+    }
+    if self.businessSeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.businessSeconds, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ComputeSlaDueResponse, rhs: Crm_Service_V1_ComputeSlaDueResponse) -> Bool {
+    if lhs.dueUnixUs != rhs.dueUnixUs {return false}
+    if lhs.businessSeconds != rhs.businessSeconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SlaConditions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaConditions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}priorities\0\u{1}types\0\u{1}teams\0\u{3}organization_ids\0\u{1}tags\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedEnumField(value: &self.priorities) }()
+      case 2: try { try decoder.decodeRepeatedEnumField(value: &self.types) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.teams) }()
+      case 4: try { try decoder.decodeRepeatedInt64Field(value: &self.organizationIds) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.tags) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.priorities.isEmpty {
+      try visitor.visitPackedEnumField(value: self.priorities, fieldNumber: 1)
+    }
+    if !self.types.isEmpty {
+      try visitor.visitPackedEnumField(value: self.types, fieldNumber: 2)
+    }
+    if !self.teams.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.teams, fieldNumber: 3)
+    }
+    if !self.organizationIds.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.organizationIds, fieldNumber: 4)
+    }
+    if !self.tags.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.tags, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SlaConditions, rhs: Crm_Service_V1_SlaConditions) -> Bool {
+    if lhs.priorities != rhs.priorities {return false}
+    if lhs.types != rhs.types {return false}
+    if lhs.teams != rhs.teams {return false}
+    if lhs.organizationIds != rhs.organizationIds {return false}
+    if lhs.tags != rhs.tags {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SlaPolicy: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaPolicy"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}position\0\u{1}conditions\0\u{3}calendar_id\0\u{3}first_response_minutes\0\u{3}next_response_minutes\0\u{3}resolution_minutes\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.position) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._conditions) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.calendarID) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.firstResponseMinutes) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.nextResponseMinutes) }()
+      case 8: try { try decoder.decodeSingularInt32Field(value: &self.resolutionMinutes) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.position != 0 {
+      try visitor.visitSingularInt32Field(value: self.position, fieldNumber: 3)
+    }
+    try { if let v = self._conditions {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    if self.calendarID != 0 {
+      try visitor.visitSingularInt64Field(value: self.calendarID, fieldNumber: 5)
+    }
+    if self.firstResponseMinutes != 0 {
+      try visitor.visitSingularInt32Field(value: self.firstResponseMinutes, fieldNumber: 6)
+    }
+    if self.nextResponseMinutes != 0 {
+      try visitor.visitSingularInt32Field(value: self.nextResponseMinutes, fieldNumber: 7)
+    }
+    if self.resolutionMinutes != 0 {
+      try visitor.visitSingularInt32Field(value: self.resolutionMinutes, fieldNumber: 8)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 9)
+    }
+    if self.createdUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 10)
+    }
+    if self.updatedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedUnixUs, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SlaPolicy, rhs: Crm_Service_V1_SlaPolicy) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.position != rhs.position {return false}
+    if lhs._conditions != rhs._conditions {return false}
+    if lhs.calendarID != rhs.calendarID {return false}
+    if lhs.firstResponseMinutes != rhs.firstResponseMinutes {return false}
+    if lhs.nextResponseMinutes != rhs.nextResponseMinutes {return false}
+    if lhs.resolutionMinutes != rhs.resolutionMinutes {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.createdUnixUs != rhs.createdUnixUs {return false}
+    if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_CreateSlaPolicyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateSlaPolicyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policy\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._policy) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._policy {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_CreateSlaPolicyRequest, rhs: Crm_Service_V1_CreateSlaPolicyRequest) -> Bool {
+    if lhs._policy != rhs._policy {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetSlaPolicyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetSlaPolicyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetSlaPolicyRequest, rhs: Crm_Service_V1_GetSlaPolicyRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_UpdateSlaPolicyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateSlaPolicyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policy\0\u{3}update_mask\0\u{3}expected_version\0")
+
+  fileprivate class _StorageClass {
+    var _policy: Crm_Service_V1_SlaPolicy? = nil
+    var _updateMask: [String] = []
+    var _expectedVersion: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _policy = source._policy
+      _updateMask = source._updateMask
+      _expectedVersion = source._expectedVersion
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._policy) }()
+        case 2: try { try decoder.decodeRepeatedStringField(value: &_storage._updateMask) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._expectedVersion) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      try { if let v = _storage._policy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+      } }()
+      if !_storage._updateMask.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._updateMask, fieldNumber: 2)
+      }
+      if _storage._expectedVersion != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._expectedVersion, fieldNumber: 3)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_UpdateSlaPolicyRequest, rhs: Crm_Service_V1_UpdateSlaPolicyRequest) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._policy != rhs_storage._policy {return false}
+        if _storage._updateMask != rhs_storage._updateMask {return false}
+        if _storage._expectedVersion != rhs_storage._expectedVersion {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_DeleteSlaPolicyRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteSlaPolicyRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_DeleteSlaPolicyRequest, rhs: Crm_Service_V1_DeleteSlaPolicyRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_DeleteSlaPolicyResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteSlaPolicyResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_DeleteSlaPolicyResponse, rhs: Crm_Service_V1_DeleteSlaPolicyResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListSlaPoliciesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSlaPoliciesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 1)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListSlaPoliciesRequest, rhs: Crm_Service_V1_ListSlaPoliciesRequest) -> Bool {
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListSlaPoliciesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSlaPoliciesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}policies\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.policies) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.policies.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.policies, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListSlaPoliciesResponse, rhs: Crm_Service_V1_ListSlaPoliciesResponse) -> Bool {
+    if lhs.policies != rhs.policies {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SlaClock: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaClock"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{1}cycle\0\u{1}state\0\u{3}started_unix_us\0\u{3}stopped_unix_us\0\u{3}target_minutes\0\u{3}due_unix_us\0\u{3}business_seconds\0\u{1}warned\0\u{1}breached\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.cycle) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.state) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.startedUnixUs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.stoppedUnixUs) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.targetMinutes) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.dueUnixUs) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.businessSeconds) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.warned) }()
+      case 10: try { try decoder.decodeSingularBoolField(value: &self.breached) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if self.cycle != 0 {
+      try visitor.visitSingularInt32Field(value: self.cycle, fieldNumber: 2)
+    }
+    if self.state != .unspecified {
+      try visitor.visitSingularEnumField(value: self.state, fieldNumber: 3)
+    }
+    if self.startedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startedUnixUs, fieldNumber: 4)
+    }
+    if self.stoppedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.stoppedUnixUs, fieldNumber: 5)
+    }
+    if self.targetMinutes != 0 {
+      try visitor.visitSingularInt32Field(value: self.targetMinutes, fieldNumber: 6)
+    }
+    if self.dueUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.dueUnixUs, fieldNumber: 7)
+    }
+    if self.businessSeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.businessSeconds, fieldNumber: 8)
+    }
+    if self.warned != false {
+      try visitor.visitSingularBoolField(value: self.warned, fieldNumber: 9)
+    }
+    if self.breached != false {
+      try visitor.visitSingularBoolField(value: self.breached, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SlaClock, rhs: Crm_Service_V1_SlaClock) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.cycle != rhs.cycle {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.startedUnixUs != rhs.startedUnixUs {return false}
+    if lhs.stoppedUnixUs != rhs.stoppedUnixUs {return false}
+    if lhs.targetMinutes != rhs.targetMinutes {return false}
+    if lhs.dueUnixUs != rhs.dueUnixUs {return false}
+    if lhs.businessSeconds != rhs.businessSeconds {return false}
+    if lhs.warned != rhs.warned {return false}
+    if lhs.breached != rhs.breached {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_TicketSla: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TicketSla"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0\u{3}policy_id\0\u{3}calendar_id\0\u{1}clocks\0\u{3}due_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.ticketID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.policyID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.calendarID) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.clocks) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.dueUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.ticketID != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketID, fieldNumber: 1)
+    }
+    if self.policyID != 0 {
+      try visitor.visitSingularInt64Field(value: self.policyID, fieldNumber: 2)
+    }
+    if self.calendarID != 0 {
+      try visitor.visitSingularInt64Field(value: self.calendarID, fieldNumber: 3)
+    }
+    if !self.clocks.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.clocks, fieldNumber: 4)
+    }
+    if self.dueUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.dueUnixUs, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_TicketSla, rhs: Crm_Service_V1_TicketSla) -> Bool {
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.policyID != rhs.policyID {return false}
+    if lhs.calendarID != rhs.calendarID {return false}
+    if lhs.clocks != rhs.clocks {return false}
+    if lhs.dueUnixUs != rhs.dueUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SlaHistoryEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaHistoryEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}ticket_id\0\u{1}kind\0\u{1}clock\0\u{3}policy_id\0\u{3}at_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.ticketID) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.clock) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.policyID) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.atUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.ticketID != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketID, fieldNumber: 2)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 3)
+    }
+    if self.clock != .unspecified {
+      try visitor.visitSingularEnumField(value: self.clock, fieldNumber: 4)
+    }
+    if self.policyID != 0 {
+      try visitor.visitSingularInt64Field(value: self.policyID, fieldNumber: 5)
+    }
+    if self.atUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.atUnixUs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SlaHistoryEvent, rhs: Crm_Service_V1_SlaHistoryEvent) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.clock != rhs.clock {return false}
+    if lhs.policyID != rhs.policyID {return false}
+    if lhs.atUnixUs != rhs.atUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetTicketSlaRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetTicketSlaRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.ticketID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.ticketID != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetTicketSlaRequest, rhs: Crm_Service_V1_GetTicketSlaRequest) -> Bool {
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListSlaHistoryRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSlaHistoryRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.ticketID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.ticketID != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketID, fieldNumber: 1)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListSlaHistoryRequest, rhs: Crm_Service_V1_ListSlaHistoryRequest) -> Bool {
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListSlaHistoryResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSlaHistoryResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}events\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.events) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.events.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.events, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListSlaHistoryResponse, rhs: Crm_Service_V1_ListSlaHistoryResponse) -> Bool {
+    if lhs.events != rhs.events {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetSlaReportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetSlaReportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}from_unix_us\0\u{3}to_unix_us\0\u{3}group_by\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.fromUnixUs) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.toUnixUs) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.groupBy) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.fromUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.fromUnixUs, fieldNumber: 1)
+    }
+    if self.toUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.toUnixUs, fieldNumber: 2)
+    }
+    if self.groupBy != .unspecified {
+      try visitor.visitSingularEnumField(value: self.groupBy, fieldNumber: 3)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 4)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetSlaReportRequest, rhs: Crm_Service_V1_GetSlaReportRequest) -> Bool {
+    if lhs.fromUnixUs != rhs.fromUnixUs {return false}
+    if lhs.toUnixUs != rhs.toUnixUs {return false}
+    if lhs.groupBy != rhs.groupBy {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SlaReportRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaReportRow"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}group\0\u{3}first_response_met\0\u{3}first_response_breached\0\u{3}next_response_met\0\u{3}next_response_breached\0\u{3}resolution_met\0\u{3}resolution_breached\0\u{3}first_response_median_seconds\0\u{3}first_response_p90_seconds\0\u{3}resolution_median_seconds\0\u{3}resolution_p90_seconds\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.group) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.firstResponseMet) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.firstResponseBreached) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.nextResponseMet) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.nextResponseBreached) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.resolutionMet) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.resolutionBreached) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.firstResponseMedianSeconds) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.firstResponseP90Seconds) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.resolutionMedianSeconds) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.resolutionP90Seconds) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.group.isEmpty {
+      try visitor.visitSingularStringField(value: self.group, fieldNumber: 1)
+    }
+    if self.firstResponseMet != 0 {
+      try visitor.visitSingularInt32Field(value: self.firstResponseMet, fieldNumber: 2)
+    }
+    if self.firstResponseBreached != 0 {
+      try visitor.visitSingularInt32Field(value: self.firstResponseBreached, fieldNumber: 3)
+    }
+    if self.nextResponseMet != 0 {
+      try visitor.visitSingularInt32Field(value: self.nextResponseMet, fieldNumber: 4)
+    }
+    if self.nextResponseBreached != 0 {
+      try visitor.visitSingularInt32Field(value: self.nextResponseBreached, fieldNumber: 5)
+    }
+    if self.resolutionMet != 0 {
+      try visitor.visitSingularInt32Field(value: self.resolutionMet, fieldNumber: 6)
+    }
+    if self.resolutionBreached != 0 {
+      try visitor.visitSingularInt32Field(value: self.resolutionBreached, fieldNumber: 7)
+    }
+    if self.firstResponseMedianSeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstResponseMedianSeconds, fieldNumber: 8)
+    }
+    if self.firstResponseP90Seconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.firstResponseP90Seconds, fieldNumber: 9)
+    }
+    if self.resolutionMedianSeconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.resolutionMedianSeconds, fieldNumber: 10)
+    }
+    if self.resolutionP90Seconds != 0 {
+      try visitor.visitSingularInt64Field(value: self.resolutionP90Seconds, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SlaReportRow, rhs: Crm_Service_V1_SlaReportRow) -> Bool {
+    if lhs.group != rhs.group {return false}
+    if lhs.firstResponseMet != rhs.firstResponseMet {return false}
+    if lhs.firstResponseBreached != rhs.firstResponseBreached {return false}
+    if lhs.nextResponseMet != rhs.nextResponseMet {return false}
+    if lhs.nextResponseBreached != rhs.nextResponseBreached {return false}
+    if lhs.resolutionMet != rhs.resolutionMet {return false}
+    if lhs.resolutionBreached != rhs.resolutionBreached {return false}
+    if lhs.firstResponseMedianSeconds != rhs.firstResponseMedianSeconds {return false}
+    if lhs.firstResponseP90Seconds != rhs.firstResponseP90Seconds {return false}
+    if lhs.resolutionMedianSeconds != rhs.resolutionMedianSeconds {return false}
+    if lhs.resolutionP90Seconds != rhs.resolutionP90Seconds {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetSlaReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetSlaReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rows\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rows.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetSlaReportResponse, rhs: Crm_Service_V1_GetSlaReportResponse) -> Bool {
+    if lhs.rows != rhs.rows {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_RunSlaTimersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunSlaTimersRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_RunSlaTimersRequest, rhs: Crm_Service_V1_RunSlaTimersRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_RunSlaTimersResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunSlaTimersResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}warnings\0\u{1}breaches\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.warnings) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.breaches) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.warnings != 0 {
+      try visitor.visitSingularInt32Field(value: self.warnings, fieldNumber: 1)
+    }
+    if self.breaches != 0 {
+      try visitor.visitSingularInt32Field(value: self.breaches, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_RunSlaTimersResponse, rhs: Crm_Service_V1_RunSlaTimersResponse) -> Bool {
+    if lhs.warnings != rhs.warnings {return false}
+    if lhs.breaches != rhs.breaches {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_FireSlaTimersRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FireSlaTimersRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_FireSlaTimersRequest, rhs: Crm_Service_V1_FireSlaTimersRequest) -> Bool {
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_FireSlaTimersResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FireSlaTimersResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}warnings\0\u{1}breaches\0\u{1}more\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.warnings) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.breaches) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.more) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.warnings != 0 {
+      try visitor.visitSingularInt32Field(value: self.warnings, fieldNumber: 1)
+    }
+    if self.breaches != 0 {
+      try visitor.visitSingularInt32Field(value: self.breaches, fieldNumber: 2)
+    }
+    if self.more != false {
+      try visitor.visitSingularBoolField(value: self.more, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_FireSlaTimersResponse, rhs: Crm_Service_V1_FireSlaTimersResponse) -> Bool {
+    if lhs.warnings != rhs.warnings {return false}
+    if lhs.breaches != rhs.breaches {return false}
+    if lhs.more != rhs.more {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SlaEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SlaEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}clock\0\u{1}cycle\0\u{3}due_unix_us\0\u{3}fired_unix_us\0\u{3}policy_id\0\u{2}b\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._ticket) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.clock) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.cycle) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.dueUnixUs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.firedUnixUs) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.policyID) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._ticket {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.clock != .unspecified {
+      try visitor.visitSingularEnumField(value: self.clock, fieldNumber: 2)
+    }
+    if self.cycle != 0 {
+      try visitor.visitSingularInt32Field(value: self.cycle, fieldNumber: 3)
+    }
+    if self.dueUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.dueUnixUs, fieldNumber: 4)
+    }
+    if self.firedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.firedUnixUs, fieldNumber: 5)
+    }
+    if self.policyID != 0 {
+      try visitor.visitSingularInt64Field(value: self.policyID, fieldNumber: 6)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SlaEvent, rhs: Crm_Service_V1_SlaEvent) -> Bool {
+    if lhs._ticket != rhs._ticket {return false}
+    if lhs.clock != rhs.clock {return false}
+    if lhs.cycle != rhs.cycle {return false}
+    if lhs.dueUnixUs != rhs.dueUnixUs {return false}
+    if lhs.firedUnixUs != rhs.firedUnixUs {return false}
+    if lhs.policyID != rhs.policyID {return false}
+    if lhs._about != rhs._about {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
