@@ -129,8 +129,11 @@ bench-marketing: build
 
 # Quote pricing, reading, rendering and editing of a 500-line quote
 # (LINES=2000 make bench-b2b for the largest quote).
+# and the account roll-up over 1,000 organizations and 100,000 opportunities
+# (ORGS=, DEALS= to change them).
 bench-b2b: build
 	Tests/Bench/b2b_bench.sh $(BUILD) $(or $(LINES),500)
+	Tests/Bench/b2b_rollup_bench.sh $(BUILD) $(or $(ORGS),1000) $(or $(DEALS),100000)
 
 # Ledger postings at 1 and 64 in flight, redemptions, balance lookups,
 # reconciliation (BENCH_SECONDS=3 make bench-loyalty for a quicker run); compare

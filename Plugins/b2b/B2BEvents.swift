@@ -6,11 +6,16 @@ import SalesContract
 /// The module's events, and what it follows of the others': a quote's
 /// owner follows its opportunity's (sales.opportunity.updated), its person
 /// and organization follow contacts' merges, and an erased person is
-/// unlinked. Each event arrives in a write transaction that also stores
+/// unlinked; a deal follows its opportunity (DealSales.follow) and its
+/// committee contacts' people (DealContacts). Each event arrives in a write transaction that also stores
 /// the delivery position; a repeat finds nothing left to change.
 enum B2BEvents {
     static func register(on def: PluginDefinition) {
         def.subscribes("sales.opportunity.updated")
+        def.subscribes("sales.opportunity.stage_changed")
+        def.subscribes("sales.opportunity.won")
+        def.subscribes("sales.opportunity.lost")
+        def.subscribes("contacts.contact.updated")
         def.subscribes("contacts.contact.merged")
         def.subscribes("contacts.contact.erased")
         def.subscribes("contacts.organization.merged")
@@ -44,12 +49,21 @@ enum B2BEvents {
         case "sales.opportunity.updated":
             guard let change = try? event.decode(Crm_Sales_V1_OpportunityEvent.self) else { return }
             try ownerChanged(ctx, opportunity: change.opportunity.id, owner: change.opportunity.owner)
+            try DealSales.follow(ctx, change.opportunity)
+        case "sales.opportunity.stage_changed", "sales.opportunity.won", "sales.opportunity.lost":
+            guard let change = try? event.decode(Crm_Sales_V1_OpportunityEvent.self) else { return }
+            try DealSales.follow(ctx, change.opportunity)
+        case "contacts.contact.updated":
+            guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
+            try DealContacts.personUpdated(ctx, change.person)
         case "contacts.contact.merged":
             guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
             try repoint(ctx, column: "person_id", from: change.mergedID, to: change.person.id)
+            try DealContacts.personMerged(ctx, merged: change.mergedID, survivor: change.person)
         case "contacts.organization.merged":
             guard let change = try? event.decode(Crm_Contacts_V1_OrganizationEvent.self) else { return }
             try repoint(ctx, column: "organization_id", from: change.mergedID, to: change.organization.id)
+            try DealContacts.organizationMerged(ctx, merged: change.mergedID, survivor: change.organization.id)
         case "contacts.contact.erased":
             guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
             try B2BGdpr.erased(ctx, person: change.person.id)

@@ -29,6 +29,21 @@ enum B2BGdpr {
                 $0.payload = (try? quote.serializedData()) ?? Data()
             })
         }
+        // Committee seats, in the caller's scope by their deal's owner.
+        var seats = SQLFilter()
+        seats.add("c.person_id = ?", .integer(req.personID))
+        ctx.scope(for: "b2b.deal.read").apply(to: &seats, ownerColumn: "d.owner")
+        let columns = Committee.columns.split(separator: ",").map { "c." + $0.trimmedSpacesAndNewlines }.joined(separator: ", ")
+        for row in try db.query("""
+            SELECT \(columns), d.buying_organization_id FROM b2b_committee c JOIN b2b_deals d ON d.id = c.deal_id
+            \(seats.clause) ORDER BY c.deal_id
+            """, seats.parameters) {
+            let member = Committee.decode(row, buyer: row.int(9))
+            data.records.append(.with {
+                $0.typeName = Crm_B2b_V1_CommitteeMember.protoMessageName
+                $0.payload = (try? member.serializedData()) ?? Data()
+            })
+        }
         return data
     }
 
@@ -39,6 +54,7 @@ enum B2BGdpr {
     /// nothing of the person.
     static func erased(_ ctx: CallContext, person: Int64) throws {
         guard person > 0 else { return }
+        try DealContacts.erased(ctx, person: person)
         let db = try ctx.database
         let now = UTCClock.nowMicros()
         for row in try db.query("SELECT id, owner FROM b2b_quotes WHERE person_id = ? ORDER BY id", [.integer(person)]) {

@@ -33,6 +33,10 @@ enum B2B {
         QuoteMethods.register(on: def)
         QuoteSending.register(on: def)
         ApprovalRules.register(on: def)
+        DealPipelines.register(on: def)
+        DealMethods.register(on: def)
+        DealStages.register(on: def)
+        Committee.register(on: def)
         B2BEvents.register(on: def)
         B2BGdpr.register(on: def)
         return def

@@ -9,5 +9,7 @@ enum B2BSchema {
         def.migration(3, "approval rules", ApprovalRules.schema)
         def.migration(4, "idempotency", IdempotencyKeys.createTableSQL("b2b_idempotency")
             + IdempotencyKeys.addFingerprintSQL("b2b_idempotency"))
+        def.migration(5, "deals", DealPipelines.schema + DealStore.schema)
+        def.migration(6, "buying committees", Committee.schema)
     }
 }

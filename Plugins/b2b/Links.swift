@@ -51,3 +51,22 @@ enum Links {
         }
     }
 }
+
+extension Links {
+    /// A person a committee seat may name: NOT_FOUND if missing or out of
+    /// the caller's contacts scope; FAILED_PRECONDITION if erased, merged or deleted.
+    static func requireLivePerson(_ ctx: CallContext, _ id: Int64, field: String) throws -> Crm_Contacts_V1_Person {
+        let person: Crm_Contacts_V1_Person
+        do {
+            person = try call(ctx, "/crm.contacts.v1.Contacts/GetPerson", Crm_Contacts_V1_GetPersonRequest.with { $0.id = id })
+        } catch let error as PluginError where error.status == .notFound {
+            throw PluginError.notFound("\(field): person \(id) does not exist")
+        }
+        if person.erasedUnixUs != 0 { throw PluginError.failedPrecondition("\(field): person \(id) was erased") }
+        if person.mergedIntoID != 0 {
+            throw PluginError.failedPrecondition("\(field): person \(id) was merged into person \(person.mergedIntoID)")
+        }
+        if person.deletedUnixUs != 0 { throw PluginError.failedPrecondition("\(field): person \(id) is deleted") }
+        return person
+    }
+}

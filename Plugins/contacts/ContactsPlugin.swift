@@ -24,6 +24,7 @@ enum Contacts {
         CustomFields.register(on: def)
         Duplicates.register(on: def)
         OrganizationMerge.register(on: def)
+        OrganizationHierarchy.register(on: def)
         Timeline.register(on: def)
         Gdpr.register(on: def)
         CsvImport.register(on: def)

@@ -110,6 +110,12 @@ enum ContactsSchema {
                 PRIMARY KEY (entity, record_id));
             CREATE TABLE contacts_timeline_entities (entity TEXT PRIMARY KEY);
             """)
+        // The account hierarchy (OrganizationHierarchy): each organization's
+        // parent, indexed for the walk down to its subsidiaries.
+        def.migration(11, "organization parents", """
+            ALTER TABLE contacts_organizations ADD COLUMN parent_id INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX contacts_organizations_by_parent ON contacts_organizations (parent_id, id);
+            """)
     }
 }
 

@@ -25,6 +25,8 @@ enum OrganizationMerge {
         try store.validate(&survivor, field: "merged organization")
         let now = UTCClock.nowMicros()
         stampMerge(&survivor, &merged, at: now)
+        // Its subsidiaries follow it, so the survivor heads the merged tree.
+        let moved = try OrganizationHierarchy.merge(db, merged, into: &survivor, at: now)
         try store.save(survivor)
         try store.save(merged)
         try AuditTrail.organization(ctx, "merge", before: survivorBefore, after: survivor)
@@ -38,6 +40,11 @@ enum OrganizationMerge {
             person.updatedUnixUs = now
             try people.save(person)
             try AuditTrail.person(ctx, "update", before: before, after: person)
+        }
+        for (before, child) in moved {
+            try AuditTrail.organization(ctx, "update", before: before, after: child)
+            try OrganizationMethods.publish(ctx, "updated", child, changed: ["parent_id"],
+                                            summary: "Organization \(child.name) is now a subsidiary of \(survivor.name)")
         }
         try Timeline.move(db, .organization, from: merged.id, to: survivor.id)
         var event = Crm_Contacts_V1_OrganizationEvent()

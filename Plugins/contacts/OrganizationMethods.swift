@@ -25,6 +25,8 @@ enum OrganizationMethods {
         organization.id = 0
         organization.owner = try scope.checkedOwner(organization.owner, field: "organization.owner", "organization")
         try store.validate(&organization)
+        try OrganizationHierarchy.checkParent(db, organization, scope: ctx.scope(for: Permission.organizationRead),
+                                              field: "organization.parent_id")
         let now = UTCClock.nowMicros()
         organization.version = 1
         organization.createdUnixUs = now
@@ -54,6 +56,10 @@ enum OrganizationMethods {
                                                         "organization \(organization.id)")
         }
         try store.validate(&organization)
+        if organization.parentID != before.parentID {
+            try OrganizationHierarchy.checkParent(store.db, organization, scope: ctx.scope(for: Permission.organizationRead),
+                                                  field: "organization.parent_id")
+        }
         let changed = OrganizationStore.updateMask.fields.keys.sorted().filter { field in
             var probe = before
             OrganizationStore.apply(organization, to: &probe, fields: [field])

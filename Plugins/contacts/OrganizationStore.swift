@@ -11,7 +11,7 @@ struct OrganizationStore {
     /// The writable fields of Organization by field number (see UpdateMask).
     static let updateMask = UpdateMask(fields: [
         "name": 2, "domain": 3, "industry": 4, "phones": 5, "addresses": 6, "owner": 7, "tags": 8, "custom_fields": 9,
-        "notes": 10, "external_id": 11,
+        "notes": 10, "external_id": 11, "parent_id": 17,
     ])
 
     func load(_ id: Int64) throws -> Organization? { try table.load(id) }
@@ -44,7 +44,8 @@ struct OrganizationStore {
         [("name_key", .text(Normalize.name(o.name))), ("owner", .text(o.owner)),
          ("external_id", o.externalID.isEmpty ? .null : .text(o.externalID)),
          ("created_us", .integer(o.createdUnixUs)), ("updated_us", .integer(o.updatedUnixUs)),
-         ("deleted_us", .integer(o.deletedUnixUs)), ("merged_into", .integer(o.mergedIntoID))]
+         ("deleted_us", .integer(o.deletedUnixUs)), ("merged_into", .integer(o.mergedIntoID)),
+         ("parent_id", .integer(o.parentID))]
     }
 
     func validate(_ o: inout Organization, field: String = "organization") throws {
@@ -76,5 +77,6 @@ struct OrganizationStore {
         if fields.contains("custom_fields") { target.customFields = source.customFields }
         if fields.contains("notes") { target.notes = source.notes }
         if fields.contains("external_id") { target.externalID = source.externalID }
+        if fields.contains("parent_id") { target.parentID = source.parentID }
     }
 }

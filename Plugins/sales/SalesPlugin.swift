@@ -34,6 +34,7 @@ enum Sales {
         OpportunityStages.register(on: def)
         ActivityMethods.register(on: def)
         Reports.register(on: def)
+        AccountRollups.register(on: def)
         Teams.register(on: def)
         ContactEvents.register(on: def)
         SalesGdpr.register(on: def)

@@ -35,6 +35,8 @@ enum FirstPartyRoles {
               ("contacts.timeline.read", .own), ("contacts.custom_field.read", .all),
               // Quotes of their own opportunities; the catalog and the approval rules to read. Never b2b.quote.approve.
               ("b2b.quote.read", .own), ("b2b.quote.write", .own), ("b2b.quote.send", .own),
+              // Deals (scorecards, committees) of their own opportunities; the deal pipelines to read.
+              ("b2b.deal.read", .own), ("b2b.deal.write", .own), ("b2b.deal_pipeline.read", .all),
               ("b2b.product.read", .all), ("b2b.price_book.read", .all), ("b2b.approval_rule.read", .all), subscribe]),
         role("marketing", "Segments, campaigns and consent; reads contacts.",
              [("marketing.*", .all), ("*.read", .all), ("contacts.person.export", .all), subscribe]),

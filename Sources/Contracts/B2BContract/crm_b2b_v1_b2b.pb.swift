@@ -279,6 +279,254 @@ public nonisolated enum Crm_B2b_V1_RuleKind: SwiftProtobuf.Enum, Swift.CaseItera
 
 }
 
+public nonisolated enum Crm_B2b_V1_DealStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case `open` // = 1
+
+  /// the opportunity is won
+  case signed // = 2
+  case lost // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .open
+    case 2: self = .signed
+    case 3: self = .lost
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .open: return 1
+    case .signed: return 2
+    case .lost: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_DealStatus] = [
+    .unspecified,
+    .open,
+    .signed,
+    .lost,
+  ]
+
+}
+
+public nonisolated enum Crm_B2b_V1_CommitteeRole: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case decisionMaker // = 1
+  case economicBuyer // = 2
+  case champion // = 3
+  case influencer // = 4
+  case technicalEvaluator // = 5
+  case legal // = 6
+  case procurement // = 7
+  case blocker // = 8
+  case user // = 9
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .decisionMaker
+    case 2: self = .economicBuyer
+    case 3: self = .champion
+    case 4: self = .influencer
+    case 5: self = .technicalEvaluator
+    case 6: self = .legal
+    case 7: self = .procurement
+    case 8: self = .blocker
+    case 9: self = .user
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .decisionMaker: return 1
+    case .economicBuyer: return 2
+    case .champion: return 3
+    case .influencer: return 4
+    case .technicalEvaluator: return 5
+    case .legal: return 6
+    case .procurement: return 7
+    case .blocker: return 8
+    case .user: return 9
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_CommitteeRole] = [
+    .unspecified,
+    .decisionMaker,
+    .economicBuyer,
+    .champion,
+    .influencer,
+    .technicalEvaluator,
+    .legal,
+    .procurement,
+    .blocker,
+    .user,
+  ]
+
+}
+
+public nonisolated enum Crm_B2b_V1_Influence: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case low // = 1
+  case medium // = 2
+  case high // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .low
+    case 2: self = .medium
+    case 3: self = .high
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .low: return 1
+    case .medium: return 2
+    case .high: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_Influence] = [
+    .unspecified,
+    .low,
+    .medium,
+    .high,
+  ]
+
+}
+
+public nonisolated enum Crm_B2b_V1_Stance: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case unknown // = 1
+  case supporter // = 2
+  case neutral // = 3
+  case opponent // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .unknown
+    case 2: self = .supporter
+    case 3: self = .neutral
+    case 4: self = .opponent
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .unknown: return 1
+    case .supporter: return 2
+    case .neutral: return 3
+    case .opponent: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_Stance] = [
+    .unspecified,
+    .unknown,
+    .supporter,
+    .neutral,
+    .opponent,
+  ]
+
+}
+
+public nonisolated enum Crm_B2b_V1_GapKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case noEconomicBuyer // = 1
+  case noDecisionMaker // = 2
+  case noChampion // = 3
+  case noPrimaryContact // = 4
+  case leftOrganization // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .noEconomicBuyer
+    case 2: self = .noDecisionMaker
+    case 3: self = .noChampion
+    case 4: self = .noPrimaryContact
+    case 5: self = .leftOrganization
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .noEconomicBuyer: return 1
+    case .noDecisionMaker: return 2
+    case .noChampion: return 3
+    case .noPrimaryContact: return 4
+    case .leftOrganization: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_GapKind] = [
+    .unspecified,
+    .noEconomicBuyer,
+    .noDecisionMaker,
+    .noChampion,
+    .noPrimaryContact,
+    .leftOrganization,
+  ]
+
+}
+
 public nonisolated struct Crm_B2b_V1_Money: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1348,6 +1596,685 @@ public nonisolated struct Crm_B2b_V1_QuoteEvent: Sendable {
   fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
 }
 
+public nonisolated struct Crm_B2b_V1_Criterion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// a-z 0-9 _, e.g. "economic_buyer"
+  public var key: String = String()
+
+  /// "Economic buyer"
+  public var name: String = String()
+
+  public var description_p: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_DealStage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// a-z 0-9 _, e.g. "discovery"
+  public var key: String = String()
+
+  public var name: String = String()
+
+  /// 0-100, the sales stage's
+  public var probability: Int32 = 0
+
+  /// Criteria the scorecard must meet to move past this stage.
+  public var requiredCriteria: [String] = []
+
+  /// output: the sales pipeline's stage
+  public var salesStageID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Open stages in order; "signed" and "lost" are the outcomes every
+/// pipeline has after them.
+public nonisolated struct Crm_B2b_V1_DealPipeline: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var name: String = String()
+
+  public var salesPipelineID: Int64 = 0
+
+  public var stages: [Crm_B2b_V1_DealStage] = []
+
+  public var criteria: [Crm_B2b_V1_Criterion] = []
+
+  public var createdUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_CreateDealPipelineRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// name, stages (may be empty: the defaults), criteria
+  public var pipeline: Crm_B2b_V1_DealPipeline {
+    get {_pipeline ?? Crm_B2b_V1_DealPipeline()}
+    set {_pipeline = newValue}
+  }
+  /// Returns true if `pipeline` has been explicitly set.
+  public var hasPipeline: Bool {self._pipeline != nil}
+  /// Clears the value of `pipeline`. Subsequent reads from it will return its default value.
+  public mutating func clearPipeline() {self._pipeline = nil}
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _pipeline: Crm_B2b_V1_DealPipeline? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_GetDealPipelineRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListDealPipelinesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListDealPipelinesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pipelines: [Crm_B2b_V1_DealPipeline] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_Score: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var criterion: String = String()
+
+  public var name: String = String()
+
+  public var met: Bool = false
+
+  public var evidence: String = String()
+
+  public var scoredBy: String = String()
+
+  public var scoredUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_Deal: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var opportunityID: Int64 {
+    get {_storage._opportunityID}
+    set {_uniqueStorage()._opportunityID = newValue}
+  }
+
+  public var pipelineID: Int64 {
+    get {_storage._pipelineID}
+    set {_uniqueStorage()._pipelineID = newValue}
+  }
+
+  /// a stage key, "signed" or "lost"
+  public var stage: String {
+    get {_storage._stage}
+    set {_uniqueStorage()._stage = newValue}
+  }
+
+  public var status: Crm_B2b_V1_DealStatus {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
+
+  public var sellingOrganizationID: Int64 {
+    get {_storage._sellingOrganizationID}
+    set {_uniqueStorage()._sellingOrganizationID = newValue}
+  }
+
+  public var buyingOrganizationID: Int64 {
+    get {_storage._buyingOrganizationID}
+    set {_uniqueStorage()._buyingOrganizationID = newValue}
+  }
+
+  /// the opportunity's owner
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
+
+  /// The opportunity's, as sales last said (b2b follows sales' events).
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
+
+  public var amount: Crm_B2b_V1_Money {
+    get {_storage._amount ?? Crm_B2b_V1_Money()}
+    set {_uniqueStorage()._amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {_storage._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {_uniqueStorage()._amount = nil}
+
+  public var expectedCloseDate: String {
+    get {_storage._expectedCloseDate}
+    set {_uniqueStorage()._expectedCloseDate = newValue}
+  }
+
+  public var personID: Int64 {
+    get {_storage._personID}
+    set {_uniqueStorage()._personID = newValue}
+  }
+
+  /// every criterion of the pipeline, in its order
+  public var scorecard: [Crm_B2b_V1_Score] {
+    get {_storage._scorecard}
+    set {_uniqueStorage()._scorecard = newValue}
+  }
+
+  public var version: Int64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  public var createdUnixUs: Int64 {
+    get {_storage._createdUnixUs}
+    set {_uniqueStorage()._createdUnixUs = newValue}
+  }
+
+  public var updatedUnixUs: Int64 {
+    get {_storage._updatedUnixUs}
+    set {_uniqueStorage()._updatedUnixUs = newValue}
+  }
+
+  public var lostReason: String {
+    get {_storage._lostReason}
+    set {_uniqueStorage()._lostReason = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// The opportunity to create with a deal.
+public nonisolated struct Crm_B2b_V1_NewOpportunity: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var amount: Crm_B2b_V1_Money {
+    get {_amount ?? Crm_B2b_V1_Money()}
+    set {_amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {self._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {self._amount = nil}
+
+  public var expectedCloseDate: String = String()
+
+  public var owner: String = String()
+
+  public var personID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _amount: Crm_B2b_V1_Money? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_CreateDealRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pipelineID: Int64 = 0
+
+  /// attach an existing one, or:
+  public var opportunityID: Int64 = 0
+
+  /// create one
+  public var opportunity: Crm_B2b_V1_NewOpportunity {
+    get {_opportunity ?? Crm_B2b_V1_NewOpportunity()}
+    set {_opportunity = newValue}
+  }
+  /// Returns true if `opportunity` has been explicitly set.
+  public var hasOpportunity: Bool {self._opportunity != nil}
+  /// Clears the value of `opportunity`. Subsequent reads from it will return its default value.
+  public mutating func clearOpportunity() {self._opportunity = nil}
+
+  public var sellingOrganizationID: Int64 = 0
+
+  public var buyingOrganizationID: Int64 = 0
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _opportunity: Crm_B2b_V1_NewOpportunity? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_GetDealRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_UpdateDealRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var name: String = String()
+
+  public var amount: Crm_B2b_V1_Money {
+    get {_amount ?? Crm_B2b_V1_Money()}
+    set {_amount = newValue}
+  }
+  /// Returns true if `amount` has been explicitly set.
+  public var hasAmount: Bool {self._amount != nil}
+  /// Clears the value of `amount`. Subsequent reads from it will return its default value.
+  public mutating func clearAmount() {self._amount = nil}
+
+  public var expectedCloseDate: String = String()
+
+  public var sellingOrganizationID: Int64 = 0
+
+  /// name, amount, expected_close_date, selling_organization_id
+  public var updateMask: [String] = []
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _amount: Crm_B2b_V1_Money? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_MoveDealRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  /// a stage key, "signed" or "lost"
+  public var stage: String = String()
+
+  /// required for lost
+  public var lostReason: String = String()
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ScoreDealRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  public var criterion: String = String()
+
+  public var met: Bool = false
+
+  public var evidence: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListDealsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pipelineID: Int64 = 0
+
+  public var stage: String = String()
+
+  public var status: Crm_B2b_V1_DealStatus = .unspecified
+
+  public var buyingOrganizationID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListDealsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// without their scorecards
+  public var deals: [Crm_B2b_V1_Deal] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_CommitteeMember: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  public var personID: Int64 = 0
+
+  /// in enum order
+  public var roles: [Crm_B2b_V1_CommitteeRole] = []
+
+  public var influence: Crm_B2b_V1_Influence = .unspecified
+
+  public var stance: Crm_B2b_V1_Stance = .unspecified
+
+  public var primary: Bool = false
+
+  /// The person's organization as contacts last said; when it is not the
+  /// deal's buying organization, the person has left it.
+  public var personOrganizationID: Int64 = 0
+
+  public var leftOrganization: Bool = false
+
+  public var createdUnixUs: Int64 = 0
+
+  public var updatedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_SetCommitteeMemberRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  public var personID: Int64 = 0
+
+  public var roles: [Crm_B2b_V1_CommitteeRole] = []
+
+  public var influence: Crm_B2b_V1_Influence = .unspecified
+
+  public var stance: Crm_B2b_V1_Stance = .unspecified
+
+  public var primary: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_RemoveCommitteeMemberRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  public var personID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListCommitteeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListCommitteeResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var members: [Crm_B2b_V1_CommitteeMember] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_CheckCoverageRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_Gap: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var kind: Crm_B2b_V1_GapKind = .unspecified
+
+  /// LEFT_ORGANIZATION: who
+  public var personID: Int64 = 0
+
+  /// LEFT_ORGANIZATION: their most important role
+  public var role: Crm_B2b_V1_CommitteeRole = .unspecified
+
+  /// "no economic buyer", "champion 12 has left the organization"
+  public var message: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_Coverage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  /// no gaps
+  public var covered: Bool = false
+
+  public var gaps: [Crm_B2b_V1_Gap] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListDealsMissingRoleRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var role: Crm_B2b_V1_CommitteeRole = .unspecified
+
+  public var pipelineID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// b2b.deal.created|updated|stage_changed|signed|lost|scored, about the deal
+/// (entity b2b.deal, its owner) and the buying organization and the
+/// opportunity's person.
+public nonisolated struct Crm_B2b_V1_DealEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var dealID: Int64 = 0
+
+  public var opportunityID: Int64 = 0
+
+  public var stage: String = String()
+
+  public var previousStage: String = String()
+
+  public var status: Crm_B2b_V1_DealStatus = .unspecified
+
+  public var actor: String = String()
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
+}
+
+/// b2b.committee.seated|removed, about the seat (entity b2b.committee, record
+/// "<deal>:<person>", the deal's owner) and the person and buying organization.
+public nonisolated struct Crm_B2b_V1_CommitteeEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var member: Crm_B2b_V1_CommitteeMember {
+    get {_member ?? Crm_B2b_V1_CommitteeMember()}
+    set {_member = newValue}
+  }
+  /// Returns true if `member` has been explicitly set.
+  public var hasMember: Bool {self._member != nil}
+  /// Clears the value of `member`. Subsequent reads from it will return its default value.
+  public mutating func clearMember() {self._member = nil}
+
+  public var actor: String = String()
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _member: Crm_B2b_V1_CommitteeMember? = nil
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.b2b.v1"
@@ -1370,6 +2297,26 @@ nonisolated extension Crm_B2b_V1_Decision: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Crm_B2b_V1_RuleKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0RULE_KIND_UNSPECIFIED\0\u{1}RULE_KIND_DISCOUNT_ABOVE\0\u{1}RULE_KIND_TOTAL_ABOVE\0")
+}
+
+nonisolated extension Crm_B2b_V1_DealStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0DEAL_STATUS_UNSPECIFIED\0\u{1}DEAL_STATUS_OPEN\0\u{1}DEAL_STATUS_SIGNED\0\u{1}DEAL_STATUS_LOST\0")
+}
+
+nonisolated extension Crm_B2b_V1_CommitteeRole: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0COMMITTEE_ROLE_UNSPECIFIED\0\u{1}COMMITTEE_ROLE_DECISION_MAKER\0\u{1}COMMITTEE_ROLE_ECONOMIC_BUYER\0\u{1}COMMITTEE_ROLE_CHAMPION\0\u{1}COMMITTEE_ROLE_INFLUENCER\0\u{1}COMMITTEE_ROLE_TECHNICAL_EVALUATOR\0\u{1}COMMITTEE_ROLE_LEGAL\0\u{1}COMMITTEE_ROLE_PROCUREMENT\0\u{1}COMMITTEE_ROLE_BLOCKER\0\u{1}COMMITTEE_ROLE_USER\0")
+}
+
+nonisolated extension Crm_B2b_V1_Influence: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INFLUENCE_UNSPECIFIED\0\u{1}INFLUENCE_LOW\0\u{1}INFLUENCE_MEDIUM\0\u{1}INFLUENCE_HIGH\0")
+}
+
+nonisolated extension Crm_B2b_V1_Stance: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0STANCE_UNSPECIFIED\0\u{1}STANCE_UNKNOWN\0\u{1}STANCE_SUPPORTER\0\u{1}STANCE_NEUTRAL\0\u{1}STANCE_OPPONENT\0")
+}
+
+nonisolated extension Crm_B2b_V1_GapKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0GAP_KIND_UNSPECIFIED\0\u{1}GAP_KIND_NO_ECONOMIC_BUYER\0\u{1}GAP_KIND_NO_DECISION_MAKER\0\u{1}GAP_KIND_NO_CHAMPION\0\u{1}GAP_KIND_NO_PRIMARY_CONTACT\0\u{1}GAP_KIND_LEFT_ORGANIZATION\0")
 }
 
 nonisolated extension Crm_B2b_V1_Money: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -3494,6 +4441,1422 @@ nonisolated extension Crm_B2b_V1_QuoteEvent: SwiftProtobuf.Message, SwiftProtobu
     if lhs.status != rhs.status {return false}
     if lhs._total != rhs._total {return false}
     if lhs.contentHash != rhs.contentHash {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs._about != rhs._about {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_Criterion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Criterion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}name\0\u{1}description\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.description_p) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.description_p.isEmpty {
+      try visitor.visitSingularStringField(value: self.description_p, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_Criterion, rhs: Crm_B2b_V1_Criterion) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.description_p != rhs.description_p {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_DealStage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DealStage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}name\0\u{1}probability\0\u{3}required_criteria\0\u{3}sales_stage_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.probability) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.requiredCriteria) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.salesStageID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.probability != 0 {
+      try visitor.visitSingularInt32Field(value: self.probability, fieldNumber: 3)
+    }
+    if !self.requiredCriteria.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.requiredCriteria, fieldNumber: 4)
+    }
+    if self.salesStageID != 0 {
+      try visitor.visitSingularInt64Field(value: self.salesStageID, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_DealStage, rhs: Crm_B2b_V1_DealStage) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.probability != rhs.probability {return false}
+    if lhs.requiredCriteria != rhs.requiredCriteria {return false}
+    if lhs.salesStageID != rhs.salesStageID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_DealPipeline: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DealPipeline"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{3}sales_pipeline_id\0\u{1}stages\0\u{1}criteria\0\u{3}created_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.salesPipelineID) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.stages) }()
+      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.criteria) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.salesPipelineID != 0 {
+      try visitor.visitSingularInt64Field(value: self.salesPipelineID, fieldNumber: 3)
+    }
+    if !self.stages.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.stages, fieldNumber: 4)
+    }
+    if !self.criteria.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.criteria, fieldNumber: 5)
+    }
+    if self.createdUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_DealPipeline, rhs: Crm_B2b_V1_DealPipeline) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.salesPipelineID != rhs.salesPipelineID {return false}
+    if lhs.stages != rhs.stages {return false}
+    if lhs.criteria != rhs.criteria {return false}
+    if lhs.createdUnixUs != rhs.createdUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_CreateDealPipelineRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateDealPipelineRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pipeline\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._pipeline) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._pipeline {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_CreateDealPipelineRequest, rhs: Crm_B2b_V1_CreateDealPipelineRequest) -> Bool {
+    if lhs._pipeline != rhs._pipeline {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_GetDealPipelineRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetDealPipelineRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_GetDealPipelineRequest, rhs: Crm_B2b_V1_GetDealPipelineRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListDealPipelinesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListDealPipelinesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 1)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListDealPipelinesRequest, rhs: Crm_B2b_V1_ListDealPipelinesRequest) -> Bool {
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListDealPipelinesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListDealPipelinesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}pipelines\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.pipelines) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.pipelines.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.pipelines, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListDealPipelinesResponse, rhs: Crm_B2b_V1_ListDealPipelinesResponse) -> Bool {
+    if lhs.pipelines != rhs.pipelines {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_Score: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Score"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}criterion\0\u{1}name\0\u{1}met\0\u{1}evidence\0\u{3}scored_by\0\u{3}scored_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.criterion) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.met) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.evidence) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.scoredBy) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.scoredUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.criterion.isEmpty {
+      try visitor.visitSingularStringField(value: self.criterion, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.met != false {
+      try visitor.visitSingularBoolField(value: self.met, fieldNumber: 3)
+    }
+    if !self.evidence.isEmpty {
+      try visitor.visitSingularStringField(value: self.evidence, fieldNumber: 4)
+    }
+    if !self.scoredBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.scoredBy, fieldNumber: 5)
+    }
+    if self.scoredUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.scoredUnixUs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_Score, rhs: Crm_B2b_V1_Score) -> Bool {
+    if lhs.criterion != rhs.criterion {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.met != rhs.met {return false}
+    if lhs.evidence != rhs.evidence {return false}
+    if lhs.scoredBy != rhs.scoredBy {return false}
+    if lhs.scoredUnixUs != rhs.scoredUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_Deal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Deal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}opportunity_id\0\u{3}pipeline_id\0\u{1}stage\0\u{1}status\0\u{3}selling_organization_id\0\u{3}buying_organization_id\0\u{1}owner\0\u{1}name\0\u{1}amount\0\u{3}expected_close_date\0\u{3}person_id\0\u{1}scorecard\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}lost_reason\0")
+
+  fileprivate class _StorageClass {
+    var _id: Int64 = 0
+    var _opportunityID: Int64 = 0
+    var _pipelineID: Int64 = 0
+    var _stage: String = String()
+    var _status: Crm_B2b_V1_DealStatus = .unspecified
+    var _sellingOrganizationID: Int64 = 0
+    var _buyingOrganizationID: Int64 = 0
+    var _owner: String = String()
+    var _name: String = String()
+    var _amount: Crm_B2b_V1_Money? = nil
+    var _expectedCloseDate: String = String()
+    var _personID: Int64 = 0
+    var _scorecard: [Crm_B2b_V1_Score] = []
+    var _version: Int64 = 0
+    var _createdUnixUs: Int64 = 0
+    var _updatedUnixUs: Int64 = 0
+    var _lostReason: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _opportunityID = source._opportunityID
+      _pipelineID = source._pipelineID
+      _stage = source._stage
+      _status = source._status
+      _sellingOrganizationID = source._sellingOrganizationID
+      _buyingOrganizationID = source._buyingOrganizationID
+      _owner = source._owner
+      _name = source._name
+      _amount = source._amount
+      _expectedCloseDate = source._expectedCloseDate
+      _personID = source._personID
+      _scorecard = source._scorecard
+      _version = source._version
+      _createdUnixUs = source._createdUnixUs
+      _updatedUnixUs = source._updatedUnixUs
+      _lostReason = source._lostReason
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._opportunityID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._pipelineID) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._stage) }()
+        case 5: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._sellingOrganizationID) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._buyingOrganizationID) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._amount) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._expectedCloseDate) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._personID) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._scorecard) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._lostReason) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._id != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._id, fieldNumber: 1)
+      }
+      if _storage._opportunityID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._opportunityID, fieldNumber: 2)
+      }
+      if _storage._pipelineID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._pipelineID, fieldNumber: 3)
+      }
+      if !_storage._stage.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._stage, fieldNumber: 4)
+      }
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 5)
+      }
+      if _storage._sellingOrganizationID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._sellingOrganizationID, fieldNumber: 6)
+      }
+      if _storage._buyingOrganizationID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._buyingOrganizationID, fieldNumber: 7)
+      }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 8)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 9)
+      }
+      try { if let v = _storage._amount {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      if !_storage._expectedCloseDate.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._expectedCloseDate, fieldNumber: 11)
+      }
+      if _storage._personID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._personID, fieldNumber: 12)
+      }
+      if !_storage._scorecard.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._scorecard, fieldNumber: 13)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._version, fieldNumber: 14)
+      }
+      if _storage._createdUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdUnixUs, fieldNumber: 15)
+      }
+      if _storage._updatedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 16)
+      }
+      if !_storage._lostReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._lostReason, fieldNumber: 17)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_Deal, rhs: Crm_B2b_V1_Deal) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._opportunityID != rhs_storage._opportunityID {return false}
+        if _storage._pipelineID != rhs_storage._pipelineID {return false}
+        if _storage._stage != rhs_storage._stage {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._sellingOrganizationID != rhs_storage._sellingOrganizationID {return false}
+        if _storage._buyingOrganizationID != rhs_storage._buyingOrganizationID {return false}
+        if _storage._owner != rhs_storage._owner {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._amount != rhs_storage._amount {return false}
+        if _storage._expectedCloseDate != rhs_storage._expectedCloseDate {return false}
+        if _storage._personID != rhs_storage._personID {return false}
+        if _storage._scorecard != rhs_storage._scorecard {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
+        if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        if _storage._lostReason != rhs_storage._lostReason {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_NewOpportunity: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".NewOpportunity"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}amount\0\u{3}expected_close_date\0\u{1}owner\0\u{3}person_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.expectedCloseDate) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.owner) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    try { if let v = self._amount {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.expectedCloseDate.isEmpty {
+      try visitor.visitSingularStringField(value: self.expectedCloseDate, fieldNumber: 3)
+    }
+    if !self.owner.isEmpty {
+      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 4)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_NewOpportunity, rhs: Crm_B2b_V1_NewOpportunity) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs._amount != rhs._amount {return false}
+    if lhs.expectedCloseDate != rhs.expectedCloseDate {return false}
+    if lhs.owner != rhs.owner {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_CreateDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateDealRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pipeline_id\0\u{3}opportunity_id\0\u{1}opportunity\0\u{3}selling_organization_id\0\u{3}buying_organization_id\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.pipelineID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.opportunityID) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._opportunity) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.sellingOrganizationID) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.buyingOrganizationID) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.pipelineID != 0 {
+      try visitor.visitSingularInt64Field(value: self.pipelineID, fieldNumber: 1)
+    }
+    if self.opportunityID != 0 {
+      try visitor.visitSingularInt64Field(value: self.opportunityID, fieldNumber: 2)
+    }
+    try { if let v = self._opportunity {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if self.sellingOrganizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.sellingOrganizationID, fieldNumber: 4)
+    }
+    if self.buyingOrganizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.buyingOrganizationID, fieldNumber: 5)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_CreateDealRequest, rhs: Crm_B2b_V1_CreateDealRequest) -> Bool {
+    if lhs.pipelineID != rhs.pipelineID {return false}
+    if lhs.opportunityID != rhs.opportunityID {return false}
+    if lhs._opportunity != rhs._opportunity {return false}
+    if lhs.sellingOrganizationID != rhs.sellingOrganizationID {return false}
+    if lhs.buyingOrganizationID != rhs.buyingOrganizationID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_GetDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetDealRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_GetDealRequest, rhs: Crm_B2b_V1_GetDealRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_UpdateDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateDealRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}amount\0\u{3}expected_close_date\0\u{3}selling_organization_id\0\u{3}update_mask\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._amount) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.expectedCloseDate) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.sellingOrganizationID) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.updateMask) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try { if let v = self._amount {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.expectedCloseDate.isEmpty {
+      try visitor.visitSingularStringField(value: self.expectedCloseDate, fieldNumber: 4)
+    }
+    if self.sellingOrganizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.sellingOrganizationID, fieldNumber: 5)
+    }
+    if !self.updateMask.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.updateMask, fieldNumber: 6)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_UpdateDealRequest, rhs: Crm_B2b_V1_UpdateDealRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._amount != rhs._amount {return false}
+    if lhs.expectedCloseDate != rhs.expectedCloseDate {return false}
+    if lhs.sellingOrganizationID != rhs.sellingOrganizationID {return false}
+    if lhs.updateMask != rhs.updateMask {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_MoveDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MoveDealRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}stage\0\u{3}lost_reason\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stage) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.lostReason) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.stage.isEmpty {
+      try visitor.visitSingularStringField(value: self.stage, fieldNumber: 2)
+    }
+    if !self.lostReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.lostReason, fieldNumber: 3)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_MoveDealRequest, rhs: Crm_B2b_V1_MoveDealRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.stage != rhs.stage {return false}
+    if lhs.lostReason != rhs.lostReason {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ScoreDealRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ScoreDealRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0\u{1}criterion\0\u{1}met\0\u{1}evidence\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.criterion) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.met) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.evidence) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    if !self.criterion.isEmpty {
+      try visitor.visitSingularStringField(value: self.criterion, fieldNumber: 2)
+    }
+    if self.met != false {
+      try visitor.visitSingularBoolField(value: self.met, fieldNumber: 3)
+    }
+    if !self.evidence.isEmpty {
+      try visitor.visitSingularStringField(value: self.evidence, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ScoreDealRequest, rhs: Crm_B2b_V1_ScoreDealRequest) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.criterion != rhs.criterion {return false}
+    if lhs.met != rhs.met {return false}
+    if lhs.evidence != rhs.evidence {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListDealsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListDealsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}pipeline_id\0\u{1}stage\0\u{1}status\0\u{3}buying_organization_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.pipelineID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.stage) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.buyingOrganizationID) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pipelineID != 0 {
+      try visitor.visitSingularInt64Field(value: self.pipelineID, fieldNumber: 1)
+    }
+    if !self.stage.isEmpty {
+      try visitor.visitSingularStringField(value: self.stage, fieldNumber: 2)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    if self.buyingOrganizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.buyingOrganizationID, fieldNumber: 4)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 5)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListDealsRequest, rhs: Crm_B2b_V1_ListDealsRequest) -> Bool {
+    if lhs.pipelineID != rhs.pipelineID {return false}
+    if lhs.stage != rhs.stage {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.buyingOrganizationID != rhs.buyingOrganizationID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListDealsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListDealsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}deals\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.deals) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.deals.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.deals, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListDealsResponse, rhs: Crm_B2b_V1_ListDealsResponse) -> Bool {
+    if lhs.deals != rhs.deals {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_CommitteeMember: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommitteeMember"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0\u{3}person_id\0\u{1}roles\0\u{1}influence\0\u{1}stance\0\u{1}primary\0\u{3}person_organization_id\0\u{3}left_organization\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 3: try { try decoder.decodeRepeatedEnumField(value: &self.roles) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.influence) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.stance) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.primary) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.personOrganizationID) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.leftOrganization) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 2)
+    }
+    if !self.roles.isEmpty {
+      try visitor.visitPackedEnumField(value: self.roles, fieldNumber: 3)
+    }
+    if self.influence != .unspecified {
+      try visitor.visitSingularEnumField(value: self.influence, fieldNumber: 4)
+    }
+    if self.stance != .unspecified {
+      try visitor.visitSingularEnumField(value: self.stance, fieldNumber: 5)
+    }
+    if self.primary != false {
+      try visitor.visitSingularBoolField(value: self.primary, fieldNumber: 6)
+    }
+    if self.personOrganizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personOrganizationID, fieldNumber: 7)
+    }
+    if self.leftOrganization != false {
+      try visitor.visitSingularBoolField(value: self.leftOrganization, fieldNumber: 8)
+    }
+    if self.createdUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 9)
+    }
+    if self.updatedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedUnixUs, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_CommitteeMember, rhs: Crm_B2b_V1_CommitteeMember) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.roles != rhs.roles {return false}
+    if lhs.influence != rhs.influence {return false}
+    if lhs.stance != rhs.stance {return false}
+    if lhs.primary != rhs.primary {return false}
+    if lhs.personOrganizationID != rhs.personOrganizationID {return false}
+    if lhs.leftOrganization != rhs.leftOrganization {return false}
+    if lhs.createdUnixUs != rhs.createdUnixUs {return false}
+    if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_SetCommitteeMemberRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetCommitteeMemberRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0\u{3}person_id\0\u{1}roles\0\u{1}influence\0\u{1}stance\0\u{1}primary\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 3: try { try decoder.decodeRepeatedEnumField(value: &self.roles) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.influence) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.stance) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.primary) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 2)
+    }
+    if !self.roles.isEmpty {
+      try visitor.visitPackedEnumField(value: self.roles, fieldNumber: 3)
+    }
+    if self.influence != .unspecified {
+      try visitor.visitSingularEnumField(value: self.influence, fieldNumber: 4)
+    }
+    if self.stance != .unspecified {
+      try visitor.visitSingularEnumField(value: self.stance, fieldNumber: 5)
+    }
+    if self.primary != false {
+      try visitor.visitSingularBoolField(value: self.primary, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_SetCommitteeMemberRequest, rhs: Crm_B2b_V1_SetCommitteeMemberRequest) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.roles != rhs.roles {return false}
+    if lhs.influence != rhs.influence {return false}
+    if lhs.stance != rhs.stance {return false}
+    if lhs.primary != rhs.primary {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_RemoveCommitteeMemberRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RemoveCommitteeMemberRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0\u{3}person_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_RemoveCommitteeMemberRequest, rhs: Crm_B2b_V1_RemoveCommitteeMemberRequest) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListCommitteeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListCommitteeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListCommitteeRequest, rhs: Crm_B2b_V1_ListCommitteeRequest) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListCommitteeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListCommitteeResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}members\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.members.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.members, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListCommitteeResponse, rhs: Crm_B2b_V1_ListCommitteeResponse) -> Bool {
+    if lhs.members != rhs.members {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_CheckCoverageRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckCoverageRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_CheckCoverageRequest, rhs: Crm_B2b_V1_CheckCoverageRequest) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_Gap: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Gap"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}kind\0\u{3}person_id\0\u{1}role\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.role) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 1)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 2)
+    }
+    if self.role != .unspecified {
+      try visitor.visitSingularEnumField(value: self.role, fieldNumber: 3)
+    }
+    if !self.message.isEmpty {
+      try visitor.visitSingularStringField(value: self.message, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_Gap, rhs: Crm_B2b_V1_Gap) -> Bool {
+    if lhs.kind != rhs.kind {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.role != rhs.role {return false}
+    if lhs.message != rhs.message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_Coverage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Coverage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0\u{1}covered\0\u{1}gaps\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.covered) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.gaps) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    if self.covered != false {
+      try visitor.visitSingularBoolField(value: self.covered, fieldNumber: 2)
+    }
+    if !self.gaps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.gaps, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_Coverage, rhs: Crm_B2b_V1_Coverage) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.covered != rhs.covered {return false}
+    if lhs.gaps != rhs.gaps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListDealsMissingRoleRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListDealsMissingRoleRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}role\0\u{3}pipeline_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.role) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.pipelineID) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.role != .unspecified {
+      try visitor.visitSingularEnumField(value: self.role, fieldNumber: 1)
+    }
+    if self.pipelineID != 0 {
+      try visitor.visitSingularInt64Field(value: self.pipelineID, fieldNumber: 2)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 3)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListDealsMissingRoleRequest, rhs: Crm_B2b_V1_ListDealsMissingRoleRequest) -> Bool {
+    if lhs.role != rhs.role {return false}
+    if lhs.pipelineID != rhs.pipelineID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_DealEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DealEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}deal_id\0\u{3}opportunity_id\0\u{1}stage\0\u{3}previous_stage\0\u{1}status\0\u{1}actor\0\u{2}b\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.dealID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.opportunityID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.stage) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.previousStage) }()
+      case 5: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.dealID != 0 {
+      try visitor.visitSingularInt64Field(value: self.dealID, fieldNumber: 1)
+    }
+    if self.opportunityID != 0 {
+      try visitor.visitSingularInt64Field(value: self.opportunityID, fieldNumber: 2)
+    }
+    if !self.stage.isEmpty {
+      try visitor.visitSingularStringField(value: self.stage, fieldNumber: 3)
+    }
+    if !self.previousStage.isEmpty {
+      try visitor.visitSingularStringField(value: self.previousStage, fieldNumber: 4)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 5)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 6)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_DealEvent, rhs: Crm_B2b_V1_DealEvent) -> Bool {
+    if lhs.dealID != rhs.dealID {return false}
+    if lhs.opportunityID != rhs.opportunityID {return false}
+    if lhs.stage != rhs.stage {return false}
+    if lhs.previousStage != rhs.previousStage {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs._about != rhs._about {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_CommitteeEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CommitteeEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{1}actor\0\u{2}f\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._member) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._member {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 2)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_CommitteeEvent, rhs: Crm_B2b_V1_CommitteeEvent) -> Bool {
+    if lhs._member != rhs._member {return false}
     if lhs.actor != rhs.actor {return false}
     if lhs._about != rhs._about {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}

@@ -449,45 +449,40 @@ public nonisolated struct Crm_Contacts_V1_PersonEvent: Sendable {
 }
 
 /// contacts.organization.created|updated|deleted|restored|merged
-public nonisolated struct Crm_Contacts_V1_OrganizationEvent: @unchecked Sendable {
+public nonisolated struct Crm_Contacts_V1_OrganizationEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var organization: Crm_Contacts_V1_Organization {
-    get {_storage._organization ?? Crm_Contacts_V1_Organization()}
-    set {_uniqueStorage()._organization = newValue}
+    get {_organization ?? Crm_Contacts_V1_Organization()}
+    set {_organization = newValue}
   }
   /// Returns true if `organization` has been explicitly set.
-  public var hasOrganization: Bool {_storage._organization != nil}
+  public var hasOrganization: Bool {self._organization != nil}
   /// Clears the value of `organization`. Subsequent reads from it will return its default value.
-  public mutating func clearOrganization() {_uniqueStorage()._organization = nil}
+  public mutating func clearOrganization() {self._organization = nil}
 
-  public var changedFields: [String] {
-    get {_storage._changedFields}
-    set {_uniqueStorage()._changedFields = newValue}
-  }
+  public var changedFields: [String] = []
 
   /// For merged: the organization merged into `organization`.
-  public var mergedID: Int64 {
-    get {_storage._mergedID}
-    set {_uniqueStorage()._mergedID = newValue}
-  }
+  public var mergedID: Int64 = 0
 
   public var about: Crm_Contacts_V1_About {
-    get {_storage._about ?? Crm_Contacts_V1_About()}
-    set {_uniqueStorage()._about = newValue}
+    get {_about ?? Crm_Contacts_V1_About()}
+    set {_about = newValue}
   }
   /// Returns true if `about` has been explicitly set.
-  public var hasAbout: Bool {_storage._about != nil}
+  public var hasAbout: Bool {self._about != nil}
   /// Clears the value of `about`. Subsequent reads from it will return its default value.
-  public mutating func clearAbout() {_uniqueStorage()._about = nil}
+  public mutating func clearAbout() {self._about = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _organization: Crm_Contacts_V1_Organization? = nil
+  fileprivate var _about: Crm_Contacts_V1_About? = nil
 }
 
 public nonisolated struct Crm_Contacts_V1_Email: Sendable {
@@ -870,66 +865,98 @@ public nonisolated struct Crm_Contacts_V1_SearchPeopleRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Crm_Contacts_V1_Organization: Sendable {
+public nonisolated struct Crm_Contacts_V1_Organization: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var id: Int64 = 0
+  public var id: Int64 {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
 
-  public var name: String = String()
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
 
   /// "example.com"
-  public var domain: String = String()
-
-  public var industry: String = String()
-
-  public var phones: [Crm_Contacts_V1_Phone] = []
-
-  public var addresses: [Crm_Contacts_V1_Address] = []
-
-  public var owner: String = String()
-
-  public var tags: [String] = []
-
-  public var customFields: Dictionary<String,Crm_Contacts_V1_FieldValue> = [:]
-
-  public var notes: String = String()
-
-  public var externalID: String = String()
-
-  public var version: Int64 = 0
-
-  public var createdUnixUs: Int64 = 0
-
-  public var updatedUnixUs: Int64 = 0
-
-  public var deletedUnixUs: Int64 = 0
-
-  public var mergedIntoID: Int64 = 0
-
-  public var unknownFields = SwiftProtobuf.UnknownStorage()
-
-  public init() {}
-}
-
-public nonisolated struct Crm_Contacts_V1_CreateOrganizationRequest: @unchecked Sendable {
-  // SwiftProtobuf.Message conformance is added in an extension below. See the
-  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
-  // methods supported on all messages.
-
-  public var organization: Crm_Contacts_V1_Organization {
-    get {_storage._organization ?? Crm_Contacts_V1_Organization()}
-    set {_uniqueStorage()._organization = newValue}
+  public var domain: String {
+    get {_storage._domain}
+    set {_uniqueStorage()._domain = newValue}
   }
-  /// Returns true if `organization` has been explicitly set.
-  public var hasOrganization: Bool {_storage._organization != nil}
-  /// Clears the value of `organization`. Subsequent reads from it will return its default value.
-  public mutating func clearOrganization() {_uniqueStorage()._organization = nil}
 
-  public var idempotencyKey: String {
-    get {_storage._idempotencyKey}
-    set {_uniqueStorage()._idempotencyKey = newValue}
+  public var industry: String {
+    get {_storage._industry}
+    set {_uniqueStorage()._industry = newValue}
+  }
+
+  public var phones: [Crm_Contacts_V1_Phone] {
+    get {_storage._phones}
+    set {_uniqueStorage()._phones = newValue}
+  }
+
+  public var addresses: [Crm_Contacts_V1_Address] {
+    get {_storage._addresses}
+    set {_uniqueStorage()._addresses = newValue}
+  }
+
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
+
+  public var tags: [String] {
+    get {_storage._tags}
+    set {_uniqueStorage()._tags = newValue}
+  }
+
+  public var customFields: Dictionary<String,Crm_Contacts_V1_FieldValue> {
+    get {_storage._customFields}
+    set {_uniqueStorage()._customFields = newValue}
+  }
+
+  public var notes: String {
+    get {_storage._notes}
+    set {_uniqueStorage()._notes = newValue}
+  }
+
+  public var externalID: String {
+    get {_storage._externalID}
+    set {_uniqueStorage()._externalID = newValue}
+  }
+
+  public var version: Int64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  public var createdUnixUs: Int64 {
+    get {_storage._createdUnixUs}
+    set {_uniqueStorage()._createdUnixUs = newValue}
+  }
+
+  public var updatedUnixUs: Int64 {
+    get {_storage._updatedUnixUs}
+    set {_uniqueStorage()._updatedUnixUs = newValue}
+  }
+
+  public var deletedUnixUs: Int64 {
+    get {_storage._deletedUnixUs}
+    set {_uniqueStorage()._deletedUnixUs = newValue}
+  }
+
+  public var mergedIntoID: Int64 {
+    get {_storage._mergedIntoID}
+    set {_uniqueStorage()._mergedIntoID = newValue}
+  }
+
+  /// Account hierarchy: the parent organization, 0 for none. Never a cycle:
+  /// an organization is never below itself. Deleting an organization leaves
+  /// its subsidiaries under it (restoring it brings the tree back).
+  public var parentID: Int64 {
+    get {_storage._parentID}
+    set {_uniqueStorage()._parentID = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -937,6 +964,29 @@ public nonisolated struct Crm_Contacts_V1_CreateOrganizationRequest: @unchecked 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Crm_Contacts_V1_CreateOrganizationRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var organization: Crm_Contacts_V1_Organization {
+    get {_organization ?? Crm_Contacts_V1_Organization()}
+    set {_organization = newValue}
+  }
+  /// Returns true if `organization` has been explicitly set.
+  public var hasOrganization: Bool {self._organization != nil}
+  /// Clears the value of `organization`. Subsequent reads from it will return its default value.
+  public mutating func clearOrganization() {self._organization = nil}
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _organization: Crm_Contacts_V1_Organization? = nil
 }
 
 public nonisolated struct Crm_Contacts_V1_GetOrganizationRequest: Sendable {
@@ -951,39 +1001,33 @@ public nonisolated struct Crm_Contacts_V1_GetOrganizationRequest: Sendable {
   public init() {}
 }
 
-public nonisolated struct Crm_Contacts_V1_UpdateOrganizationRequest: @unchecked Sendable {
+public nonisolated struct Crm_Contacts_V1_UpdateOrganizationRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// id required
   public var organization: Crm_Contacts_V1_Organization {
-    get {_storage._organization ?? Crm_Contacts_V1_Organization()}
-    set {_uniqueStorage()._organization = newValue}
+    get {_organization ?? Crm_Contacts_V1_Organization()}
+    set {_organization = newValue}
   }
   /// Returns true if `organization` has been explicitly set.
-  public var hasOrganization: Bool {_storage._organization != nil}
+  public var hasOrganization: Bool {self._organization != nil}
   /// Clears the value of `organization`. Subsequent reads from it will return its default value.
-  public mutating func clearOrganization() {_uniqueStorage()._organization = nil}
+  public mutating func clearOrganization() {self._organization = nil}
 
   /// Fields of Organization to replace: name, domain, industry, phones,
-  /// addresses, owner, tags, custom_fields, notes, external_id (or
+  /// addresses, owner, tags, custom_fields, notes, external_id, parent_id (or
   /// lowerCamelCase). Empty: the fields set in `organization`; "*": all.
-  public var updateMask: [String] {
-    get {_storage._updateMask}
-    set {_uniqueStorage()._updateMask = newValue}
-  }
+  public var updateMask: [String] = []
 
-  public var expectedVersion: Int64 {
-    get {_storage._expectedVersion}
-    set {_uniqueStorage()._expectedVersion = newValue}
-  }
+  public var expectedVersion: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _organization: Crm_Contacts_V1_Organization? = nil
 }
 
 public nonisolated struct Crm_Contacts_V1_DeleteOrganizationRequest: Sendable {
@@ -1038,6 +1082,42 @@ public nonisolated struct Crm_Contacts_V1_ListOrganizationsResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  public var organizations: [Crm_Contacts_V1_Organization] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Contacts_V1_ListSubsidiariesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var organizationID: Int64 = 0
+
+  /// Every organization below it, at any depth; otherwise the direct ones.
+  public var descendants: Bool = false
+
+  public var includeDeleted: Bool = false
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Contacts_V1_ListSubsidiariesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// by id
   public var organizations: [Crm_Contacts_V1_Organization] = []
 
   public var nextPageToken: String = String()
@@ -1402,49 +1482,41 @@ public nonisolated struct Crm_Contacts_V1_ModuleData: Sendable {
   public init() {}
 }
 
-public nonisolated struct Crm_Contacts_V1_PersonDataExport: @unchecked Sendable {
+public nonisolated struct Crm_Contacts_V1_PersonDataExport: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var person: Crm_Contacts_V1_Person {
-    get {_storage._person ?? Crm_Contacts_V1_Person()}
-    set {_uniqueStorage()._person = newValue}
+    get {_person ?? Crm_Contacts_V1_Person()}
+    set {_person = newValue}
   }
   /// Returns true if `person` has been explicitly set.
-  public var hasPerson: Bool {_storage._person != nil}
+  public var hasPerson: Bool {self._person != nil}
   /// Clears the value of `person`. Subsequent reads from it will return its default value.
-  public mutating func clearPerson() {_uniqueStorage()._person = nil}
+  public mutating func clearPerson() {self._person = nil}
 
   public var organization: Crm_Contacts_V1_Organization {
-    get {_storage._organization ?? Crm_Contacts_V1_Organization()}
-    set {_uniqueStorage()._organization = newValue}
+    get {_organization ?? Crm_Contacts_V1_Organization()}
+    set {_organization = newValue}
   }
   /// Returns true if `organization` has been explicitly set.
-  public var hasOrganization: Bool {_storage._organization != nil}
+  public var hasOrganization: Bool {self._organization != nil}
   /// Clears the value of `organization`. Subsequent reads from it will return its default value.
-  public mutating func clearOrganization() {_uniqueStorage()._organization = nil}
+  public mutating func clearOrganization() {self._organization = nil}
 
-  public var timeline: [Crm_Contacts_V1_TimelineEntry] {
-    get {_storage._timeline}
-    set {_uniqueStorage()._timeline = newValue}
-  }
+  public var timeline: [Crm_Contacts_V1_TimelineEntry] = []
 
-  public var modules: [Crm_Contacts_V1_ModuleData] {
-    get {_storage._modules}
-    set {_uniqueStorage()._modules = newValue}
-  }
+  public var modules: [Crm_Contacts_V1_ModuleData] = []
 
-  public var exportedUnixUs: Int64 {
-    get {_storage._exportedUnixUs}
-    set {_uniqueStorage()._exportedUnixUs = newValue}
-  }
+  public var exportedUnixUs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _person: Crm_Contacts_V1_Person? = nil
+  fileprivate var _organization: Crm_Contacts_V1_Organization? = nil
 }
 
 public nonisolated struct Crm_Contacts_V1_ErasePersonRequest: Sendable {
@@ -1640,88 +1712,46 @@ nonisolated extension Crm_Contacts_V1_OrganizationEvent: SwiftProtobuf.Message, 
   public static let protoMessageName: String = _protobuf_package + ".OrganizationEvent"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organization\0\u{3}changed_fields\0\u{3}merged_id\0\u{2}e\u{f}about\0")
 
-  fileprivate class _StorageClass {
-    var _organization: Crm_Contacts_V1_Organization? = nil
-    var _changedFields: [String] = []
-    var _mergedID: Int64 = 0
-    var _about: Crm_Contacts_V1_About? = nil
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _organization = source._organization
-      _changedFields = source._changedFields
-      _mergedID = source._mergedID
-      _about = source._about
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
-        case 2: try { try decoder.decodeRepeatedStringField(value: &_storage._changedFields) }()
-        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._mergedID) }()
-        case 1000: try { try decoder.decodeSingularMessageField(value: &_storage._about) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._organization) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.changedFields) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.mergedID) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._organization {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      if !_storage._changedFields.isEmpty {
-        try visitor.visitRepeatedStringField(value: _storage._changedFields, fieldNumber: 2)
-      }
-      if _storage._mergedID != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._mergedID, fieldNumber: 3)
-      }
-      try { if let v = _storage._about {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
-      } }()
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._organization {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.changedFields.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.changedFields, fieldNumber: 2)
     }
+    if self.mergedID != 0 {
+      try visitor.visitSingularInt64Field(value: self.mergedID, fieldNumber: 3)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Contacts_V1_OrganizationEvent, rhs: Crm_Contacts_V1_OrganizationEvent) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._organization != rhs_storage._organization {return false}
-        if _storage._changedFields != rhs_storage._changedFields {return false}
-        if _storage._mergedID != rhs_storage._mergedID {return false}
-        if _storage._about != rhs_storage._about {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._organization != rhs._organization {return false}
+    if lhs.changedFields != rhs.changedFields {return false}
+    if lhs.mergedID != rhs.mergedID {return false}
+    if lhs._about != rhs._about {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2459,116 +2489,26 @@ nonisolated extension Crm_Contacts_V1_SearchPeopleRequest: SwiftProtobuf.Message
 
 nonisolated extension Crm_Contacts_V1_Organization: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Organization"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}domain\0\u{1}industry\0\u{1}phones\0\u{1}addresses\0\u{1}owner\0\u{1}tags\0\u{3}custom_fields\0\u{1}notes\0\u{3}external_id\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}deleted_unix_us\0\u{3}merged_into_id\0")
-
-  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.domain) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.industry) }()
-      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.phones) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.addresses) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.owner) }()
-      case 8: try { try decoder.decodeRepeatedStringField(value: &self.tags) }()
-      case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Crm_Contacts_V1_FieldValue>.self, value: &self.customFields) }()
-      case 10: try { try decoder.decodeSingularStringField(value: &self.notes) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.externalID) }()
-      case 12: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
-      case 13: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
-      case 14: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
-      case 15: try { try decoder.decodeSingularInt64Field(value: &self.deletedUnixUs) }()
-      case 16: try { try decoder.decodeSingularInt64Field(value: &self.mergedIntoID) }()
-      default: break
-      }
-    }
-  }
-
-  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.id != 0 {
-      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
-    }
-    if !self.name.isEmpty {
-      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
-    }
-    if !self.domain.isEmpty {
-      try visitor.visitSingularStringField(value: self.domain, fieldNumber: 3)
-    }
-    if !self.industry.isEmpty {
-      try visitor.visitSingularStringField(value: self.industry, fieldNumber: 4)
-    }
-    if !self.phones.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.phones, fieldNumber: 5)
-    }
-    if !self.addresses.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.addresses, fieldNumber: 6)
-    }
-    if !self.owner.isEmpty {
-      try visitor.visitSingularStringField(value: self.owner, fieldNumber: 7)
-    }
-    if !self.tags.isEmpty {
-      try visitor.visitRepeatedStringField(value: self.tags, fieldNumber: 8)
-    }
-    if !self.customFields.isEmpty {
-      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Crm_Contacts_V1_FieldValue>.self, value: self.customFields, fieldNumber: 9)
-    }
-    if !self.notes.isEmpty {
-      try visitor.visitSingularStringField(value: self.notes, fieldNumber: 10)
-    }
-    if !self.externalID.isEmpty {
-      try visitor.visitSingularStringField(value: self.externalID, fieldNumber: 11)
-    }
-    if self.version != 0 {
-      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 12)
-    }
-    if self.createdUnixUs != 0 {
-      try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 13)
-    }
-    if self.updatedUnixUs != 0 {
-      try visitor.visitSingularInt64Field(value: self.updatedUnixUs, fieldNumber: 14)
-    }
-    if self.deletedUnixUs != 0 {
-      try visitor.visitSingularInt64Field(value: self.deletedUnixUs, fieldNumber: 15)
-    }
-    if self.mergedIntoID != 0 {
-      try visitor.visitSingularInt64Field(value: self.mergedIntoID, fieldNumber: 16)
-    }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-
-  public static func ==(lhs: Crm_Contacts_V1_Organization, rhs: Crm_Contacts_V1_Organization) -> Bool {
-    if lhs.id != rhs.id {return false}
-    if lhs.name != rhs.name {return false}
-    if lhs.domain != rhs.domain {return false}
-    if lhs.industry != rhs.industry {return false}
-    if lhs.phones != rhs.phones {return false}
-    if lhs.addresses != rhs.addresses {return false}
-    if lhs.owner != rhs.owner {return false}
-    if lhs.tags != rhs.tags {return false}
-    if lhs.customFields != rhs.customFields {return false}
-    if lhs.notes != rhs.notes {return false}
-    if lhs.externalID != rhs.externalID {return false}
-    if lhs.version != rhs.version {return false}
-    if lhs.createdUnixUs != rhs.createdUnixUs {return false}
-    if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
-    if lhs.deletedUnixUs != rhs.deletedUnixUs {return false}
-    if lhs.mergedIntoID != rhs.mergedIntoID {return false}
-    if lhs.unknownFields != rhs.unknownFields {return false}
-    return true
-  }
-}
-
-nonisolated extension Crm_Contacts_V1_CreateOrganizationRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".CreateOrganizationRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organization\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}domain\0\u{1}industry\0\u{1}phones\0\u{1}addresses\0\u{1}owner\0\u{1}tags\0\u{3}custom_fields\0\u{1}notes\0\u{3}external_id\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}deleted_unix_us\0\u{3}merged_into_id\0\u{3}parent_id\0")
 
   fileprivate class _StorageClass {
-    var _organization: Crm_Contacts_V1_Organization? = nil
-    var _idempotencyKey: String = String()
+    var _id: Int64 = 0
+    var _name: String = String()
+    var _domain: String = String()
+    var _industry: String = String()
+    var _phones: [Crm_Contacts_V1_Phone] = []
+    var _addresses: [Crm_Contacts_V1_Address] = []
+    var _owner: String = String()
+    var _tags: [String] = []
+    var _customFields: Dictionary<String,Crm_Contacts_V1_FieldValue> = [:]
+    var _notes: String = String()
+    var _externalID: String = String()
+    var _version: Int64 = 0
+    var _createdUnixUs: Int64 = 0
+    var _updatedUnixUs: Int64 = 0
+    var _deletedUnixUs: Int64 = 0
+    var _mergedIntoID: Int64 = 0
+    var _parentID: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2579,8 +2519,23 @@ nonisolated extension Crm_Contacts_V1_CreateOrganizationRequest: SwiftProtobuf.M
     private init() {}
 
     init(copying source: _StorageClass) {
-      _organization = source._organization
-      _idempotencyKey = source._idempotencyKey
+      _id = source._id
+      _name = source._name
+      _domain = source._domain
+      _industry = source._industry
+      _phones = source._phones
+      _addresses = source._addresses
+      _owner = source._owner
+      _tags = source._tags
+      _customFields = source._customFields
+      _notes = source._notes
+      _externalID = source._externalID
+      _version = source._version
+      _createdUnixUs = source._createdUnixUs
+      _updatedUnixUs = source._updatedUnixUs
+      _deletedUnixUs = source._deletedUnixUs
+      _mergedIntoID = source._mergedIntoID
+      _parentID = source._parentID
     }
   }
 
@@ -2599,8 +2554,23 @@ nonisolated extension Crm_Contacts_V1_CreateOrganizationRequest: SwiftProtobuf.M
         // allocates stack space for every case branch when no optimizations are
         // enabled. https://github.com/apple/swift-protobuf/issues/1034
         switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
-        case 2: try { try decoder.decodeSingularStringField(value: &_storage._idempotencyKey) }()
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._domain) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._industry) }()
+        case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._phones) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._addresses) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 8: try { try decoder.decodeRepeatedStringField(value: &_storage._tags) }()
+        case 9: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Crm_Contacts_V1_FieldValue>.self, value: &_storage._customFields) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._notes) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._externalID) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._deletedUnixUs) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._mergedIntoID) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._parentID) }()
         default: break
         }
       }
@@ -2609,31 +2579,126 @@ nonisolated extension Crm_Contacts_V1_CreateOrganizationRequest: SwiftProtobuf.M
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
     try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._organization {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      if !_storage._idempotencyKey.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._idempotencyKey, fieldNumber: 2)
+      if _storage._id != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if !_storage._domain.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._domain, fieldNumber: 3)
+      }
+      if !_storage._industry.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._industry, fieldNumber: 4)
+      }
+      if !_storage._phones.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._phones, fieldNumber: 5)
+      }
+      if !_storage._addresses.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._addresses, fieldNumber: 6)
+      }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 7)
+      }
+      if !_storage._tags.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._tags, fieldNumber: 8)
+      }
+      if !_storage._customFields.isEmpty {
+        try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMessageMap<SwiftProtobuf.ProtobufString,Crm_Contacts_V1_FieldValue>.self, value: _storage._customFields, fieldNumber: 9)
+      }
+      if !_storage._notes.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._notes, fieldNumber: 10)
+      }
+      if !_storage._externalID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._externalID, fieldNumber: 11)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._version, fieldNumber: 12)
+      }
+      if _storage._createdUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdUnixUs, fieldNumber: 13)
+      }
+      if _storage._updatedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 14)
+      }
+      if _storage._deletedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._deletedUnixUs, fieldNumber: 15)
+      }
+      if _storage._mergedIntoID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._mergedIntoID, fieldNumber: 16)
+      }
+      if _storage._parentID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._parentID, fieldNumber: 17)
       }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Crm_Contacts_V1_CreateOrganizationRequest, rhs: Crm_Contacts_V1_CreateOrganizationRequest) -> Bool {
+  public static func ==(lhs: Crm_Contacts_V1_Organization, rhs: Crm_Contacts_V1_Organization) -> Bool {
     if lhs._storage !== rhs._storage {
       let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
         let _storage = _args.0
         let rhs_storage = _args.1
-        if _storage._organization != rhs_storage._organization {return false}
-        if _storage._idempotencyKey != rhs_storage._idempotencyKey {return false}
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._domain != rhs_storage._domain {return false}
+        if _storage._industry != rhs_storage._industry {return false}
+        if _storage._phones != rhs_storage._phones {return false}
+        if _storage._addresses != rhs_storage._addresses {return false}
+        if _storage._owner != rhs_storage._owner {return false}
+        if _storage._tags != rhs_storage._tags {return false}
+        if _storage._customFields != rhs_storage._customFields {return false}
+        if _storage._notes != rhs_storage._notes {return false}
+        if _storage._externalID != rhs_storage._externalID {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
+        if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        if _storage._deletedUnixUs != rhs_storage._deletedUnixUs {return false}
+        if _storage._mergedIntoID != rhs_storage._mergedIntoID {return false}
+        if _storage._parentID != rhs_storage._parentID {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_CreateOrganizationRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateOrganizationRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organization\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._organization) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._organization {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Contacts_V1_CreateOrganizationRequest, rhs: Crm_Contacts_V1_CreateOrganizationRequest) -> Bool {
+    if lhs._organization != rhs._organization {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2673,81 +2738,41 @@ nonisolated extension Crm_Contacts_V1_UpdateOrganizationRequest: SwiftProtobuf.M
   public static let protoMessageName: String = _protobuf_package + ".UpdateOrganizationRequest"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organization\0\u{3}update_mask\0\u{3}expected_version\0")
 
-  fileprivate class _StorageClass {
-    var _organization: Crm_Contacts_V1_Organization? = nil
-    var _updateMask: [String] = []
-    var _expectedVersion: Int64 = 0
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _organization = source._organization
-      _updateMask = source._updateMask
-      _expectedVersion = source._expectedVersion
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
-        case 2: try { try decoder.decodeRepeatedStringField(value: &_storage._updateMask) }()
-        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._expectedVersion) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._organization) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.updateMask) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._organization {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      if !_storage._updateMask.isEmpty {
-        try visitor.visitRepeatedStringField(value: _storage._updateMask, fieldNumber: 2)
-      }
-      if _storage._expectedVersion != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._expectedVersion, fieldNumber: 3)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._organization {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.updateMask.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.updateMask, fieldNumber: 2)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Contacts_V1_UpdateOrganizationRequest, rhs: Crm_Contacts_V1_UpdateOrganizationRequest) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._organization != rhs_storage._organization {return false}
-        if _storage._updateMask != rhs_storage._updateMask {return false}
-        if _storage._expectedVersion != rhs_storage._expectedVersion {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._organization != rhs._organization {return false}
+    if lhs.updateMask != rhs.updateMask {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2896,6 +2921,91 @@ nonisolated extension Crm_Contacts_V1_ListOrganizationsResponse: SwiftProtobuf.M
   }
 
   public static func ==(lhs: Crm_Contacts_V1_ListOrganizationsResponse, rhs: Crm_Contacts_V1_ListOrganizationsResponse) -> Bool {
+    if lhs.organizations != rhs.organizations {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ListSubsidiariesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSubsidiariesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}organization_id\0\u{1}descendants\0\u{3}include_deleted\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.organizationID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.descendants) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.includeDeleted) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.organizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.organizationID, fieldNumber: 1)
+    }
+    if self.descendants != false {
+      try visitor.visitSingularBoolField(value: self.descendants, fieldNumber: 2)
+    }
+    if self.includeDeleted != false {
+      try visitor.visitSingularBoolField(value: self.includeDeleted, fieldNumber: 3)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 4)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Contacts_V1_ListSubsidiariesRequest, rhs: Crm_Contacts_V1_ListSubsidiariesRequest) -> Bool {
+    if lhs.organizationID != rhs.organizationID {return false}
+    if lhs.descendants != rhs.descendants {return false}
+    if lhs.includeDeleted != rhs.includeDeleted {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Contacts_V1_ListSubsidiariesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListSubsidiariesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}organizations\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.organizations) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.organizations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.organizations, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Contacts_V1_ListSubsidiariesResponse, rhs: Crm_Contacts_V1_ListSubsidiariesResponse) -> Bool {
     if lhs.organizations != rhs.organizations {return false}
     if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
@@ -3695,95 +3805,51 @@ nonisolated extension Crm_Contacts_V1_PersonDataExport: SwiftProtobuf.Message, S
   public static let protoMessageName: String = _protobuf_package + ".PersonDataExport"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}person\0\u{1}organization\0\u{1}timeline\0\u{1}modules\0\u{3}exported_unix_us\0")
 
-  fileprivate class _StorageClass {
-    var _person: Crm_Contacts_V1_Person? = nil
-    var _organization: Crm_Contacts_V1_Organization? = nil
-    var _timeline: [Crm_Contacts_V1_TimelineEntry] = []
-    var _modules: [Crm_Contacts_V1_ModuleData] = []
-    var _exportedUnixUs: Int64 = 0
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _person = source._person
-      _organization = source._organization
-      _timeline = source._timeline
-      _modules = source._modules
-      _exportedUnixUs = source._exportedUnixUs
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._person) }()
-        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
-        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._timeline) }()
-        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._modules) }()
-        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._exportedUnixUs) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._person) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._organization) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.timeline) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.modules) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.exportedUnixUs) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._person {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      try { if let v = _storage._organization {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      } }()
-      if !_storage._timeline.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._timeline, fieldNumber: 3)
-      }
-      if !_storage._modules.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._modules, fieldNumber: 4)
-      }
-      if _storage._exportedUnixUs != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._exportedUnixUs, fieldNumber: 5)
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._person {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._organization {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.timeline.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.timeline, fieldNumber: 3)
+    }
+    if !self.modules.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.modules, fieldNumber: 4)
+    }
+    if self.exportedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.exportedUnixUs, fieldNumber: 5)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Contacts_V1_PersonDataExport, rhs: Crm_Contacts_V1_PersonDataExport) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._person != rhs_storage._person {return false}
-        if _storage._organization != rhs_storage._organization {return false}
-        if _storage._timeline != rhs_storage._timeline {return false}
-        if _storage._modules != rhs_storage._modules {return false}
-        if _storage._exportedUnixUs != rhs_storage._exportedUnixUs {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._person != rhs._person {return false}
+    if lhs._organization != rhs._organization {return false}
+    if lhs.timeline != rhs.timeline {return false}
+    if lhs.modules != rhs.modules {return false}
+    if lhs.exportedUnixUs != rhs.exportedUnixUs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -501,53 +501,56 @@ public nonisolated struct Crm_Sales_V1_ConvertLeadRequest: Sendable {
   fileprivate var _amount: Crm_Sales_V1_Money? = nil
 }
 
-public nonisolated struct Crm_Sales_V1_ConvertLeadResponse: @unchecked Sendable {
+public nonisolated struct Crm_Sales_V1_ConvertLeadResponse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var lead: Crm_Sales_V1_Lead {
-    get {_storage._lead ?? Crm_Sales_V1_Lead()}
-    set {_uniqueStorage()._lead = newValue}
+    get {_lead ?? Crm_Sales_V1_Lead()}
+    set {_lead = newValue}
   }
   /// Returns true if `lead` has been explicitly set.
-  public var hasLead: Bool {_storage._lead != nil}
+  public var hasLead: Bool {self._lead != nil}
   /// Clears the value of `lead`. Subsequent reads from it will return its default value.
-  public mutating func clearLead() {_uniqueStorage()._lead = nil}
+  public mutating func clearLead() {self._lead = nil}
 
   public var person: ContactsContract.Crm_Contacts_V1_Person {
-    get {_storage._person ?? ContactsContract.Crm_Contacts_V1_Person()}
-    set {_uniqueStorage()._person = newValue}
+    get {_person ?? ContactsContract.Crm_Contacts_V1_Person()}
+    set {_person = newValue}
   }
   /// Returns true if `person` has been explicitly set.
-  public var hasPerson: Bool {_storage._person != nil}
+  public var hasPerson: Bool {self._person != nil}
   /// Clears the value of `person`. Subsequent reads from it will return its default value.
-  public mutating func clearPerson() {_uniqueStorage()._person = nil}
+  public mutating func clearPerson() {self._person = nil}
 
   /// absent without a company
   public var organization: ContactsContract.Crm_Contacts_V1_Organization {
-    get {_storage._organization ?? ContactsContract.Crm_Contacts_V1_Organization()}
-    set {_uniqueStorage()._organization = newValue}
+    get {_organization ?? ContactsContract.Crm_Contacts_V1_Organization()}
+    set {_organization = newValue}
   }
   /// Returns true if `organization` has been explicitly set.
-  public var hasOrganization: Bool {_storage._organization != nil}
+  public var hasOrganization: Bool {self._organization != nil}
   /// Clears the value of `organization`. Subsequent reads from it will return its default value.
-  public mutating func clearOrganization() {_uniqueStorage()._organization = nil}
+  public mutating func clearOrganization() {self._organization = nil}
 
   public var opportunity: Crm_Sales_V1_Opportunity {
-    get {_storage._opportunity ?? Crm_Sales_V1_Opportunity()}
-    set {_uniqueStorage()._opportunity = newValue}
+    get {_opportunity ?? Crm_Sales_V1_Opportunity()}
+    set {_opportunity = newValue}
   }
   /// Returns true if `opportunity` has been explicitly set.
-  public var hasOpportunity: Bool {_storage._opportunity != nil}
+  public var hasOpportunity: Bool {self._opportunity != nil}
   /// Clears the value of `opportunity`. Subsequent reads from it will return its default value.
-  public mutating func clearOpportunity() {_uniqueStorage()._opportunity = nil}
+  public mutating func clearOpportunity() {self._opportunity = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _storage = _StorageClass.defaultInstance
+  fileprivate var _lead: Crm_Sales_V1_Lead? = nil
+  fileprivate var _person: ContactsContract.Crm_Contacts_V1_Person? = nil
+  fileprivate var _organization: ContactsContract.Crm_Contacts_V1_Organization? = nil
+  fileprivate var _opportunity: Crm_Sales_V1_Opportunity? = nil
 }
 
 public nonisolated struct Crm_Sales_V1_Stage: Sendable {
@@ -1111,6 +1114,64 @@ public nonisolated struct Crm_Sales_V1_GetForecastResponse: Sendable {
   // methods supported on all messages.
 
   public var rows: [Crm_Sales_V1_ForecastRow] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Sales_V1_GetAccountRollupRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var organizationID: Int64 = 0
+
+  /// With every organization below it (contacts' hierarchy); otherwise it alone.
+  public var subsidiaries: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Sales_V1_RollupRow: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var currency: String = String()
+
+  public var openCount: Int64 = 0
+
+  /// unweighted open pipeline
+  public var openMinor: Int64 = 0
+
+  /// open pipeline × stage probability
+  public var weightedMinor: Int64 = 0
+
+  public var wonCount: Int64 = 0
+
+  /// won revenue
+  public var wonMinor: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Sales_V1_AccountRollup: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var organizationID: Int64 = 0
+
+  /// organizations summed over (the root included)
+  public var organizationCount: Int64 = 0
+
+  /// by currency
+  public var rows: [Crm_Sales_V1_RollupRow] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1857,88 +1918,46 @@ nonisolated extension Crm_Sales_V1_ConvertLeadResponse: SwiftProtobuf.Message, S
   public static let protoMessageName: String = _protobuf_package + ".ConvertLeadResponse"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}lead\0\u{1}person\0\u{1}organization\0\u{1}opportunity\0")
 
-  fileprivate class _StorageClass {
-    var _lead: Crm_Sales_V1_Lead? = nil
-    var _person: ContactsContract.Crm_Contacts_V1_Person? = nil
-    var _organization: ContactsContract.Crm_Contacts_V1_Organization? = nil
-    var _opportunity: Crm_Sales_V1_Opportunity? = nil
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _lead = source._lead
-      _person = source._person
-      _organization = source._organization
-      _opportunity = source._opportunity
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularMessageField(value: &_storage._lead) }()
-        case 2: try { try decoder.decodeSingularMessageField(value: &_storage._person) }()
-        case 3: try { try decoder.decodeSingularMessageField(value: &_storage._organization) }()
-        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._opportunity) }()
-        default: break
-        }
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._lead) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._person) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._organization) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._opportunity) }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      try { if let v = _storage._lead {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
-      } }()
-      try { if let v = _storage._person {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      } }()
-      try { if let v = _storage._organization {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
-      } }()
-      try { if let v = _storage._opportunity {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
-      } }()
-    }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._lead {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._person {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._organization {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try { if let v = self._opportunity {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Sales_V1_ConvertLeadResponse, rhs: Crm_Sales_V1_ConvertLeadResponse) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._lead != rhs_storage._lead {return false}
-        if _storage._person != rhs_storage._person {return false}
-        if _storage._organization != rhs_storage._organization {return false}
-        if _storage._opportunity != rhs_storage._opportunity {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs._lead != rhs._lead {return false}
+    if lhs._person != rhs._person {return false}
+    if lhs._organization != rhs._organization {return false}
+    if lhs._opportunity != rhs._opportunity {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3161,6 +3180,136 @@ nonisolated extension Crm_Sales_V1_GetForecastResponse: SwiftProtobuf.Message, S
   }
 
   public static func ==(lhs: Crm_Sales_V1_GetForecastResponse, rhs: Crm_Sales_V1_GetForecastResponse) -> Bool {
+    if lhs.rows != rhs.rows {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Sales_V1_GetAccountRollupRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetAccountRollupRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}organization_id\0\u{1}subsidiaries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.organizationID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.subsidiaries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.organizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.organizationID, fieldNumber: 1)
+    }
+    if self.subsidiaries != false {
+      try visitor.visitSingularBoolField(value: self.subsidiaries, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Sales_V1_GetAccountRollupRequest, rhs: Crm_Sales_V1_GetAccountRollupRequest) -> Bool {
+    if lhs.organizationID != rhs.organizationID {return false}
+    if lhs.subsidiaries != rhs.subsidiaries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Sales_V1_RollupRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RollupRow"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}currency\0\u{3}open_count\0\u{3}open_minor\0\u{3}weighted_minor\0\u{3}won_count\0\u{3}won_minor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.openCount) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.openMinor) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.weightedMinor) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.wonCount) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.wonMinor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 1)
+    }
+    if self.openCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.openCount, fieldNumber: 2)
+    }
+    if self.openMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.openMinor, fieldNumber: 3)
+    }
+    if self.weightedMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.weightedMinor, fieldNumber: 4)
+    }
+    if self.wonCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.wonCount, fieldNumber: 5)
+    }
+    if self.wonMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.wonMinor, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Sales_V1_RollupRow, rhs: Crm_Sales_V1_RollupRow) -> Bool {
+    if lhs.currency != rhs.currency {return false}
+    if lhs.openCount != rhs.openCount {return false}
+    if lhs.openMinor != rhs.openMinor {return false}
+    if lhs.weightedMinor != rhs.weightedMinor {return false}
+    if lhs.wonCount != rhs.wonCount {return false}
+    if lhs.wonMinor != rhs.wonMinor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Sales_V1_AccountRollup: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AccountRollup"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}organization_id\0\u{3}organization_count\0\u{1}rows\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.organizationID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.organizationCount) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.rows) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.organizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.organizationID, fieldNumber: 1)
+    }
+    if self.organizationCount != 0 {
+      try visitor.visitSingularInt64Field(value: self.organizationCount, fieldNumber: 2)
+    }
+    if !self.rows.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rows, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Sales_V1_AccountRollup, rhs: Crm_Sales_V1_AccountRollup) -> Bool {
+    if lhs.organizationID != rhs.organizationID {return false}
+    if lhs.organizationCount != rhs.organizationCount {return false}
     if lhs.rows != rhs.rows {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
