@@ -102,7 +102,7 @@ enum PeoplePages {
         let countList = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .map { "<li><code>\(HTML.esc($0.key))</code> <span class=\"count\">\($0.value)</span></li>" }.joined()
         let rows = page.entries.map { e in
-            "<tr><td class=\"when\">\(HTML.time(e.occurredUnixUs))</td><td><code>\(HTML.esc(e.topic))</code></td><td>\(HTML.esc(e.summary))</td></tr>"
+            "<tr data-sequence=\"\(e.sequence)\"><td class=\"when\">\(HTML.time(e.occurredUnixUs))</td><td><code>\(HTML.esc(e.topic))</code></td><td>\(HTML.esc(e.summary))</td></tr>"
         }.joined()
         var nav = ""
         if !page.isFirst { nav += "<a id=\"timeline-newest\" href=\"/people/\(id)?size=\(page.pageSize)\">Newest</a> " }
