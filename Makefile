@@ -1,6 +1,7 @@
 # crm: the kernel, its plugins and its tools.
-#   make build   crmd and crmctl in build/bin, plugins in build/plugins
-#   make run     crmd with every first-party plugin on ./crm.sock, data in ./data
+#   make build   crmd, crmctl and crm-web in build/bin, plugins in build/plugins
+#   make run     crmd with every first-party plugin on ./crm.sock, data in ./data,
+#                and crm-web, the web console, on http://127.0.0.1:8080 (web users in ./web-data)
 #   make test    every test (Swift, C, Python) against real binaries
 #   make fuzz    the fuzz tests for 10 minutes (FUZZ_SECONDS=N to change)
 #   make bench   the load figures quoted in the notes
@@ -16,7 +17,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty bench-service fuzz clean install-sdk
+        test-swift test-python test-web abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty bench-service fuzz clean install-sdk
 
 all: build
 
@@ -38,6 +39,7 @@ deps:
 swift-build: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --product crmd
 	$(SWIFT) build $(SWIFT_FLAGS) --product crmctl
+	$(SWIFT) build $(SWIFT_FLAGS) --product crm-web
 	$(SWIFT) build $(SWIFT_FLAGS) --product crm-plugin-probe
 
 # Swift plugins: Plugins/<name>/ holds <name>.plugin.json; its product is crm-plugin-<name>.
@@ -45,7 +47,7 @@ SWIFT_PLUGINS = $(patsubst Plugins/%/,%,$(dir $(wildcard Plugins/*/*.plugin.json
 
 install-swift: swift-build
 	@mkdir -p $(BUILD)/bin $(BUILD)/plugins $(BUILD)/test-plugins
-	cp -f $(SWIFT_BIN)/crmd $(SWIFT_BIN)/crmctl $(BUILD)/bin/
+	cp -f $(SWIFT_BIN)/crmd $(SWIFT_BIN)/crmctl $(SWIFT_BIN)/crm-web $(BUILD)/bin/
 	cp -f $(SWIFT_BIN)/libcrm-plugin-probe.so $(BUILD)/test-plugins/probe.so
 	cp Tests/Fixtures/ProbePlugin/probe.plugin.json $(BUILD)/test-plugins/
 	@for p in $(SWIFT_PLUGINS); do \
@@ -59,10 +61,16 @@ include sdk/mk/install.mk
 
 build: deps install-swift c-plugins c-test-plugins
 
+# crm-web runs as this uid and names the web user each call is for in
+# crm-user metadata, which crmd believes only from a trusted proxy's uid: so
+# crmd trusts this uid. It is crmd's own uid, an administrator already, so
+# the trust grants it nothing it did not have.
 run: build
-	$(BUILD)/bin/crmd --socket ./crm.sock --data-dir ./data --plugin-dir $(BUILD)/plugins
+	@$(BUILD)/bin/crm-web --socket ./crm.sock --data-dir ./web-data & web=$$!; \
+	trap 'kill $$web 2>/dev/null' EXIT; \
+	$(BUILD)/bin/crmd --socket ./crm.sock --data-dir ./data --plugin-dir $(BUILD)/plugins --trusted-proxy-uid $$(id -u)
 
-test: build abi-header-check c-sdk-check test-swift test-python
+test: build abi-header-check c-sdk-check test-swift test-python test-web
 
 # Integration tests start build/bin/crmd themselves, on sockets in a temp dir.
 # No @testable imports: the test build then shares every compiled module with
@@ -87,6 +95,11 @@ test-python: build
 	CRM_SOCKET=$$dir/crm.sock CRM_READ_TIMEOUT_MS=2000 CRM_IDLE_TIMEOUT_MS=3000 \
 	  python3 -m pytest -q sdk/python/tests; status=$$?; \
 	kill -TERM $$pid; wait $$pid; rm -rf $$dir; exit $$status
+
+# crm-web in headless Chromium (Selenium), against a live crmd and crm-web
+# the tests start; they install chromium, chromium-driver and selenium if missing.
+test-web: build
+	CRM_BUILD_DIR=$(CURDIR)/$(BUILD) python3 -m pytest -q Tests/WebTests
 
 check-generated: deps
 	proto/generate.sh --check

@@ -26,6 +26,7 @@ let package = Package(
     products: [
         .executable(name: "crmd", targets: ["crmd"]),
         .executable(name: "crmctl", targets: ["crmctl"]),
+        .executable(name: "crm-web", targets: ["crm-web"]),
         .library(name: "CRMClient", targets: ["CRMClient"]),
         .library(name: "CRMPluginKit", targets: ["CRMPluginKit"]),
         // First-party plugins: Plugins/<name>, product crm-plugin-<name>.
@@ -44,6 +45,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // crm-web, the web console, alone: its HTTP server and its password hashes.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // The plain-C plugin ABI (sdk/c/include/crm/plugin.h), importable from Swift.
@@ -128,6 +132,26 @@ let package = Package(
                 "CRMClient", "CRMProto", "CRMWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // The web console: a client of crmd's socket serving HTTP. The library
+        // holds everything but the entry point, so its tests can drive it.
+        .target(
+            name: "CRMWeb",
+            dependencies: [
+                "CRMClient", "CRMWire", "CRMRPCContract", "ContactsContract", "CSQLite",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .executableTarget(
+            name: "crm-web",
+            dependencies: [
+                "CRMWeb",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
@@ -289,6 +313,13 @@ let package = Package(
             name: "ServiceTests",
             dependencies: ["ServiceTestClient", "ContactsTestClient", "CRMTestSupport", "CRMClient", "CRMWire", "CRMProto"],
             exclude: ["Client"]
+        ),
+        // crm-web's sign-in and sessions against a real web.db; its pages are
+        // tested in a browser by Tests/WebTests (Python), which make test-web runs.
+        .testTarget(
+            name: "CRMWebTests",
+            dependencies: ["CRMWeb"],
+            path: "Tests/CRMWebTests"
         ),
         // The kernel's and the tools' tests, against real crmd and crmctl.
         .testTarget(
