@@ -54,7 +54,7 @@ import Testing
             try await admin.queue { $0.status = .solved; $0.view = .unsolved }
         }
         await expectRPCError(.invalidArgument, mentioning: "view 9 is out of range") { try await admin.queue { $0.view = .UNRECOGNIZED(9) } }
-        await expectRPCError(.invalidArgument, mentioning: "order 2 is out of range") { try await admin.queue { $0.order = .UNRECOGNIZED(2) } }
+        await expectRPCError(.invalidArgument, mentioning: "order 3 is out of range") { try await admin.queue { $0.order = .UNRECOGNIZED(3) } }
         await expectRPCError(.invalidArgument, mentioning: "requester_id must be a positive id") { try await admin.queue { $0.requesterID = -1 } }
         await expectRPCError(.invalidArgument, mentioning: "page_size must not be negative") { try await admin.queue { $0.pageSize = -1 } }
         await expectRPCError(.invalidArgument, mentioning: "page_token is not a token this list returned") {
