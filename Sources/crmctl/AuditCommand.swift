@@ -78,6 +78,7 @@ enum AuditFormat {
         who += " (\(ids))"
         var line = "\(time(entry.atUs))  \(who)  \(entry.method)"
         line += entry.entity.isEmpty ? "  (no record named)" : "  \(entry.action) \(entry.entity)/\(entry.recordID)"
+        if entry.calls > 1 { line += "  \(entry.calls) calls" }
         if !entry.owner.isEmpty { line += "  owner \(entry.owner)" }
         if entry.redacted { line += "  [redacted]" }
         for change in entry.changes {
@@ -99,7 +100,7 @@ enum AuditFormat {
             "id": Int(clamping: entry.id), "at": time(entry.atUs), "at_us": entry.atUs, "user": entry.user, "uid": entry.uid,
             "proxy_uid": entry.proxyUid, "method": entry.method, "plugin": entry.plugin, "entity": entry.entity,
             "record_id": entry.recordID, "action": entry.action, "owner": entry.owner, "redacted": entry.redacted,
-            "changes": changes,
+            "calls": entry.calls, "changes": changes,
         ]
         return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }

@@ -19,7 +19,8 @@ enum AuditLog {
             method TEXT NOT NULL,
             plugin TEXT NOT NULL,
             entity TEXT, record_id TEXT, action TEXT, owner TEXT,
-            redacted INTEGER NOT NULL DEFAULT 0);
+            redacted INTEGER NOT NULL DEFAULT 0,
+            calls INTEGER NOT NULL DEFAULT 1);
         CREATE INDEX IF NOT EXISTS kernel_audit_record ON kernel_audit (entity, record_id, id) WHERE entity IS NOT NULL;
         CREATE INDEX IF NOT EXISTS kernel_audit_user ON kernel_audit (user, id) WHERE user IS NOT NULL;
         CREATE TABLE IF NOT EXISTS kernel_audit_changes (
@@ -71,6 +72,9 @@ enum AuditLog {
         }
     }
 
+    /// Added after the first two layouts (KernelDatabase adds it to an older trail).
+    static let addedColumns: [(name: String, definition: String)] = [("calls", "INTEGER NOT NULL DEFAULT 1")]
+
     /// What an erased value reads as.
     static let erased = "[erased]"
 
@@ -87,7 +91,7 @@ enum AuditLog {
 }
 
 /// Who wrote and through what, as one audit row records it.
-struct AuditWho {
+struct AuditWho: Hashable {
     var user: String?
     var uid: Int64
     var proxyUID: Int64
@@ -114,4 +118,25 @@ struct AuditRecord {
     var action: String
     var owner: String?
     var changes: [(field: String, old: String?, new: String?)]
+}
+
+/// The implicit entries of one group commit: calls that wrote rows and
+/// recorded no entry name no record, so one entry per method and principal
+/// with the number of calls says all they would, for one row per group
+/// instead of one per call (the cost of an extra row on every small write).
+/// Writer thread only.
+final class AuditSummary {
+    private(set) var entries: [(who: AuditWho, calls: Int)] = []
+    private var index: [AuditWho: Int] = [:]
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    func add(_ who: AuditWho) {
+        if let at = index[who] {
+            entries[at].calls += 1
+        } else {
+            index[who] = entries.count
+            entries.append((who, 1))
+        }
+    }
 }

@@ -30,7 +30,7 @@ struct AuditQuery {
             if request.sinceUs > 0 { filter("id >= ?", .integer(request.sinceUs)) }
             if request.untilUs > 0 { filter("id < ?", .integer(request.untilUs)) }
             if let before { filter("id < ?", .integer(before)) }
-            let sql = "SELECT id, id, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner, redacted "
+            let sql = "SELECT id, id, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner, redacted, calls "
                 + "FROM kernel_audit" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
                 + " ORDER BY id DESC LIMIT ?"
             let rows = try db.query(sql, values + [.integer(Int64(pageSize + 1))])
@@ -113,6 +113,7 @@ struct AuditQuery {
             $0.action = row[9].textValue ?? ""
             $0.owner = row[10].textValue ?? ""
             $0.redacted = int(11) != 0
+            $0.calls = UInt32(clamping: int(12))
         }
     }
 

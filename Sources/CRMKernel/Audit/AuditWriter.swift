@@ -6,13 +6,13 @@ import CSQLite
 enum AuditWriter {
     /// Inserts one entry and its changes; returns the entry's id.
     @discardableResult
-    static func insert(_ record: AuditRecord?, who: AuditWho, in session: StorageSession) throws -> Int64 {
+    static func insert(_ record: AuditRecord?, who: AuditWho, calls: Int = 1, in session: StorageSession) throws -> Int64 {
         try session.checkUsable()
         let id = try session.connection.auditClock.next(now: Int64(clamping: Clock.unixMicros())) {
             try session.kernelLastAuditID()
         }
         try session.kernelWrite(insertEntrySQL, pinnedSlot: 0, [.integer(id), text(who.user), .integer(who.uid), .integer(who.proxyUID), .text(who.method),
-                  .text(who.plugin), text(record?.entity), text(record?.recordID), text(record?.action), text(record?.owner)])
+                  .text(who.plugin), text(record?.entity), text(record?.recordID), text(record?.action), text(record?.owner), .integer(Int64(calls))])
         for change in record?.changes ?? [] {
             try session.kernelWrite(
                 "INSERT INTO kernel_audit_changes (audit_id, field, old_value, new_value) VALUES (?, ?, ?, ?)",
@@ -25,8 +25,15 @@ enum AuditWriter {
     /// The entry a writing call gets when it changed rows and recorded none
     /// (called after its handler succeeded, before its savepoint is
     /// released, so it commits or rolls back with the call).
+    /// A top-level call of a group commit only owes the entry here: the
+    /// group writes one entry per method and principal for all of its
+    /// calls that owed one (AuditSummary), before its COMMIT.
     static func implicitEntry(for call: PluginCall, in session: StorageSession) throws {
         guard session.writable, session.wroteRows, !session.audited else { return }
+        if session.summarizesImplicitEntry {
+            session.implicitEntryOwed = AuditWho(call)
+            return
+        }
         try insert(nil, who: AuditWho(call), in: session)
     }
 
@@ -52,8 +59,8 @@ enum AuditWriter {
     private static func text(_ value: String?) -> SQLValue { value.map { .text($0) } ?? .null }
 
     private static let insertEntrySQL = """
-        INSERT INTO kernel_audit (id, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        INSERT INTO kernel_audit (id, user, uid, proxy_uid, method, plugin, entity, record_id, action, owner, calls)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """
 }
 

@@ -62,6 +62,7 @@ final class KernelDatabase {
             try connection.execute(EventLog.subjectIndex)
             try Self.addMissingColumns(connection, table: "kernel_access_users", AccessStore.userColumns)
             try AuditLog.upgradeLayout(connection)
+            try Self.addMissingColumns(connection, table: "kernel_audit", AuditLog.addedColumns)
         } catch let error as StorageError {
             throw StorageError(code: error.code,
                                message: "database \(path) is damaged or not an SQLite database (\(error.message)); refusing to start")

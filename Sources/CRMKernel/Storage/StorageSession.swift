@@ -24,6 +24,12 @@ final class StorageSession {
     /// changed rows, the call recorded an entry.
     var wroteRows = false
     var audited = false
+    /// Set by the group commit for a top-level job: the call's implicit
+    /// entry is counted into the group's summary (AuditSummary) once its
+    /// savepoint is released, instead of being a row of its own.
+    var summarizesImplicitEntry = false
+    /// The implicit entry this call is owed, when it is summarized.
+    var implicitEntryOwed: AuditWho?
     /// When the call's time budget for SQL ends (µs since the epoch, UTC).
     let budgetDeadlineMicros: UInt64
     /// Set when the call must fail whatever its handler returns (its DDL

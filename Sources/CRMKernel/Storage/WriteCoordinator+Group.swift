@@ -15,12 +15,13 @@ extension WriteCoordinator {
             return
         }
         var group: [(job: Job, outcome: Outcome)] = []
+        let summary = AuditSummary()
         var lost = false
         filling: while group.count < maxGroup {
             let batch = take(maxGroup - group.count)
             if batch.isEmpty { break }
             for (i, job) in batch.enumerated() {
-                group.append((job, runInSavepoint(plugin: job.plugin, job.body!)))
+                group.append((job, runInSavepoint(plugin: job.plugin, summarizing: summary, job.body!)))
                 if !connection.inTransaction {
                     // The jobs after it have not run: they form the next group.
                     lost = true
@@ -29,7 +30,7 @@ extension WriteCoordinator {
                 }
             }
         }
-        let failed = lost || commit() != nil
+        let failed = lost || !write(summary) || commit() != nil
         for (job, outcome) in group {
             if failed, case .committed = outcome {
                 finish(job, runAlone(job))
@@ -69,16 +70,36 @@ extension WriteCoordinator {
         runInSavepoint(plugin: plugin, body)
     }
 
+    /// The group's implicit audit entries, one per method and principal
+    /// (AuditSummary), in its transaction; false (and the transaction
+    /// rolled back) if they cannot be written: the group's calls then run
+    /// again alone, each with an entry of its own.
+    private func write(_ summary: AuditSummary) -> Bool {
+        guard !summary.isEmpty else { return true }
+        let session = StorageSession(connection: connection, writable: true, plugin: "")
+        defer { session.finish() }
+        do {
+            for (who, calls) in summary.entries { try AuditWriter.insert(nil, who: who, calls: calls, in: session) }
+            return true
+        } catch {
+            if connection.inTransaction { try? connection.control("ROLLBACK") }
+            return false
+        }
+    }
+
     /// Runs one call's body in its own savepoint (nested calls nest
     /// savepoints). The call is rolled back when its handler fails, when its
     /// session was doomed (whatever the handler returned), or when it leaves
     /// a deferred foreign key violated: that would fail the group's COMMIT.
-    private func runInSavepoint(plugin: String, _ body: Body) -> Outcome {
+    /// With `summarizing`, a call that kept its writes and owes an implicit
+    /// audit entry is counted there once its savepoint is released.
+    private func runInSavepoint(plugin: String, summarizing summary: AuditSummary? = nil, _ body: Body) -> Outcome {
         do { try connection.control("SAVEPOINT crm_call") } catch {
             return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot open a savepoint: \(error)"))
         }
         let deferredBefore = deferredViolations()
         let session = StorageSession(connection: connection, writable: true, plugin: plugin)
+        session.summarizesImplicitEntry = summary != nil
         let outer = inBody
         inBody = true
         let keep = body(session)
@@ -107,7 +128,9 @@ extension WriteCoordinator {
             return .failed(SessionError(status: CRM_STATUS_INTERNAL, message: "cannot end the savepoint: \(error)"))
         }
         if let failure { return .failed(failure) }
-        return keep ? .committed : .rolledBack
+        guard keep else { return .rolledBack }
+        if let owed = session.implicitEntryOwed { summary?.add(owed) }
+        return .committed
     }
 
     /// Deferred foreign-key violations pending on the writer connection.

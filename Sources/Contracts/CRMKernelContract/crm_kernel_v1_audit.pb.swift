@@ -99,7 +99,8 @@ public nonisolated struct Crm_Kernel_V1_AuditEntry: Sendable {
 
   public var plugin: String = String()
 
-  /// The record: empty for an implicit entry, which names only the method.
+  /// The record: empty for an implicit entry, which names only the method
+  /// (see calls).
   public var entity: String = String()
 
   public var recordID: String = String()
@@ -115,6 +116,15 @@ public nonisolated struct Crm_Kernel_V1_AuditEntry: Sendable {
 
   /// One per changed field, by field name.
   public var changes: [Crm_Kernel_V1_AuditFieldChange] = []
+
+  /// How many calls this entry stands for: 1 for an entry a plugin recorded.
+  /// An implicit entry stands for every call of one group commit (crmd
+  /// commits the writes queued together in one transaction) that shared its
+  /// method, user, uid and proxy_uid and owed one: at least 1, at most the
+  /// group's size (256). Its id and at_us are when the group wrote it, just
+  /// before its COMMIT. An in-process call's implicit entry, and a call run
+  /// alone after its group could not commit, stand for 1.
+  public var calls: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -261,7 +271,7 @@ nonisolated extension Crm_Kernel_V1_ListAuditResponse: SwiftProtobuf.Message, Sw
 
 nonisolated extension Crm_Kernel_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}at_us\0\u{1}user\0\u{1}uid\0\u{3}proxy_uid\0\u{1}method\0\u{1}plugin\0\u{1}entity\0\u{3}record_id\0\u{1}action\0\u{1}owner\0\u{1}redacted\0\u{1}changes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}at_us\0\u{1}user\0\u{1}uid\0\u{3}proxy_uid\0\u{1}method\0\u{1}plugin\0\u{1}entity\0\u{3}record_id\0\u{1}action\0\u{1}owner\0\u{1}redacted\0\u{1}changes\0\u{1}calls\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -282,6 +292,7 @@ nonisolated extension Crm_Kernel_V1_AuditEntry: SwiftProtobuf.Message, SwiftProt
       case 11: try { try decoder.decodeSingularStringField(value: &self.owner) }()
       case 12: try { try decoder.decodeSingularBoolField(value: &self.redacted) }()
       case 13: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
+      case 14: try { try decoder.decodeSingularUInt32Field(value: &self.calls) }()
       default: break
       }
     }
@@ -327,6 +338,9 @@ nonisolated extension Crm_Kernel_V1_AuditEntry: SwiftProtobuf.Message, SwiftProt
     if !self.changes.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 13)
     }
+    if self.calls != 0 {
+      try visitor.visitSingularUInt32Field(value: self.calls, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -344,6 +358,7 @@ nonisolated extension Crm_Kernel_V1_AuditEntry: SwiftProtobuf.Message, SwiftProt
     if lhs.owner != rhs.owner {return false}
     if lhs.redacted != rhs.redacted {return false}
     if lhs.changes != rhs.changes {return false}
+    if lhs.calls != rhs.calls {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
