@@ -9,17 +9,6 @@ import Testing
 /// (docs/AUDIT.md "What is recorded"): the counts must add up to exactly the
 /// calls that committed, whatever the grouping.
 @Suite struct AuditSummaryTests {
-    private func implicitPutEntries(_ client: Connection) async throws -> [Crm_Kernel_V1_AuditEntry] {
-        var request = Crm_Kernel_V1_ListAuditRequest.with { $0.method = probeService + "Put"; $0.pageSize = 1000 }
-        var entries: [Crm_Kernel_V1_AuditEntry] = []
-        repeat {
-            let page = try await client.call("/crm.kernel.v1.Audit/List", request, as: Crm_Kernel_V1_ListAuditResponse.self)
-            entries += page.entries
-            request.pageToken = page.nextPageToken
-        } while !request.pageToken.isEmpty
-        return entries
-    }
-
     @Test func concurrentWritesAreCountedOnceEachAndFailedOnesNotAtAll() async throws {
         let crmd = try CrmdProcess()
         let client = try crmd.connect()
@@ -43,7 +32,7 @@ import Testing
             #expect(succeeded == perRound - perRound / 3)
             committed += succeeded
         }
-        let entries = try await implicitPutEntries(client)
+        let entries = try await listAll(client) { $0.method = probeService + "Put" }
         #expect(entries.reduce(0) { $0 + Int($1.calls) } == committed)
         #expect(entries.allSatisfy { $0.calls >= 1 && $0.calls <= 256 && $0.entity.isEmpty && $0.plugin == "probe" })
         #expect(entries.count <= committed)

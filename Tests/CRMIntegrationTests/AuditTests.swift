@@ -20,7 +20,7 @@ private func list(_ client: Connection, metadata: [String: String] = [:],
 }
 
 /// Every entry matching the request's filters, following page tokens.
-private func listAll(_ client: Connection, pageSize: UInt32 = 1000,
+func listAll(_ client: Connection, pageSize: UInt32 = 1000,
                      _ configure: (inout Crm_Kernel_V1_ListAuditRequest) -> Void = { _ in }) async throws -> [AuditEntry] {
     var request = Crm_Kernel_V1_ListAuditRequest()
     configure(&request)

@@ -84,6 +84,24 @@ final class SignInTests: XCTestCase {
         XCTAssertLessThan(u, k * 2, "median known \(k) s, unknown \(u) s")
     }
 
+    func testAFloodOfSignInsRunsBoundedChecksAndRefusesTheRestAtOnce() async throws {
+        // Cost 10 (about 60 ms a check): all eight attempts arrive while the first runs.
+        let users = try WebUserStore(dataDir: dir)
+        try users.add(name: "rae", passwordHash: Passwords.hash("secret-one", cost: 10))
+        let gate = PasswordCheckGate(concurrency: 1, maxWaiting: 2)
+        let guardian = SignInGuard(users: users, maxFailures: 4, lockoutSeconds: 600, bcryptCost: 10, checks: gate)
+        let outcomes = try await withThrowingTaskGroup(of: SignInGuard.Outcome.self) { group in
+            for _ in 0..<8 { group.addTask { try await guardian.attempt(name: "rae", password: "wrong-one") } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        XCTAssertEqual(gate.peakRunning, 1)
+        XCTAssertEqual(outcomes.filter { $0 == .refused }.count, 3, "\(outcomes)")
+        XCTAssertEqual(outcomes.filter { $0 == .busy }.count, 5, "\(outcomes)")
+        // Only the three checked attempts counted as failures (four lock).
+        let right = try await guardian.attempt(name: "rae", password: "secret-one")
+        XCTAssertEqual(right, .signedIn("rae"))
+    }
+
     func testUserRules() throws {
         let users = try store(with: [:])
         XCTAssertThrowsError(try users.add(name: "Ada", passwordHash: "x")) { XCTAssertEqual($0 as? WebUserError, .invalidName("Ada")) }

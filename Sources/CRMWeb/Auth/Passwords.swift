@@ -1,8 +1,8 @@
 import Dispatch
 import HummingbirdBcrypt
 
-/// bcrypt (HummingbirdBcrypt), off the server's threads: one check takes
-/// a quarter of a second at cost 12, which must not stall other requests.
+/// bcrypt (HummingbirdBcrypt). One check takes a quarter of a second at
+/// cost 12: checks run off the server's threads, through PasswordCheckGate.
 public enum Passwords {
     public static let costs: ClosedRange<UInt8> = 4...16
 
@@ -10,11 +10,8 @@ public enum Passwords {
         Bcrypt.hash(password, cost: cost)
     }
 
-    static func verify(_ password: String, hash: String) async -> Bool {
-        await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: Bcrypt.verify(password, hash: hash))
-            }
-        }
+    /// nil when the gate's waiting line is full (no check ran).
+    static func verify(_ password: String, hash: String, through gate: PasswordCheckGate) async -> Bool? {
+        await gate.run { Bcrypt.verify(password, hash: hash) }
     }
 }

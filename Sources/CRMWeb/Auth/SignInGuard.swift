@@ -11,6 +11,9 @@ public final class SignInGuard: Sendable {
         case signedIn(String)
         /// Wrong name or password, or locked: one answer for all three.
         case refused
+        /// Too many sign-ins at once (PasswordCheckGate): nothing was
+        /// checked or counted; the same for every name.
+        case busy
     }
 
     private let users: WebUserStore
@@ -20,9 +23,12 @@ public final class SignInGuard: Sendable {
     /// Failures and locks of names that are no web user, bounded.
     private let unknown = Mutex<[String: (failures: Int, lockedUntil: Int64)]>([:])
     private let serial = Mutex(())
+    private let checks: PasswordCheckGate
 
-    public init(users: WebUserStore, maxFailures: Int, lockoutSeconds: Int64, bcryptCost: UInt8) {
+    public init(users: WebUserStore, maxFailures: Int, lockoutSeconds: Int64, bcryptCost: UInt8,
+                checks: PasswordCheckGate = .forThisMachine()) {
         self.users = users
+        self.checks = checks
         self.maxFailures = max(1, maxFailures)
         self.lockoutUs = max(1, lockoutSeconds).multipliedReportingOverflow(by: 1_000_000).partialValue
         // A hash of a random password: nothing signs in against it.
@@ -31,7 +37,8 @@ public final class SignInGuard: Sendable {
 
     public func attempt(name: String, password: String) async throws -> Outcome {
         let user = WebUserStore.isValidName(name) ? try users.user(named: name) : nil
-        let passwordOK = await Passwords.verify(password, hash: user?.passwordHash ?? standInHash)
+        guard let passwordOK = await Passwords.verify(password, hash: user?.passwordHash ?? standInHash, through: checks)
+        else { return .busy }
         let now = nowMicros()
         return try serial.withLock { _ in
             if let user, let current = try users.user(named: user.name) {

@@ -3,6 +3,7 @@ enum SignInPage {
     /// One message for a wrong password, an unknown name and a locked
     /// name, so the page tells an attacker none of them apart.
     static let refusal = "Wrong name or password, or too many failed attempts: wait a while before trying again."
+    static let busy = "Too many sign-ins at this moment: try again in a second."
 
     static func render(formToken: String, name: String = "", error: String? = nil) -> String {
         let message = error.map { "<p class=\"error\" id=\"signin-error\" role=\"alert\">\(HTML.esc($0))</p>" } ?? ""

@@ -25,6 +25,12 @@ extension WebApp {
                 response.setCookie(cookie(Self.sessionCookie, session.id))
                 response.setCookie(cookie(Self.signInCookie, "", clear: true))
                 return response
+            case .busy:
+                logger.notice("sign-in refused: too many at once", metadata: ["name": "\(name.prefix(64))"])
+                var response = Responses.html(SignInPage.render(formToken: cookieToken, name: name, error: SignInPage.busy),
+                                              status: .serviceUnavailable)
+                response.headers[.retryAfter] = "1"
+                return response
             case .refused:
                 logger.notice("sign-in refused", metadata: ["name": "\(name.prefix(64))"])
                 return Responses.html(SignInPage.render(formToken: cookieToken, name: name, error: SignInPage.refusal),
