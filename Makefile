@@ -158,6 +158,7 @@ bench-loyalty: build
 # (TICKETS=100000 make bench-service for a quicker run).
 bench-service: build
 	Tests/Bench/service_bench.sh $(BUILD) $(or $(TICKETS),1000000)
+	Tests/Bench/service_routing_bench.sh $(BUILD) $(or $(ROUTED_TICKETS),50000)
 
 $(BUILD)/bench/sqlite_direct_insert: Tests/Bench/sqlite_direct_insert.c
 	@mkdir -p $(dir $@)

@@ -216,7 +216,10 @@ let package = Package(
         ),
         .target(
             name: "ServicePlugin",
-            dependencies: ["ContactsLinkKit", "CRMPluginKit", "ServiceContract", "ContactsContract"],
+            dependencies: [
+                "ContactsLinkKit", "CRMPluginKit", "ServiceContract", "ContactsContract",
+                .product(name: "Mustache", package: "swift-mustache"),
+            ],
             path: "Plugins/service",
             exclude: ["service.plugin.json"],
             linkerSettings: pluginLinkerSettings

@@ -41,6 +41,7 @@ enum FollowUps {
         try ServiceAudit.ticket(ctx, "create", old: nil, new: ticket)
         try ServiceEvents.publish(ctx, "created", ticket, summary: "opened as a follow-up of ticket #\(old.id)")
         _ = try TicketLinks.insert(ctx, db, ticket: ticket.id, kind: .related, other: old.id, owner: ticket.assignee, now: now)
+        try RoutingEngine.routeNew(ctx, db, &ticket)
         return ticket
     }
 }

@@ -100,6 +100,7 @@ enum RequesterMethods {
         try ServiceAudit.ticket(ctx, "create", old: nil, new: ticket)
         try Service.idempotency.record(db, claim, resultID: ticket.id)
         try ServiceEvents.publish(ctx, "created", ticket, summary: "opened by the customer")
+        try RoutingEngine.routeNew(ctx, db, &ticket)
         return try view(db, ticket, first)
     }
 

@@ -184,5 +184,56 @@ enum ServiceSchema {
             CREATE INDEX service_sla_clocks_fire ON service_sla_clocks (next_fire_us);
             CREATE INDEX service_sla_clocks_outcome ON service_sla_clocks (outcome_us);
             """)
+        // Routing (docs/SERVICE.md "Routing"). An agent's availability,
+        // capacity and skills are theirs across teams (one row per CRM
+        // user, none until set: OFFLINE). A team's routing row holds its
+        // mode, its escalation rules (message bytes) and the round-robin
+        // position: the last agent routed to, advanced in the assigning
+        // transaction, so the order survives restarts. service_agent_load
+        // counts each agent's unsolved tickets, kept by TicketStore on every
+        // ticket write, so capacity and least-open cost one seek per agent
+        // however many tickets an agent holds.
+        def.migration(8, "routing", """
+            CREATE TABLE service_agents (
+                agent TEXT PRIMARY KEY,
+                availability INTEGER NOT NULL,
+                max_open INTEGER NOT NULL,
+                skills TEXT NOT NULL,
+                availability_changed_us INTEGER NOT NULL,
+                updated_us INTEGER NOT NULL);
+            CREATE TABLE service_team_routing (
+                team TEXT PRIMARY KEY REFERENCES service_teams (name),
+                mode INTEGER NOT NULL,
+                require_skills INTEGER NOT NULL,
+                definition BLOB NOT NULL,
+                last_assigned TEXT NOT NULL,
+                version INTEGER NOT NULL,
+                updated_us INTEGER NOT NULL);
+            CREATE INDEX service_team_routing_by_mode ON service_team_routing (mode, team);
+            CREATE TABLE service_agent_load (
+                agent TEXT PRIMARY KEY,
+                open INTEGER NOT NULL);
+            INSERT INTO service_agent_load (agent, open)
+                SELECT assignee, COUNT(*) FROM service_tickets WHERE assignee <> '' AND bucket = 1 GROUP BY assignee;
+            """)
+        // Macros: shared configuration, the actions as message bytes;
+        // deleted ones stay (deleted_us) so an applied macro's id keeps its
+        // meaning in the audit trail. A macro run keeps the answer an
+        // idempotency key gives back (ApplyMacro, ApplyMacroToTickets).
+        def.migration(9, "macros", """
+            CREATE TABLE service_macros (
+                id INTEGER PRIMARY KEY,
+                name TEXT NOT NULL,
+                definition BLOB NOT NULL,
+                version INTEGER NOT NULL,
+                created_us INTEGER NOT NULL,
+                updated_us INTEGER NOT NULL,
+                deleted_us INTEGER NOT NULL);
+            CREATE INDEX service_macros_by_name ON service_macros (deleted_us, name, id);
+            CREATE TABLE service_macro_runs (
+                id INTEGER PRIMARY KEY,
+                response BLOB NOT NULL,
+                created_us INTEGER NOT NULL);
+            """)
     }
 }

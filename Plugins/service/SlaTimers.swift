@@ -54,16 +54,29 @@ enum SlaTimers {
         var response = Crm_Service_V1_FireSlaTimersResponse()
         response.more = rows.count == Int(req.limit)
         let store = TicketStore(db: db)
+        // Tickets an escalation changed in this batch: their other rows are
+        // read again (a raised priority may have moved their due times).
+        var escalated = Set<Int64>()
         for r in rows {
             let ticketID = r.int(0)
             var row = SlaEngine.decodeRow(Array(r.dropFirst()))
+            if escalated.contains(ticketID) {
+                guard let fresh = try db.query(
+                    "SELECT \(SlaEngine.rowColumns) FROM service_sla_clocks WHERE ticket_id = ? AND kind = ? AND cycle = ?",
+                    [.integer(ticketID), .integer(Int64(row.kind.rawValue)), .integer(Int64(row.cycle))]).first.map(SlaEngine.decodeRow),
+                      fresh.nextFire > 0, fresh.nextFire <= now else { continue }
+                row = fresh
+            }
             guard let ticket = try store.load(ticketID) else { continue }
+            let trigger: Crm_Service_V1_SlaTrigger
             if !row.warned && row.nextFire == row.warnAt && row.due > now {
+                trigger = .warning
                 row.warned = true
                 row.nextFire = row.due
                 try publish(ctx, "warning", ticket, row, now: now)
                 response.warnings += 1
             } else {
+                trigger = .breach
                 // A warning whose time passed with the due time (a recompute
                 // moved the due time back) is not sent late: the breach is.
                 row.warned = true
@@ -75,6 +88,7 @@ enum SlaTimers {
                 response.breaches += 1
             }
             try SlaEngine.save(db, ticketID, row)
+            if try Escalations.afterFire(ctx, db, ticket, trigger: trigger, clock: row.kind) { escalated.insert(ticketID) }
         }
         return response
     }

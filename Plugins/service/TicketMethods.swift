@@ -31,6 +31,7 @@ enum TicketMethods {
         try ServiceAudit.ticket(ctx, "create", old: nil, new: ticket)
         try Service.idempotency.record(db, claim, resultID: ticket.id)
         try ServiceEvents.publish(ctx, "created", ticket, summary: "opened")
+        try RoutingEngine.routeNew(ctx, db, &ticket)
         return ticket
     }
 

@@ -130,6 +130,7 @@ struct TicketStore {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, Self.values(t)).lastInsertID
         try saveChildren(t, old: nil)
+        try countLoad(old: nil, new: t)
         try SlaEngine.track(db, old: nil, new: &t)
         if t.slaDueUnixUs != 0 { try saveDue(t) }
     }
@@ -146,6 +147,25 @@ struct TicketStore {
         try SlaEngine.track(db, old: old, new: &t)
         try db.execute("UPDATE service_tickets SET \(Self.assignments) WHERE id = ?", Self.values(t) + [.integer(t.id)])
         try saveChildren(t, old: old)
+        try countLoad(old: old, new: t)
+    }
+
+    /// Keeps service_agent_load (each agent's unsolved tickets) in step
+    /// with a write: routing reads capacity and load from it.
+    private func countLoad(old: Ticket?, new t: Ticket) throws {
+        func counted(_ t: Ticket?) -> String? {
+            guard let t, !t.assignee.isEmpty, Self.bucket(t.status) == 1 else { return nil }
+            return t.assignee
+        }
+        let before = counted(old), after = counted(t)
+        guard before != after else { return }
+        for (agent, delta) in [(before, Int64(-1)), (after, Int64(1))] {
+            guard let agent else { continue }
+            try db.execute("""
+                INSERT INTO service_agent_load (agent, open) VALUES (?, ?)
+                ON CONFLICT (agent) DO UPDATE SET open = service_agent_load.open + excluded.open
+                """, [.text(agent), .integer(delta)])
+        }
     }
 
     private func saveChildren(_ t: Ticket, old: Ticket?) throws {

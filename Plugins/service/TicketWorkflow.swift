@@ -76,23 +76,7 @@ enum TicketWorkflow {
         ticket.assignee = req.assignee
         ticket.team = req.team
         try TicketScope.checkResult(db, scope, ticket, "ticket \(ticket.id)")
-        guard ticket != before else { return ticket }
-        let now = UTCClock.nowMicros()
-        if ticket.status == .new && !ticket.assignee.isEmpty { move(&ticket, to: .open, now: now) }
-        ticket.version += 1
-        ticket.updatedUnixUs = now
-        try store.save(&ticket, old: before)
-        try ServiceAudit.ticket(ctx, "assign", old: before, new: ticket)
-        let who = ticket.assignee.isEmpty ? "unassigned" : "assigned to \(ticket.assignee)"
-        try ServiceEvents.publish(ctx, "assigned", ticket, summary: who + (ticket.team.isEmpty ? "" : " in team \(ticket.team)")) {
-            $0.previousAssignee = before.assignee
-            $0.previousTeam = before.team
-        }
-        if ticket.status != before.status {
-            try ServiceEvents.publish(ctx, "status_changed", ticket, summary: "is \(ServiceEvents.statusName(ticket.status))") {
-                $0.previousStatus = before.status
-            }
-        }
+        try TicketChanges.commit(ctx, db, &ticket, before: before, action: "assign", source: .user)
         return ticket
     }
 }

@@ -27,11 +27,9 @@ struct ServiceWorld {
     let mia: ServiceClient
     let pat: ServiceClient
 
-    static func start(environment: [String: String] = [:]) async throws -> ServiceWorld {
+    static func start(environment: [String: String] = [:], dataDir: String? = nil) async throws -> ServiceWorld {
         // As AccessSupport.start, with the plugin settings in `environment`.
-        let crmd = try CrmdProcess(plugins: ["contacts", "service"], arguments: [
-            "--socket-mode", "0666", "--trusted-proxy-uid", "\(getuid())"], environment: environment)
-        chmod(crmd.dir, 0o755)
+        let crmd = try launch(environment: environment, dataDir: dataDir)
         // The portal's role, as docs/SERVICE.md tells an administrator to make it.
         _ = try await crmd.connect().call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
             $0.name = "service_portal"
@@ -45,16 +43,33 @@ struct ServiceWorld {
         }
         try await AccessSupport.createTeam(crmd, "billing", members: ["ana", "ben"])
         try await AccessSupport.createTeam(crmd, "shared", members: ["ana", "cy"])
+        let world = try clients(crmd)
+        try await world.admin.setTeam("billing", agents: ["ana", "ben"])
+        try await world.admin.setTeam("tech", agents: ["cy"])
+        return world
+    }
+
+    /// crmd again on the data of a world started with `dataDir` (its users,
+    /// roles and teams are in the database).
+    static func reopen(dataDir: String, environment: [String: String] = [:]) throws -> ServiceWorld {
+        try clients(try launch(environment: environment, dataDir: dataDir))
+    }
+
+    private static func launch(environment: [String: String], dataDir: String?) throws -> CrmdProcess {
+        let crmd = try CrmdProcess(plugins: ["contacts", "service"], arguments: [
+            "--socket-mode", "0666", "--trusted-proxy-uid", "\(getuid())"], environment: environment, dataDir: dataDir)
+        chmod(crmd.dir, 0o755)
+        return crmd
+    }
+
+    private static func clients(_ crmd: CrmdProcess) throws -> ServiceWorld {
         let connection = try crmd.connect()
         func client(_ user: String) -> ServiceClient {
             ServiceClient(connection: connection, metadata: AccessSupport.actingAs(user))
         }
-        let world = ServiceWorld(crmd: crmd, connection: connection, contacts: ContactsClient(connection: connection),
-                                 admin: ServiceClient(connection: connection), ana: client("ana"), ben: client("ben"),
-                                 cy: client("cy"), mia: client("mia"), pat: client("pat"))
-        try await world.admin.setTeam("billing", agents: ["ana", "ben"])
-        try await world.admin.setTeam("tech", agents: ["cy"])
-        return world
+        return ServiceWorld(crmd: crmd, connection: connection, contacts: ContactsClient(connection: connection),
+                            admin: ServiceClient(connection: connection), ana: client("ana"), ben: client("ben"),
+                            cy: client("cy"), mia: client("mia"), pat: client("pat"))
     }
 
     /// A person in contacts (created by the administrator).

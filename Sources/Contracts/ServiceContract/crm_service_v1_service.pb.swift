@@ -12,9 +12,11 @@
 /// replies and internal notes), merges and links, custom fields, team
 /// queues, and a requester-facing view for a customer portal (part 1);
 /// SLA calendars, policies and clocks with warning and breach events and
-/// an SLA report (part 2). Needs the contacts module. Routing, macros, the
-/// knowledge base, surveys and email to ticket come in later parts
-/// (docs/SERVICE.md says where each fits).
+/// an SLA report (part 2); routing by round robin, load or skills, with
+/// agent availability, capacity and SLA escalation rules (part 3); macros
+/// with mustache templates, applied to one ticket or many (part 4). Needs
+/// the contacts module. The knowledge base, surveys and email to ticket
+/// come in later parts (docs/SERVICE.md says where each fits).
 ///
 /// Conventions as in crm/contacts/v1/contacts.proto: positive int64 ids
 /// (negative ones are INVALID_ARGUMENT), times in microseconds since the
@@ -57,8 +59,11 @@
 /// service.message (create, move, erase), service.link (link, unlink;
 /// record "<ticket>-<kind>-<other>"), service.team (set; record the team
 /// name), service.custom_field (set; record the key), service.sla_calendar
-/// and service.sla_policy (create, update, delete; record the id). A retry answered from
-/// its idempotency key writes and records nothing.
+/// and service.sla_policy (create, update, delete; record the id),
+/// service.ticket actions route, escalate and macro, service.team_routing
+/// (set; record the team), service.agent (set, availability; record the
+/// agent), service.macro (create, update, delete; record the id). A retry
+/// answered from its idempotency key writes and records nothing.
 
 import SwiftProtobuf
 
@@ -812,6 +817,208 @@ public nonisolated enum Crm_Service_V1_SlaReportGroup: SwiftProtobuf.Enum, Swift
     .unspecified,
     .team,
     .agent,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_RoutingMode: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// no automatic assignment (a team never set)
+  case manual // = 1
+
+  /// The next agent after the last one assigned, in roster (name) order,
+  /// skipping those who cannot take a ticket now.
+  case roundRobin // = 2
+
+  /// The agent with the fewest open tickets; ties in round-robin order.
+  case leastOpen // = 3
+
+  /// The agents with the most of the ticket's skills (its tags, and
+  /// "<key>=<value>" of its custom fields, that some agent of the roster
+  /// has); ties by fewest open tickets, then round-robin order.
+  case skills // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .manual
+    case 2: self = .roundRobin
+    case 3: self = .leastOpen
+    case 4: self = .skills
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .manual: return 1
+    case .roundRobin: return 2
+    case .leastOpen: return 3
+    case .skills: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_RoutingMode] = [
+    .unspecified,
+    .manual,
+    .roundRobin,
+    .leastOpen,
+    .skills,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_Availability: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// takes routed tickets
+  case online // = 1
+
+  /// skipped by routing
+  case away // = 2
+
+  /// skipped by routing (an agent never set)
+  case offline // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .online
+    case 2: self = .away
+    case 3: self = .offline
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .online: return 1
+    case .away: return 2
+    case .offline: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_Availability] = [
+    .unspecified,
+    .online,
+    .away,
+    .offline,
+  ]
+
+}
+
+/// What a service.ticket.assigned event's change came from.
+public nonisolated enum Crm_Service_V1_AssignmentSource: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// AssignTicket
+  case user // = 1
+
+  /// the team's routing mode
+  case routing // = 2
+
+  /// an escalation rule
+  case escalation // = 3
+
+  /// ApplyMacro
+  case macro // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .user
+    case 2: self = .routing
+    case 3: self = .escalation
+    case 4: self = .macro
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .user: return 1
+    case .routing: return 2
+    case .escalation: return 3
+    case .macro: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_AssignmentSource] = [
+    .unspecified,
+    .user,
+    .routing,
+    .escalation,
+    .macro,
+  ]
+
+}
+
+public nonisolated enum Crm_Service_V1_SlaTrigger: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// service.sla.warning
+  case warning // = 1
+
+  /// service.sla.breached
+  case breach // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .warning
+    case 2: self = .breach
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .warning: return 1
+    case .breach: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Service_V1_SlaTrigger] = [
+    .unspecified,
+    .warning,
+    .breach,
   ]
 
 }
@@ -1674,6 +1881,12 @@ public nonisolated struct Crm_Service_V1_TicketEvent: @unchecked Sendable {
     set {_uniqueStorage()._mergedID = newValue}
   }
 
+  /// assigned: who made the change
+  public var source: Crm_Service_V1_AssignmentSource {
+    get {_storage._source}
+    set {_uniqueStorage()._source = newValue}
+  }
+
   public var about: ContactsContract.Crm_Contacts_V1_About {
     get {_storage._about ?? ContactsContract.Crm_Contacts_V1_About()}
     set {_uniqueStorage()._about = newValue}
@@ -2361,6 +2574,676 @@ public nonisolated struct Crm_Service_V1_SlaEvent: Sendable {
   fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
 }
 
+/// What happens to a ticket of the team when one of its SLA clocks warns
+/// or breaches. Every part set applies; at least one must be.
+public nonisolated struct Crm_Service_V1_EscalationRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var trigger: Crm_Service_V1_SlaTrigger = .unspecified
+
+  /// empty: any clock
+  public var clocks: [Crm_Service_V1_SlaClockKind] = []
+
+  /// Moves the ticket to this team ("" keeps it): to reassign_to if set,
+  /// else unassigned in that team's queue (routed there if it routes).
+  public var reassignTeam: String = String()
+
+  /// Assigns the ticket to this agent of the target team (a manager on
+  /// its roster, say). Alone, it reassigns within the ticket's team.
+  public var reassignTo: String = String()
+
+  /// one step up; URGENT stays URGENT
+  public var raisePriority: Bool = false
+
+  /// CRM users named in service.ticket.escalated (who a notifier tells).
+  public var notify: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_TeamRouting: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var team: String = String()
+
+  public var mode: Crm_Service_V1_RoutingMode = .unspecified
+
+  /// SKILLS: only agents with every skill; else the ticket waits
+  public var requireSkills: Bool = false
+
+  public var escalations: [Crm_Service_V1_EscalationRule] = []
+
+  /// the round-robin position (read only)
+  public var lastAssigned: String = String()
+
+  /// the roster, by name (GetTeamRouting)
+  public var agents: [Crm_Service_V1_AgentRouting] = []
+
+  public var version: Int64 = 0
+
+  public var updatedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SetTeamRoutingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// team, mode, require_skills, escalations
+  public var routing: Crm_Service_V1_TeamRouting {
+    get {_routing ?? Crm_Service_V1_TeamRouting()}
+    set {_routing = newValue}
+  }
+  /// Returns true if `routing` has been explicitly set.
+  public var hasRouting: Bool {self._routing != nil}
+  /// Clears the value of `routing`. Subsequent reads from it will return its default value.
+  public mutating func clearRouting() {self._routing = nil}
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _routing: Crm_Service_V1_TeamRouting? = nil
+}
+
+public nonisolated struct Crm_Service_V1_GetTeamRoutingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var team: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_AgentRouting: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var agent: String = String()
+
+  public var availability: Crm_Service_V1_Availability = .unspecified
+
+  /// 0: no limit
+  public var maxOpenTickets: Int32 = 0
+
+  /// sorted
+  public var skills: [String] = []
+
+  /// unsolved tickets assigned to the agent now
+  public var openTickets: Int32 = 0
+
+  public var availabilityChangedUnixUs: Int64 = 0
+
+  public var updatedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SetAgentRoutingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var agent: String = String()
+
+  public var maxOpenTickets: Int32 = 0
+
+  public var skills: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SetAgentAvailabilityRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "" for the caller
+  public var agent: String = String()
+
+  public var availability: Crm_Service_V1_Availability = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_SetAgentAvailabilityResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var agent: Crm_Service_V1_AgentRouting {
+    get {_agent ?? Crm_Service_V1_AgentRouting()}
+    set {_agent = newValue}
+  }
+  /// Returns true if `agent` has been explicitly set.
+  public var hasAgent: Bool {self._agent != nil}
+  /// Clears the value of `agent`. Subsequent reads from it will return its default value.
+  public mutating func clearAgent() {self._agent = nil}
+
+  /// queued tickets routed by this call
+  public var routed: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _agent: Crm_Service_V1_AgentRouting? = nil
+}
+
+public nonisolated struct Crm_Service_V1_GetAgentRoutingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// "" for the caller
+  public var agent: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_RunRoutingRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_RunRoutingResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var routed: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_RouteQueuedTicketsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var team: String = String()
+
+  public var limit: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_RouteQueuedTicketsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var routed: Int32 = 0
+
+  /// `limit` tickets were looked at: call again
+  public var more: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_EscalateTicketRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticketID: Int64 = 0
+
+  public var trigger: Crm_Service_V1_SlaTrigger = .unspecified
+
+  public var clock: Crm_Service_V1_SlaClockKind = .unspecified
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_EscalateTicketResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticket: Crm_Service_V1_Ticket {
+    get {_ticket ?? Crm_Service_V1_Ticket()}
+    set {_ticket = newValue}
+  }
+  /// Returns true if `ticket` has been explicitly set.
+  public var hasTicket: Bool {self._ticket != nil}
+  /// Clears the value of `ticket`. Subsequent reads from it will return its default value.
+  public mutating func clearTicket() {self._ticket = nil}
+
+  public var rulesApplied: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _ticket: Crm_Service_V1_Ticket? = nil
+}
+
+/// service.ticket.escalated: an escalation rule changed or flagged a ticket.
+public nonisolated struct Crm_Service_V1_EscalationEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// after the escalation
+  public var ticket: Crm_Service_V1_Ticket {
+    get {_ticket ?? Crm_Service_V1_Ticket()}
+    set {_ticket = newValue}
+  }
+  /// Returns true if `ticket` has been explicitly set.
+  public var hasTicket: Bool {self._ticket != nil}
+  /// Clears the value of `ticket`. Subsequent reads from it will return its default value.
+  public mutating func clearTicket() {self._ticket = nil}
+
+  public var trigger: Crm_Service_V1_SlaTrigger = .unspecified
+
+  public var clock: Crm_Service_V1_SlaClockKind = .unspecified
+
+  /// the rules' notify users, sorted
+  public var notify: [String] = []
+
+  public var previousAssignee: String = String()
+
+  public var previousTeam: String = String()
+
+  public var previousPriority: Crm_Service_V1_Priority = .unspecified
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _ticket: Crm_Service_V1_Ticket? = nil
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
+}
+
+/// What a macro does; unset parts change nothing.
+public nonisolated struct Crm_Service_V1_MacroActions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// any but NEW
+  public var status: Crm_Service_V1_TicketStatus = .unspecified
+
+  public var priority: Crm_Service_V1_Priority = .unspecified
+
+  public var addTags: [String] = []
+
+  public var removeTags: [String] = []
+
+  /// Moves the ticket to this team: unassigned in its queue (where a
+  /// routed team's job hands it out) unless assignee or assign_to_caller
+  /// says who takes it.
+  public var team: String = String()
+
+  /// assigns it to this agent
+  public var assignee: String = String()
+
+  /// back to the team's queue
+  public var unassign: Bool = false
+
+  /// "take it": the applying agent
+  public var assignToCaller: Bool = false
+
+  /// PUBLIC reply or INTERNAL note
+  public var messageKind: Crm_Service_V1_MessageKind = .unspecified
+
+  /// swift-mustache, as marketing's templates, rendered as text (nothing is
+  /// escaped). Merge fields: ticket.id, ticket.subject, ticket.status,
+  /// ticket.priority, ticket.channel, ticket.type, ticket.team,
+  /// ticket.assignee, ticket.fields.<key> (a defined custom field),
+  /// requester.first_name, requester.last_name, requester.name,
+  /// requester.email, organization.name, agent.name (the applying user).
+  /// Sections ({{#organization.name}}...{{/organization.name}}) and the
+  /// transforms capitalized, lowercased and uppercased may be used.
+  public var messageTemplate: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_Macro: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  /// 1-100 characters
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
+
+  /// up to 1000
+  public var description_p: String {
+    get {_storage._description_p}
+    set {_uniqueStorage()._description_p = newValue}
+  }
+
+  public var actions: Crm_Service_V1_MacroActions {
+    get {_storage._actions ?? Crm_Service_V1_MacroActions()}
+    set {_uniqueStorage()._actions = newValue}
+  }
+  /// Returns true if `actions` has been explicitly set.
+  public var hasActions: Bool {_storage._actions != nil}
+  /// Clears the value of `actions`. Subsequent reads from it will return its default value.
+  public mutating func clearActions() {_uniqueStorage()._actions = nil}
+
+  /// the template's merge fields, sorted (read only)
+  public var mergeFields: [String] {
+    get {_storage._mergeFields}
+    set {_uniqueStorage()._mergeFields = newValue}
+  }
+
+  public var version: Int64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  public var createdUnixUs: Int64 {
+    get {_storage._createdUnixUs}
+    set {_uniqueStorage()._createdUnixUs = newValue}
+  }
+
+  public var updatedUnixUs: Int64 {
+    get {_storage._updatedUnixUs}
+    set {_uniqueStorage()._updatedUnixUs = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Crm_Service_V1_CreateMacroRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var macro: Crm_Service_V1_Macro {
+    get {_macro ?? Crm_Service_V1_Macro()}
+    set {_macro = newValue}
+  }
+  /// Returns true if `macro` has been explicitly set.
+  public var hasMacro: Bool {self._macro != nil}
+  /// Clears the value of `macro`. Subsequent reads from it will return its default value.
+  public mutating func clearMacro() {self._macro = nil}
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _macro: Crm_Service_V1_Macro? = nil
+}
+
+public nonisolated struct Crm_Service_V1_GetMacroRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_UpdateMacroRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var macro: Crm_Service_V1_Macro {
+    get {_macro ?? Crm_Service_V1_Macro()}
+    set {_macro = newValue}
+  }
+  /// Returns true if `macro` has been explicitly set.
+  public var hasMacro: Bool {self._macro != nil}
+  /// Clears the value of `macro`. Subsequent reads from it will return its default value.
+  public mutating func clearMacro() {self._macro = nil}
+
+  public var updateMask: [String] = []
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _macro: Crm_Service_V1_Macro? = nil
+}
+
+public nonisolated struct Crm_Service_V1_DeleteMacroRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_DeleteMacroResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListMacrosRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ListMacrosResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var macros: [Crm_Service_V1_Macro] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ApplyMacroRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var macroID: Int64 = 0
+
+  public var ticketID: Int64 = 0
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Service_V1_ApplyMacroResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// after the macro
+  public var ticket: Crm_Service_V1_Ticket {
+    get {_ticket ?? Crm_Service_V1_Ticket()}
+    set {_ticket = newValue}
+  }
+  /// Returns true if `ticket` has been explicitly set.
+  public var hasTicket: Bool {self._ticket != nil}
+  /// Clears the value of `ticket`. Subsequent reads from it will return its default value.
+  public mutating func clearTicket() {self._ticket = nil}
+
+  /// the reply or note it added, if any
+  public var message: Crm_Service_V1_TicketMessage {
+    get {_message ?? Crm_Service_V1_TicketMessage()}
+    set {_message = newValue}
+  }
+  /// Returns true if `message` has been explicitly set.
+  public var hasMessage: Bool {self._message != nil}
+  /// Clears the value of `message`. Subsequent reads from it will return its default value.
+  public mutating func clearMessage() {self._message = nil}
+
+  /// the version applied
+  public var macroVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _ticket: Crm_Service_V1_Ticket? = nil
+  fileprivate var _message: Crm_Service_V1_TicketMessage? = nil
+}
+
+public nonisolated struct Crm_Service_V1_ApplyMacroToTicketsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var macroID: Int64 = 0
+
+  public var ticketIds: [Int64] = []
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One ticket's outcome. code is the status (0 OK, gRPC's numbers).
+public nonisolated struct Crm_Service_V1_MacroResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var ticketID: Int64 = 0
+
+  public var code: Int32 = 0
+
+  /// the status message when code is not 0
+  public var error: String = String()
+
+  /// after the macro, when code is 0
+  public var ticket: Crm_Service_V1_Ticket {
+    get {_ticket ?? Crm_Service_V1_Ticket()}
+    set {_ticket = newValue}
+  }
+  /// Returns true if `ticket` has been explicitly set.
+  public var hasTicket: Bool {self._ticket != nil}
+  /// Clears the value of `ticket`. Subsequent reads from it will return its default value.
+  public mutating func clearTicket() {self._ticket = nil}
+
+  public var message: Crm_Service_V1_TicketMessage {
+    get {_message ?? Crm_Service_V1_TicketMessage()}
+    set {_message = newValue}
+  }
+  /// Returns true if `message` has been explicitly set.
+  public var hasMessage: Bool {self._message != nil}
+  /// Clears the value of `message`. Subsequent reads from it will return its default value.
+  public mutating func clearMessage() {self._message = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _ticket: Crm_Service_V1_Ticket? = nil
+  fileprivate var _message: Crm_Service_V1_TicketMessage? = nil
+}
+
+public nonisolated struct Crm_Service_V1_ApplyMacroToTicketsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// in the order of ticket_ids
+  public var results: [Crm_Service_V1_MacroResult] = []
+
+  public var applied: Int32 = 0
+
+  public var failed: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.service.v1"
@@ -2423,6 +3306,22 @@ nonisolated extension Crm_Service_V1_SlaHistoryKind: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Crm_Service_V1_SlaReportGroup: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_REPORT_GROUP_UNSPECIFIED\0\u{1}SLA_REPORT_GROUP_TEAM\0\u{1}SLA_REPORT_GROUP_AGENT\0")
+}
+
+nonisolated extension Crm_Service_V1_RoutingMode: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ROUTING_MODE_UNSPECIFIED\0\u{1}ROUTING_MODE_MANUAL\0\u{1}ROUTING_MODE_ROUND_ROBIN\0\u{1}ROUTING_MODE_LEAST_OPEN\0\u{1}ROUTING_MODE_SKILLS\0")
+}
+
+nonisolated extension Crm_Service_V1_Availability: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AVAILABILITY_UNSPECIFIED\0\u{1}AVAILABILITY_ONLINE\0\u{1}AVAILABILITY_AWAY\0\u{1}AVAILABILITY_OFFLINE\0")
+}
+
+nonisolated extension Crm_Service_V1_AssignmentSource: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ASSIGNMENT_SOURCE_UNSPECIFIED\0\u{1}ASSIGNMENT_SOURCE_USER\0\u{1}ASSIGNMENT_SOURCE_ROUTING\0\u{1}ASSIGNMENT_SOURCE_ESCALATION\0\u{1}ASSIGNMENT_SOURCE_MACRO\0")
+}
+
+nonisolated extension Crm_Service_V1_SlaTrigger: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0SLA_TRIGGER_UNSPECIFIED\0\u{1}SLA_TRIGGER_WARNING\0\u{1}SLA_TRIGGER_BREACH\0")
 }
 
 nonisolated extension Crm_Service_V1_Ticket: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -4099,7 +4998,7 @@ nonisolated extension Crm_Service_V1_AddRequesterReplyRequest: SwiftProtobuf.Mes
 
 nonisolated extension Crm_Service_V1_TicketEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TicketEvent"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}previous_status\0\u{3}previous_assignee\0\u{3}previous_team\0\u{1}message\0\u{3}merged_id\0\u{2}b\u{f}about\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}previous_status\0\u{3}previous_assignee\0\u{3}previous_team\0\u{1}message\0\u{3}merged_id\0\u{1}source\0\u{2}a\u{f}about\0")
 
   fileprivate class _StorageClass {
     var _ticket: Crm_Service_V1_Ticket? = nil
@@ -4108,6 +5007,7 @@ nonisolated extension Crm_Service_V1_TicketEvent: SwiftProtobuf.Message, SwiftPr
     var _previousTeam: String = String()
     var _message: Crm_Service_V1_TicketMessage? = nil
     var _mergedID: Int64 = 0
+    var _source: Crm_Service_V1_AssignmentSource = .unspecified
     var _about: ContactsContract.Crm_Contacts_V1_About? = nil
 
       // This property is used as the initial default value for new instances of the type.
@@ -4125,6 +5025,7 @@ nonisolated extension Crm_Service_V1_TicketEvent: SwiftProtobuf.Message, SwiftPr
       _previousTeam = source._previousTeam
       _message = source._message
       _mergedID = source._mergedID
+      _source = source._source
       _about = source._about
     }
   }
@@ -4150,6 +5051,7 @@ nonisolated extension Crm_Service_V1_TicketEvent: SwiftProtobuf.Message, SwiftPr
         case 4: try { try decoder.decodeSingularStringField(value: &_storage._previousTeam) }()
         case 5: try { try decoder.decodeSingularMessageField(value: &_storage._message) }()
         case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._mergedID) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._source) }()
         case 1000: try { try decoder.decodeSingularMessageField(value: &_storage._about) }()
         default: break
         }
@@ -4181,6 +5083,9 @@ nonisolated extension Crm_Service_V1_TicketEvent: SwiftProtobuf.Message, SwiftPr
       if _storage._mergedID != 0 {
         try visitor.visitSingularInt64Field(value: _storage._mergedID, fieldNumber: 6)
       }
+      if _storage._source != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._source, fieldNumber: 7)
+      }
       try { if let v = _storage._about {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
       } }()
@@ -4199,6 +5104,7 @@ nonisolated extension Crm_Service_V1_TicketEvent: SwiftProtobuf.Message, SwiftPr
         if _storage._previousTeam != rhs_storage._previousTeam {return false}
         if _storage._message != rhs_storage._message {return false}
         if _storage._mergedID != rhs_storage._mergedID {return false}
+        if _storage._source != rhs_storage._source {return false}
         if _storage._about != rhs_storage._about {return false}
         return true
       }
@@ -5675,6 +6581,1315 @@ nonisolated extension Crm_Service_V1_SlaEvent: SwiftProtobuf.Message, SwiftProto
     if lhs.firedUnixUs != rhs.firedUnixUs {return false}
     if lhs.policyID != rhs.policyID {return false}
     if lhs._about != rhs._about {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_EscalationRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EscalationRule"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}trigger\0\u{1}clocks\0\u{3}reassign_team\0\u{3}reassign_to\0\u{3}raise_priority\0\u{1}notify\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.trigger) }()
+      case 2: try { try decoder.decodeRepeatedEnumField(value: &self.clocks) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reassignTeam) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reassignTo) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.raisePriority) }()
+      case 6: try { try decoder.decodeRepeatedStringField(value: &self.notify) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.trigger != .unspecified {
+      try visitor.visitSingularEnumField(value: self.trigger, fieldNumber: 1)
+    }
+    if !self.clocks.isEmpty {
+      try visitor.visitPackedEnumField(value: self.clocks, fieldNumber: 2)
+    }
+    if !self.reassignTeam.isEmpty {
+      try visitor.visitSingularStringField(value: self.reassignTeam, fieldNumber: 3)
+    }
+    if !self.reassignTo.isEmpty {
+      try visitor.visitSingularStringField(value: self.reassignTo, fieldNumber: 4)
+    }
+    if self.raisePriority != false {
+      try visitor.visitSingularBoolField(value: self.raisePriority, fieldNumber: 5)
+    }
+    if !self.notify.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.notify, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_EscalationRule, rhs: Crm_Service_V1_EscalationRule) -> Bool {
+    if lhs.trigger != rhs.trigger {return false}
+    if lhs.clocks != rhs.clocks {return false}
+    if lhs.reassignTeam != rhs.reassignTeam {return false}
+    if lhs.reassignTo != rhs.reassignTo {return false}
+    if lhs.raisePriority != rhs.raisePriority {return false}
+    if lhs.notify != rhs.notify {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_TeamRouting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TeamRouting"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}team\0\u{1}mode\0\u{3}require_skills\0\u{1}escalations\0\u{3}last_assigned\0\u{1}agents\0\u{1}version\0\u{3}updated_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.team) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.mode) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.requireSkills) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.escalations) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.lastAssigned) }()
+      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.agents) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.team.isEmpty {
+      try visitor.visitSingularStringField(value: self.team, fieldNumber: 1)
+    }
+    if self.mode != .unspecified {
+      try visitor.visitSingularEnumField(value: self.mode, fieldNumber: 2)
+    }
+    if self.requireSkills != false {
+      try visitor.visitSingularBoolField(value: self.requireSkills, fieldNumber: 3)
+    }
+    if !self.escalations.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.escalations, fieldNumber: 4)
+    }
+    if !self.lastAssigned.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastAssigned, fieldNumber: 5)
+    }
+    if !self.agents.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.agents, fieldNumber: 6)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 7)
+    }
+    if self.updatedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedUnixUs, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_TeamRouting, rhs: Crm_Service_V1_TeamRouting) -> Bool {
+    if lhs.team != rhs.team {return false}
+    if lhs.mode != rhs.mode {return false}
+    if lhs.requireSkills != rhs.requireSkills {return false}
+    if lhs.escalations != rhs.escalations {return false}
+    if lhs.lastAssigned != rhs.lastAssigned {return false}
+    if lhs.agents != rhs.agents {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SetTeamRoutingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetTeamRoutingRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}routing\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._routing) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._routing {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SetTeamRoutingRequest, rhs: Crm_Service_V1_SetTeamRoutingRequest) -> Bool {
+    if lhs._routing != rhs._routing {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetTeamRoutingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetTeamRoutingRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}team\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.team) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.team.isEmpty {
+      try visitor.visitSingularStringField(value: self.team, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetTeamRoutingRequest, rhs: Crm_Service_V1_GetTeamRoutingRequest) -> Bool {
+    if lhs.team != rhs.team {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_AgentRouting: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AgentRouting"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}availability\0\u{3}max_open_tickets\0\u{1}skills\0\u{3}open_tickets\0\u{3}availability_changed_unix_us\0\u{3}updated_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.availability) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.maxOpenTickets) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.skills) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.openTickets) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.availabilityChangedUnixUs) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    if self.availability != .unspecified {
+      try visitor.visitSingularEnumField(value: self.availability, fieldNumber: 2)
+    }
+    if self.maxOpenTickets != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxOpenTickets, fieldNumber: 3)
+    }
+    if !self.skills.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.skills, fieldNumber: 4)
+    }
+    if self.openTickets != 0 {
+      try visitor.visitSingularInt32Field(value: self.openTickets, fieldNumber: 5)
+    }
+    if self.availabilityChangedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.availabilityChangedUnixUs, fieldNumber: 6)
+    }
+    if self.updatedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedUnixUs, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_AgentRouting, rhs: Crm_Service_V1_AgentRouting) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.availability != rhs.availability {return false}
+    if lhs.maxOpenTickets != rhs.maxOpenTickets {return false}
+    if lhs.skills != rhs.skills {return false}
+    if lhs.openTickets != rhs.openTickets {return false}
+    if lhs.availabilityChangedUnixUs != rhs.availabilityChangedUnixUs {return false}
+    if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SetAgentRoutingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetAgentRoutingRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{3}max_open_tickets\0\u{1}skills\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.maxOpenTickets) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.skills) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    if self.maxOpenTickets != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxOpenTickets, fieldNumber: 2)
+    }
+    if !self.skills.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.skills, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SetAgentRoutingRequest, rhs: Crm_Service_V1_SetAgentRoutingRequest) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.maxOpenTickets != rhs.maxOpenTickets {return false}
+    if lhs.skills != rhs.skills {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SetAgentAvailabilityRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetAgentAvailabilityRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}availability\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.availability) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    if self.availability != .unspecified {
+      try visitor.visitSingularEnumField(value: self.availability, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SetAgentAvailabilityRequest, rhs: Crm_Service_V1_SetAgentAvailabilityRequest) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.availability != rhs.availability {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_SetAgentAvailabilityResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SetAgentAvailabilityResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0\u{1}routed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._agent) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.routed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._agent {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.routed != 0 {
+      try visitor.visitSingularInt32Field(value: self.routed, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_SetAgentAvailabilityResponse, rhs: Crm_Service_V1_SetAgentAvailabilityResponse) -> Bool {
+    if lhs._agent != rhs._agent {return false}
+    if lhs.routed != rhs.routed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetAgentRoutingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetAgentRoutingRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}agent\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.agent) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.agent.isEmpty {
+      try visitor.visitSingularStringField(value: self.agent, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetAgentRoutingRequest, rhs: Crm_Service_V1_GetAgentRoutingRequest) -> Bool {
+    if lhs.agent != rhs.agent {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_RunRoutingRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunRoutingRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_RunRoutingRequest, rhs: Crm_Service_V1_RunRoutingRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_RunRoutingResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunRoutingResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}routed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.routed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.routed != 0 {
+      try visitor.visitSingularInt32Field(value: self.routed, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_RunRoutingResponse, rhs: Crm_Service_V1_RunRoutingResponse) -> Bool {
+    if lhs.routed != rhs.routed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_RouteQueuedTicketsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RouteQueuedTicketsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}team\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.team) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.team.isEmpty {
+      try visitor.visitSingularStringField(value: self.team, fieldNumber: 1)
+    }
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_RouteQueuedTicketsRequest, rhs: Crm_Service_V1_RouteQueuedTicketsRequest) -> Bool {
+    if lhs.team != rhs.team {return false}
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_RouteQueuedTicketsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RouteQueuedTicketsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}routed\0\u{1}more\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.routed) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.more) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.routed != 0 {
+      try visitor.visitSingularInt32Field(value: self.routed, fieldNumber: 1)
+    }
+    if self.more != false {
+      try visitor.visitSingularBoolField(value: self.more, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_RouteQueuedTicketsResponse, rhs: Crm_Service_V1_RouteQueuedTicketsResponse) -> Bool {
+    if lhs.routed != rhs.routed {return false}
+    if lhs.more != rhs.more {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_EscalateTicketRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EscalateTicketRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0\u{1}trigger\0\u{1}clock\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.ticketID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.trigger) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.clock) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.ticketID != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketID, fieldNumber: 1)
+    }
+    if self.trigger != .unspecified {
+      try visitor.visitSingularEnumField(value: self.trigger, fieldNumber: 2)
+    }
+    if self.clock != .unspecified {
+      try visitor.visitSingularEnumField(value: self.clock, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_EscalateTicketRequest, rhs: Crm_Service_V1_EscalateTicketRequest) -> Bool {
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.trigger != rhs.trigger {return false}
+    if lhs.clock != rhs.clock {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_EscalateTicketResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EscalateTicketResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{3}rules_applied\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._ticket) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.rulesApplied) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._ticket {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.rulesApplied != 0 {
+      try visitor.visitSingularInt32Field(value: self.rulesApplied, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_EscalateTicketResponse, rhs: Crm_Service_V1_EscalateTicketResponse) -> Bool {
+    if lhs._ticket != rhs._ticket {return false}
+    if lhs.rulesApplied != rhs.rulesApplied {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_EscalationEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EscalationEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}trigger\0\u{1}clock\0\u{1}notify\0\u{3}previous_assignee\0\u{3}previous_team\0\u{3}previous_priority\0\u{2}a\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._ticket) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.trigger) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.clock) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.notify) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.previousAssignee) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.previousTeam) }()
+      case 7: try { try decoder.decodeSingularEnumField(value: &self.previousPriority) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._ticket {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.trigger != .unspecified {
+      try visitor.visitSingularEnumField(value: self.trigger, fieldNumber: 2)
+    }
+    if self.clock != .unspecified {
+      try visitor.visitSingularEnumField(value: self.clock, fieldNumber: 3)
+    }
+    if !self.notify.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.notify, fieldNumber: 4)
+    }
+    if !self.previousAssignee.isEmpty {
+      try visitor.visitSingularStringField(value: self.previousAssignee, fieldNumber: 5)
+    }
+    if !self.previousTeam.isEmpty {
+      try visitor.visitSingularStringField(value: self.previousTeam, fieldNumber: 6)
+    }
+    if self.previousPriority != .unspecified {
+      try visitor.visitSingularEnumField(value: self.previousPriority, fieldNumber: 7)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_EscalationEvent, rhs: Crm_Service_V1_EscalationEvent) -> Bool {
+    if lhs._ticket != rhs._ticket {return false}
+    if lhs.trigger != rhs.trigger {return false}
+    if lhs.clock != rhs.clock {return false}
+    if lhs.notify != rhs.notify {return false}
+    if lhs.previousAssignee != rhs.previousAssignee {return false}
+    if lhs.previousTeam != rhs.previousTeam {return false}
+    if lhs.previousPriority != rhs.previousPriority {return false}
+    if lhs._about != rhs._about {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_MacroActions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MacroActions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}priority\0\u{3}add_tags\0\u{3}remove_tags\0\u{1}team\0\u{1}assignee\0\u{1}unassign\0\u{3}assign_to_caller\0\u{3}message_kind\0\u{3}message_template\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.priority) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.addTags) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.removeTags) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.team) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.assignee) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.unassign) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.assignToCaller) }()
+      case 9: try { try decoder.decodeSingularEnumField(value: &self.messageKind) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.messageTemplate) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 1)
+    }
+    if self.priority != .unspecified {
+      try visitor.visitSingularEnumField(value: self.priority, fieldNumber: 2)
+    }
+    if !self.addTags.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.addTags, fieldNumber: 3)
+    }
+    if !self.removeTags.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.removeTags, fieldNumber: 4)
+    }
+    if !self.team.isEmpty {
+      try visitor.visitSingularStringField(value: self.team, fieldNumber: 5)
+    }
+    if !self.assignee.isEmpty {
+      try visitor.visitSingularStringField(value: self.assignee, fieldNumber: 6)
+    }
+    if self.unassign != false {
+      try visitor.visitSingularBoolField(value: self.unassign, fieldNumber: 7)
+    }
+    if self.assignToCaller != false {
+      try visitor.visitSingularBoolField(value: self.assignToCaller, fieldNumber: 8)
+    }
+    if self.messageKind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.messageKind, fieldNumber: 9)
+    }
+    if !self.messageTemplate.isEmpty {
+      try visitor.visitSingularStringField(value: self.messageTemplate, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_MacroActions, rhs: Crm_Service_V1_MacroActions) -> Bool {
+    if lhs.status != rhs.status {return false}
+    if lhs.priority != rhs.priority {return false}
+    if lhs.addTags != rhs.addTags {return false}
+    if lhs.removeTags != rhs.removeTags {return false}
+    if lhs.team != rhs.team {return false}
+    if lhs.assignee != rhs.assignee {return false}
+    if lhs.unassign != rhs.unassign {return false}
+    if lhs.assignToCaller != rhs.assignToCaller {return false}
+    if lhs.messageKind != rhs.messageKind {return false}
+    if lhs.messageTemplate != rhs.messageTemplate {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_Macro: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Macro"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}description\0\u{1}actions\0\u{3}merge_fields\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+
+  fileprivate class _StorageClass {
+    var _id: Int64 = 0
+    var _name: String = String()
+    var _description_p: String = String()
+    var _actions: Crm_Service_V1_MacroActions? = nil
+    var _mergeFields: [String] = []
+    var _version: Int64 = 0
+    var _createdUnixUs: Int64 = 0
+    var _updatedUnixUs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _name = source._name
+      _description_p = source._description_p
+      _actions = source._actions
+      _mergeFields = source._mergeFields
+      _version = source._version
+      _createdUnixUs = source._createdUnixUs
+      _updatedUnixUs = source._updatedUnixUs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._description_p) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._actions) }()
+        case 5: try { try decoder.decodeRepeatedStringField(value: &_storage._mergeFields) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._id != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._id, fieldNumber: 1)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 2)
+      }
+      if !_storage._description_p.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._description_p, fieldNumber: 3)
+      }
+      try { if let v = _storage._actions {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      if !_storage._mergeFields.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._mergeFields, fieldNumber: 5)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._version, fieldNumber: 6)
+      }
+      if _storage._createdUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdUnixUs, fieldNumber: 7)
+      }
+      if _storage._updatedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 8)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_Macro, rhs: Crm_Service_V1_Macro) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._description_p != rhs_storage._description_p {return false}
+        if _storage._actions != rhs_storage._actions {return false}
+        if _storage._mergeFields != rhs_storage._mergeFields {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
+        if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_CreateMacroRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateMacroRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}macro\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._macro) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._macro {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_CreateMacroRequest, rhs: Crm_Service_V1_CreateMacroRequest) -> Bool {
+    if lhs._macro != rhs._macro {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_GetMacroRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetMacroRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_GetMacroRequest, rhs: Crm_Service_V1_GetMacroRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_UpdateMacroRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateMacroRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}macro\0\u{3}update_mask\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._macro) }()
+      case 2: try { try decoder.decodeRepeatedStringField(value: &self.updateMask) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._macro {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.updateMask.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.updateMask, fieldNumber: 2)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_UpdateMacroRequest, rhs: Crm_Service_V1_UpdateMacroRequest) -> Bool {
+    if lhs._macro != rhs._macro {return false}
+    if lhs.updateMask != rhs.updateMask {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_DeleteMacroRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteMacroRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_DeleteMacroRequest, rhs: Crm_Service_V1_DeleteMacroRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_DeleteMacroResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeleteMacroResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_DeleteMacroResponse, rhs: Crm_Service_V1_DeleteMacroResponse) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListMacrosRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListMacrosRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 1)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListMacrosRequest, rhs: Crm_Service_V1_ListMacrosRequest) -> Bool {
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ListMacrosResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListMacrosResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}macros\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.macros) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.macros.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.macros, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ListMacrosResponse, rhs: Crm_Service_V1_ListMacrosResponse) -> Bool {
+    if lhs.macros != rhs.macros {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ApplyMacroRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ApplyMacroRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}macro_id\0\u{3}ticket_id\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.macroID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.ticketID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.macroID != 0 {
+      try visitor.visitSingularInt64Field(value: self.macroID, fieldNumber: 1)
+    }
+    if self.ticketID != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketID, fieldNumber: 2)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ApplyMacroRequest, rhs: Crm_Service_V1_ApplyMacroRequest) -> Bool {
+    if lhs.macroID != rhs.macroID {return false}
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ApplyMacroResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ApplyMacroResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}ticket\0\u{1}message\0\u{3}macro_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._ticket) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._message) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.macroVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._ticket {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try { if let v = self._message {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.macroVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.macroVersion, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ApplyMacroResponse, rhs: Crm_Service_V1_ApplyMacroResponse) -> Bool {
+    if lhs._ticket != rhs._ticket {return false}
+    if lhs._message != rhs._message {return false}
+    if lhs.macroVersion != rhs.macroVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ApplyMacroToTicketsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ApplyMacroToTicketsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}macro_id\0\u{3}ticket_ids\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.macroID) }()
+      case 2: try { try decoder.decodeRepeatedInt64Field(value: &self.ticketIds) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.macroID != 0 {
+      try visitor.visitSingularInt64Field(value: self.macroID, fieldNumber: 1)
+    }
+    if !self.ticketIds.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.ticketIds, fieldNumber: 2)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ApplyMacroToTicketsRequest, rhs: Crm_Service_V1_ApplyMacroToTicketsRequest) -> Bool {
+    if lhs.macroID != rhs.macroID {return false}
+    if lhs.ticketIds != rhs.ticketIds {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_MacroResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MacroResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}ticket_id\0\u{1}code\0\u{1}error\0\u{1}ticket\0\u{1}message\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.ticketID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.code) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.error) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._ticket) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._message) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.ticketID != 0 {
+      try visitor.visitSingularInt64Field(value: self.ticketID, fieldNumber: 1)
+    }
+    if self.code != 0 {
+      try visitor.visitSingularInt32Field(value: self.code, fieldNumber: 2)
+    }
+    if !self.error.isEmpty {
+      try visitor.visitSingularStringField(value: self.error, fieldNumber: 3)
+    }
+    try { if let v = self._ticket {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._message {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_MacroResult, rhs: Crm_Service_V1_MacroResult) -> Bool {
+    if lhs.ticketID != rhs.ticketID {return false}
+    if lhs.code != rhs.code {return false}
+    if lhs.error != rhs.error {return false}
+    if lhs._ticket != rhs._ticket {return false}
+    if lhs._message != rhs._message {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Service_V1_ApplyMacroToTicketsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ApplyMacroToTicketsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}results\0\u{1}applied\0\u{1}failed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.applied) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.failed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 1)
+    }
+    if self.applied != 0 {
+      try visitor.visitSingularInt32Field(value: self.applied, fieldNumber: 2)
+    }
+    if self.failed != 0 {
+      try visitor.visitSingularInt32Field(value: self.failed, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Service_V1_ApplyMacroToTicketsResponse, rhs: Crm_Service_V1_ApplyMacroToTicketsResponse) -> Bool {
+    if lhs.results != rhs.results {return false}
+    if lhs.applied != rhs.applied {return false}
+    if lhs.failed != rhs.failed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
