@@ -28,7 +28,8 @@ import Testing
         let (_, mails) = try await flow.send("Window", segment: segment, template: template, expecting: 2)
         let address = try #require(try await flow.world.contacts.getPerson(clicker).emails.first?.address)
         let mail = try #require(mails.first { $0.rcpt.contains(address) || $0.header("To")?.contains(address) == true })
-        let click = try #require(TrackingFlowTests.tokens(try #require(mail.part("text/html")), "click").first)
+        let html = try #require(mail.part("text/html"))
+        let click = try #require(TrackingFlowTests.tokens(html, "click").first)
         let clicked = Date()
         #expect(try await m.trackClick(click).machine == false)
         // In at once (the click re-checks the person) ...
