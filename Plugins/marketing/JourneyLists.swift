@@ -1,7 +1,9 @@
 import CRMPluginKit
 import MarketingContract
 
-/// A journey's enrollments and step log, paginated by id.
+/// A journey's enrollments and step log, paginated by id. They are about
+/// people: only those in the caller's contacts.person.read scope are listed
+/// (as segment members are).
 enum JourneyLists {
     static func register(on def: PluginDefinition) {
         def.unary(Marketing.service + "ListJourneyEnrollments", enrollments)
@@ -9,6 +11,17 @@ enum JourneyLists {
     }
 
     static let enrollmentColumns = "id, journey_id, person_id, current_step, state, due_us, entered_us, ended_us"
+    static let stepLogColumns = "id, journey_id, enrollment_id, person_id, step, outcome, detail, outbox_id, next_step, at_us"
+
+    /// The scope condition on rows `alias` (with a person_id column): the
+    /// person's owner as marketing's projection has it.
+    static func inScope(_ ctx: CallContext, alias: String) -> (sql: String, parameters: [SQLValue]) {
+        let scope = ctx.scope(for: SegmentMemberMethods.peoplePermission)
+        guard scope.reach != .all else { return ("1", []) }
+        let owner = scope.condition(ownerColumn: "p.owner")
+        return ("EXISTS (SELECT 1 FROM marketing_people p WHERE p.person_id = \(alias).person_id AND \(owner.sql))",
+                owner.parameters)
+    }
 
     static func decodeEnrollment(_ row: [SQLValue]) -> Crm_Marketing_V1_JourneyEnrollment {
         var e = Crm_Marketing_V1_JourneyEnrollment()
@@ -46,8 +59,10 @@ enum JourneyLists {
         default: throw PluginError.invalidArgument("state: unknown enrollment state \(req.state.rawValue)")
         }
         if let after = paging.after { filter.add("id > ?", after[0]) }
+        let scope = inScope(ctx, alias: "e")
+        filter.add(scope.sql, scope.parameters)
         let rows = try db.query("""
-            SELECT \(enrollmentColumns) FROM marketing_journey_enrollments \(filter.clause) ORDER BY id LIMIT ?
+            SELECT \(enrollmentColumns) FROM marketing_journey_enrollments e \(filter.clause) ORDER BY id LIMIT ?
             """, filter.parameters + [.integer(Int64(paging.limit + 1))])
         let page = paging.page(rows) { [$0[0]] }
         var response = Crm_Marketing_V1_ListJourneyEnrollmentsResponse()
@@ -68,27 +83,30 @@ enum JourneyLists {
         if req.enrollmentID > 0 { filter.add("enrollment_id = ?", .integer(req.enrollmentID)) }
         if req.personID > 0 { filter.add("person_id = ?", .integer(req.personID)) }
         if let after = paging.after { filter.add("id > ?", after[0]) }
+        let scope = inScope(ctx, alias: "l")
+        filter.add(scope.sql, scope.parameters)
         let rows = try db.query("""
-            SELECT id, journey_id, enrollment_id, person_id, step, outcome, detail, outbox_id, next_step, at_us
-            FROM marketing_journey_step_log \(filter.clause) ORDER BY id LIMIT ?
+            SELECT \(stepLogColumns) FROM marketing_journey_step_log l \(filter.clause) ORDER BY id LIMIT ?
             """, filter.parameters + [.integer(Int64(paging.limit + 1))])
         let page = paging.page(rows) { [$0[0]] }
         var response = Crm_Marketing_V1_ListJourneyStepLogResponse()
-        response.entries = page.rows.map { row in
-            var e = Crm_Marketing_V1_JourneyStepLogEntry()
-            e.id = row[0].int ?? 0
-            e.journeyID = row[1].int ?? 0
-            e.enrollmentID = row[2].int ?? 0
-            e.personID = row[3].int ?? 0
-            e.step = row[4].string ?? ""
-            e.outcome = row[5].string ?? ""
-            e.detail = row[6].string ?? ""
-            e.outboxID = row[7].int ?? 0
-            e.nextStep = row[8].string ?? ""
-            e.atUnixUs = row[9].int ?? 0
-            return e
-        }
+        response.entries = page.rows.map(decodeStep)
         response.nextPageToken = page.nextToken
         return response
+    }
+
+    static func decodeStep(_ row: [SQLValue]) -> Crm_Marketing_V1_JourneyStepLogEntry {
+        var e = Crm_Marketing_V1_JourneyStepLogEntry()
+        e.id = row[0].int ?? 0
+        e.journeyID = row[1].int ?? 0
+        e.enrollmentID = row[2].int ?? 0
+        e.personID = row[3].int ?? 0
+        e.step = row[4].string ?? ""
+        e.outcome = row[5].string ?? ""
+        e.detail = row[6].string ?? ""
+        e.outboxID = row[7].int ?? 0
+        e.nextStep = row[8].string ?? ""
+        e.atUnixUs = row[9].int ?? 0
+        return e
     }
 }

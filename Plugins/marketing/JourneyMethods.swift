@@ -149,9 +149,8 @@ enum JourneyMethods {
         guard journey.state == .active else {
             throw PluginError.failedPrecondition("journey_id: journey \(journey.id) is \(journey.state), not ACTIVE")
         }
-        let result = try Journeys.enroll(db, journeyID: journey.id, firstStep: journey.steps.first?.key ?? "",
-                                         allowReentry: journey.allowReentry, gapUs: journey.reentryGapUs,
-                                         personID: person.id, now: UTCClock.nowMicros())
+        let result = try Journeys.enroll(ctx, db, Journeys.EntryJourney(journey), personID: person.id,
+                                         now: UTCClock.nowMicros(), owner: person.owner)
         let id = try result.get()
         try Marketing.idempotency.record(db, claim, resultID: id)
         try ctx.audit(AuditEntry(entity: "marketing.journey_enrollment", recordID: String(id), action: "create",

@@ -6,14 +6,14 @@ import ContactsLinkKit
 /// What each kind of step does for one person. Returns nil when the person
 /// stays at the step (a wait not yet over: the enrollment is held until due).
 enum JourneyStepRunner {
-    typealias Visit = JourneyRunner.Visit
-    typealias Outcome = JourneyRunner.Outcome
+    typealias Visit = JourneyVisits.Visit
+    typealias Outcome = JourneyVisits.Outcome
 
     static func run(_ ctx: CallContext, _ db: Database, _ step: JourneyStep, _ visit: Visit, now: Int64) throws -> Outcome? {
         switch step.action {
         case .wait(let w):
             let due = w.durationUs > 0 ? visit.sinceUs.addingReportingOverflow(w.durationUs).partialValue : w.untilUnixUs
-            if now < due { try JourneyRunner.hold(db, visit, until: due); return nil }
+            if now < due { try JourneyVisits.hold(db, visit, until: due); return nil }
             return Outcome(name: "waited", next: step.next)
         case .waitForEngagement(let w):
             if try engaged(db, visit, sendStep: w.sendStep, kind: w.kind) {
@@ -21,7 +21,7 @@ enum JourneyStepRunner {
             }
             let deadline = visit.sinceUs.addingReportingOverflow(w.timeoutUs).partialValue
             if now >= deadline { return Outcome(name: "timed_out", next: step.elseNext) }
-            try JourneyRunner.hold(db, visit, until: min(deadline, now + JourneyRunner.engagementPollUs))
+            try JourneyVisits.hold(db, visit, until: min(deadline, now + JourneyRunner.engagementPollUs))
             return nil
         case .branch(let b):
             let yes: Bool

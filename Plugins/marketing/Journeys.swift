@@ -63,9 +63,33 @@ enum Journeys {
 
     enum EnrollmentState: Int64 { case active = 1, completed = 2, exited = 3 }
 
-    /// Enrolls the person at the first step, or says why not.
-    static func enroll(_ db: Database, journeyID: Int64, firstStep: String, allowReentry: Bool, gapUs: Int64,
-                       personID: Int64, now: Int64) throws -> Result<Int64, PluginError> {
+    /// What enrolling in a journey needs to know of it.
+    struct EntryJourney {
+        var id: Int64
+        var name: String
+        var firstStep: String
+        var allowReentry: Bool
+        var gapUs: Int64
+
+        init(id: Int64, name: String, firstStep: String, allowReentry: Bool, gapUs: Int64) {
+            self.id = id
+            self.name = name
+            self.firstStep = firstStep
+            self.allowReentry = allowReentry
+            self.gapUs = gapUs
+        }
+
+        init(_ j: Journey) {
+            self.init(id: j.id, name: j.name, firstStep: j.steps.first?.key ?? "", allowReentry: j.allowReentry,
+                      gapUs: j.reentryGapUs)
+        }
+    }
+
+    /// Enrolls the person at the first step (publishing
+    /// marketing.journey.entered), or says why not.
+    static func enroll(_ ctx: CallContext, _ db: Database, _ journey: EntryJourney, personID: Int64,
+                       now: Int64, owner: String? = nil) throws -> Result<Int64, PluginError> {
+        let journeyID = journey.id
         let row = try db.query("""
             SELECT COALESCE(MAX(state = 1), 0), COALESCE(MAX(entered_us), 0), COUNT(*) FROM marketing_journey_enrollments
             WHERE journey_id = ? AND person_id = ?
@@ -74,74 +98,43 @@ enum Journeys {
         if open == 1 {
             return .failure(.failedPrecondition("person_id: person \(personID) is in journey \(journeyID) now"))
         }
-        if count > 0 && !allowReentry {
+        if count > 0 && !journey.allowReentry {
             return .failure(.failedPrecondition("person_id: person \(personID) was in journey \(journeyID), which allows no re-entry"))
         }
-        if count > 0 && now - last < gapUs {
+        if count > 0 && now.subtractingReportingOverflow(last).partialValue < journey.gapUs {
             return .failure(.failedPrecondition(
-                "person_id: person \(personID) entered journey \(journeyID) less than reentry_gap_us (\(gapUs)) ago"))
+                "person_id: person \(personID) entered journey \(journeyID) less than reentry_gap_us (\(journey.gapUs)) ago"))
         }
         let id = try db.execute("""
             INSERT INTO marketing_journey_enrollments (journey_id, person_id, current_step, state, step_since_us, due_us,
                 entered_us, ended_us) VALUES (?, ?, ?, 1, ?, ?, ?, 0)
-            """, [.integer(journeyID), .integer(personID), .text(firstStep), .integer(now), .integer(now),
+            """, [.integer(journeyID), .integer(personID), .text(journey.firstStep), .integer(now), .integer(now),
                   .integer(now)]).lastInsertID
+        try JourneyEvents.publish(ctx, db, .entered, journeyID: journeyID, journeyName: journey.name, enrollmentID: id,
+                                  personID: personID, step: journey.firstStep, owner: owner)
         return .success(id)
-    }
-
-    /// An ACTIVE journey that starts on a segment: what enrolling needs.
-    struct EntryJourney {
-        var id: Int64
-        var firstStep: String
-        var allowReentry: Bool
-        var gapUs: Int64
     }
 
     /// The ACTIVE journeys starting on `segmentID` (read once for a whole
     /// chunk of a segment build, not once per member).
     static func entryJourneys(_ db: Database, segmentID: Int64) throws -> [EntryJourney] {
         try db.query("""
-            SELECT id, allow_reentry, reentry_gap_us, steps FROM marketing_journeys WHERE entry_segment_id = ? AND state = 2
+            SELECT id, name, allow_reentry, reentry_gap_us, steps FROM marketing_journeys WHERE entry_segment_id = ? AND state = 2
             """, [.integer(segmentID)]).compactMap { row in
-            guard let id = row[0].int, let first = try JourneyStore.steps(row[3].bytes ?? []).first else { return nil }
-            return EntryJourney(id: id, firstStep: first.key, allowReentry: row[1].int == 1, gapUs: row[2].int ?? 0)
+            guard let id = row[0].int, let first = try JourneyStore.steps(row[4].bytes ?? []).first else { return nil }
+            return EntryJourney(id: id, name: row[1].string ?? "", firstStep: first.key, allowReentry: row[2].int == 1,
+                                gapUs: row[3].int ?? 0)
         }
     }
 
     /// A person entered a segment (SegmentMembership, in that write's
     /// transaction): they enter each of `journeys` (its entry journeys) that
     /// takes them (re-entry rules); a refusal is no error.
-    static func onSegmentEntered(_ db: Database, journeys: [EntryJourney], personID: Int64) throws {
+    static func onSegmentEntered(_ ctx: CallContext, _ db: Database, journeys: [EntryJourney], personID: Int64) throws {
         guard !journeys.isEmpty else { return }
         let now = UTCClock.nowMicros()
         for journey in journeys {
-            _ = try enroll(db, journeyID: journey.id, firstStep: journey.firstStep, allowReentry: journey.allowReentry,
-                           gapUs: journey.gapUs, personID: personID, now: now)
+            _ = try enroll(ctx, db, journey, personID: personID, now: now)
         }
-    }
-
-    /// Contacts' events (MarketingEvents): a merged-away person's
-    /// enrollments follow the survivor (an open one ends EXITED if the
-    /// survivor is in that journey already); an erased person's are deleted.
-    static func onContactEvent(_ ctx: CallContext, _ db: Database, _ event: Event) throws {
-        guard !event.redacted, event.topic == "contacts.contact.merged" || event.topic == "contacts.contact.erased",
-              let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self), change.person.id > 0 else { return }
-        let person = change.person.id
-        if event.topic == "contacts.contact.erased" {
-            try db.execute("DELETE FROM marketing_journey_step_log WHERE person_id = ?", [.integer(person)])
-            try db.execute("DELETE FROM marketing_journey_enrollments WHERE person_id = ?", [.integer(person)])
-            return
-        }
-        let merged = change.mergedID
-        guard merged > 0, merged != person else { return }
-        try db.execute("""
-            UPDATE marketing_journey_enrollments SET state = 3, current_step = '', ended_us = ?
-            WHERE person_id = ? AND state = 1 AND journey_id IN (
-                SELECT journey_id FROM marketing_journey_enrollments WHERE person_id = ? AND state = 1)
-            """, [.integer(UTCClock.nowMicros()), .integer(merged), .integer(person)])
-        try db.execute("UPDATE marketing_journey_enrollments SET person_id = ? WHERE person_id = ?",
-                       [.integer(person), .integer(merged)])
-        try db.execute("UPDATE marketing_journey_step_log SET person_id = ? WHERE person_id = ?",
-                       [.integer(person), .integer(merged)])
     }
 }

@@ -18,7 +18,7 @@ enum MarketingEvents {
         try Consent.onContactEvent(ctx, db, event)
         try Segments.onContactEvent(ctx, db, event)
         try Campaigns.onContactEvent(ctx, db, event)
-        try Journeys.onContactEvent(ctx, db, event)
+        try JourneyPeople.onContactEvent(ctx, db, event)
         try onPersonMergedOrErased(ctx, db, event)
     }
 

@@ -6,7 +6,8 @@ import SwiftProtobuf
 
 /// Marketing's part of a GDPR export: the person's consent per channel,
 /// their whole ledger, the suppressions of their addresses, the campaigns
-/// they were in, their engagement and attributions.
+/// they were in, their engagement and attributions, and their journeys
+/// (enrollments and step log).
 enum MarketingGdpr {
     static func register(on def: PluginDefinition) {
         def.unary(Marketing.service + "ExportPersonData", exportData)
@@ -51,6 +52,7 @@ enum MarketingGdpr {
         }
         for recipient in try CampaignResults.personRecords(db, personID: person.id) { try add(recipient) }
         try TrackingPeople.export(db, person: person.id) { try add($0) }
+        try JourneyPeople.export(db, person: person.id) { try add($0) }
         return data
     }
 }

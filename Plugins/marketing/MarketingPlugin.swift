@@ -31,6 +31,7 @@ enum Marketing {
         Tracking.register(on: def)
         MarketingEvents.register(on: def)
         MarketingGdpr.register(on: def)
+        def.onInit = { host in EngagementWindows.configure(host) }
         return def
     }()
 }

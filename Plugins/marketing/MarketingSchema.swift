@@ -18,5 +18,6 @@ enum MarketingSchema {
         def.migration(10, "journeys", Journeys.schema)
         def.migration(11, "segment builds in chunks", SegmentBuild.schema)
         def.migration(12, "one campaign message per address", Campaigns.addressSchema)
+        def.migration(13, "engagement windows re-checked as time passes", EngagementWindows.schema)
     }
 }

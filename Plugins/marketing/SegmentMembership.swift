@@ -106,7 +106,7 @@ enum SegmentMembership {
     static func publish(_ ctx: CallContext, _ db: Database, _ action: String, segment: Int64, name: String?,
                         personID: Int64, owner: String, journeys: [Journeys.EntryJourney]? = nil) throws {
         if action == "entered" {
-            try Journeys.onSegmentEntered(db, journeys: try journeys ?? Journeys.entryJourneys(db, segmentID: segment),
+            try Journeys.onSegmentEntered(ctx, db, journeys: try journeys ?? Journeys.entryJourneys(db, segmentID: segment),
                                           personID: personID)
         }
         var event = Crm_Marketing_V1_SegmentMembershipEvent()

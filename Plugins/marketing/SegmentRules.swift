@@ -10,8 +10,44 @@ typealias RuleCondition = Crm_Marketing_V1_RuleCondition
 /// A rule as one SQL boolean expression over `marketing_people p`, with its
 /// parameters in order. User text only ever reaches SQL as a bound value.
 struct CompiledRule: Sendable {
+    /// One bound value: fixed, or the start of an engagement window ("the
+    /// last N days"), computed each time the rule runs: a compiled rule is
+    /// cached, and must not keep the edge of the day it was compiled.
+    enum Binding: Sendable {
+        case value(SQLValue)
+        case windowStart(days: Int32)
+    }
+
     var sql: String
-    var parameters: [SQLValue]
+    var bindings: [Binding]
+    /// The engagement windows the rule reads (EngagementWindows re-checks
+    /// people as their opens and clicks age out of them).
+    var windows: Set<EngagementWindow> = []
+
+    init(sql: String, parameters: [SQLValue]) {
+        self.sql = sql
+        bindings = parameters.map { .value($0) }
+    }
+
+    init(sql: String, bindings: [Binding], windows: Set<EngagementWindow>) {
+        self.sql = sql
+        self.bindings = bindings
+        self.windows = windows
+    }
+
+    /// The values to bind, with windows as of now.
+    var parameters: [SQLValue] { parameters(now: UTCClock.nowMicros()) }
+
+    func parameters(now: Int64) -> [SQLValue] { Self.values(bindings, now: now) }
+
+    static func values(_ bindings: [Binding], now: Int64) -> [SQLValue] {
+        bindings.map {
+            switch $0 {
+            case .value(let v): v
+            case .windowStart(let days): .integer(EngagementWindows.start(days: days, now: now))
+            }
+        }
+    }
 }
 
 /// Validates a segment rule and compiles it. Every error is INVALID_ARGUMENT
@@ -53,7 +89,7 @@ enum SegmentRules {
             return try combine(group.rules, "OR", empty: "0", path: path + ".any", depth: depth, conditions: &conditions)
         case .not(let inner)?:
             let compiled = try compile(inner, path: path + ".not", depth: depth + 1, conditions: &conditions)
-            return CompiledRule(sql: "NOT (\(compiled.sql))", parameters: compiled.parameters)
+            return CompiledRule(sql: "NOT (\(compiled.sql))", bindings: compiled.bindings, windows: compiled.windows)
         }
     }
 
@@ -66,13 +102,15 @@ enum SegmentRules {
         }
         guard !rules.isEmpty else { return CompiledRule(sql: empty, parameters: []) }
         var parts: [String] = []
-        var parameters: [SQLValue] = []
+        var bindings: [CompiledRule.Binding] = []
+        var windows = Set<EngagementWindow>()
         for (i, rule) in rules.enumerated() {
             let compiled = try compile(rule, path: "\(path)[\(i)]", depth: depth + 1, conditions: &conditions)
             parts.append("(\(compiled.sql))")
-            parameters += compiled.parameters
+            bindings += compiled.bindings
+            windows.formUnion(compiled.windows)
         }
-        return CompiledRule(sql: parts.joined(separator: " \(op) "), parameters: parameters)
+        return CompiledRule(sql: parts.joined(separator: " \(op) "), bindings: bindings, windows: windows)
     }
 
     // MARK: - Conditions
@@ -334,16 +372,19 @@ enum SegmentRules {
             throw PluginError.invalidArgument("\(path).within_days must be 0 (ever) to 3650")
         }
         var sql = "EXISTS (SELECT 1 FROM marketing_engagement e WHERE e.person_id = p.person_id AND e.kind = ? AND e.machine = 0"
-        var parameters: [SQLValue] = [.integer(Int64(kind.rawValue))]
+        var bindings: [CompiledRule.Binding] = [.value(.integer(Int64(kind.rawValue)))]
+        var windows = Set<EngagementWindow>()
         if c.campaignID > 0 {
             sql += " AND e.campaign_id = ?"
-            parameters.append(.integer(c.campaignID))
+            bindings.append(.value(.integer(c.campaignID)))
         }
         if c.withinDays > 0 {
+            // An open exactly at the edge is in: at_us >= now - N days.
             sql += " AND e.at_us >= ?"
-            parameters.append(.integer(UTCClock.nowMicros() - Int64(c.withinDays) * 86_400_000_000))
+            bindings.append(.windowStart(days: c.withinDays))
+            windows.insert(EngagementWindow(kind: Int64(kind.rawValue), campaignID: c.campaignID, days: c.withinDays))
         }
         sql += ")"
-        return CompiledRule(sql: c.op == .isSet ? sql : "NOT \(sql)", parameters: parameters)
+        return CompiledRule(sql: c.op == .isSet ? sql : "NOT \(sql)", bindings: bindings, windows: windows)
     }
 }

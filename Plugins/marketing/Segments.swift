@@ -29,6 +29,7 @@ enum Segments {
     static func register(on def: PluginDefinition) {
         SegmentMethods.register(on: def)
         SegmentMemberMethods.register(on: def)
+        EngagementWindows.register(on: def)
     }
 
     /// A contacts event, in the event's transaction. Idempotent per event:

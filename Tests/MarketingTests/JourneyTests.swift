@@ -11,12 +11,14 @@ struct JourneyWorld {
     let crmd: CrmdProcess
     let contacts: ContactsClient
     let marketing: MarketingClient
+    let database: DatabaseFile
 
-    static func start(dataDir: String? = nil) async throws -> JourneyWorld {
-        let crmd = try CrmdProcess(plugins: ["contacts", "marketing"], dataDir: dataDir)
+    static func start(dataDir: String? = nil, environment: [String: String] = [:]) async throws -> JourneyWorld {
+        let crmd = try CrmdProcess(plugins: ["contacts", "marketing"], environment: environment, dataDir: dataDir)
         let connection = try crmd.connect()
         return JourneyWorld(crmd: crmd, contacts: ContactsClient(connection: connection),
-                            marketing: MarketingClient(connection: connection))
+                            marketing: MarketingClient(connection: connection),
+                            database: DatabaseFile(dataDir: dataDir ?? crmd.dir + "/data"))
     }
 
     /// Waits until marketing's projection (filled from contacts' events) has `count` live people.
@@ -275,10 +277,13 @@ struct JourneyWorld {
         let w = try await JourneyWorld.start()
         let j = try await w.active("Slow", [Step.wait("hold", us: 60_000_000)])
         let other = try await w.active("Other", [Step.wait("hold", us: 60_000_000)])
+        let quick = try await w.active("Quick", [Step.tag("t", "quick")])
         let ann = try await w.person("Ann"), bob = try await w.person("Bob")
         let annIn = try await w.marketing.enroll(j.id, ann)
         let bobIn = try await w.marketing.enroll(j.id, bob)
         let bobOther = try await w.marketing.enroll(other.id, bob)
+        _ = try await w.marketing.enroll(quick.id, bob)
+        _ = try await w.waitForCompleted(quick.id, 1)
         _ = try await w.contacts.call("MergePeople", Crm_Contacts_V1_MergePeopleRequest.with {
             $0.survivorID = ann
             $0.mergedID = bob
@@ -291,6 +296,15 @@ struct JourneyWorld {
         #expect(slow.map(\.personID) == [ann, ann] && slow.first { $0.id == annIn.id }?.state == .active)
         let moved = try await w.marketing.enrollments(other.id)
         #expect(moved.map(\.id) == [bobOther.id] && moved[0].personID == ann && moved[0].state == .active)
+        // The step log goes with them, and the ended enrollment says why on the survivor's timeline.
+        #expect(try await w.marketing.stepLog(quick.id).map(\.personID) == [ann])
+        #expect(try await w.marketing.enrollments(quick.id).map(\.personID) == [ann])
+        var exited: [Crm_Contacts_V1_TimelineEntry] = []
+        #expect(try await eventually {
+            exited = try await w.contacts.timeline(person: ann, pageSize: 500).entries.filter { $0.topic == "marketing.journey.exited" }
+            return !exited.isEmpty
+        })
+        #expect(exited.count == 1 && exited[0].summary.contains("Left journey \"Slow\""), "\(exited.map(\.summary))")
     }
 
     @Test func enrollmentAndStepLogListsCheckTheirInputs() async throws {

@@ -18,12 +18,12 @@ import Testing
         let world: CampaignWorld
 
         /// `windowMs`: opens and clicks this soon after sending are machines (0: none).
-        init(plugins: [String] = ["contacts", "marketing"], windowMs: Int = 0) throws {
+        init(plugins: [String] = ["contacts", "marketing"], windowMs: Int = 0, environment: [String: String] = [:]) throws {
             smtp = try SMTPTestServer()
             world = try CampaignWorld(plugins: plugins, environment: smtp.environment([
                 "CRM_PLUGIN_MARKETING_PUBLIC_URL": TrackingFlowTests.publicURL,
                 "CRM_PLUGIN_MARKETING_MACHINE_WINDOW_MS": String(windowMs),
-            ]))
+            ].merging(environment) { _, new in new }))
         }
 
         /// Sends a campaign of `template` (whose subject names it) to the segment now; the messages once every recipient has one.

@@ -1267,8 +1267,9 @@ public nonisolated struct Crm_Marketing_V1_RuleGroup: Sendable {
 ///   not) open or click campaign `campaign_id` (0: any) in the last
 ///   `within_days` days (0: ever; at most 3650). Machine opens and clicks
 ///   never count. A person's membership is re-checked when they engage or
-///   change; one whose last open ages out of the window leaves at the next
-///   RebuildSegment.
+///   change, and when their last open or click ages out of the window (the
+///   RunEngagementWindows job, within about a second): they leave (or, under
+///   `not`, enter) with the usual events, without a RebuildSegment.
 public nonisolated struct Crm_Marketing_V1_RuleCondition: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -1614,6 +1615,68 @@ public nonisolated struct Crm_Marketing_V1_RunSegmentBuildsResponse: Sendable {
   // methods supported on all messages.
 
   public var chunks: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_RunEngagementWindowsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_RunEngagementWindowsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// re-evaluated
+  public var people: Int64 = 0
+
+  public var entered: Int64 = 0
+
+  public var left: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_AdvanceEngagementWindowsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var limit: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_AdvanceEngagementWindowsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// re-evaluated
+  public var people: Int64 = 0
+
+  /// segment entries that followed
+  public var entered: Int64 = 0
+
+  public var left: Int64 = 0
+
+  /// Windows are exact up to this time (UTC µs); more: call again.
+  public var checkedThroughUnixUs: Int64 = 0
+
+  public var more: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3393,7 +3456,8 @@ public nonisolated struct Crm_Marketing_V1_JourneyStepLogEntry: Sendable {
   public var step: String = String()
 
   /// sent, skipped_no_email, waited, engaged, timed_out, yes, no, tagged,
-  /// already_tagged, updated, failed (detail says why).
+  /// already_tagged, updated, unchanged, failed (detail says why: what
+  /// refused the step's effect, or the error the step failed with).
   public var outcome: String = String()
 
   public var detail: String = String()
@@ -3489,9 +3553,68 @@ public nonisolated struct Crm_Marketing_V1_AdvanceJourneysResponse: Sendable {
   /// passed
   public var steps: Int64 = 0
 
+  /// Steps that failed with an error and were logged `failed` by
+  /// AdvanceJourneys (the rest of the batch committed).
+  public var failed: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+public nonisolated struct Crm_Marketing_V1_AdvanceJourneyVisitsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var enrollmentIds: [Int64] = []
+
+  public var maxSteps: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// marketing.journey.entered|completed|exited|step_failed: a person's way
+/// through a journey, on their timeline. Published about the enrollment
+/// (entity marketing.journey_enrollment, record its id, the person's owner),
+/// so streams follow contacts' scope and an erasure empties them. An
+/// enrollment ended by ArchiveJourney gets no exited event (one archive
+/// could end a million; the archive is audited).
+public nonisolated struct Crm_Marketing_V1_JourneyEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var journeyID: Int64 = 0
+
+  public var journeyName: String = String()
+
+  public var enrollmentID: Int64 = 0
+
+  public var personID: Int64 = 0
+
+  /// entered: the first step; step_failed: the step that failed.
+  public var step: String = String()
+
+  /// step_failed: the error; exited: why the enrollment ended.
+  public var detail: String = String()
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
 }
 
 /// One hit of a link in an email, as the web edge saw it.
@@ -5570,6 +5693,145 @@ nonisolated extension Crm_Marketing_V1_RunSegmentBuildsResponse: SwiftProtobuf.M
 
   public static func ==(lhs: Crm_Marketing_V1_RunSegmentBuildsResponse, rhs: Crm_Marketing_V1_RunSegmentBuildsResponse) -> Bool {
     if lhs.chunks != rhs.chunks {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_RunEngagementWindowsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunEngagementWindowsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_RunEngagementWindowsRequest, rhs: Crm_Marketing_V1_RunEngagementWindowsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_RunEngagementWindowsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunEngagementWindowsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}people\0\u{1}entered\0\u{1}left\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.people) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.entered) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.left) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.people != 0 {
+      try visitor.visitSingularInt64Field(value: self.people, fieldNumber: 1)
+    }
+    if self.entered != 0 {
+      try visitor.visitSingularInt64Field(value: self.entered, fieldNumber: 2)
+    }
+    if self.left != 0 {
+      try visitor.visitSingularInt64Field(value: self.left, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_RunEngagementWindowsResponse, rhs: Crm_Marketing_V1_RunEngagementWindowsResponse) -> Bool {
+    if lhs.people != rhs.people {return false}
+    if lhs.entered != rhs.entered {return false}
+    if lhs.left != rhs.left {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_AdvanceEngagementWindowsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdvanceEngagementWindowsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}limit\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.limit) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.limit != 0 {
+      try visitor.visitSingularInt32Field(value: self.limit, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_AdvanceEngagementWindowsRequest, rhs: Crm_Marketing_V1_AdvanceEngagementWindowsRequest) -> Bool {
+    if lhs.limit != rhs.limit {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_AdvanceEngagementWindowsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdvanceEngagementWindowsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}people\0\u{1}entered\0\u{1}left\0\u{3}checked_through_unix_us\0\u{1}more\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.people) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.entered) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.left) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.checkedThroughUnixUs) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.more) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.people != 0 {
+      try visitor.visitSingularInt64Field(value: self.people, fieldNumber: 1)
+    }
+    if self.entered != 0 {
+      try visitor.visitSingularInt64Field(value: self.entered, fieldNumber: 2)
+    }
+    if self.left != 0 {
+      try visitor.visitSingularInt64Field(value: self.left, fieldNumber: 3)
+    }
+    if self.checkedThroughUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.checkedThroughUnixUs, fieldNumber: 4)
+    }
+    if self.more != false {
+      try visitor.visitSingularBoolField(value: self.more, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_AdvanceEngagementWindowsResponse, rhs: Crm_Marketing_V1_AdvanceEngagementWindowsResponse) -> Bool {
+    if lhs.people != rhs.people {return false}
+    if lhs.entered != rhs.entered {return false}
+    if lhs.left != rhs.left {return false}
+    if lhs.checkedThroughUnixUs != rhs.checkedThroughUnixUs {return false}
+    if lhs.more != rhs.more {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -9514,7 +9776,7 @@ nonisolated extension Crm_Marketing_V1_AdvanceJourneysRequest: SwiftProtobuf.Mes
 
 nonisolated extension Crm_Marketing_V1_AdvanceJourneysResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AdvanceJourneysResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enrollments\0\u{1}steps\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}enrollments\0\u{1}steps\0\u{1}failed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -9524,6 +9786,7 @@ nonisolated extension Crm_Marketing_V1_AdvanceJourneysResponse: SwiftProtobuf.Me
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularInt64Field(value: &self.enrollments) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.steps) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.failed) }()
       default: break
       }
     }
@@ -9536,12 +9799,115 @@ nonisolated extension Crm_Marketing_V1_AdvanceJourneysResponse: SwiftProtobuf.Me
     if self.steps != 0 {
       try visitor.visitSingularInt64Field(value: self.steps, fieldNumber: 2)
     }
+    if self.failed != 0 {
+      try visitor.visitSingularInt64Field(value: self.failed, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_Marketing_V1_AdvanceJourneysResponse, rhs: Crm_Marketing_V1_AdvanceJourneysResponse) -> Bool {
     if lhs.enrollments != rhs.enrollments {return false}
     if lhs.steps != rhs.steps {return false}
+    if lhs.failed != rhs.failed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_AdvanceJourneyVisitsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AdvanceJourneyVisitsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}enrollment_ids\0\u{3}max_steps\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedInt64Field(value: &self.enrollmentIds) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.maxSteps) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.enrollmentIds.isEmpty {
+      try visitor.visitPackedInt64Field(value: self.enrollmentIds, fieldNumber: 1)
+    }
+    if self.maxSteps != 0 {
+      try visitor.visitSingularInt32Field(value: self.maxSteps, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_AdvanceJourneyVisitsRequest, rhs: Crm_Marketing_V1_AdvanceJourneyVisitsRequest) -> Bool {
+    if lhs.enrollmentIds != rhs.enrollmentIds {return false}
+    if lhs.maxSteps != rhs.maxSteps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_JourneyEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".JourneyEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}journey_id\0\u{3}journey_name\0\u{3}enrollment_id\0\u{3}person_id\0\u{1}step\0\u{1}detail\0\u{2}b\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.journeyID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.journeyName) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.enrollmentID) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.step) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.journeyID != 0 {
+      try visitor.visitSingularInt64Field(value: self.journeyID, fieldNumber: 1)
+    }
+    if !self.journeyName.isEmpty {
+      try visitor.visitSingularStringField(value: self.journeyName, fieldNumber: 2)
+    }
+    if self.enrollmentID != 0 {
+      try visitor.visitSingularInt64Field(value: self.enrollmentID, fieldNumber: 3)
+    }
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 4)
+    }
+    if !self.step.isEmpty {
+      try visitor.visitSingularStringField(value: self.step, fieldNumber: 5)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 6)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_JourneyEvent, rhs: Crm_Marketing_V1_JourneyEvent) -> Bool {
+    if lhs.journeyID != rhs.journeyID {return false}
+    if lhs.journeyName != rhs.journeyName {return false}
+    if lhs.enrollmentID != rhs.enrollmentID {return false}
+    if lhs.personID != rhs.personID {return false}
+    if lhs.step != rhs.step {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs._about != rhs._about {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
