@@ -45,6 +45,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // b2b verifies e-signature webhooks with its HMAC-SHA256 (already resolved for crm-web's hummingbird-auth).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         // crm-web, the web console, alone: its HTTP server and its password hashes.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
@@ -202,6 +204,7 @@ let package = Package(
             dependencies: [
                 "CRMPluginKit", "B2BContract", "ContactsContract", "SalesContract",
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Plugins/b2b",
             exclude: ["b2b.plugin.json"],

@@ -7,7 +7,9 @@ import SalesContract
 /// owner follows its opportunity's (sales.opportunity.updated), its person
 /// and organization follow contacts' merges, and an erased person is
 /// unlinked; a deal follows its opportunity (DealSales.follow) and its
-/// committee contacts' people (DealContacts). Each event arrives in a write transaction that also stores
+/// committee contacts' people (DealContacts); envelopes and contracts
+/// follow owners, merges and erasure (ContractFollowers), and a renewal
+/// opportunity's outcome renews or churns its contract (Renewals). Each event arrives in a write transaction that also stores
 /// the delivery position; a repeat finds nothing left to change.
 enum B2BEvents {
     static func register(on def: PluginDefinition) {
@@ -49,10 +51,15 @@ enum B2BEvents {
         case "sales.opportunity.updated":
             guard let change = try? event.decode(Crm_Sales_V1_OpportunityEvent.self) else { return }
             try ownerChanged(ctx, opportunity: change.opportunity.id, owner: change.opportunity.owner)
+            try ContractFollowers.ownerChanged(ctx, opportunity: change.opportunity.id, owner: change.opportunity.owner)
             try DealSales.follow(ctx, change.opportunity)
-        case "sales.opportunity.stage_changed", "sales.opportunity.won", "sales.opportunity.lost":
+        case "sales.opportunity.stage_changed":
             guard let change = try? event.decode(Crm_Sales_V1_OpportunityEvent.self) else { return }
             try DealSales.follow(ctx, change.opportunity)
+        case "sales.opportunity.won", "sales.opportunity.lost":
+            guard let change = try? event.decode(Crm_Sales_V1_OpportunityEvent.self) else { return }
+            try DealSales.follow(ctx, change.opportunity)
+            try Renewals.followOutcome(ctx, change.opportunity)
         case "contacts.contact.updated":
             guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
             try DealContacts.personUpdated(ctx, change.person)
@@ -60,10 +67,12 @@ enum B2BEvents {
             guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
             try repoint(ctx, column: "person_id", from: change.mergedID, to: change.person.id)
             try DealContacts.personMerged(ctx, merged: change.mergedID, survivor: change.person)
+            try ContractFollowers.personMerged(ctx, merged: change.mergedID, survivor: change.person.id)
         case "contacts.organization.merged":
             guard let change = try? event.decode(Crm_Contacts_V1_OrganizationEvent.self) else { return }
             try repoint(ctx, column: "organization_id", from: change.mergedID, to: change.organization.id)
             try DealContacts.organizationMerged(ctx, merged: change.mergedID, survivor: change.organization.id)
+            try ContractFollowers.organizationMerged(ctx, merged: change.mergedID, survivor: change.organization.id)
         case "contacts.contact.erased":
             guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
             try B2BGdpr.erased(ctx, person: change.person.id)

@@ -44,6 +44,30 @@ enum B2BGdpr {
                 $0.payload = (try? member.serializedData()) ?? Data()
             })
         }
+        // Envelopes naming them as signer (scope of b2b.quote.read, as the
+        // envelope's quote) and contracts naming them (b2b.contract.read).
+        var envelopes = SQLFilter()
+        envelopes.add("signer_person_id = ?", .integer(req.personID))
+        ctx.scope(for: "b2b.quote.read").apply(to: &envelopes, ownerColumn: "owner")
+        for row in try db.query("SELECT \(EnvelopeStore.columns) FROM b2b_envelopes \(envelopes.clause) ORDER BY id",
+                                envelopes.parameters) {
+            let envelope = try EnvelopeStore.decode(row)
+            data.records.append(.with {
+                $0.typeName = Envelope.protoMessageName
+                $0.payload = (try? envelope.serializedData()) ?? Data()
+            })
+        }
+        var contracts = SQLFilter()
+        contracts.add("person_id = ?", .integer(req.personID))
+        ctx.scope(for: "b2b.contract.read").apply(to: &contracts, ownerColumn: "owner")
+        for row in try db.query("SELECT \(ContractStore.columns) FROM b2b_contracts \(contracts.clause) ORDER BY id",
+                                contracts.parameters) {
+            let contract = ContractStore.decode(row).contract
+            data.records.append(.with {
+                $0.typeName = Contract.protoMessageName
+                $0.payload = (try? contract.serializedData()) ?? Data()
+            })
+        }
         return data
     }
 
@@ -55,6 +79,7 @@ enum B2BGdpr {
     static func erased(_ ctx: CallContext, person: Int64) throws {
         guard person > 0 else { return }
         try DealContacts.erased(ctx, person: person)
+        try ContractFollowers.erased(ctx, person: person)
         let db = try ctx.database
         let now = UTCClock.nowMicros()
         for row in try db.query("SELECT id, owner FROM b2b_quotes WHERE person_id = ? ORDER BY id", [.integer(person)]) {

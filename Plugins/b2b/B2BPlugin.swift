@@ -13,17 +13,19 @@ typealias ApprovalRule = Crm_B2b_V1_ApprovalRule
 typealias RequiredApproval = Crm_B2b_V1_RequiredApproval
 typealias About = Crm_Contacts_V1_About
 
-/// The B2B module, first part: the product catalog and price books, and
-/// quotes on sales opportunities (exact pricing, immutable revisions,
-/// approval rules, the rendered document and its hash). Each feature lives
-/// in its own files and registers its methods here; the schema is B2BSchema's.
+/// The B2B module: the product catalog and price books; quotes on sales
+/// opportunities (exact pricing, immutable revisions, approval rules, the
+/// rendered document and its hash); deals, scorecards and buying
+/// committees; signature envelopes, contracts and renewals. Each feature
+/// lives in its own files and registers its methods here; the schema is
+/// B2BSchema's.
 enum B2B {
     static let service = "/crm.b2b.v1.B2B/"
     static let idempotency = IdempotencyKeys(table: "b2b_idempotency")
 
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "b2b", version: "1.0.0",
-                                   summary: "Product catalog and price books; quotes with exact totals, revisions, approvals and documents")
+                                   summary: "Catalog, price books, quotes with exact totals, revisions and approvals; deals, committees, signatures, contracts and renewals")
         def.descriptorSet = b2bDescriptorSet
         def.dependsOn("contacts", ">=1.0.0 <2.0.0")
         def.dependsOn("sales", ">=1.0.0 <2.0.0")
@@ -37,6 +39,10 @@ enum B2B {
         DealMethods.register(on: def)
         DealStages.register(on: def)
         Committee.register(on: def)
+        Signature.register(on: def)
+        ContractMethods.register(on: def)
+        Renewals.register(on: def)
+        RenewalReport.register(on: def)
         B2BEvents.register(on: def)
         B2BGdpr.register(on: def)
         return def

@@ -11,5 +11,6 @@ enum B2BSchema {
             + IdempotencyKeys.addFingerprintSQL("b2b_idempotency"))
         def.migration(5, "deals", DealPipelines.schema + DealStore.schema)
         def.migration(6, "buying committees", Committee.schema)
+        def.migration(7, "signature and contracts", EnvelopeStore.schema + ContractStore.schema)
     }
 }

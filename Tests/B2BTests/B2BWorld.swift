@@ -27,20 +27,40 @@ struct B2BWorld {
     let widget: Crm_B2b_V1_Product
     let support: Crm_B2b_V1_Product
 
+    /// - Parameters:
+    ///   - environment: crmd's extra environment (plugin settings: CRM_PLUGIN_B2B_<KEY>).
+    ///   - dataDir: a data directory that outlives crmd (restart tests); crmd's temp dir otherwise.
     static func start(users: [(String, String)] = [("ann", "sales_rep"), ("bob", "sales_rep"), ("meg", "sales_manager"),
-                                                    ("rita", "read_only")]) async throws -> B2BWorld {
-        let crmd = try AccessSupport.start(plugins: ["contacts", "sales", "b2b"])
+                                                    ("rita", "read_only")],
+                      environment: [String: String] = [:], dataDir: String? = nil) async throws -> B2BWorld {
+        let crmd = try launch(environment: environment, dataDir: dataDir)
         for (name, role) in users { try await AccessSupport.createUser(crmd, name, roles: [role]) }
         let connection = try crmd.connect()
-        func client(_ user: String) -> B2BClient { B2BClient(connection: connection, metadata: AccessSupport.actingAs(user)) }
         let admin = B2BClient(connection: connection)
         let eur = try await admin.createBook("Standard EUR", "EUR")
         let widget = try await admin.createProduct("WIDGET", "Widget")
         let support = try await admin.createProduct("SUPPORT", "Support", unit: "hour")
         try await admin.setPrice(book: eur.id, product: widget.id, 1250)
         try await admin.setPrice(book: eur.id, product: support.id, 8000)
-        return B2BWorld(crmd: crmd, connection: connection, admin: admin, ann: client("ann"), bob: client("bob"),
-                        meg: client("meg"), rita: client("rita"), sales: SalesClient(connection: connection),
+        return try attach(crmd, eur: eur, widget: widget, support: support)
+    }
+
+    /// crmd with contacts, sales and b2b, trusting this process as a proxy (AccessSupport.start's flags).
+    static func launch(environment: [String: String] = [:], dataDir: String? = nil) throws -> CrmdProcess {
+        let crmd = try CrmdProcess(plugins: ["contacts", "sales", "b2b"],
+                                   arguments: ["--socket-mode", "0666", "--trusted-proxy-uid", "\(getuid())"],
+                                   environment: environment, dataDir: dataDir)
+        chmod(crmd.dir, 0o755)
+        return crmd
+    }
+
+    /// A world over a running crmd whose catalog exists already (a restarted one).
+    static func attach(_ crmd: CrmdProcess, eur: Crm_B2b_V1_PriceBook, widget: Crm_B2b_V1_Product,
+                       support: Crm_B2b_V1_Product) throws -> B2BWorld {
+        let connection = try crmd.connect()
+        func client(_ user: String) -> B2BClient { B2BClient(connection: connection, metadata: AccessSupport.actingAs(user)) }
+        return B2BWorld(crmd: crmd, connection: connection, admin: B2BClient(connection: connection), ann: client("ann"),
+                        bob: client("bob"), meg: client("meg"), rita: client("rita"), sales: SalesClient(connection: connection),
                         contacts: ContactsClient(connection: connection), eur: eur, widget: widget, support: support)
     }
 

@@ -8,12 +8,16 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The B2B module, first part (issue 16 point 4): a product catalog with
-/// price books per currency, and quotes on sales opportunities with exact
-/// totals, immutable revisions, approval rules and a rendered document whose
-/// content hash identifies the revision. Needs the contacts and sales
-/// modules. Deals, buying committees, signature and contracts come later and
-/// reference a quote revision by (quote_id, revision, content_hash).
+/// The B2B module (issue 16): a product catalog with price books per
+/// currency; quotes on sales opportunities with exact totals, immutable
+/// revisions, approval rules and a rendered document whose content hash
+/// identifies the revision; deals that extend sales opportunities through a
+/// gated stage pipeline with a qualification scorecard; buying committees;
+/// signature envelopes bound to a sent revision's (quote_id, revision,
+/// content_hash), their status changes from the e-signature provider's
+/// HMAC-signed webhook; contracts with versioned terms, and renewal
+/// opportunities created before a contract ends. Needs the contacts and
+/// sales modules.
 ///
 /// Conventions as in crm/contacts/v1/contacts.proto and crm/sales/v1: ids
 /// are positive int64 (negative ones INVALID_ARGUMENT), times microseconds
@@ -54,10 +58,18 @@
 ///
 /// Audit (docs/AUDIT.md): every write records one entry per record it
 /// changes: entities b2b.product, b2b.price_book, b2b.price (record id
-/// "<book>:<product>"), b2b.quote (record id the quote id), b2b.approval_rule;
+/// "<book>:<product>"), b2b.quote (record id the quote id), b2b.approval_rule,
+/// b2b.deal_pipeline, b2b.deal, b2b.committee, b2b.envelope, b2b.contract;
 /// actions create, update, revise, approve, reject, send, set, deactivate,
-/// merge and erase (contacts' events), owner (sales' events).
+/// sent, viewed, signed, declined, expired (envelopes), amend, renewal,
+/// renewed, churned (contracts), merge and erase (contacts' events), owner
+/// (sales' events).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 import CRMOptionsContract
@@ -523,6 +535,160 @@ public nonisolated enum Crm_B2b_V1_GapKind: SwiftProtobuf.Enum, Swift.CaseIterab
     .noChampion,
     .noPrimaryContact,
     .leftOrganization,
+  ]
+
+}
+
+public nonisolated enum Crm_B2b_V1_BillingPeriod: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case monthly // = 1
+  case quarterly // = 2
+  case annual // = 3
+  case oneTime // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .monthly
+    case 2: self = .quarterly
+    case 3: self = .annual
+    case 4: self = .oneTime
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .monthly: return 1
+    case .quarterly: return 2
+    case .annual: return 3
+    case .oneTime: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_BillingPeriod] = [
+    .unspecified,
+    .monthly,
+    .quarterly,
+    .annual,
+    .oneTime,
+  ]
+
+}
+
+public nonisolated enum Crm_B2b_V1_EnvelopeStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// made by SendForSignature, not yet sent by the provider
+  case created // = 1
+  case sent // = 2
+  case viewed // = 3
+
+  /// final: the contract is made
+  case signed // = 4
+
+  /// final
+  case declined // = 5
+
+  /// final
+  case expired // = 6
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .created
+    case 2: self = .sent
+    case 3: self = .viewed
+    case 4: self = .signed
+    case 5: self = .declined
+    case 6: self = .expired
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .created: return 1
+    case .sent: return 2
+    case .viewed: return 3
+    case .signed: return 4
+    case .declined: return 5
+    case .expired: return 6
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_EnvelopeStatus] = [
+    .unspecified,
+    .created,
+    .sent,
+    .viewed,
+    .signed,
+    .declined,
+    .expired,
+  ]
+
+}
+
+public nonisolated enum Crm_B2b_V1_ContractStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case active // = 1
+
+  /// its renewal opportunity was won
+  case renewed // = 2
+
+  /// its renewal opportunity was lost
+  case churned // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .active
+    case 2: self = .renewed
+    case 3: self = .churned
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .active: return 1
+    case .renewed: return 2
+    case .churned: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_B2b_V1_ContractStatus] = [
+    .unspecified,
+    .active,
+    .renewed,
+    .churned,
   ]
 
 }
@@ -2275,6 +2441,770 @@ public nonisolated struct Crm_B2b_V1_CommitteeEvent: Sendable {
   fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
 }
 
+/// A contract's terms. Times are UTC microseconds.
+public nonisolated struct Crm_B2b_V1_ContractTerms: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var startUnixUs: Int64 = 0
+
+  /// after start, at most year 9999
+  public var endUnixUs: Int64 = 0
+
+  public var billingPeriod: Crm_B2b_V1_BillingPeriod = .unspecified
+
+  public var autoRenew: Bool = false
+
+  /// 0-3650: notice to end it before end_unix_us
+  public var noticeDays: Int32 = 0
+
+  /// 0-100000: the renewal's price rise (100 bp = 1 %)
+  public var upliftBp: Int32 = 0
+
+  /// The contract's value: on an envelope (output) the revision's net
+  /// (its total before tax: the seller's revenue, what renewals forecast); on
+  /// AmendContract the new value (unset keeps the current one), in the
+  /// contract's currency.
+  public var value: Crm_B2b_V1_Money {
+    get {_value ?? Crm_B2b_V1_Money()}
+    set {_value = newValue}
+  }
+  /// Returns true if `value` has been explicitly set.
+  public var hasValue: Bool {self._value != nil}
+  /// Clears the value of `value`. Subsequent reads from it will return its default value.
+  public mutating func clearValue() {self._value = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _value: Crm_B2b_V1_Money? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_Envelope: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var quoteID: Int64 {
+    get {_storage._quoteID}
+    set {_uniqueStorage()._quoteID = newValue}
+  }
+
+  public var revision: Int32 {
+    get {_storage._revision}
+    set {_uniqueStorage()._revision = newValue}
+  }
+
+  /// the revision's: what is signed
+  public var contentHash: String {
+    get {_storage._contentHash}
+    set {_uniqueStorage()._contentHash = newValue}
+  }
+
+  public var opportunityID: Int64 {
+    get {_storage._opportunityID}
+    set {_uniqueStorage()._opportunityID = newValue}
+  }
+
+  /// 0: none named
+  public var signerPersonID: Int64 {
+    get {_storage._signerPersonID}
+    set {_uniqueStorage()._signerPersonID = newValue}
+  }
+
+  /// the quote's owner
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
+
+  public var status: Crm_B2b_V1_EnvelopeStatus {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
+
+  /// value: the revision's net
+  public var terms: Crm_B2b_V1_ContractTerms {
+    get {_storage._terms ?? Crm_B2b_V1_ContractTerms()}
+    set {_uniqueStorage()._terms = newValue}
+  }
+  /// Returns true if `terms` has been explicitly set.
+  public var hasTerms: Bool {_storage._terms != nil}
+  /// Clears the value of `terms`. Subsequent reads from it will return its default value.
+  public mutating func clearTerms() {_uniqueStorage()._terms = nil}
+
+  /// once signed
+  public var contractID: Int64 {
+    get {_storage._contractID}
+    set {_uniqueStorage()._contractID = newValue}
+  }
+
+  public var declineReason: String {
+    get {_storage._declineReason}
+    set {_uniqueStorage()._declineReason = newValue}
+  }
+
+  /// as the provider's events say (else when received)
+  public var sentUnixUs: Int64 {
+    get {_storage._sentUnixUs}
+    set {_uniqueStorage()._sentUnixUs = newValue}
+  }
+
+  public var viewedUnixUs: Int64 {
+    get {_storage._viewedUnixUs}
+    set {_uniqueStorage()._viewedUnixUs = newValue}
+  }
+
+  public var signedUnixUs: Int64 {
+    get {_storage._signedUnixUs}
+    set {_uniqueStorage()._signedUnixUs = newValue}
+  }
+
+  public var declinedUnixUs: Int64 {
+    get {_storage._declinedUnixUs}
+    set {_uniqueStorage()._declinedUnixUs = newValue}
+  }
+
+  public var expiredUnixUs: Int64 {
+    get {_storage._expiredUnixUs}
+    set {_uniqueStorage()._expiredUnixUs = newValue}
+  }
+
+  public var lastEventID: String {
+    get {_storage._lastEventID}
+    set {_uniqueStorage()._lastEventID = newValue}
+  }
+
+  public var createdBy: String {
+    get {_storage._createdBy}
+    set {_uniqueStorage()._createdBy = newValue}
+  }
+
+  public var version: Int64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  public var createdUnixUs: Int64 {
+    get {_storage._createdUnixUs}
+    set {_uniqueStorage()._createdUnixUs = newValue}
+  }
+
+  public var updatedUnixUs: Int64 {
+    get {_storage._updatedUnixUs}
+    set {_uniqueStorage()._updatedUnixUs = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Crm_B2b_V1_SendForSignatureRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var quoteID: Int64 = 0
+
+  /// 0: the current one
+  public var revision: Int32 = 0
+
+  /// optional: must be the revision's
+  public var contentHash: String = String()
+
+  /// optional
+  public var signerPersonID: Int64 = 0
+
+  /// value ignored: the revision's net
+  public var terms: Crm_B2b_V1_ContractTerms {
+    get {_terms ?? Crm_B2b_V1_ContractTerms()}
+    set {_terms = newValue}
+  }
+  /// Returns true if `terms` has been explicitly set.
+  public var hasTerms: Bool {self._terms != nil}
+  /// Clears the value of `terms`. Subsequent reads from it will return its default value.
+  public mutating func clearTerms() {self._terms = nil}
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _terms: Crm_B2b_V1_ContractTerms? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_GetEnvelopeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListEnvelopesRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var quoteID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListEnvelopesResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var envelopes: [Crm_B2b_V1_Envelope] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_RecordSignatureEventRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the provider's raw request body
+  public var body: Data = Data()
+
+  /// its signature header: hex HMAC-SHA256, "sha256=" optional
+  public var signature: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_SignatureEventResult: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var eventID: String = String()
+
+  /// after the event
+  public var envelope: Crm_B2b_V1_Envelope {
+    get {_envelope ?? Crm_B2b_V1_Envelope()}
+    set {_envelope = newValue}
+  }
+  /// Returns true if `envelope` has been explicitly set.
+  public var hasEnvelope: Bool {self._envelope != nil}
+  /// Clears the value of `envelope`. Subsequent reads from it will return its default value.
+  public mutating func clearEnvelope() {self._envelope = nil}
+
+  /// signed: the contract made
+  public var contract: Crm_B2b_V1_Contract {
+    get {_contract ?? Crm_B2b_V1_Contract()}
+    set {_contract = newValue}
+  }
+  /// Returns true if `contract` has been explicitly set.
+  public var hasContract: Bool {self._contract != nil}
+  /// Clears the value of `contract`. Subsequent reads from it will return its default value.
+  public mutating func clearContract() {self._contract = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _envelope: Crm_B2b_V1_Envelope? = nil
+  fileprivate var _contract: Crm_B2b_V1_Contract? = nil
+}
+
+/// b2b.envelope.created|sent|viewed|signed|declined|expired, about the
+/// envelope (entity b2b.envelope, the quote's owner) and, for the timeline,
+/// the quote's person and organization and the signer.
+public nonisolated struct Crm_B2b_V1_EnvelopeEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var envelope: Crm_B2b_V1_Envelope {
+    get {_envelope ?? Crm_B2b_V1_Envelope()}
+    set {_envelope = newValue}
+  }
+  /// Returns true if `envelope` has been explicitly set.
+  public var hasEnvelope: Bool {self._envelope != nil}
+  /// Clears the value of `envelope`. Subsequent reads from it will return its default value.
+  public mutating func clearEnvelope() {self._envelope = nil}
+
+  /// the provider's, "" for created
+  public var eventID: String = String()
+
+  public var actor: String = String()
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _envelope: Crm_B2b_V1_Envelope? = nil
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_Contract: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 {
+    get {_storage._id}
+    set {_uniqueStorage()._id = newValue}
+  }
+
+  public var opportunityID: Int64 {
+    get {_storage._opportunityID}
+    set {_uniqueStorage()._opportunityID = newValue}
+  }
+
+  public var quoteID: Int64 {
+    get {_storage._quoteID}
+    set {_uniqueStorage()._quoteID = newValue}
+  }
+
+  public var quoteRevision: Int32 {
+    get {_storage._quoteRevision}
+    set {_uniqueStorage()._quoteRevision = newValue}
+  }
+
+  /// of the signed revision
+  public var contentHash: String {
+    get {_storage._contentHash}
+    set {_uniqueStorage()._contentHash = newValue}
+  }
+
+  public var envelopeID: Int64 {
+    get {_storage._envelopeID}
+    set {_uniqueStorage()._envelopeID = newValue}
+  }
+
+  /// the buying organization
+  public var organizationID: Int64 {
+    get {_storage._organizationID}
+    set {_uniqueStorage()._organizationID = newValue}
+  }
+
+  public var personID: Int64 {
+    get {_storage._personID}
+    set {_uniqueStorage()._personID = newValue}
+  }
+
+  /// the opportunity's owner
+  public var owner: String {
+    get {_storage._owner}
+    set {_uniqueStorage()._owner = newValue}
+  }
+
+  /// the opportunity's name when signed
+  public var name: String {
+    get {_storage._name}
+    set {_uniqueStorage()._name = newValue}
+  }
+
+  /// 1, then one more per amendment
+  public var termsVersion: Int32 {
+    get {_storage._termsVersion}
+    set {_uniqueStorage()._termsVersion = newValue}
+  }
+
+  /// the current version's
+  public var terms: Crm_B2b_V1_ContractTerms {
+    get {_storage._terms ?? Crm_B2b_V1_ContractTerms()}
+    set {_uniqueStorage()._terms = newValue}
+  }
+  /// Returns true if `terms` has been explicitly set.
+  public var hasTerms: Bool {_storage._terms != nil}
+  /// Clears the value of `terms`. Subsequent reads from it will return its default value.
+  public mutating func clearTerms() {_uniqueStorage()._terms = nil}
+
+  public var status: Crm_B2b_V1_ContractStatus {
+    get {_storage._status}
+    set {_uniqueStorage()._status = newValue}
+  }
+
+  /// 0 until made
+  public var renewalOpportunityID: Int64 {
+    get {_storage._renewalOpportunityID}
+    set {_uniqueStorage()._renewalOpportunityID = newValue}
+  }
+
+  public var renewalAmount: Crm_B2b_V1_Money {
+    get {_storage._renewalAmount ?? Crm_B2b_V1_Money()}
+    set {_uniqueStorage()._renewalAmount = newValue}
+  }
+  /// Returns true if `renewalAmount` has been explicitly set.
+  public var hasRenewalAmount: Bool {_storage._renewalAmount != nil}
+  /// Clears the value of `renewalAmount`. Subsequent reads from it will return its default value.
+  public mutating func clearRenewalAmount() {_uniqueStorage()._renewalAmount = nil}
+
+  public var renewalCreatedUnixUs: Int64 {
+    get {_storage._renewalCreatedUnixUs}
+    set {_uniqueStorage()._renewalCreatedUnixUs = newValue}
+  }
+
+  /// signed on another contract's renewal opportunity
+  public var renewalOfContractID: Int64 {
+    get {_storage._renewalOfContractID}
+    set {_uniqueStorage()._renewalOfContractID = newValue}
+  }
+
+  public var churnReason: String {
+    get {_storage._churnReason}
+    set {_uniqueStorage()._churnReason = newValue}
+  }
+
+  /// when renewed or churned
+  public var outcomeUnixUs: Int64 {
+    get {_storage._outcomeUnixUs}
+    set {_uniqueStorage()._outcomeUnixUs = newValue}
+  }
+
+  /// every write bumps it
+  public var version: Int64 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
+
+  public var createdUnixUs: Int64 {
+    get {_storage._createdUnixUs}
+    set {_uniqueStorage()._createdUnixUs = newValue}
+  }
+
+  public var updatedUnixUs: Int64 {
+    get {_storage._updatedUnixUs}
+    set {_uniqueStorage()._updatedUnixUs = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Crm_B2b_V1_ContractVersion: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contractID: Int64 = 0
+
+  public var termsVersion: Int32 = 0
+
+  public var terms: Crm_B2b_V1_ContractTerms {
+    get {_terms ?? Crm_B2b_V1_ContractTerms()}
+    set {_terms = newValue}
+  }
+  /// Returns true if `terms` has been explicitly set.
+  public var hasTerms: Bool {self._terms != nil}
+  /// Clears the value of `terms`. Subsequent reads from it will return its default value.
+  public mutating func clearTerms() {self._terms = nil}
+
+  /// "signed" for version 1
+  public var reason: String = String()
+
+  public var createdBy: String = String()
+
+  public var createdUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _terms: Crm_B2b_V1_ContractTerms? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_GetContractRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListContractsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var organizationID: Int64 = 0
+
+  public var status: Crm_B2b_V1_ContractStatus = .unspecified
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListContractsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contracts: [Crm_B2b_V1_Contract] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_AmendContractRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  /// whole; value unset keeps the current value
+  public var terms: Crm_B2b_V1_ContractTerms {
+    get {_terms ?? Crm_B2b_V1_ContractTerms()}
+    set {_terms = newValue}
+  }
+  /// Returns true if `terms` has been explicitly set.
+  public var hasTerms: Bool {self._terms != nil}
+  /// Clears the value of `terms`. Subsequent reads from it will return its default value.
+  public mutating func clearTerms() {self._terms = nil}
+
+  public var reason: String = String()
+
+  public var expectedVersion: Int64 = 0
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _terms: Crm_B2b_V1_ContractTerms? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_ListContractVersionsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contractID: Int64 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_ListContractVersionsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var versions: [Crm_B2b_V1_ContractVersion] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_RenewalReportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var endFromUnixUs: Int64 = 0
+
+  public var endToUnixUs: Int64 = 0
+
+  public var status: Crm_B2b_V1_ContractStatus = .unspecified
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_RenewalTotal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var status: Crm_B2b_V1_ContractStatus = .unspecified
+
+  public var currency: String = String()
+
+  public var count: Int64 = 0
+
+  /// Σ current values
+  public var valueMinor: Int64 = 0
+
+  /// Σ renewal amounts (renewals made)
+  public var renewalAmountMinor: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_RenewalReportResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contracts: [Crm_B2b_V1_Contract] = []
+
+  /// by status, then currency
+  public var totals: [Crm_B2b_V1_RenewalTotal] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_RunRenewalsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_RunRenewalsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var created: Int32 = 0
+
+  public var failed: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_CreateRenewalRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contractID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_CreateRenewalResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contract: Crm_B2b_V1_Contract {
+    get {_contract ?? Crm_B2b_V1_Contract()}
+    set {_contract = newValue}
+  }
+  /// Returns true if `contract` has been explicitly set.
+  public var hasContract: Bool {self._contract != nil}
+  /// Clears the value of `contract`. Subsequent reads from it will return its default value.
+  public mutating func clearContract() {self._contract = nil}
+
+  public var created: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contract: Crm_B2b_V1_Contract? = nil
+}
+
+/// b2b.contract.created|amended|renewal_created|renewed|churned, about the
+/// contract (entity b2b.contract, its owner) and its person and organization.
+public nonisolated struct Crm_B2b_V1_ContractEvent: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contract: Crm_B2b_V1_Contract {
+    get {_contract ?? Crm_B2b_V1_Contract()}
+    set {_contract = newValue}
+  }
+  /// Returns true if `contract` has been explicitly set.
+  public var hasContract: Bool {self._contract != nil}
+  /// Clears the value of `contract`. Subsequent reads from it will return its default value.
+  public mutating func clearContract() {self._contract = nil}
+
+  public var actor: String = String()
+
+  public var about: ContactsContract.Crm_Contacts_V1_About {
+    get {_about ?? ContactsContract.Crm_Contacts_V1_About()}
+    set {_about = newValue}
+  }
+  /// Returns true if `about` has been explicitly set.
+  public var hasAbout: Bool {self._about != nil}
+  /// Clears the value of `about`. Subsequent reads from it will return its default value.
+  public mutating func clearAbout() {self._about = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contract: Crm_B2b_V1_Contract? = nil
+  fileprivate var _about: ContactsContract.Crm_Contacts_V1_About? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "crm.b2b.v1"
@@ -2317,6 +3247,18 @@ nonisolated extension Crm_B2b_V1_Stance: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Crm_B2b_V1_GapKind: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0GAP_KIND_UNSPECIFIED\0\u{1}GAP_KIND_NO_ECONOMIC_BUYER\0\u{1}GAP_KIND_NO_DECISION_MAKER\0\u{1}GAP_KIND_NO_CHAMPION\0\u{1}GAP_KIND_NO_PRIMARY_CONTACT\0\u{1}GAP_KIND_LEFT_ORGANIZATION\0")
+}
+
+nonisolated extension Crm_B2b_V1_BillingPeriod: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0BILLING_PERIOD_UNSPECIFIED\0\u{1}BILLING_PERIOD_MONTHLY\0\u{1}BILLING_PERIOD_QUARTERLY\0\u{1}BILLING_PERIOD_ANNUAL\0\u{1}BILLING_PERIOD_ONE_TIME\0")
+}
+
+nonisolated extension Crm_B2b_V1_EnvelopeStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ENVELOPE_STATUS_UNSPECIFIED\0\u{1}ENVELOPE_STATUS_CREATED\0\u{1}ENVELOPE_STATUS_SENT\0\u{1}ENVELOPE_STATUS_VIEWED\0\u{1}ENVELOPE_STATUS_SIGNED\0\u{1}ENVELOPE_STATUS_DECLINED\0\u{1}ENVELOPE_STATUS_EXPIRED\0")
+}
+
+nonisolated extension Crm_B2b_V1_ContractStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CONTRACT_STATUS_UNSPECIFIED\0\u{1}CONTRACT_STATUS_ACTIVE\0\u{1}CONTRACT_STATUS_RENEWED\0\u{1}CONTRACT_STATUS_CHURNED\0")
 }
 
 nonisolated extension Crm_B2b_V1_Money: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -5857,6 +6799,1394 @@ nonisolated extension Crm_B2b_V1_CommitteeEvent: SwiftProtobuf.Message, SwiftPro
 
   public static func ==(lhs: Crm_B2b_V1_CommitteeEvent, rhs: Crm_B2b_V1_CommitteeEvent) -> Bool {
     if lhs._member != rhs._member {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs._about != rhs._about {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ContractTerms: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContractTerms"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}start_unix_us\0\u{3}end_unix_us\0\u{3}billing_period\0\u{3}auto_renew\0\u{3}notice_days\0\u{3}uplift_bp\0\u{1}value\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.startUnixUs) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.endUnixUs) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.billingPeriod) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.autoRenew) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.noticeDays) }()
+      case 6: try { try decoder.decodeSingularInt32Field(value: &self.upliftBp) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._value) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.startUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.startUnixUs, fieldNumber: 1)
+    }
+    if self.endUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endUnixUs, fieldNumber: 2)
+    }
+    if self.billingPeriod != .unspecified {
+      try visitor.visitSingularEnumField(value: self.billingPeriod, fieldNumber: 3)
+    }
+    if self.autoRenew != false {
+      try visitor.visitSingularBoolField(value: self.autoRenew, fieldNumber: 4)
+    }
+    if self.noticeDays != 0 {
+      try visitor.visitSingularInt32Field(value: self.noticeDays, fieldNumber: 5)
+    }
+    if self.upliftBp != 0 {
+      try visitor.visitSingularInt32Field(value: self.upliftBp, fieldNumber: 6)
+    }
+    try { if let v = self._value {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ContractTerms, rhs: Crm_B2b_V1_ContractTerms) -> Bool {
+    if lhs.startUnixUs != rhs.startUnixUs {return false}
+    if lhs.endUnixUs != rhs.endUnixUs {return false}
+    if lhs.billingPeriod != rhs.billingPeriod {return false}
+    if lhs.autoRenew != rhs.autoRenew {return false}
+    if lhs.noticeDays != rhs.noticeDays {return false}
+    if lhs.upliftBp != rhs.upliftBp {return false}
+    if lhs._value != rhs._value {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_Envelope: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Envelope"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}quote_id\0\u{1}revision\0\u{3}content_hash\0\u{3}opportunity_id\0\u{3}signer_person_id\0\u{1}owner\0\u{1}status\0\u{1}terms\0\u{3}contract_id\0\u{3}decline_reason\0\u{3}sent_unix_us\0\u{3}viewed_unix_us\0\u{3}signed_unix_us\0\u{3}declined_unix_us\0\u{3}expired_unix_us\0\u{3}last_event_id\0\u{3}created_by\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+
+  fileprivate class _StorageClass {
+    var _id: Int64 = 0
+    var _quoteID: Int64 = 0
+    var _revision: Int32 = 0
+    var _contentHash: String = String()
+    var _opportunityID: Int64 = 0
+    var _signerPersonID: Int64 = 0
+    var _owner: String = String()
+    var _status: Crm_B2b_V1_EnvelopeStatus = .unspecified
+    var _terms: Crm_B2b_V1_ContractTerms? = nil
+    var _contractID: Int64 = 0
+    var _declineReason: String = String()
+    var _sentUnixUs: Int64 = 0
+    var _viewedUnixUs: Int64 = 0
+    var _signedUnixUs: Int64 = 0
+    var _declinedUnixUs: Int64 = 0
+    var _expiredUnixUs: Int64 = 0
+    var _lastEventID: String = String()
+    var _createdBy: String = String()
+    var _version: Int64 = 0
+    var _createdUnixUs: Int64 = 0
+    var _updatedUnixUs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _quoteID = source._quoteID
+      _revision = source._revision
+      _contentHash = source._contentHash
+      _opportunityID = source._opportunityID
+      _signerPersonID = source._signerPersonID
+      _owner = source._owner
+      _status = source._status
+      _terms = source._terms
+      _contractID = source._contractID
+      _declineReason = source._declineReason
+      _sentUnixUs = source._sentUnixUs
+      _viewedUnixUs = source._viewedUnixUs
+      _signedUnixUs = source._signedUnixUs
+      _declinedUnixUs = source._declinedUnixUs
+      _expiredUnixUs = source._expiredUnixUs
+      _lastEventID = source._lastEventID
+      _createdBy = source._createdBy
+      _version = source._version
+      _createdUnixUs = source._createdUnixUs
+      _updatedUnixUs = source._updatedUnixUs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._quoteID) }()
+        case 3: try { try decoder.decodeSingularInt32Field(value: &_storage._revision) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._contentHash) }()
+        case 5: try { try decoder.decodeSingularInt64Field(value: &_storage._opportunityID) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._signerPersonID) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 8: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._terms) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._contractID) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._declineReason) }()
+        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._sentUnixUs) }()
+        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._viewedUnixUs) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._signedUnixUs) }()
+        case 15: try { try decoder.decodeSingularInt64Field(value: &_storage._declinedUnixUs) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._expiredUnixUs) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._lastEventID) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._createdBy) }()
+        case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
+        case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
+        case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._id != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._id, fieldNumber: 1)
+      }
+      if _storage._quoteID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._quoteID, fieldNumber: 2)
+      }
+      if _storage._revision != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._revision, fieldNumber: 3)
+      }
+      if !_storage._contentHash.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._contentHash, fieldNumber: 4)
+      }
+      if _storage._opportunityID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._opportunityID, fieldNumber: 5)
+      }
+      if _storage._signerPersonID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._signerPersonID, fieldNumber: 6)
+      }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 7)
+      }
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 8)
+      }
+      try { if let v = _storage._terms {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      if _storage._contractID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._contractID, fieldNumber: 10)
+      }
+      if !_storage._declineReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._declineReason, fieldNumber: 11)
+      }
+      if _storage._sentUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._sentUnixUs, fieldNumber: 12)
+      }
+      if _storage._viewedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._viewedUnixUs, fieldNumber: 13)
+      }
+      if _storage._signedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._signedUnixUs, fieldNumber: 14)
+      }
+      if _storage._declinedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._declinedUnixUs, fieldNumber: 15)
+      }
+      if _storage._expiredUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._expiredUnixUs, fieldNumber: 16)
+      }
+      if !_storage._lastEventID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._lastEventID, fieldNumber: 17)
+      }
+      if !_storage._createdBy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._createdBy, fieldNumber: 18)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._version, fieldNumber: 19)
+      }
+      if _storage._createdUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdUnixUs, fieldNumber: 20)
+      }
+      if _storage._updatedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 21)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_Envelope, rhs: Crm_B2b_V1_Envelope) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._quoteID != rhs_storage._quoteID {return false}
+        if _storage._revision != rhs_storage._revision {return false}
+        if _storage._contentHash != rhs_storage._contentHash {return false}
+        if _storage._opportunityID != rhs_storage._opportunityID {return false}
+        if _storage._signerPersonID != rhs_storage._signerPersonID {return false}
+        if _storage._owner != rhs_storage._owner {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._terms != rhs_storage._terms {return false}
+        if _storage._contractID != rhs_storage._contractID {return false}
+        if _storage._declineReason != rhs_storage._declineReason {return false}
+        if _storage._sentUnixUs != rhs_storage._sentUnixUs {return false}
+        if _storage._viewedUnixUs != rhs_storage._viewedUnixUs {return false}
+        if _storage._signedUnixUs != rhs_storage._signedUnixUs {return false}
+        if _storage._declinedUnixUs != rhs_storage._declinedUnixUs {return false}
+        if _storage._expiredUnixUs != rhs_storage._expiredUnixUs {return false}
+        if _storage._lastEventID != rhs_storage._lastEventID {return false}
+        if _storage._createdBy != rhs_storage._createdBy {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
+        if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_SendForSignatureRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SendForSignatureRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}quote_id\0\u{1}revision\0\u{3}content_hash\0\u{3}signer_person_id\0\u{1}terms\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.quoteID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.revision) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.contentHash) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.signerPersonID) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._terms) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.quoteID != 0 {
+      try visitor.visitSingularInt64Field(value: self.quoteID, fieldNumber: 1)
+    }
+    if self.revision != 0 {
+      try visitor.visitSingularInt32Field(value: self.revision, fieldNumber: 2)
+    }
+    if !self.contentHash.isEmpty {
+      try visitor.visitSingularStringField(value: self.contentHash, fieldNumber: 3)
+    }
+    if self.signerPersonID != 0 {
+      try visitor.visitSingularInt64Field(value: self.signerPersonID, fieldNumber: 4)
+    }
+    try { if let v = self._terms {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_SendForSignatureRequest, rhs: Crm_B2b_V1_SendForSignatureRequest) -> Bool {
+    if lhs.quoteID != rhs.quoteID {return false}
+    if lhs.revision != rhs.revision {return false}
+    if lhs.contentHash != rhs.contentHash {return false}
+    if lhs.signerPersonID != rhs.signerPersonID {return false}
+    if lhs._terms != rhs._terms {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_GetEnvelopeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetEnvelopeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_GetEnvelopeRequest, rhs: Crm_B2b_V1_GetEnvelopeRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListEnvelopesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEnvelopesRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}quote_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.quoteID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.quoteID != 0 {
+      try visitor.visitSingularInt64Field(value: self.quoteID, fieldNumber: 1)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListEnvelopesRequest, rhs: Crm_B2b_V1_ListEnvelopesRequest) -> Bool {
+    if lhs.quoteID != rhs.quoteID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListEnvelopesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListEnvelopesResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}envelopes\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.envelopes) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.envelopes.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.envelopes, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListEnvelopesResponse, rhs: Crm_B2b_V1_ListEnvelopesResponse) -> Bool {
+    if lhs.envelopes != rhs.envelopes {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_RecordSignatureEventRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordSignatureEventRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}body\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularBytesField(value: &self.body) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.body.isEmpty {
+      try visitor.visitSingularBytesField(value: self.body, fieldNumber: 1)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularStringField(value: self.signature, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_RecordSignatureEventRequest, rhs: Crm_B2b_V1_RecordSignatureEventRequest) -> Bool {
+    if lhs.body != rhs.body {return false}
+    if lhs.signature != rhs.signature {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_SignatureEventResult: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SignatureEventResult"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}event_id\0\u{1}envelope\0\u{1}contract\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._envelope) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._contract) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 1)
+    }
+    try { if let v = self._envelope {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    try { if let v = self._contract {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_SignatureEventResult, rhs: Crm_B2b_V1_SignatureEventResult) -> Bool {
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs._envelope != rhs._envelope {return false}
+    if lhs._contract != rhs._contract {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_EnvelopeEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EnvelopeEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}envelope\0\u{3}event_id\0\u{1}actor\0\u{2}e\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._envelope) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.eventID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._envelope {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.eventID.isEmpty {
+      try visitor.visitSingularStringField(value: self.eventID, fieldNumber: 2)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 3)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_EnvelopeEvent, rhs: Crm_B2b_V1_EnvelopeEvent) -> Bool {
+    if lhs._envelope != rhs._envelope {return false}
+    if lhs.eventID != rhs.eventID {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs._about != rhs._about {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_Contract: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Contract"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}opportunity_id\0\u{3}quote_id\0\u{3}quote_revision\0\u{3}content_hash\0\u{3}envelope_id\0\u{3}organization_id\0\u{3}person_id\0\u{1}owner\0\u{1}name\0\u{3}terms_version\0\u{1}terms\0\u{1}status\0\u{3}renewal_opportunity_id\0\u{3}renewal_amount\0\u{3}renewal_created_unix_us\0\u{3}renewal_of_contract_id\0\u{3}churn_reason\0\u{3}outcome_unix_us\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+
+  fileprivate class _StorageClass {
+    var _id: Int64 = 0
+    var _opportunityID: Int64 = 0
+    var _quoteID: Int64 = 0
+    var _quoteRevision: Int32 = 0
+    var _contentHash: String = String()
+    var _envelopeID: Int64 = 0
+    var _organizationID: Int64 = 0
+    var _personID: Int64 = 0
+    var _owner: String = String()
+    var _name: String = String()
+    var _termsVersion: Int32 = 0
+    var _terms: Crm_B2b_V1_ContractTerms? = nil
+    var _status: Crm_B2b_V1_ContractStatus = .unspecified
+    var _renewalOpportunityID: Int64 = 0
+    var _renewalAmount: Crm_B2b_V1_Money? = nil
+    var _renewalCreatedUnixUs: Int64 = 0
+    var _renewalOfContractID: Int64 = 0
+    var _churnReason: String = String()
+    var _outcomeUnixUs: Int64 = 0
+    var _version: Int64 = 0
+    var _createdUnixUs: Int64 = 0
+    var _updatedUnixUs: Int64 = 0
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _id = source._id
+      _opportunityID = source._opportunityID
+      _quoteID = source._quoteID
+      _quoteRevision = source._quoteRevision
+      _contentHash = source._contentHash
+      _envelopeID = source._envelopeID
+      _organizationID = source._organizationID
+      _personID = source._personID
+      _owner = source._owner
+      _name = source._name
+      _termsVersion = source._termsVersion
+      _terms = source._terms
+      _status = source._status
+      _renewalOpportunityID = source._renewalOpportunityID
+      _renewalAmount = source._renewalAmount
+      _renewalCreatedUnixUs = source._renewalCreatedUnixUs
+      _renewalOfContractID = source._renewalOfContractID
+      _churnReason = source._churnReason
+      _outcomeUnixUs = source._outcomeUnixUs
+      _version = source._version
+      _createdUnixUs = source._createdUnixUs
+      _updatedUnixUs = source._updatedUnixUs
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularInt64Field(value: &_storage._id) }()
+        case 2: try { try decoder.decodeSingularInt64Field(value: &_storage._opportunityID) }()
+        case 3: try { try decoder.decodeSingularInt64Field(value: &_storage._quoteID) }()
+        case 4: try { try decoder.decodeSingularInt32Field(value: &_storage._quoteRevision) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._contentHash) }()
+        case 6: try { try decoder.decodeSingularInt64Field(value: &_storage._envelopeID) }()
+        case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._organizationID) }()
+        case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._personID) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._owner) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._name) }()
+        case 11: try { try decoder.decodeSingularInt32Field(value: &_storage._termsVersion) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._terms) }()
+        case 13: try { try decoder.decodeSingularEnumField(value: &_storage._status) }()
+        case 14: try { try decoder.decodeSingularInt64Field(value: &_storage._renewalOpportunityID) }()
+        case 15: try { try decoder.decodeSingularMessageField(value: &_storage._renewalAmount) }()
+        case 16: try { try decoder.decodeSingularInt64Field(value: &_storage._renewalCreatedUnixUs) }()
+        case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._renewalOfContractID) }()
+        case 18: try { try decoder.decodeSingularStringField(value: &_storage._churnReason) }()
+        case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._outcomeUnixUs) }()
+        case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
+        case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
+        case 22: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._id != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._id, fieldNumber: 1)
+      }
+      if _storage._opportunityID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._opportunityID, fieldNumber: 2)
+      }
+      if _storage._quoteID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._quoteID, fieldNumber: 3)
+      }
+      if _storage._quoteRevision != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._quoteRevision, fieldNumber: 4)
+      }
+      if !_storage._contentHash.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._contentHash, fieldNumber: 5)
+      }
+      if _storage._envelopeID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._envelopeID, fieldNumber: 6)
+      }
+      if _storage._organizationID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._organizationID, fieldNumber: 7)
+      }
+      if _storage._personID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._personID, fieldNumber: 8)
+      }
+      if !_storage._owner.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._owner, fieldNumber: 9)
+      }
+      if !_storage._name.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._name, fieldNumber: 10)
+      }
+      if _storage._termsVersion != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._termsVersion, fieldNumber: 11)
+      }
+      try { if let v = _storage._terms {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      if _storage._status != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._status, fieldNumber: 13)
+      }
+      if _storage._renewalOpportunityID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._renewalOpportunityID, fieldNumber: 14)
+      }
+      try { if let v = _storage._renewalAmount {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 15)
+      } }()
+      if _storage._renewalCreatedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._renewalCreatedUnixUs, fieldNumber: 16)
+      }
+      if _storage._renewalOfContractID != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._renewalOfContractID, fieldNumber: 17)
+      }
+      if !_storage._churnReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._churnReason, fieldNumber: 18)
+      }
+      if _storage._outcomeUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._outcomeUnixUs, fieldNumber: 19)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._version, fieldNumber: 20)
+      }
+      if _storage._createdUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._createdUnixUs, fieldNumber: 21)
+      }
+      if _storage._updatedUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 22)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_Contract, rhs: Crm_B2b_V1_Contract) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._id != rhs_storage._id {return false}
+        if _storage._opportunityID != rhs_storage._opportunityID {return false}
+        if _storage._quoteID != rhs_storage._quoteID {return false}
+        if _storage._quoteRevision != rhs_storage._quoteRevision {return false}
+        if _storage._contentHash != rhs_storage._contentHash {return false}
+        if _storage._envelopeID != rhs_storage._envelopeID {return false}
+        if _storage._organizationID != rhs_storage._organizationID {return false}
+        if _storage._personID != rhs_storage._personID {return false}
+        if _storage._owner != rhs_storage._owner {return false}
+        if _storage._name != rhs_storage._name {return false}
+        if _storage._termsVersion != rhs_storage._termsVersion {return false}
+        if _storage._terms != rhs_storage._terms {return false}
+        if _storage._status != rhs_storage._status {return false}
+        if _storage._renewalOpportunityID != rhs_storage._renewalOpportunityID {return false}
+        if _storage._renewalAmount != rhs_storage._renewalAmount {return false}
+        if _storage._renewalCreatedUnixUs != rhs_storage._renewalCreatedUnixUs {return false}
+        if _storage._renewalOfContractID != rhs_storage._renewalOfContractID {return false}
+        if _storage._churnReason != rhs_storage._churnReason {return false}
+        if _storage._outcomeUnixUs != rhs_storage._outcomeUnixUs {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
+        if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ContractVersion: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContractVersion"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}contract_id\0\u{3}terms_version\0\u{1}terms\0\u{1}reason\0\u{3}created_by\0\u{3}created_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.contractID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.termsVersion) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._terms) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.contractID != 0 {
+      try visitor.visitSingularInt64Field(value: self.contractID, fieldNumber: 1)
+    }
+    if self.termsVersion != 0 {
+      try visitor.visitSingularInt32Field(value: self.termsVersion, fieldNumber: 2)
+    }
+    try { if let v = self._terms {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    if !self.createdBy.isEmpty {
+      try visitor.visitSingularStringField(value: self.createdBy, fieldNumber: 5)
+    }
+    if self.createdUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ContractVersion, rhs: Crm_B2b_V1_ContractVersion) -> Bool {
+    if lhs.contractID != rhs.contractID {return false}
+    if lhs.termsVersion != rhs.termsVersion {return false}
+    if lhs._terms != rhs._terms {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.createdBy != rhs.createdBy {return false}
+    if lhs.createdUnixUs != rhs.createdUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_GetContractRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetContractRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_GetContractRequest, rhs: Crm_B2b_V1_GetContractRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListContractsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListContractsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}organization_id\0\u{1}status\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.organizationID) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.organizationID != 0 {
+      try visitor.visitSingularInt64Field(value: self.organizationID, fieldNumber: 1)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 2)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 3)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListContractsRequest, rhs: Crm_B2b_V1_ListContractsRequest) -> Bool {
+    if lhs.organizationID != rhs.organizationID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListContractsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListContractsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contracts\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.contracts) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.contracts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.contracts, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListContractsResponse, rhs: Crm_B2b_V1_ListContractsResponse) -> Bool {
+    if lhs.contracts != rhs.contracts {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_AmendContractRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AmendContractRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}terms\0\u{1}reason\0\u{3}expected_version\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._terms) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try { if let v = self._terms {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 4)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_AmendContractRequest, rhs: Crm_B2b_V1_AmendContractRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs._terms != rhs._terms {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListContractVersionsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListContractVersionsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}contract_id\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.contractID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.contractID != 0 {
+      try visitor.visitSingularInt64Field(value: self.contractID, fieldNumber: 1)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 2)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListContractVersionsRequest, rhs: Crm_B2b_V1_ListContractVersionsRequest) -> Bool {
+    if lhs.contractID != rhs.contractID {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ListContractVersionsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListContractVersionsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}versions\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.versions) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.versions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.versions, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ListContractVersionsResponse, rhs: Crm_B2b_V1_ListContractVersionsResponse) -> Bool {
+    if lhs.versions != rhs.versions {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_RenewalReportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RenewalReportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}end_from_unix_us\0\u{3}end_to_unix_us\0\u{1}status\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.endFromUnixUs) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.endToUnixUs) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.endFromUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endFromUnixUs, fieldNumber: 1)
+    }
+    if self.endToUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.endToUnixUs, fieldNumber: 2)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 3)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 4)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_RenewalReportRequest, rhs: Crm_B2b_V1_RenewalReportRequest) -> Bool {
+    if lhs.endFromUnixUs != rhs.endFromUnixUs {return false}
+    if lhs.endToUnixUs != rhs.endToUnixUs {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_RenewalTotal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RenewalTotal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{1}currency\0\u{1}count\0\u{3}value_minor\0\u{3}renewal_amount_minor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.count) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.valueMinor) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.renewalAmountMinor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 1)
+    }
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 2)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularInt64Field(value: self.count, fieldNumber: 3)
+    }
+    if self.valueMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.valueMinor, fieldNumber: 4)
+    }
+    if self.renewalAmountMinor != 0 {
+      try visitor.visitSingularInt64Field(value: self.renewalAmountMinor, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_RenewalTotal, rhs: Crm_B2b_V1_RenewalTotal) -> Bool {
+    if lhs.status != rhs.status {return false}
+    if lhs.currency != rhs.currency {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.valueMinor != rhs.valueMinor {return false}
+    if lhs.renewalAmountMinor != rhs.renewalAmountMinor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_RenewalReportResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RenewalReportResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contracts\0\u{1}totals\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.contracts) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.totals) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.contracts.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.contracts, fieldNumber: 1)
+    }
+    if !self.totals.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.totals, fieldNumber: 2)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_RenewalReportResponse, rhs: Crm_B2b_V1_RenewalReportResponse) -> Bool {
+    if lhs.contracts != rhs.contracts {return false}
+    if lhs.totals != rhs.totals {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_RunRenewalsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunRenewalsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap()
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    // Load everything into unknown fields
+    while try decoder.nextFieldNumber() != nil {}
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_RunRenewalsRequest, rhs: Crm_B2b_V1_RunRenewalsRequest) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_RunRenewalsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RunRenewalsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}created\0\u{1}failed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.created) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.failed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.created != 0 {
+      try visitor.visitSingularInt32Field(value: self.created, fieldNumber: 1)
+    }
+    if self.failed != 0 {
+      try visitor.visitSingularInt32Field(value: self.failed, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_RunRenewalsResponse, rhs: Crm_B2b_V1_RunRenewalsResponse) -> Bool {
+    if lhs.created != rhs.created {return false}
+    if lhs.failed != rhs.failed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_CreateRenewalRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateRenewalRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}contract_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.contractID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.contractID != 0 {
+      try visitor.visitSingularInt64Field(value: self.contractID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_CreateRenewalRequest, rhs: Crm_B2b_V1_CreateRenewalRequest) -> Bool {
+    if lhs.contractID != rhs.contractID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_CreateRenewalResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateRenewalResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contract\0\u{1}created\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._contract) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.created) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._contract {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.created != false {
+      try visitor.visitSingularBoolField(value: self.created, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_CreateRenewalResponse, rhs: Crm_B2b_V1_CreateRenewalResponse) -> Bool {
+    if lhs._contract != rhs._contract {return false}
+    if lhs.created != rhs.created {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_ContractEvent: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContractEvent"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contract\0\u{1}actor\0\u{2}f\u{f}about\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._contract) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 1000: try { try decoder.decodeSingularMessageField(value: &self._about) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._contract {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 2)
+    }
+    try { if let v = self._about {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1000)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_ContractEvent, rhs: Crm_B2b_V1_ContractEvent) -> Bool {
+    if lhs._contract != rhs._contract {return false}
     if lhs.actor != rhs.actor {return false}
     if lhs._about != rhs._about {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
