@@ -22,11 +22,18 @@ enum AccountMethods {
         case .houseAccount:
             try Validate.currency(req.currency, "currency")
             unit = req.currency
+            // A person's, an organization's, or a group's (named by its label).
+            guard req.personID == 0 || req.organizationID == 0 else {
+                throw PluginError.invalidArgument("a house account is for a person_id or an organization_id, not both")
+            }
         default: throw PluginError.invalidArgument("kind must be POINTS or HOUSE_ACCOUNT (gift cards: IssueGiftCards)")
         }
         try Validate.optionalID(req.personID, "person_id")
         try Validate.optionalID(req.organizationID, "organization_id")
         let label = try Check.text(req.label, "label")
+        if req.kind == .houseAccount, req.personID == 0, req.organizationID == 0, label.isEmpty {
+            throw PluginError.invalidArgument("label is required for a group house account (no person_id or organization_id)")
+        }
         if !req.idempotencyKey.isEmpty {
             return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in try insert(ctx, db, req, unit, label) }
         }

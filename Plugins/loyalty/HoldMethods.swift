@@ -32,6 +32,9 @@ enum HoldMethods {
             var account: Account
             if req.accountID != 0 {
                 account = try Ledger.customerAccount(ctx, db, req.accountID, write: true)
+                if account.kind == .houseAccount {
+                    throw PluginError.failedPrecondition("account \(account.id) is a house account: charge it with ChargeHouseAccount")
+                }
                 if account.kind == .giftCard { try GiftCards.requireUsable(try GiftCards.require(ctx, db, account.id, write: true)) }
             } else {
                 let card = req.cardID != 0 ? try GiftCards.require(ctx, db, req.cardID, write: true)

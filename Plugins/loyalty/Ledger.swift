@@ -12,6 +12,8 @@ enum Ledger {
     enum System: String {
         case issued, redeemed, breakage, voided, adjustments
         case pointsIssued = "points_issued", pointsRedeemed = "points_redeemed"
+        /// House accounts: what members bought on account, and what was paid in.
+        case charges, payments
     }
 
     static let pointsUnit = "points"
@@ -67,8 +69,12 @@ enum Ledger {
             sum = next
         }
         guard legs.count >= 2, sum == 0 else { throw PluginError(.internal, "loyalty: an unbalanced posting was refused") }
-        let now = UTCClock.nowMicros()
-        let postingID = (try db.query("SELECT COALESCE(max(id), 0) FROM loyalty_postings").first?.int(0) ?? 0) + 1
+        // Posting times never go back (a clock step back waits for the last
+        // posting's time), so a statement's period by time and the ledger's
+        // order by id agree.
+        let last = try db.query("SELECT id, created_us FROM loyalty_postings ORDER BY id DESC LIMIT 1").first
+        let postingID = (last?.int(0) ?? 0) + 1
+        let now = max(UTCClock.nowMicros(), last?.int(1) ?? 0)
         var posting = Posting()
         posting.id = postingID
         posting.kind = kind
@@ -100,9 +106,10 @@ enum Ledger {
                 }
             }
             let entryID = try db.execute("""
-                INSERT INTO loyalty_entries (posting_id, account_id, unit, amount, balance_after, created_us) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO loyalty_entries (posting_id, account_id, unit, amount, balance_after, created_us, kind)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, [.integer(postingID), .integer(leg.account), .text(unit), .integer(leg.amount), .integer(balance),
-                      .integer(now)]).lastInsertID
+                      .integer(now), .integer(Int64(kind.rawValue))]).lastInsertID
             try db.execute("UPDATE loyalty_accounts SET balance = ?, updated_us = ? WHERE id = ?",
                            [.integer(balance), .integer(now), .integer(leg.account)])
             posting.entries.append(.with {
@@ -176,6 +183,8 @@ enum Ledger {
         case .refund: return "refund"
         case .void: return "void"
         case .expiry: return "expire"
+        case .charge: return "charge"
+        case .payIn: return "pay_in"
         default: return "post"
         }
     }

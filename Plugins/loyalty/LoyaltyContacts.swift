@@ -2,7 +2,7 @@ import CRMPluginKit
 import ContactsContract
 
 /// Follows contacts: a merge moves the merged person's (or organization's)
-/// accounts to the survivor. A survivor that had a points account then
+/// accounts, and a person's house-account memberships, to the survivor. A survivor that had a points account then
 /// has two: the ledger never moves value on its own (move it with
 /// postings if wanted); CreateAccount's one-per-person rule is for new
 /// accounts. An erasure keeps every amount, since the ledger
@@ -26,8 +26,12 @@ enum LoyaltyContacts {
         }
         guard let change = try? event.decode(Crm_Contacts_V1_PersonEvent.self) else { return }
         switch event.topic {
-        case "contacts.contact.merged": try repoint(ctx, db, column: "person_id", from: change.mergedID, to: change.person.id)
-        case "contacts.contact.erased": try erase(ctx, db, person: change.person.id)
+        case "contacts.contact.merged":
+            try repoint(ctx, db, column: "person_id", from: change.mergedID, to: change.person.id)
+            try repointMember(ctx, db, from: change.mergedID, to: change.person.id)
+        case "contacts.contact.erased":
+            try erase(ctx, db, person: change.person.id)
+            try eraseMember(ctx, db, person: change.person.id)
         default: return
         }
     }
@@ -56,11 +60,58 @@ enum LoyaltyContacts {
                 UPDATE loyalty_postings SET reason = '' WHERE reason <> '' AND id IN (SELECT posting_id FROM loyalty_entries WHERE account_id = ?)
                 """, [.integer(id)])
             try db.execute("UPDATE loyalty_holds SET memo = '' WHERE account_id = ?", [.integer(id)])
+            try db.execute("UPDATE loyalty_house_payments SET tender = '', reference = '' WHERE account_id = ?", [.integer(id)])
             try db.execute("UPDATE loyalty_gift_cards SET void_reason = '' WHERE account_id = ?", [.integer(id)])
             try ctx.audit(AuditEntry(entity: "loyalty.account", recordID: String(id), action: "erase", owner: ownerOrNil(row.text(1)),
                                      changes: [FieldChange("person_id", old: String(person), new: nil),
                                                FieldChange("label", old: row.text(2).isEmpty ? nil : row.text(2), new: nil)]))
             try ctx.redact(entity: "loyalty.account", recordID: String(id))
         }
+    }
+
+    /// The merged person's memberships become the survivor's, unless the
+    /// survivor already is a member (their own limit stays) or the holder;
+    /// their charges count as the survivor's.
+    static func repointMember(_ ctx: CallContext, _ db: Database, from old: Int64, to new: Int64) throws {
+        guard old > 0, new > 0, old != new else { return }
+        let now = UTCClock.nowMicros()
+        for row in try db.query("""
+            SELECT m.account_id, a.owner, a.person_id = ? OR EXISTS (SELECT 1 FROM loyalty_house_members s
+                   WHERE s.account_id = m.account_id AND s.person_id = ?)
+            FROM loyalty_house_members m JOIN loyalty_accounts a ON a.id = m.account_id WHERE m.person_id = ? ORDER BY m.account_id
+            """, [.integer(new), .integer(new), .integer(old)]) {
+            let account = row.int(0)
+            if row.int(2) != 0 {
+                try db.execute("DELETE FROM loyalty_house_members WHERE account_id = ? AND person_id = ?", [.integer(account), .integer(old)])
+            } else {
+                try db.execute("UPDATE loyalty_house_members SET person_id = ?, updated_us = ? WHERE account_id = ? AND person_id = ?",
+                               [.integer(new), .integer(now), .integer(account), .integer(old)])
+            }
+            try ctx.audit(AuditEntry(entity: "loyalty.house_member", recordID: "\(account):\(old)", action: "merge",
+                                     owner: ownerOrNil(row.text(1)),
+                                     changes: [FieldChange("person_id", old: String(old), new: String(new))]))
+        }
+        try db.execute("UPDATE loyalty_house_charges SET person_id = ? WHERE person_id = ?", [.integer(new), .integer(old)])
+    }
+
+    /// An erased person stops being a member anywhere; their charges keep
+    /// their amounts (the ledger's) and lose who made them and the memo
+    /// typed at the till; pay-ins into accounts they held lose their
+    /// references (a cheque may name them).
+    static func eraseMember(_ ctx: CallContext, _ db: Database, person: Int64) throws {
+        guard person > 0 else { return }
+        for row in try db.query("""
+            SELECT m.account_id, a.owner FROM loyalty_house_members m JOIN loyalty_accounts a ON a.id = m.account_id
+            WHERE m.person_id = ? ORDER BY m.account_id
+            """, [.integer(person)]) {
+            try ctx.audit(AuditEntry(entity: "loyalty.house_member", recordID: "\(row.int(0)):\(person)", action: "erase",
+                                     owner: ownerOrNil(row.text(1)), changes: [FieldChange("person_id", old: String(person), new: nil)]))
+            try ctx.redact(entity: "loyalty.house_member", recordID: "\(row.int(0)):\(person)")
+        }
+        try db.execute("DELETE FROM loyalty_house_members WHERE person_id = ?", [.integer(person)])
+        try db.execute("""
+            UPDATE loyalty_postings SET reason = '' WHERE reason <> '' AND id IN (SELECT posting_id FROM loyalty_house_charges WHERE person_id = ?)
+            """, [.integer(person)])
+        try db.execute("UPDATE loyalty_house_charges SET person_id = NULL WHERE person_id = ?", [.integer(person)])
     }
 }

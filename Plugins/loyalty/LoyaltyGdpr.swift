@@ -5,7 +5,8 @@ import SwiftProtobuf
 
 /// Loyalty's part of a GDPR export: the person's accounts in the caller's
 /// scope, every entry of each, their holds, and their gift cards (never a
-/// code: only its keyed hash is kept, and it is not exported).
+/// code: only its keyed hash is kept, and it is not exported); their
+/// house-account memberships and the charges they made.
 enum LoyaltyGdpr {
     static func register(on def: PluginDefinition) {
         def.unary(Loyalty.service + "ExportPersonData", exportData)
@@ -41,6 +42,22 @@ enum LoyaltyGdpr {
                                      [.integer(account.id)]) {
                 try add(LedgerStore.hold(hold))
             }
+        }
+        // Memberships of house accounts (theirs or others') and the charges
+        // they made, in the caller's scope of those accounts.
+        for row in try db.query("""
+            SELECT m.account_id, a.owner FROM loyalty_house_members m JOIN loyalty_accounts a ON a.id = m.account_id
+            WHERE m.person_id = ? ORDER BY m.account_id
+            """, [.integer(req.personID)]) where ctx.scope.includes(owner: ownerOrNil(row.text(1))) {
+            if let member = try HouseAccounts.loadMember(db, account: row.int(0), person: req.personID) { try add(member) }
+        }
+        for row in try db.query("""
+            SELECT e.id, e.posting_id, e.kind, e.amount, e.balance_after, e.created_us, p.reason, c.person_id, c.order_ref, '', '', a.owner
+            FROM loyalty_house_charges c JOIN loyalty_entries e ON e.posting_id = c.posting_id AND e.account_id = c.account_id
+            JOIN loyalty_postings p ON p.id = c.posting_id JOIN loyalty_accounts a ON a.id = c.account_id
+            WHERE c.person_id = ? ORDER BY c.posting_id
+            """, [.integer(req.personID)]) where ctx.scope.includes(owner: ownerOrNil(row.text(11))) {
+            try add(HouseStatements.line(row))
         }
         return data
     }

@@ -15,8 +15,8 @@ typealias Hold = Crm_Loyalty_V1_Hold
 typealias HoldStatus = Crm_Loyalty_V1_HoldStatus
 typealias GiftCard = Crm_Loyalty_V1_GiftCard
 
-/// The loyalty module, part one: the double-entry ledger (accounts,
-/// postings, holds, reversals, reconciliation) and gift cards on it. Each
+/// The loyalty module: the double-entry ledger (accounts, postings, holds,
+/// reversals, reconciliation), gift cards and house accounts on it. Each
 /// feature lives in its own files and registers its methods here; the
 /// schema is LoyaltySchema's.
 enum Loyalty {
@@ -33,6 +33,9 @@ enum Loyalty {
         HoldMethods.register(on: def)
         GiftCardMethods.register(on: def)
         GiftCardLookup.register(on: def)
+        HouseAccountMethods.register(on: def)
+        HouseMemberMethods.register(on: def)
+        HouseStatements.register(on: def)
         Reconciliation.register(on: def)
         LoyaltyContacts.register(on: def)
         LoyaltyGdpr.register(on: def)

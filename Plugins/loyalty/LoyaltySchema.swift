@@ -12,6 +12,7 @@ enum LoyaltySchema {
     static func register(on def: PluginDefinition) {
         def.migration(1, "ledger", ledger)
         def.migration(2, "gift_cards", GiftCards.schema)
+        def.migration(3, "house_accounts", HouseAccounts.schema)
     }
 
     static let ledger = """
@@ -26,8 +27,8 @@ enum LoyaltySchema {
         status INTEGER NOT NULL,
         balance INTEGER NOT NULL DEFAULT 0,
         held INTEGER NOT NULL DEFAULT 0,
-        -- How far below zero the available balance may go: 0 for every
-        -- account today; a house account's credit limit later.
+        -- How far below zero the available balance may go: a house
+        -- account's credit limit; 0 for every other account.
         credit_limit INTEGER NOT NULL DEFAULT 0 CHECK (credit_limit >= 0),
         system_name TEXT,
         created_us INTEGER NOT NULL,

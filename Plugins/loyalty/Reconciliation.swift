@@ -78,6 +78,13 @@ enum Reconciliation {
             """) {
             found("orphan_entry", account: row.int(1), posting: row.int(0))
         }
+        // Each entry carries its posting's kind (statements total by it).
+        for row in try db.query("""
+            SELECT e.account_id, e.posting_id, e.unit, p.kind, e.kind FROM loyalty_entries e JOIN loyalty_postings p ON p.id = e.posting_id
+            WHERE e.kind <> p.kind ORDER BY e.id
+            """) {
+            found("entry_kind", account: row.int(0), posting: row.int(1), unit: row.text(2), expected: row.int(3), actual: row.int(4))
+        }
         // Each entry's balance_after is the running sum of its account.
         for row in try db.query("""
             SELECT account_id, posting_id, unit, balance_after, running FROM (

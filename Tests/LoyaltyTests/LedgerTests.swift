@@ -142,8 +142,8 @@ import Testing
         let big: Int64 = 9_223_000_000_000_000_000
         try world.database.execute("""
             BEGIN;
-            INSERT INTO loyalty_entries (posting_id, account_id, unit, amount, balance_after, created_us) VALUES
-              (5000, \(account), 'points', \(big), \(big + 1), 1), (5000, \(system), 'points', -\(big), -\(big + 1), 1);
+            INSERT INTO loyalty_entries (posting_id, account_id, unit, amount, balance_after, created_us, kind) VALUES
+              (5000, \(account), 'points', \(big), \(big + 1), 1, 3), (5000, \(system), 'points', -\(big), -\(big + 1), 1, 3);
             INSERT INTO loyalty_postings (id, kind, reason, created_us) VALUES (5000, 3, 'test setup', 1);
             UPDATE loyalty_accounts SET balance = balance + \(big) WHERE id = \(account);
             UPDATE loyalty_accounts SET balance = balance - \(big) WHERE id = \(system);

@@ -8,8 +8,8 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// The loyalty module, part one: one double-entry ledger under points
-/// accounts, gift cards and (later) house accounts, and gift cards on it.
+/// The loyalty module: one double-entry ledger under points accounts, gift
+/// cards and house accounts (their service: house_accounts.proto).
 /// Needs the contacts module only (`crmd --enable contacts,loyalty`).
 ///
 /// Conventions as in crm/contacts/v1/contacts.proto: positive int64 ids
@@ -27,9 +27,10 @@
 /// and deletes); a correction is a reversal posting that references the
 /// one it reverses, at most once. Each account's balance is cached on the
 /// account in the posting's transaction; Reconcile checks it against the
-/// sum of its entries. A customer account never goes below zero (its
-/// available balance is its balance less its active holds; a later credit
-/// limit for house accounts lowers that floor); system accounts may.
+/// sum of its entries. A customer account's available balance (balance
+/// less active holds plus its credit limit) never goes below zero: only a
+/// house account has a credit limit, so only it may owe. System accounts
+/// may go negative.
 ///
 /// Amounts: an amount in a request is positive, at most 10^15, in the
 /// account's unit. A balance that would leave int64 is OUT_OF_RANGE.
@@ -176,6 +177,12 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
   case refund // = 7
   case void // = 8
   case expiry // = 9
+
+  /// a house-account charge
+  case charge // = 10
+
+  /// a house-account deposit or payment
+  case payIn // = 11
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -194,6 +201,8 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
     case 7: self = .refund
     case 8: self = .void
     case 9: self = .expiry
+    case 10: self = .charge
+    case 11: self = .payIn
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -210,6 +219,8 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
     case .refund: return 7
     case .void: return 8
     case .expiry: return 9
+    case .charge: return 10
+    case .payIn: return 11
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -226,6 +237,8 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
     .refund,
     .void,
     .expiry,
+    .charge,
+    .payIn,
   ]
 
 }
@@ -353,8 +366,8 @@ public nonisolated struct Crm_Loyalty_V1_Account: Sendable {
 
   public var updatedUnixUs: Int64 = 0
 
-  /// How far below zero the balance may go: 0 today for every account (a
-  /// house account's credit limit, in a later part).
+  /// How far below zero the balance may go: a house account's credit
+  /// limit (SetCreditLimit); 0 for every other account.
   public var creditLimit: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -944,7 +957,7 @@ public nonisolated struct Crm_Loyalty_V1_Mismatch: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// balance, held, posting_balance, posting_legs, orphan_entry, balance_after
+  /// balance, entry_unit, held, posting_balance, posting_legs, orphan_entry, entry_kind, balance_after
   public var check: String = String()
 
   public var accountID: Int64 = 0
@@ -1053,7 +1066,7 @@ nonisolated extension Crm_Loyalty_V1_AccountStatus: SwiftProtobuf._ProtoNameProv
 }
 
 nonisolated extension Crm_Loyalty_V1_PostingKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0POSTING_KIND_UNSPECIFIED\0\u{1}POSTING_KIND_EARN\0\u{1}POSTING_KIND_REDEEM\0\u{1}POSTING_KIND_ADJUST\0\u{1}POSTING_KIND_REVERSAL\0\u{1}POSTING_KIND_LOAD\0\u{1}POSTING_KIND_CAPTURE\0\u{1}POSTING_KIND_REFUND\0\u{1}POSTING_KIND_VOID\0\u{1}POSTING_KIND_EXPIRY\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0POSTING_KIND_UNSPECIFIED\0\u{1}POSTING_KIND_EARN\0\u{1}POSTING_KIND_REDEEM\0\u{1}POSTING_KIND_ADJUST\0\u{1}POSTING_KIND_REVERSAL\0\u{1}POSTING_KIND_LOAD\0\u{1}POSTING_KIND_CAPTURE\0\u{1}POSTING_KIND_REFUND\0\u{1}POSTING_KIND_VOID\0\u{1}POSTING_KIND_EXPIRY\0\u{1}POSTING_KIND_CHARGE\0\u{1}POSTING_KIND_PAY_IN\0")
 }
 
 nonisolated extension Crm_Loyalty_V1_HoldStatus: SwiftProtobuf._ProtoNameProviding {
