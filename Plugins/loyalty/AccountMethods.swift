@@ -101,15 +101,18 @@ enum AccountMethods {
 
     static func entries(_ ctx: CallContext, _ req: Crm_Loyalty_V1_ListEntriesRequest) throws -> Crm_Loyalty_V1_ListEntriesResponse {
         try Check.id(req.accountID, "account_id")
-        let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 1)
+        let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)
         let db = try ctx.database
         _ = try Ledger.customerAccount(ctx, db, req.accountID, write: false)
         var parameters: [SQLValue] = [.integer(req.accountID)]
         var after = ""
-        if let token = paging.after { after = "AND id < ?"; parameters += token }
+        if let token = paging.after { after = "AND (created_us, id) < (?, ?)"; parameters += token }
+        // The account index orders by time, which is the ledger's order
+        // (posting times never go back).
         let page = try fetchPage(db, """
-            SELECT \(LedgerStore.entryColumns) FROM loyalty_entries WHERE account_id = ? \(after) ORDER BY id DESC LIMIT ?
-            """, parameters, paging, decode: LedgerStore.entry, key: { [$0[0]] })
+            SELECT \(LedgerStore.entryColumns) FROM loyalty_entries WHERE account_id = ? \(after)
+            ORDER BY created_us DESC, id DESC LIMIT ?
+            """, parameters, paging, decode: LedgerStore.entry, key: { [$0[6], $0[0]] })
         return .with { $0.entries = page.rows; $0.nextPageToken = page.nextToken }
     }
 

@@ -1,10 +1,10 @@
 import CRMPluginKit
 import LoyaltyContract
 
-/// A house account's statement for a period: balances at its edges, its
-/// totals by kind (one pass over the covering index of the account's
-/// entries by time), the aging of what is owed at its end, and its lines a
-/// page at a time. Posting times never go back, so the entries of a
+/// A house account's statement for a period: balances and totals from the
+/// running totals at its edges (RunningTotals: a few index seeks, however
+/// long the history), the aging of what is owed at its end, and its lines
+/// a page at a time. Posting times never go back, so the entries of a
 /// period by time are a run of the ledger's order.
 enum HouseStatements {
     static func register(on def: PluginDefinition) {
@@ -28,24 +28,18 @@ enum HouseStatements {
         s.periodStartUnixUs = start
         s.periodEndUnixUs = end
         s.creditLimit = account.creditLimit
-        s.openingBalance = try balance(db, account.id, before: start)
-        let totals = try db.query("""
-            SELECT COALESCE(sum(CASE WHEN kind = ? THEN -amount END), 0), COALESCE(sum(kind = ?), 0),
-                   COALESCE(sum(CASE WHEN kind = ? THEN amount END), 0), COALESCE(sum(kind = ?), 0),
-                   COALESCE(sum(amount), 0), count(*)
-            FROM loyalty_entries WHERE account_id = ? AND created_us >= ? AND created_us < ?
-            """, [.integer(charge), .integer(charge), .integer(payIn), .integer(payIn), .integer(account.id),
-                  .integer(start), .integer(end)])[0]
-        s.charges = totals.int(0)
-        s.chargeCount = totals.int(1)
-        s.payments = totals.int(2)
-        s.paymentCount = totals.int(3)
-        s.lineCount = totals.int(5)
-        // Every balance along the way stayed inside Int64 (the posting's
-        // checked arithmetic), so these sums and differences do too.
-        s.closingBalance = s.openingBalance &+ totals.int(4)
-        s.other = totals.int(4) &+ s.charges &- s.payments
-        s.aging = try aging(db, account.id, owed: s.closingBalance < 0 ? -s.closingBalance : 0, asOf: end)
+        let opening = try RunningTotals.at(db, account: account.id, before: start)
+        let closing = try RunningTotals.at(db, account: account.id, before: end)
+        // Every running total along the way stayed inside Int64 (checked
+        // when each entry was written) and only grows, so these differences
+        // cannot wrap.
+        s.openingBalance = opening.balance
+        s.closingBalance = closing.balance
+        s.charges = closing.totals.charged &- opening.totals.charged
+        s.payments = closing.totals.paid &- opening.totals.paid
+        s.lineCount = closing.totals.seq &- opening.totals.seq
+        s.other = (closing.balance &- opening.balance) &+ s.charges &- s.payments
+        s.aging = try aging(db, account.id, owed: closing.balance < 0 ? -closing.balance : 0, asOf: end)
         var parameters: [SQLValue] = [.integer(account.id), .integer(start), .integer(end)]
         var after = ""
         if let token = paging.after { after = "AND (e.created_us, e.id) > (?, ?)"; parameters += token }
@@ -61,16 +55,6 @@ enum HouseStatements {
         s.lines = page.rows
         s.nextPageToken = page.nextToken
         return s
-    }
-
-    static let charge = Int64(PostingKind.charge.rawValue)
-    static let payIn = Int64(PostingKind.payIn.rawValue)
-
-    /// The balance after the account's last entry before `time`.
-    static func balance(_ db: Database, _ account: Int64, before time: Int64) throws -> Int64 {
-        try db.query("""
-            SELECT balance_after FROM loyalty_entries WHERE account_id = ? AND created_us < ? ORDER BY created_us DESC, id DESC LIMIT 1
-            """, [.integer(account), .integer(time)]).first?.int(0) ?? 0
     }
 
     static func line(_ row: [SQLValue]) -> Crm_Loyalty_V1_StatementLine {
@@ -92,36 +76,34 @@ enum HouseStatements {
     static let day: Int64 = 86_400_000_000
 
     /// Pay-ins settle the oldest debits first, so what is owed at `asOf` is
-    /// made of the newest debits: walk them back until they cover it, each
-    /// aged from its posting to `asOf`. Bounded by the debits that make up
-    /// the debt, read a page at a time.
+    /// made of the newest debits: the under-30-days bucket holds the debits
+    /// of the last 30 days up to what is owed, the next bucket those of the
+    /// 30 days before up to what is left, and so on. Each band's debits are
+    /// a difference of running totals: four index seeks.
     static func aging(_ db: Database, _ account: Int64, owed: Int64, asOf: Int64) throws -> Crm_Loyalty_V1_Aging {
         var aging = Crm_Loyalty_V1_Aging()
         aging.owed = owed
-        var left = owed
-        var cursor: (Int64, Int64) = (asOf, 0)
-        while left > 0 {
-            let rows = try db.query("""
-                SELECT amount, created_us, id FROM loyalty_entries
-                WHERE account_id = ? AND amount < 0 AND (created_us, id) < (?, ?) ORDER BY created_us DESC, id DESC LIMIT 256
-                """, [.integer(account), .integer(cursor.0), .integer(cursor.1)])
-            if rows.isEmpty { break }
-            for row in rows where left > 0 {
-                let taken = min(left, row.int(0) == .min ? .max : -row.int(0))
-                left -= taken
-                let (age, overflow) = asOf.subtractingReportingOverflow(row.int(1))
-                switch overflow ? Int64.max : age / day {
-                case ..<30: aging.current += taken
-                case 30..<60: aging.days30 += taken
-                case 60..<90: aging.days60 += taken
-                default: aging.days90Plus += taken
-                }
-            }
-            cursor = (rows[rows.count - 1].int(1), rows[rows.count - 1].int(2))
+        guard owed > 0 else { return aging }
+        // Debited before an edge; an entry exactly 30 days old is in the
+        // 30-59 band, so a band's newer edge is exclusive of its age.
+        func debited(daysBefore days: Int64) throws -> Int64 {
+            let (edge, overflow) = asOf.subtractingReportingOverflow(days * day - (days == 0 ? 0 : 1))
+            return overflow ? 0 : try RunningTotals.at(db, account: account, before: edge).totals.debited
         }
-        // Owed beyond the debits on record (an opening balance from before
-        // the ledger kept entries cannot happen; guard anyway): the oldest.
-        aging.days90Plus += left
+        let now = try debited(daysBefore: 0), d30 = try debited(daysBefore: 30)
+        let d60 = try debited(daysBefore: 60), d90 = try debited(daysBefore: 90)
+        var left = owed
+        func take(_ debits: Int64) -> Int64 {
+            let taken = min(left, max(0, debits))
+            left -= taken
+            return taken
+        }
+        aging.current = take(now &- d30)
+        aging.days30 = take(d30 &- d60)
+        aging.days60 = take(d60 &- d90)
+        // The rest is older (owed beyond the debits on record, which a
+        // consistent ledger never has, counts as the oldest too).
+        aging.days90Plus = left
         return aging
     }
 }

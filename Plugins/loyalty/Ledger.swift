@@ -105,11 +105,15 @@ enum Ledger {
                         "insufficient balance: account \(leg.account) has \(available) \(unit) available, \(-leg.amount) needed")
                 }
             }
+            let totals = row.int(3) == Int64(AccountKind.houseAccount.rawValue)
+                ? try RunningTotals.after(db, account: leg.account, kind: kind, amount: leg.amount) : RunningTotals()
             let entryID = try db.execute("""
-                INSERT INTO loyalty_entries (posting_id, account_id, unit, amount, balance_after, created_us, kind)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO loyalty_entries (posting_id, account_id, unit, amount, balance_after, created_us, kind,
+                                             seq, debited_after, charged_after, paid_after)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.integer(postingID), .integer(leg.account), .text(unit), .integer(leg.amount), .integer(balance),
-                      .integer(now), .integer(Int64(kind.rawValue))]).lastInsertID
+                      .integer(now), .integer(Int64(kind.rawValue)), .integer(totals.seq), .integer(totals.debited),
+                      .integer(totals.charged), .integer(totals.paid)]).lastInsertID
             try db.execute("UPDATE loyalty_accounts SET balance = ?, updated_us = ? WHERE id = ?",
                            [.integer(balance), .integer(now), .integer(leg.account)])
             posting.entries.append(.with {

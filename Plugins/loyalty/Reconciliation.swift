@@ -94,6 +94,26 @@ enum Reconciliation {
             """) {
             found("balance_after", account: row.int(0), posting: row.int(1), unit: row.text(2), expected: row.int(4), actual: row.int(3))
         }
+        // House accounts' running totals (statements read them): each
+        // entry's count and what was debited, charged and paid in so far.
+        for row in try db.query("""
+            SELECT account_id, posting_id, unit, seq, debited_after, charged_after, paid_after, r_seq, r_debited, r_charged, r_paid FROM (
+              SELECT e.account_id, e.posting_id, e.unit, e.seq, e.debited_after, e.charged_after, e.paid_after,
+                     row_number() OVER running AS r_seq,
+                     sum(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END) OVER running AS r_debited,
+                     sum(CASE WHEN e.kind = ? AND e.amount < 0 THEN -e.amount ELSE 0 END) OVER running AS r_charged,
+                     sum(CASE WHEN e.kind = ? AND e.amount > 0 THEN e.amount ELSE 0 END) OVER running AS r_paid
+              FROM loyalty_entries e JOIN loyalty_accounts a ON a.id = e.account_id WHERE a.kind = ?
+              WINDOW running AS (PARTITION BY e.account_id ORDER BY e.created_us, e.id))
+            WHERE seq <> r_seq OR debited_after <> r_debited OR charged_after <> r_charged OR paid_after <> r_paid
+            ORDER BY account_id
+            """, [.integer(Int64(PostingKind.charge.rawValue)), .integer(Int64(PostingKind.payIn.rawValue)),
+                  .integer(Int64(AccountKind.houseAccount.rawValue))]) {
+            let (expected, actual) = row.int(3) != row.int(7) ? (row.int(7), row.int(3))
+                : row.int(4) != row.int(8) ? (row.int(8), row.int(4))
+                : row.int(5) != row.int(9) ? (row.int(9), row.int(5)) : (row.int(10), row.int(6))
+            found("running_totals", account: row.int(0), posting: row.int(1), unit: row.text(2), expected: expected, actual: actual)
+        }
         report.clean = report.mismatchCount == 0
         report.checkedUnixUs = UTCClock.nowMicros()
         return report

@@ -10,7 +10,11 @@
 #   3. balance reads at 64 in flight: GetAccount, and LookupGiftCard by
 #      code (the per-caller limit lifted for the run: code_lookups_per_second
 #      and code_lookup_burst), with crmctl bench;
-#   4. Reconcile over what the run wrote (it must come back clean).
+#   4. a house-account statement over STATEMENT_ENTRIES (default 100,000)
+#      charges: the charges seeded with crmctl bench at 64 in flight (also a
+#      figure: ChargeHouseAccount/s), then GetHouseStatement over the whole
+#      period at 1 in flight (totals, aging and the first page of lines);
+#   5. Reconcile over what the run wrote (it must come back clean).
 # The baseline is `make bench-storage` (the probe's Put through the same
 # crmd, and direct SQLite from C): run it in the same session.
 set -euo pipefail
@@ -53,6 +57,22 @@ echo "== balance reads, 64 in flight"
 "$ctl" bench --method "$lo/GetAccount" --json "{\"id\":\"$account\"}" --in-flight 64 --duration "$seconds" | sed -n 3,4p
 "$ctl" bench --method "$lo/LookupGiftCard" --json "{\"code\":\"$code\"}" --in-flight 64 --duration "$seconds" | sed -n 3,4p
 "$ctl" bench --method "$lo/LookupGiftCard" --json "{\"code\":\"$code\"}" --connections 4 --in-flight 16 --duration "$seconds" | sed -n 3,4p
+
+echo "== house-account statement"
+ha="/crm.loyalty.v1.HouseAccounts"
+vip=$("$ctl" call /crm.contacts.v1.Contacts/CreatePerson '{"person":{"firstName":"Vera","lastName":"Bench"}}' | field id)
+house=$("$ctl" call "$lo/CreateAccount" "{\"kind\":\"ACCOUNT_KIND_HOUSE_ACCOUNT\",\"currency\":\"EUR\",\"personId\":\"$vip\"}" | field id)
+"$ctl" call "$ha/SetCreditLimit" "{\"accountId\":\"$house\",\"creditLimit\":\"1000000000000000\",\"reason\":\"bench\"}" >/dev/null
+want="${STATEMENT_ENTRIES:-100000}"
+lines=0
+while (( lines < want )); do
+  echo "ChargeHouseAccount, 1 x 64 in flight (seeding; $lines charges so far):"
+  "$ctl" bench --method "$ha/ChargeHouseAccount" --json "{\"accountId\":\"$house\",\"amount\":\"250\",\"orderRef\":\"T1\"}" \
+    --unique-field idempotency_key --in-flight 64 --duration "$seconds" | sed -n 2,4p
+  lines=$("$ctl" call "$ha/GetHouseStatement" "{\"accountId\":\"$house\",\"pageSize\":1}" | field lineCount)
+done
+echo "GetHouseStatement over $lines entries, 1 in flight:"
+"$ctl" bench --method "$ha/GetHouseStatement" --json "{\"accountId\":\"$house\"}" --duration "$seconds" | sed -n 3,4p
 
 echo "== reconciliation over the run"
 started=$(date +%s.%N)

@@ -290,7 +290,8 @@ public nonisolated struct Crm_Loyalty_V1_Aging: Sendable {
 }
 
 /// A period of a house account. closing_balance = opening_balance -
-/// charges + payments + other, always.
+/// charges + payments + other, always. Its cost does not grow with the
+/// account's history: totals come from running totals kept on each entry.
 public nonisolated struct Crm_Loyalty_V1_HouseStatement: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -342,16 +343,6 @@ public nonisolated struct Crm_Loyalty_V1_HouseStatement: @unchecked Sendable {
   public var closingBalance: Int64 {
     get {_storage._closingBalance}
     set {_uniqueStorage()._closingBalance = newValue}
-  }
-
-  public var chargeCount: Int64 {
-    get {_storage._chargeCount}
-    set {_uniqueStorage()._chargeCount = newValue}
-  }
-
-  public var paymentCount: Int64 {
-    get {_storage._paymentCount}
-    set {_uniqueStorage()._paymentCount = newValue}
   }
 
   /// lines in the whole period
@@ -991,7 +982,7 @@ nonisolated extension Crm_Loyalty_V1_Aging: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Crm_Loyalty_V1_HouseStatement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".HouseStatement"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{1}currency\0\u{3}period_start_unix_us\0\u{3}period_end_unix_us\0\u{3}opening_balance\0\u{1}charges\0\u{1}payments\0\u{1}other\0\u{3}closing_balance\0\u{3}charge_count\0\u{3}payment_count\0\u{3}line_count\0\u{3}credit_limit\0\u{1}aging\0\u{1}lines\0\u{3}next_page_token\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{1}currency\0\u{3}period_start_unix_us\0\u{3}period_end_unix_us\0\u{3}opening_balance\0\u{1}charges\0\u{1}payments\0\u{1}other\0\u{3}closing_balance\0\u{3}line_count\0\u{3}credit_limit\0\u{1}aging\0\u{1}lines\0\u{3}next_page_token\0")
 
   fileprivate class _StorageClass {
     var _accountID: Int64 = 0
@@ -1003,8 +994,6 @@ nonisolated extension Crm_Loyalty_V1_HouseStatement: SwiftProtobuf.Message, Swif
     var _payments: Int64 = 0
     var _other: Int64 = 0
     var _closingBalance: Int64 = 0
-    var _chargeCount: Int64 = 0
-    var _paymentCount: Int64 = 0
     var _lineCount: Int64 = 0
     var _creditLimit: Int64 = 0
     var _aging: Crm_Loyalty_V1_Aging? = nil
@@ -1029,8 +1018,6 @@ nonisolated extension Crm_Loyalty_V1_HouseStatement: SwiftProtobuf.Message, Swif
       _payments = source._payments
       _other = source._other
       _closingBalance = source._closingBalance
-      _chargeCount = source._chargeCount
-      _paymentCount = source._paymentCount
       _lineCount = source._lineCount
       _creditLimit = source._creditLimit
       _aging = source._aging
@@ -1063,13 +1050,11 @@ nonisolated extension Crm_Loyalty_V1_HouseStatement: SwiftProtobuf.Message, Swif
         case 7: try { try decoder.decodeSingularInt64Field(value: &_storage._payments) }()
         case 8: try { try decoder.decodeSingularInt64Field(value: &_storage._other) }()
         case 9: try { try decoder.decodeSingularInt64Field(value: &_storage._closingBalance) }()
-        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._chargeCount) }()
-        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._paymentCount) }()
-        case 12: try { try decoder.decodeSingularInt64Field(value: &_storage._lineCount) }()
-        case 13: try { try decoder.decodeSingularInt64Field(value: &_storage._creditLimit) }()
-        case 14: try { try decoder.decodeSingularMessageField(value: &_storage._aging) }()
-        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._lines) }()
-        case 16: try { try decoder.decodeSingularStringField(value: &_storage._nextPageToken) }()
+        case 10: try { try decoder.decodeSingularInt64Field(value: &_storage._lineCount) }()
+        case 11: try { try decoder.decodeSingularInt64Field(value: &_storage._creditLimit) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._aging) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._lines) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._nextPageToken) }()
         default: break
         }
       }
@@ -1109,26 +1094,20 @@ nonisolated extension Crm_Loyalty_V1_HouseStatement: SwiftProtobuf.Message, Swif
       if _storage._closingBalance != 0 {
         try visitor.visitSingularInt64Field(value: _storage._closingBalance, fieldNumber: 9)
       }
-      if _storage._chargeCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._chargeCount, fieldNumber: 10)
-      }
-      if _storage._paymentCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._paymentCount, fieldNumber: 11)
-      }
       if _storage._lineCount != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._lineCount, fieldNumber: 12)
+        try visitor.visitSingularInt64Field(value: _storage._lineCount, fieldNumber: 10)
       }
       if _storage._creditLimit != 0 {
-        try visitor.visitSingularInt64Field(value: _storage._creditLimit, fieldNumber: 13)
+        try visitor.visitSingularInt64Field(value: _storage._creditLimit, fieldNumber: 11)
       }
       try { if let v = _storage._aging {
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 14)
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       } }()
       if !_storage._lines.isEmpty {
-        try visitor.visitRepeatedMessageField(value: _storage._lines, fieldNumber: 15)
+        try visitor.visitRepeatedMessageField(value: _storage._lines, fieldNumber: 13)
       }
       if !_storage._nextPageToken.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._nextPageToken, fieldNumber: 16)
+        try visitor.visitSingularStringField(value: _storage._nextPageToken, fieldNumber: 14)
       }
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -1148,8 +1127,6 @@ nonisolated extension Crm_Loyalty_V1_HouseStatement: SwiftProtobuf.Message, Swif
         if _storage._payments != rhs_storage._payments {return false}
         if _storage._other != rhs_storage._other {return false}
         if _storage._closingBalance != rhs_storage._closingBalance {return false}
-        if _storage._chargeCount != rhs_storage._chargeCount {return false}
-        if _storage._paymentCount != rhs_storage._paymentCount {return false}
         if _storage._lineCount != rhs_storage._lineCount {return false}
         if _storage._creditLimit != rhs_storage._creditLimit {return false}
         if _storage._aging != rhs_storage._aging {return false}

@@ -957,7 +957,7 @@ public nonisolated struct Crm_Loyalty_V1_Mismatch: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// balance, entry_unit, held, posting_balance, posting_legs, orphan_entry, entry_kind, balance_after
+  /// balance, entry_unit, held, posting_balance, posting_legs, orphan_entry, entry_kind, balance_after, running_totals
   public var check: String = String()
 
   public var accountID: Int64 = 0
