@@ -42,6 +42,8 @@ enum B2B {
         Signature.register(on: def)
         ContractMethods.register(on: def)
         Renewals.register(on: def)
+        AutoRenewals.register(on: def)
+        ContractNotice.register(on: def)
         RenewalReport.register(on: def)
         B2BEvents.register(on: def)
         B2BGdpr.register(on: def)

@@ -12,5 +12,6 @@ enum B2BSchema {
         def.migration(5, "deals", DealPipelines.schema + DealStore.schema)
         def.migration(6, "buying committees", Committee.schema)
         def.migration(7, "signature and contracts", EnvelopeStore.schema + ContractStore.schema)
+        def.migration(8, "contract notice and auto-renewal", ContractStore.noticeSchema)
     }
 }

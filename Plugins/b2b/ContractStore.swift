@@ -71,7 +71,17 @@ enum ContractStore {
         id, opportunity_id, sales_pipeline_id, quote_id, quote_revision, content_hash, envelope_id, organization_id,
         person_id, owner, name, terms_version, start_us, end_us, value_minor, currency, billing_period, auto_renew,
         notice_days, uplift_bp, status, renewal_opportunity_id, renewal_amount_minor, renewal_created_us,
-        renewal_of_contract_id, churn_reason, outcome_us, version, created_us, updated_us
+        renewal_of_contract_id, churn_reason, outcome_us, version, created_us, updated_us, notice_given_us, notice_reason,
+        auto_renewals
+        """
+
+    /// Migration 8: notice and auto-renewal. The job reads the contracts
+    /// due to renew by themselves from an index, as it does the renewals due.
+    static let noticeSchema = """
+        ALTER TABLE b2b_contracts ADD COLUMN notice_given_us INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE b2b_contracts ADD COLUMN notice_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE b2b_contracts ADD COLUMN auto_renewals INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX b2b_contracts_auto_renew_due ON b2b_contracts (status, auto_renew, notice_given_us, end_us);
         """
 
     /// Every column but id, in `values` order.
@@ -111,6 +121,9 @@ enum ContractStore {
         c.version = row.int(27)
         c.createdUnixUs = row.int(28)
         c.updatedUnixUs = row.int(29)
+        c.noticeGivenUnixUs = row.int(30)
+        c.noticeReason = row.text(31)
+        c.autoRenewals = row.int32(32)
         return Row(contract: c, salesPipelineID: row.int(2))
     }
 
@@ -123,7 +136,8 @@ enum ContractStore {
                 .integer(t.autoRenew ? 1 : 0), .integer(Int64(t.noticeDays)), .integer(Int64(t.upliftBp)),
                 .integer(Int64(c.status.rawValue)), .integer(c.renewalOpportunityID), .integer(c.renewalAmount.amountMinor),
                 .integer(c.renewalCreatedUnixUs), .integer(c.renewalOfContractID), .text(c.churnReason),
-                .integer(c.outcomeUnixUs), .integer(c.version), .integer(c.createdUnixUs), .integer(c.updatedUnixUs)]
+                .integer(c.outcomeUnixUs), .integer(c.version), .integer(c.createdUnixUs), .integer(c.updatedUnixUs),
+                .integer(c.noticeGivenUnixUs), .text(c.noticeReason), .integer(Int64(c.autoRenewals))]
     }
 
     static func insert(_ db: Database, _ r: inout Row) throws {
@@ -195,6 +209,7 @@ enum ContractStore {
             "renewal_amount": c.renewalOpportunityID == 0 ? ""
                 : "\(Format.money(c.renewalAmount.amountMinor, c.renewalAmount.currency)) \(c.renewalAmount.currency)",
             "renewal_of_contract_id": id(c.renewalOfContractID), "churn_reason": c.churnReason,
+            "notice_reason": c.noticeReason, "auto_renewals": c.autoRenewals == 0 ? "" : String(c.autoRenewals),
         ].merging(ContractTermsCheck.fields(c.terms)) { a, _ in a }
     }
 

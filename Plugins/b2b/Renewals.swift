@@ -32,6 +32,17 @@ enum Renewals {
             ORDER BY end_us, id LIMIT ?
             """, [.integer(horizon), .integer(Int64(batch))]).map { $0.int(0) }
         var response = Crm_B2b_V1_RunRenewalsResponse()
+        for id in try AutoRenewals.due(ctx.database, now: UTCClock.nowMicros(), limit: batch) {
+            do {
+                let bytes = try ctx.host.invoke(B2B.service + "AutoRenewContract",
+                                                request: try Crm_B2b_V1_AutoRenewContractRequest.with { $0.contractID = id }.serializedBytes(),
+                                                parent: ctx)
+                if try Crm_B2b_V1_AutoRenewContractResponse(serializedBytes: bytes).renewed { response.autoRenewed += 1 }
+            } catch let error as PluginError {
+                ctx.host.log(.warning, "auto-renewal of contract \(id) failed: \(error.message)")
+                response.failed += 1
+            }
+        }
         for id in due {
             do {
                 let bytes = try ctx.host.invoke(B2B.service + "CreateRenewal",
@@ -73,8 +84,9 @@ enum Renewals {
             $0.opportunity.owner = c.owner
             $0.opportunity.personID = c.personID
             $0.opportunity.organizationID = c.organizationID
-            // Belt and braces: the contract's row already makes it once.
-            $0.idempotencyKey = "b2b-renewal-contract-\(c.id)"
+            // Belt and braces: the contract's row already makes it once per
+            // term (an auto-renewed term gets a renewal of its own).
+            $0.idempotencyKey = "b2b-renewal-contract-\(c.id)" + (c.autoRenewals == 0 ? "" : "-term-\(c.autoRenewals + 1)")
         })
         let before = row.contract
         row.contract.renewalOpportunityID = opportunity.id

@@ -129,5 +129,13 @@ enum SalesSchema {
         // Each key's request fingerprint, so a key reused for another request is refused.
         def.migration(8, "idempotency fingerprints", IdempotencyKeys.addFingerprintSQL("sales_idempotency")
             + " ALTER TABLE sales_lead_conversions ADD COLUMN fingerprint BLOB;")
+        // The account roll-up sums an organization's open and won amounts
+        // per currency (AccountRollups): covered by this index, it reads
+        // no table row (100,000 deals over 1,000 organizations, see
+        // b2b_rollup_bench.sh for the figures with and without it).
+        def.migration(9, "roll-up index", """
+            CREATE INDEX sales_opportunities_rollup ON sales_opportunities
+                (organization_id, status, currency, amount_minor, probability, owner);
+            """)
     }
 }

@@ -2454,9 +2454,10 @@ public nonisolated struct Crm_B2b_V1_ContractTerms: Sendable {
 
   public var billingPeriod: Crm_B2b_V1_BillingPeriod = .unspecified
 
+  /// renews by itself at the end unless notice was given
   public var autoRenew: Bool = false
 
-  /// 0-3650: notice to end it before end_unix_us
+  /// 0-3650: notice to end it is due this many days before end_unix_us
   public var noticeDays: Int32 = 0
 
   /// 0-100000: the renewal's price rise (100 bp = 1 %)
@@ -2909,6 +2910,23 @@ public nonisolated struct Crm_B2b_V1_Contract: @unchecked Sendable {
     set {_uniqueStorage()._updatedUnixUs = newValue}
   }
 
+  /// 0: no notice (GiveNotice)
+  public var noticeGivenUnixUs: Int64 {
+    get {_storage._noticeGivenUnixUs}
+    set {_uniqueStorage()._noticeGivenUnixUs = newValue}
+  }
+
+  public var noticeReason: String {
+    get {_storage._noticeReason}
+    set {_uniqueStorage()._noticeReason = newValue}
+  }
+
+  /// terms it was auto-renewed for
+  public var autoRenewals: Int32 {
+    get {_storage._autoRenewals}
+    set {_uniqueStorage()._autoRenewals = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3130,6 +3148,8 @@ public nonisolated struct Crm_B2b_V1_RunRenewalsResponse: Sendable {
 
   public var failed: Int32 = 0
 
+  public var autoRenewed: Int32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3170,7 +3190,64 @@ public nonisolated struct Crm_B2b_V1_CreateRenewalResponse: Sendable {
   fileprivate var _contract: Crm_B2b_V1_Contract? = nil
 }
 
-/// b2b.contract.created|amended|renewal_created|renewed|churned, about the
+public nonisolated struct Crm_B2b_V1_AutoRenewContractRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contractID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_B2b_V1_AutoRenewContractResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var contract: Crm_B2b_V1_Contract {
+    get {_contract ?? Crm_B2b_V1_Contract()}
+    set {_contract = newValue}
+  }
+  /// Returns true if `contract` has been explicitly set.
+  public var hasContract: Bool {self._contract != nil}
+  /// Clears the value of `contract`. Subsequent reads from it will return its default value.
+  public mutating func clearContract() {self._contract = nil}
+
+  /// extended by a new term version
+  public var renewed: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contract: Crm_B2b_V1_Contract? = nil
+}
+
+public nonisolated struct Crm_B2b_V1_GiveNoticeRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  /// required, up to 500 characters
+  public var reason: String = String()
+
+  /// 0: any
+  public var expectedVersion: Int64 = 0
+
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// b2b.contract.created|amended|renewal_created|renewed|churned|notice_given|
+/// auto_renewed, about the
 /// contract (entity b2b.contract, its owner) and its person and organization.
 public nonisolated struct Crm_B2b_V1_ContractEvent: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -7374,7 +7451,7 @@ nonisolated extension Crm_B2b_V1_EnvelopeEvent: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Crm_B2b_V1_Contract: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Contract"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}opportunity_id\0\u{3}quote_id\0\u{3}quote_revision\0\u{3}content_hash\0\u{3}envelope_id\0\u{3}organization_id\0\u{3}person_id\0\u{1}owner\0\u{1}name\0\u{3}terms_version\0\u{1}terms\0\u{1}status\0\u{3}renewal_opportunity_id\0\u{3}renewal_amount\0\u{3}renewal_created_unix_us\0\u{3}renewal_of_contract_id\0\u{3}churn_reason\0\u{3}outcome_unix_us\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}opportunity_id\0\u{3}quote_id\0\u{3}quote_revision\0\u{3}content_hash\0\u{3}envelope_id\0\u{3}organization_id\0\u{3}person_id\0\u{1}owner\0\u{1}name\0\u{3}terms_version\0\u{1}terms\0\u{1}status\0\u{3}renewal_opportunity_id\0\u{3}renewal_amount\0\u{3}renewal_created_unix_us\0\u{3}renewal_of_contract_id\0\u{3}churn_reason\0\u{3}outcome_unix_us\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}notice_given_unix_us\0\u{3}notice_reason\0\u{3}auto_renewals\0")
 
   fileprivate class _StorageClass {
     var _id: Int64 = 0
@@ -7399,6 +7476,9 @@ nonisolated extension Crm_B2b_V1_Contract: SwiftProtobuf.Message, SwiftProtobuf.
     var _version: Int64 = 0
     var _createdUnixUs: Int64 = 0
     var _updatedUnixUs: Int64 = 0
+    var _noticeGivenUnixUs: Int64 = 0
+    var _noticeReason: String = String()
+    var _autoRenewals: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -7431,6 +7511,9 @@ nonisolated extension Crm_B2b_V1_Contract: SwiftProtobuf.Message, SwiftProtobuf.
       _version = source._version
       _createdUnixUs = source._createdUnixUs
       _updatedUnixUs = source._updatedUnixUs
+      _noticeGivenUnixUs = source._noticeGivenUnixUs
+      _noticeReason = source._noticeReason
+      _autoRenewals = source._autoRenewals
     }
   }
 
@@ -7471,6 +7554,9 @@ nonisolated extension Crm_B2b_V1_Contract: SwiftProtobuf.Message, SwiftProtobuf.
         case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
         case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
         case 22: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        case 23: try { try decoder.decodeSingularInt64Field(value: &_storage._noticeGivenUnixUs) }()
+        case 24: try { try decoder.decodeSingularStringField(value: &_storage._noticeReason) }()
+        case 25: try { try decoder.decodeSingularInt32Field(value: &_storage._autoRenewals) }()
         default: break
         }
       }
@@ -7549,6 +7635,15 @@ nonisolated extension Crm_B2b_V1_Contract: SwiftProtobuf.Message, SwiftProtobuf.
       if _storage._updatedUnixUs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 22)
       }
+      if _storage._noticeGivenUnixUs != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._noticeGivenUnixUs, fieldNumber: 23)
+      }
+      if !_storage._noticeReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._noticeReason, fieldNumber: 24)
+      }
+      if _storage._autoRenewals != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._autoRenewals, fieldNumber: 25)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -7580,6 +7675,9 @@ nonisolated extension Crm_B2b_V1_Contract: SwiftProtobuf.Message, SwiftProtobuf.
         if _storage._version != rhs_storage._version {return false}
         if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
         if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        if _storage._noticeGivenUnixUs != rhs_storage._noticeGivenUnixUs {return false}
+        if _storage._noticeReason != rhs_storage._noticeReason {return false}
+        if _storage._autoRenewals != rhs_storage._autoRenewals {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -8048,7 +8146,7 @@ nonisolated extension Crm_B2b_V1_RunRenewalsRequest: SwiftProtobuf.Message, Swif
 
 nonisolated extension Crm_B2b_V1_RunRenewalsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RunRenewalsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}created\0\u{1}failed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}created\0\u{1}failed\0\u{3}auto_renewed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -8058,6 +8156,7 @@ nonisolated extension Crm_B2b_V1_RunRenewalsResponse: SwiftProtobuf.Message, Swi
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularInt32Field(value: &self.created) }()
       case 2: try { try decoder.decodeSingularInt32Field(value: &self.failed) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.autoRenewed) }()
       default: break
       }
     }
@@ -8070,12 +8169,16 @@ nonisolated extension Crm_B2b_V1_RunRenewalsResponse: SwiftProtobuf.Message, Swi
     if self.failed != 0 {
       try visitor.visitSingularInt32Field(value: self.failed, fieldNumber: 2)
     }
+    if self.autoRenewed != 0 {
+      try visitor.visitSingularInt32Field(value: self.autoRenewed, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Crm_B2b_V1_RunRenewalsResponse, rhs: Crm_B2b_V1_RunRenewalsResponse) -> Bool {
     if lhs.created != rhs.created {return false}
     if lhs.failed != rhs.failed {return false}
+    if lhs.autoRenewed != rhs.autoRenewed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -8145,6 +8248,120 @@ nonisolated extension Crm_B2b_V1_CreateRenewalResponse: SwiftProtobuf.Message, S
   public static func ==(lhs: Crm_B2b_V1_CreateRenewalResponse, rhs: Crm_B2b_V1_CreateRenewalResponse) -> Bool {
     if lhs._contract != rhs._contract {return false}
     if lhs.created != rhs.created {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_AutoRenewContractRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AutoRenewContractRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}contract_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.contractID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.contractID != 0 {
+      try visitor.visitSingularInt64Field(value: self.contractID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_AutoRenewContractRequest, rhs: Crm_B2b_V1_AutoRenewContractRequest) -> Bool {
+    if lhs.contractID != rhs.contractID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_AutoRenewContractResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AutoRenewContractResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}contract\0\u{1}renewed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._contract) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.renewed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._contract {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.renewed != false {
+      try visitor.visitSingularBoolField(value: self.renewed, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_AutoRenewContractResponse, rhs: Crm_B2b_V1_AutoRenewContractResponse) -> Bool {
+    if lhs._contract != rhs._contract {return false}
+    if lhs.renewed != rhs.renewed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_B2b_V1_GiveNoticeRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GiveNoticeRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}reason\0\u{3}expected_version\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 3)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_B2b_V1_GiveNoticeRequest, rhs: Crm_B2b_V1_GiveNoticeRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
