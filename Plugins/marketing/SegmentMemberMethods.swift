@@ -137,11 +137,30 @@ enum SegmentMemberMethods {
         guard req.hasRule else { throw PluginError.invalidArgument("rule is required") }
         let rule = try SegmentRules.compile(req.rule)
         let inScope = ctx.scope(for: peoplePermission).condition(ownerColumn: "p.owner")
+        let now = UTCClock.nowMicros()
+        let (sql, parameters) = countSQL(rule, now: now)
         var response = Crm_Marketing_V1_CountRuleResponse()
-        response.count = try ctx.database.query(
-            "SELECT COUNT(*) FROM marketing_people p WHERE p.live = 1 AND (\(rule.sql)) AND \(inScope.sql)",
-            rule.parameters + inScope.parameters).first?.first?.int ?? 0
+        response.count = try ctx.database.query("\(sql) AND \(inScope.sql)", parameters + inScope.parameters)
+            .first?.first?.int ?? 0
         return response
+    }
+
+    /// The count of live people the rule matches, to be followed by "AND
+    /// <scope>" on `p`. A rule with a driver (a tag or custom-field EQUALS
+    /// it requires) starts from that index's rows, at most one per person,
+    /// and joins each to its person: a seventh of a million rows for a tag
+    /// of seven instead of a scan of every person (0.12 s against 0.77 s
+    /// on a synthetic million, EXPLAIN QUERY PLAN "SEARCH d USING COVERING
+    /// INDEX marketing_person_tags_tag (tag=?)" then the person by id).
+    /// The same people match either way: live, the rule, the scope.
+    static func countSQL(_ rule: CompiledRule, now: Int64) -> (sql: String, parameters: [SQLValue]) {
+        guard let driver = rule.driver else {
+            return ("SELECT COUNT(*) FROM marketing_people p WHERE p.live = 1 AND (\(rule.sql))", rule.parameters(now: now))
+        }
+        let check = driver.exact ? "" : " AND (\(rule.sql))"
+        return ("SELECT COUNT(*) FROM \(driver.table) JOIN marketing_people p ON p.person_id = d.person_id "
+                    + "WHERE \(driver.condition) AND p.live = 1\(check)",
+                CompiledRule.values(driver.bindings, now: now) + (driver.exact ? [] : rule.parameters(now: now)))
     }
 
     static func preview(_ ctx: CallContext, _ req: Crm_Marketing_V1_PreviewRuleRequest) throws -> Crm_Marketing_V1_SegmentMembersResponse {

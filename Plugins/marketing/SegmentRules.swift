@@ -18,21 +18,41 @@ struct CompiledRule: Sendable {
         case windowStart(days: Int32)
     }
 
+    /// People found through an index that every match is among (a tag or
+    /// custom-field EQUALS the whole rule requires): a count can start from
+    /// that index's few rows instead of scanning every person.
+    struct Driver: Sendable {
+        /// The table, aliased `d`, with one row per person at most.
+        var table: String
+        /// Its condition on `d`, with `bindings` in order.
+        var condition: String
+        var bindings: [Binding]
+        /// The rule holds exactly for the people the driver finds (it is the
+        /// whole rule), so it need not be checked again.
+        var exact: Bool
+    }
+
     var sql: String
     var bindings: [Binding]
     /// The engagement windows the rule reads (EngagementWindows re-checks
     /// people as their opens and clicks age out of them).
     var windows: Set<EngagementWindow> = []
+    var driver: Driver?
+    /// The fields the rule reads, as named in conditions ("tag",
+    /// "custom.score", "owner"): a change to none of them (the person
+    /// staying live) cannot change the person's membership.
+    var reads: Set<String> = []
 
     init(sql: String, parameters: [SQLValue]) {
         self.sql = sql
         bindings = parameters.map { .value($0) }
     }
 
-    init(sql: String, bindings: [Binding], windows: Set<EngagementWindow>) {
+    init(sql: String, bindings: [Binding], windows: Set<EngagementWindow>, driver: Driver? = nil) {
         self.sql = sql
         self.bindings = bindings
         self.windows = windows
+        self.driver = driver
     }
 
     /// The values to bind, with windows as of now.
@@ -82,14 +102,18 @@ enum SegmentRules {
             guard conditions <= maxConditions else {
                 throw PluginError.invalidArgument("\(path): a rule holds at most \(maxConditions) conditions and groups")
             }
-            return try compile(condition, path: path + ".condition")
+            var compiled = try compile(condition, path: path + ".condition")
+            compiled.reads = [condition.field.trimmedSpaces]
+            return compiled
         case .all(let group)?:
             return try combine(group.rules, "AND", empty: "1", path: path + ".all", depth: depth, conditions: &conditions)
         case .any(let group)?:
             return try combine(group.rules, "OR", empty: "0", path: path + ".any", depth: depth, conditions: &conditions)
         case .not(let inner)?:
-            let compiled = try compile(inner, path: path + ".not", depth: depth + 1, conditions: &conditions)
-            return CompiledRule(sql: "NOT (\(compiled.sql))", bindings: compiled.bindings, windows: compiled.windows)
+            var compiled = try compile(inner, path: path + ".not", depth: depth + 1, conditions: &conditions)
+            compiled.sql = "NOT (\(compiled.sql))"
+            compiled.driver = nil
+            return compiled
         }
     }
 
@@ -104,13 +128,31 @@ enum SegmentRules {
         var parts: [String] = []
         var bindings: [CompiledRule.Binding] = []
         var windows = Set<EngagementWindow>()
+        var drivers: [CompiledRule.Driver] = []
+        var reads = Set<String>()
         for (i, rule) in rules.enumerated() {
             let compiled = try compile(rule, path: "\(path)[\(i)]", depth: depth + 1, conditions: &conditions)
             parts.append("(\(compiled.sql))")
             bindings += compiled.bindings
             windows.formUnion(compiled.windows)
+            if let driver = compiled.driver { drivers.append(driver) }
+            reads.formUnion(compiled.reads)
         }
-        return CompiledRule(sql: parts.joined(separator: " \(op) "), bindings: bindings, windows: windows)
+        var compiled = CompiledRule(sql: parts.joined(separator: " \(op) "), bindings: bindings, windows: windows,
+                                    driver: driver(of: drivers, op, count: rules.count))
+        compiled.reads = reads
+        return compiled
+    }
+
+    /// A group's driver: any conjunct's of an `all` (every match satisfies
+    /// it; the first is taken), exact only when it is the group's one part;
+    /// an `any` has one only when it has one part.
+    private static func driver(of drivers: [CompiledRule.Driver], _ op: String, count: Int) -> CompiledRule.Driver? {
+        guard var first = drivers.first else { return nil }
+        if count == 1 { return first }
+        guard op == "AND" else { return nil }
+        first.exact = false
+        return first
     }
 
     // MARK: - Conditions
@@ -282,7 +324,12 @@ enum SegmentRules {
         let has = "EXISTS (SELECT 1 FROM marketing_person_tags t WHERE t.person_id = p.person_id"
         let hasNot = "NOT " + has
         switch c.op {
-        case .equals: return CompiledRule(sql: "\(has) AND t.tag = ?)", parameters: [.text(try value(c, path, required: true))])
+        case .equals:
+            let tag = SQLValue.text(try value(c, path, required: true))
+            // (person_id, tag) is the key (NOCASE, as the rule compares): one row per person.
+            return CompiledRule(sql: "\(has) AND t.tag = ?)", bindings: [.value(tag)], windows: [],
+                                driver: .init(table: "marketing_person_tags d", condition: "d.tag = ?",
+                                              bindings: [.value(tag)], exact: true))
         case .notEquals:
             return CompiledRule(sql: "\(hasNot) AND t.tag = ?)", parameters: [.text(try value(c, path, required: true))])
         case .in, .notIn:
@@ -310,11 +357,18 @@ enum SegmentRules {
             let v = try value(c, path)
             let not = c.op == .notEquals ? "NOT " : ""
             // A number matches by value too: "12.5" finds "12.50".
-            if let number = Double(v), number.isFinite {
-                return CompiledRule(sql: "\(not)\(has) AND (f.value = ? OR (f.type = 2 AND f.num = ?)))",
-                                    parameters: [k, .text(v), .real(number)])
+            let number = Double(v).flatMap { $0.isFinite ? $0 : nil }
+            func match(_ a: String) -> String {
+                number == nil ? "\(a).value = ?" : "(\(a).value = ? OR (\(a).type = 2 AND \(a).num = ?))"
             }
-            return CompiledRule(sql: "\(not)\(has) AND f.value = ?)", parameters: [k, .text(v)])
+            let bindings: [CompiledRule.Binding] = ([k, .text(v)] + (number.map { [SQLValue.real($0)] } ?? [])).map { .value($0) }
+            // (person_id, key) is the key: one row per person. A number's
+            // match (value or num) cannot use the (key, value) index past the
+            // key, which every person may have: no faster than the scan.
+            let driver = CompiledRule.Driver(table: "marketing_person_fields d", condition: "d.key = ? AND \(match("d"))",
+                                             bindings: bindings, exact: true)
+            return CompiledRule(sql: "\(not)\(has) AND \(match("f")))", bindings: bindings, windows: [],
+                                driver: c.op == .equals && number == nil ? driver : nil)
         case .contains, .startsWith:
             let pattern = likePattern(try value(c, path, required: true), prefix: c.op == .startsWith)
             return CompiledRule(sql: "\(has) AND f.value LIKE ? ESCAPE '\\')", parameters: [k, .text(pattern)])

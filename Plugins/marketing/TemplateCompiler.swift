@@ -23,8 +23,9 @@ struct TemplateTag: Hashable, Sendable {
 struct CompiledPart: Sendable {
     let part: TemplatePart
     let source: String
-    /// nil for an empty part.
-    let template: MustacheTemplate?
+    /// The part's pieces as parsed (TemplatePieces), rendered one after
+    /// another; none for an empty part.
+    let templates: [MustacheTemplate]
     let tags: [TemplateTag]
 }
 
@@ -45,9 +46,9 @@ struct CompiledTemplate: Sendable {
 /// scanner that could disagree), so what was checked is what renders.
 enum TemplateCompiler {
     static let maxDepth = 20
-    /// Tags per part: the engine's parse costs time per tag in proportion to
-    /// the text (≈ 17 s on the writer for 11,000 tags in 512 KiB); a real
-    /// email uses dozens.
+    /// Tags per part: a real email uses dozens. (The engine's parse of a
+    /// whole part cost time per tag in proportion to the text, ≈ 17 s for
+    /// 11,000 tags in 512 KiB; TemplatePieces parses in pieces now.)
     static let maxTags = 500
     static let transforms: Set<String> = ["capitalized", "lowercased", "uppercased"]
 
@@ -65,26 +66,24 @@ enum TemplateCompiler {
     }
 
     static func compile(_ source: String, _ part: TemplatePart) throws -> CompiledPart {
-        guard !source.isEmpty else { return CompiledPart(part: part, source: source, template: nil, tags: []) }
+        guard !source.isEmpty else { return CompiledPart(part: part, source: source, templates: [], tags: []) }
         // The engine finds columns by counting back to a "\n" Character, which
         // "\r\n" is not; line ends are canonical on the wire anyway.
         let normalized = source.contains("\r\n") ? source.replacingOccurrences(of: "\r\n", with: "\n") : source
         try prescan(normalized, part)
         // The content-type pragma is a standalone line of its own: it eats
-        // its "\n", so the part parses as if alone, one line down.
-        let template: MustacheTemplate
-        do {
-            template = try MustacheTemplate(string: (part == .htmlBody ? htmlPrefix : textPrefix) + normalized)
-        } catch let error as MustacheTemplate.ParserError {
-            throw PluginError.invalidArgument("\(part.rawValue): line \(max(1, error.context.lineNumber - 1)), "
-                + "column \(error.context.columnNumber): \(describe(error.error))")
-        }
+        // its "\n", so each piece parses as if alone, one line down. Every
+        // piece parses before any is walked: a syntax error anywhere comes
+        // before what the walk refuses, as in one parse of the whole.
+        let templates = try TemplatePieces.parse(normalized, prefix: part == .htmlBody ? htmlPrefix : textPrefix, part: part)
         var tags: [TemplateTag] = []
-        try walk(template, part, conditional: false, depth: 0, into: &tags)
-        return CompiledPart(part: part, source: source, template: template, tags: tags)
+        for template in templates {
+            try walk(template, part, conditional: false, depth: 0, into: &tags)
+        }
+        return CompiledPart(part: part, source: source, templates: templates, tags: tags)
     }
 
-    private static func describe(_ error: Error) -> String {
+    static func describe(_ error: Error) -> String {
         switch error as? MustacheTemplate.Error {
         case .sectionCloseNameIncorrect?: return "this closing tag does not match the section it closes"
         case .unfinishedName?: return "a tag is malformed or not closed with }}"

@@ -65,7 +65,7 @@ enum TemplateRendering {
     }
 
     private static func renderPart(_ part: CompiledPart, _ values: [String: Any]) throws -> String {
-        guard let template = part.template else { return "" }
+        guard !part.templates.isEmpty else { return "" }
         // The output is the part's text plus each variable's value, grown by
         // escaping or a transform: bounded before anything is built.
         var bound = part.source.utf8.count
@@ -77,7 +77,7 @@ enum TemplateRendering {
                     + "\(maxRenderedBytes / 1024 / 1024) MiB for this person")
             }
         }
-        return template.render(values)
+        return part.templates.map { $0.render(values) }.joined()
     }
 
     // MARK: - PreviewTemplate
