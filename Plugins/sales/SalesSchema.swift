@@ -137,5 +137,50 @@ enum SalesSchema {
             CREATE INDEX sales_opportunities_rollup ON sales_opportunities
                 (organization_id, status, currency, amount_minor, probability, owner);
             """)
+        // Each organization's totals per status and currency, kept by
+        // triggers on every write of an opportunity (whatever code path
+        // makes it: create, move, win, lose, merge), so a roll-up over a
+        // large hierarchy reads a few rows per organization instead of
+        // every opportunity. The CHECK refuses a total that would leave
+        // int64 (SQLite would make it a float).
+        def.migration(10, "organization totals", """
+            CREATE TABLE sales_organization_totals (
+                organization_id INTEGER NOT NULL,
+                status INTEGER NOT NULL,
+                currency TEXT NOT NULL,
+                count INTEGER NOT NULL,
+                amount_minor INTEGER NOT NULL,
+                weighted_minor INTEGER NOT NULL,
+                PRIMARY KEY (organization_id, status, currency),
+                CHECK (typeof(amount_minor) = 'integer' AND typeof(weighted_minor) = 'integer')) WITHOUT ROWID;
+            INSERT INTO sales_organization_totals
+                SELECT organization_id, status, currency, count(*), sum(amount_minor), sum(amount_minor * probability / 100)
+                FROM sales_opportunities WHERE organization_id > 0 GROUP BY organization_id, status, currency;
+            CREATE TRIGGER sales_organization_totals_insert AFTER INSERT ON sales_opportunities WHEN NEW.organization_id > 0
+            BEGIN
+                INSERT INTO sales_organization_totals VALUES
+                    (NEW.organization_id, NEW.status, NEW.currency, 1, NEW.amount_minor, NEW.amount_minor * NEW.probability / 100)
+                ON CONFLICT (organization_id, status, currency) DO UPDATE SET count = count + 1,
+                    amount_minor = amount_minor + excluded.amount_minor, weighted_minor = weighted_minor + excluded.weighted_minor;
+            END;
+            CREATE TRIGGER sales_organization_totals_delete AFTER DELETE ON sales_opportunities WHEN OLD.organization_id > 0
+            BEGIN
+                UPDATE sales_organization_totals SET count = count - 1, amount_minor = amount_minor - OLD.amount_minor,
+                    weighted_minor = weighted_minor - OLD.amount_minor * OLD.probability / 100
+                WHERE organization_id = OLD.organization_id AND status = OLD.status AND currency = OLD.currency;
+            END;
+            CREATE TRIGGER sales_organization_totals_update AFTER UPDATE OF organization_id, status, currency, amount_minor, probability
+            ON sales_opportunities
+            BEGIN
+                UPDATE sales_organization_totals SET count = count - 1, amount_minor = amount_minor - OLD.amount_minor,
+                    weighted_minor = weighted_minor - OLD.amount_minor * OLD.probability / 100
+                WHERE OLD.organization_id > 0 AND organization_id = OLD.organization_id AND status = OLD.status AND currency = OLD.currency;
+                INSERT INTO sales_organization_totals
+                    SELECT NEW.organization_id, NEW.status, NEW.currency, 1, NEW.amount_minor, NEW.amount_minor * NEW.probability / 100
+                    WHERE NEW.organization_id > 0
+                ON CONFLICT (organization_id, status, currency) DO UPDATE SET count = count + 1,
+                    amount_minor = amount_minor + excluded.amount_minor, weighted_minor = weighted_minor + excluded.weighted_minor;
+            END;
+            """)
     }
 }

@@ -130,7 +130,7 @@ import Testing
         let lost = try await opportunity(plant.id, 7_000, "EUR")
         _ = try await world.sales.lose(lost.id, reason: "budget")
         _ = try await opportunity(west.id, 3_000, "USD", owner: "bob")
-        _ = try await opportunity(other.id, 99_000, "EUR")
+        let big = try await opportunity(other.id, 99_000, "EUR")
         func rollup(_ id: Int64, all: Bool = true, as user: String? = nil) async throws -> Crm_Sales_V1_AccountRollup {
             let client = user.map { world.sales(as: $0) } ?? world.sales
             return try await client.call("GetAccountRollup", Crm_Sales_V1_GetAccountRollupRequest.with {
@@ -154,6 +154,23 @@ import Testing
         await expectRPCError(.notFound, mentioning: "organization_id: organization \(west.id) does not exist") {
             try await rollup(west.id, as: "ann")
         }
+        // The kept totals (what a caller of scope all reads) follow every
+        // kind of write: a deal moved into the tree with a new amount, a
+        // stage move's probability, a win.
+        let _: SOpportunity = try await world.sales.call("UpdateOpportunity", Crm_Sales_V1_UpdateOpportunityRequest.with {
+            $0.opportunity.id = big.id; $0.opportunity.organizationID = west.id; $0.opportunity.amount.amountMinor = 50_001
+            $0.opportunity.amount.currency = "EUR"; $0.updateMask = ["organization_id", "amount"]
+        })
+        let stage = try #require(try await world.sales.getPipeline().stages.last)
+        _ = try await world.sales.move(big.id, to: stage.id, probability: 33)
+        let moved = try await rollup(group.id)
+        #expect(moved.rows[0].openCount == 3 && moved.rows[0].openMinor == 80_001 && moved.rows[0].wonMinor == 5_000)
+        #expect(moved.rows[0].weightedMinor == eur.weightedMinor + 50_001 * 33 / 100, "rounded down per opportunity")
+        #expect(try await rollup(other.id).rows.isEmpty, "no zero rows left behind")
+        _ = try await world.sales.win(big.id)
+        let after = try await rollup(group.id)
+        #expect(after.rows[0].openMinor == 30_000 && after.rows[0].wonCount == 2 && after.rows[0].wonMinor == 55_001)
+        #expect(after.rows[0].weightedMinor == eur.weightedMinor)
         await expectRPCError(.invalidArgument, mentioning: "organization_id") { try await rollup(0) }
         await expectRPCError(.notFound, mentioning: "organization_id: organization 999999 does not exist") { try await rollup(999_999) }
     }
