@@ -38,6 +38,7 @@ enum AutoRenewals {
             return .with { $0.contract = c; $0.renewed = false }
         }
         var won = ""
+        var negotiated: Int64?
         if c.renewalOpportunityID != 0 {
             let o = try Links.opportunity(ctx, c.renewalOpportunityID, field: "renewal_opportunity_id")
             if o.status == .won || o.status == .lost {
@@ -45,19 +46,34 @@ enum AutoRenewals {
                 let decided = try ContractStore.load(db, c.id)?.contract ?? c
                 return .with { $0.contract = decided; $0.renewed = false }
             }
+            // A renewal quote out for signature decides when it is signed
+            // or declined: renewing now would make two contracts of one term.
+            if try db.query("SELECT 1 FROM b2b_envelopes WHERE opportunity_id = ? AND status IN (1, 2, 3) LIMIT 1",
+                            [.integer(o.id)]).first != nil {
+                return .with { $0.contract = c; $0.renewed = false }
+            }
             let _: Crm_Sales_V1_Opportunity = try Links.call(ctx, DealSales.service + "WinOpportunity",
                                                              Crm_Sales_V1_WinOpportunityRequest.with { $0.id = o.id })
             won = " (renewal opportunity \(o.id) won)"
+            // What sales agreed on is the new value (the uplifted one unless changed there).
+            if o.amount.currency == c.terms.value.currency, o.amount.amountMinor >= 0,
+               o.amount.amountMinor <= Check.maxAmountMinor { negotiated = o.amount.amountMinor }
         }
-        // The same length again, from the old end; both ends are below
-        // year 9999's end, so the sum only needs the clamp.
-        let length = c.terms.endUnixUs - c.terms.startUnixUs
-        let (end, overflow) = c.terms.endUnixUs.addingReportingOverflow(length)
+        // The same length again, from the old end, or the term holding now
+        // if ends have passed meanwhile (one version, never a term a second).
+        let length = c.terms.endUnixUs - c.terms.startUnixUs  // both within 0...year 9999: no wrap
+        let behind = (now - c.terms.endUnixUs) / length       // >= 0: the end has passed
+        let (skipped, o1) = behind.multipliedReportingOverflow(by: length)
+        let (start, o2) = c.terms.endUnixUs.addingReportingOverflow(skipped)
+        let (end, o3) = start.addingReportingOverflow(length)
         var terms = c.terms
-        terms.startUnixUs = c.terms.endUnixUs
-        terms.endUnixUs = overflow ? ContractTermsCheck.maxTimeMicros : min(end, ContractTermsCheck.maxTimeMicros)
+        terms.startUnixUs = o1 || o2 ? c.terms.endUnixUs : min(start, ContractTermsCheck.maxTimeMicros - 1)
+        terms.endUnixUs = o1 || o2 || o3 ? ContractTermsCheck.maxTimeMicros : min(end, ContractTermsCheck.maxTimeMicros)
         var reason = "auto-renewed" + won
-        if let amount = try? ContractTermsCheck.uplifted(c.terms.value.amountMinor, bp: c.terms.upliftBp) {
+        if behind > 0 { reason += "; \(behind) term(s) had passed, renewed for the current one" }
+        if let negotiated {
+            terms.value.amountMinor = negotiated
+        } else if let amount = try? ContractTermsCheck.uplifted(c.terms.value.amountMinor, bp: c.terms.upliftBp) {
             terms.value.amountMinor = amount
         } else {
             reason += "; the uplift would pass 10^15 minor units, so the value is unchanged"

@@ -31,7 +31,7 @@ enum HouseAccounts {
     -- count and debits only.
     UPDATE loyalty_entries SET seq = w.seq, debited_after = w.debited FROM (
         SELECT e.id, row_number() OVER running AS seq,
-               sum(CASE WHEN e.amount < 0 THEN -e.amount ELSE 0 END) OVER running AS debited
+               sum(CASE WHEN e.amount < 0 THEN -e.amount WHEN e.kind = 4 THEN -e.amount ELSE 0 END) OVER running AS debited
         FROM loyalty_entries e JOIN loyalty_accounts a ON a.id = e.account_id WHERE a.kind = 3
         WINDOW running AS (PARTITION BY e.account_id ORDER BY e.created_us, e.id)) AS w
     WHERE loyalty_entries.id = w.id;

@@ -19,7 +19,11 @@ enum HouseEvents {
             if account.organizationID > 0 { $0.organizationIds = [account.organizationID] }
             $0.summary = summary
         }
-        _ = try ctx.publish(topic, event, about: EventSubject(entity: "loyalty.account", recordID: String(account.id),
-                                                             owner: ownerOrNil(account.owner)))
+        // An event naming a member is about the membership, so erasing the
+        // member (LoyaltyContacts) redacts it; the others are the account's.
+        let subject = member.map { EventSubject(entity: "loyalty.house_member", recordID: "\(account.id):\($0.personID)",
+                                                owner: ownerOrNil(account.owner)) }
+            ?? EventSubject(entity: "loyalty.account", recordID: String(account.id), owner: ownerOrNil(account.owner))
+        _ = try ctx.publish(topic, event, about: subject)
     }
 }

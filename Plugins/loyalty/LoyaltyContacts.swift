@@ -66,6 +66,10 @@ enum LoyaltyContacts {
                                      changes: [FieldChange("person_id", old: String(person), new: nil),
                                                FieldChange("label", old: row.text(2).isEmpty ? nil : row.text(2), new: nil)]))
             try ctx.redact(entity: "loyalty.account", recordID: String(id))
+            for posting in try db.query("SELECT DISTINCT posting_id FROM loyalty_entries WHERE account_id = ? ORDER BY posting_id",
+                                        [.integer(id)]) {
+                try ctx.redact(entity: "loyalty.posting", recordID: String(posting.int(0)))
+            }
         }
     }
 
@@ -77,13 +81,15 @@ enum LoyaltyContacts {
         let now = UTCClock.nowMicros()
         for row in try db.query("""
             SELECT m.account_id, a.owner, a.person_id = ? OR EXISTS (SELECT 1 FROM loyalty_house_members s
-                   WHERE s.account_id = m.account_id AND s.person_id = ?)
+                   WHERE s.account_id = m.account_id AND s.person_id = ? AND (s.active = 1 OR m.active = 0))
             FROM loyalty_house_members m JOIN loyalty_accounts a ON a.id = m.account_id WHERE m.person_id = ? ORDER BY m.account_id
             """, [.integer(new), .integer(new), .integer(old)]) {
             let account = row.int(0)
             if row.int(2) != 0 {
                 try db.execute("DELETE FROM loyalty_house_members WHERE account_id = ? AND person_id = ?", [.integer(account), .integer(old)])
             } else {
+                // A removed membership of the survivor gives way to the merged person's active one.
+                try db.execute("DELETE FROM loyalty_house_members WHERE account_id = ? AND person_id = ?", [.integer(account), .integer(new)])
                 try db.execute("UPDATE loyalty_house_members SET person_id = ?, updated_us = ? WHERE account_id = ? AND person_id = ?",
                                [.integer(new), .integer(now), .integer(account), .integer(old)])
             }
@@ -107,6 +113,11 @@ enum LoyaltyContacts {
             try ctx.audit(AuditEntry(entity: "loyalty.house_member", recordID: "\(row.int(0)):\(person)", action: "erase",
                                      owner: ownerOrNil(row.text(1)), changes: [FieldChange("person_id", old: String(person), new: nil)]))
             try ctx.redact(entity: "loyalty.house_member", recordID: "\(row.int(0)):\(person)")
+        }
+        // The postings of their charges hold the memo in their audit entries too.
+        for row in try db.query("SELECT posting_id FROM loyalty_house_charges WHERE person_id = ? ORDER BY posting_id",
+                                [.integer(person)]) {
+            try ctx.redact(entity: "loyalty.posting", recordID: String(row.int(0)))
         }
         try db.execute("DELETE FROM loyalty_house_members WHERE person_id = ?", [.integer(person)])
         try db.execute("""

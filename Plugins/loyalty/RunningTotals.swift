@@ -2,8 +2,8 @@ import CRMPluginKit
 import LoyaltyContract
 
 /// A house account's running totals, kept on each of its entries beside
-/// balance_after: how many entries it has, and what was debited, charged
-/// and paid in, up to and including that entry. A period's totals are the
+/// balance_after: how many entries it has, and what was debited (less the
+/// debits reversed), charged and paid in, up to and including that entry. A period's totals are the
 /// differences at its edges (HouseStatements), checked by Reconcile.
 struct RunningTotals: Equatable {
     var seq: Int64 = 0
@@ -44,7 +44,11 @@ struct RunningTotals: Equatable {
         }
         let magnitude = amount == .min ? Int64.max : abs(amount)
         try add(&totals.seq, 1)
+        // A reversal that gives back a debit (a charge put right) takes it
+        // off the debits, so aging does not count it as a payment of the
+        // oldest debt.
         if amount < 0 { try add(&totals.debited, magnitude) }
+        if kind == .reversal && amount > 0 { try add(&totals.debited, -magnitude) }
         if kind == .charge && amount < 0 { try add(&totals.charged, magnitude) }
         if kind == .payIn && amount > 0 { try add(&totals.paid, magnitude) }
         return totals

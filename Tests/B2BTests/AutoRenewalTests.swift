@@ -49,7 +49,9 @@ import Testing
             return now.renewalOpportunityID != 0 && now.renewalOpportunityID != renewal
         })
         #expect(try await world.contract(signed.id).status == .active)
-        #expect(try await world.contract(signed.id).autoRenewals == 1, "once per term")
+        let again: Crm_B2b_V1_AutoRenewContractResponse = try await world.admin.call("AutoRenewContract",
+            Crm_B2b_V1_AutoRenewContractRequest.with { $0.contractID = signed.id })
+        #expect(!again.renewed && again.contract.autoRenewals == 1, "once per term: the new end has not passed")
     }
 
     @Test func noticeInTimeStopsTheAutoRenewalAndLateNoticeIsRefused() async throws {

@@ -144,6 +144,22 @@ import Testing
         #expect(report.mismatches[0].expected == 1200 && report.mismatches[0].actual == 1100)
     }
 
+    /// A mistaken charge put right with ReversePosting is no payment of the
+    /// oldest debt: what is owed stays the older charge's, aged as such.
+    @Test func aReversedChargeLeavesTheAgingOfTheOlderDebtAsItWas() async throws {
+        let world = try LoyaltyWorld()
+        let account = try await world.loyalty.houseAccount(person: try await world.person("Ola")).id
+        _ = try await world.loyalty.setCreditLimit(account, 10_000)
+        let older = try await world.loyalty.charge(account, 1000, key: "a")
+        let mistake = try await world.loyalty.charge(account, 500, key: "b")
+        _ = try await world.loyalty.reverse(mistake.posting.id, reason: "wrong account", key: "r")
+        let day: Int64 = 86_400_000_000
+        let aged = try await world.loyalty.statement(account, to: older.posting.createdUnixUs + 30 * day)
+        #expect(aged.closingBalance == -1000 && aged.other == 500 && aged.charges == 1500)
+        #expect(aged.aging.owed == 1000 && aged.aging.days30 == 1000 && aged.aging.current == 0, "\(aged.aging)")
+        try await world.expectClean()
+    }
+
     @Test func badInputGetsAClearErrorAndTheRightStatus() async throws {
         let world = try LoyaltyWorld()
         let person = try await world.person("Ida")
