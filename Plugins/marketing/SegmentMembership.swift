@@ -38,26 +38,27 @@ enum SegmentMembership {
         }
     }
 
-    /// Re-evaluates every rule segment for one person (`only` those whose
-    /// rule reads something a contacts change touched), and if they are no
-    /// longer live, takes them out of every list too. Returns (entered, left).
+    static func matchSQL(_ rule: CompiledRule) -> String {
+        "SELECT EXISTS (SELECT 1 FROM marketing_people p WHERE p.person_id = ? AND p.live = 1 AND (\(rule.sql)))"
+    }
+
+    /// Re-evaluates every rule segment for one person (and, if they are no
+    /// longer live, takes them out of every list too). Returns (entered, left).
     @discardableResult
-    static func reevaluate(_ ctx: CallContext, _ db: Database, personID: Int64,
-                           only change: SegmentPeople.Change? = nil) throws -> (Int64, Int64) {
+    static func reevaluate(_ ctx: CallContext, _ db: Database, personID: Int64) throws -> (Int64, Int64) {
         guard personID > 0 else { return (0, 0) }
         let state = try SegmentPeople.state(db, personID)
+        let current = Set(try db.query("SELECT segment_id FROM marketing_segment_members WHERE person_id = ?",
+                                       [.integer(personID)]).compactMap { $0[0].int })
         guard let state, state.live else {
             return (0, try leaveAll(ctx, db, personID: personID, owner: state?.owner ?? ""))
         }
-        let segments = try ruleSegments(db).filter { change?.touches($0.rule) ?? true }
-        guard !segments.isEmpty else { return (0, 0) }
-        let current = Set(try db.query("SELECT segment_id FROM marketing_segment_members WHERE person_id = ?",
-                                       [.integer(personID)]).compactMap { $0[0].int })
         var entered: Int64 = 0
         var left: Int64 = 0
         let now = UTCClock.nowMicros()
-        let matching = try matches(db, segments, personID: personID, now: now)
-        for (segment, matches) in zip(segments, matching) {
+        for segment in try ruleSegments(db) {
+            let matches = try db.query(matchSQL(segment.rule), [.integer(personID)] + segment.rule.parameters)
+                .first?.first?.int == 1
             let member = current.contains(segment.id)
             if matches && !member {
                 try add(ctx, db, segment: segment.id, name: segment.name, personID: personID, owner: state.owner, now: now)
@@ -68,31 +69,6 @@ enum SegmentMembership {
             }
         }
         return (entered, left)
-    }
-
-    /// Whether the person matches each segment's rule: one statement for up
-    /// to 32 segments (SELECT EXISTS (...), EXISTS (...), ...), not one each,
-    /// on the writer with every delivered event.
-    static func matches(_ db: Database, _ segments: [RuleSegment], personID: Int64, now: Int64) throws -> [Bool] {
-        var out: [Bool] = []
-        var start = 0
-        while start < segments.count {
-            var end = start
-            var parameters: [SQLValue] = []
-            var columns: [String] = []
-            // SQLite's bound on parameters (32,766): a group stays well below it; one rule alone fits it.
-            while end < segments.count && columns.count < 32 {
-                let values = segments[end].rule.parameters(now: now)
-                if !columns.isEmpty && parameters.count + values.count + 1 > 30_000 { break }
-                columns.append("EXISTS (SELECT 1 FROM marketing_people p WHERE p.person_id = ? AND p.live = 1 AND (\(segments[end].rule.sql)))")
-                parameters += [.integer(personID)] + values
-                end += 1
-            }
-            let row = try db.query("SELECT " + columns.joined(separator: ", "), parameters).first ?? []
-            out += (0..<columns.count).map { $0 < row.count && row[$0].int == 1 }
-            start = end
-        }
-        return out
     }
 
     /// Takes a person out of every segment and list; returns how many.

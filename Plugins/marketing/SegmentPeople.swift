@@ -46,41 +46,13 @@ enum SegmentPeople {
         person.deletedUnixUs == 0 && person.mergedIntoID == 0 && person.erasedUnixUs == 0
     }
 
-    /// The columns rules read, in the order `upsert` compares them (their
-    /// rule field names).
-    static let ruleColumns = ["first_name", "last_name", "email", "email_domain", "job_title", "source", "owner",
-                              "lifecycle_stage", "organization_id"]
-
-    /// What an upsert changed, in the names rules use ("tag", "custom.<key>",
-    /// a column's name). `everyone`: the person is new to the projection, or
-    /// became live or gone, which any rule may answer differently.
-    struct Change {
-        var everyone: Bool
-        var fields: Set<String>
-
-        /// Whether `rule` may now answer differently for the person.
-        func touches(_ rule: CompiledRule) -> Bool { everyone || !rule.reads.isDisjoint(with: fields) }
-    }
-
-    /// Writes `person` unless the projection holds a newer version; what
-    /// changed if written, nil if not.
+    /// Writes `person` unless the projection holds a newer version; true if written.
     @discardableResult
-    static func upsert(_ db: Database, _ person: Person) throws -> Change? {
-        guard person.id > 0 else { return nil }
+    static func upsert(_ db: Database, _ person: Person) throws -> Bool {
+        guard person.id > 0 else { return false }
         let email = person.emails.first?.address.trimmedSpaces ?? ""
         let domain = email.split(separator: "@").count == 2 ? String(email.split(separator: "@")[1]).lowercased() : ""
         let live = isLive(person)
-        let old = try db.query("""
-            SELECT first_name, last_name, email, email_domain, job_title, source, owner, lifecycle_stage, organization_id, live
-            FROM marketing_people WHERE person_id = ?
-            """, [.integer(person.id)]).first
-        let new: [SQLValue] = [.text(person.firstName), .text(person.lastName), .text(email), .text(domain),
-                               .text(person.jobTitle), .text(person.source), .text(person.owner),
-                               .integer(Int64(person.lifecycleStage.rawValue)), .integer(person.organizationID)]
-        var change = Change(everyone: old == nil || old?[9].int != (live ? 1 : 0), fields: [])
-        if let old {
-            for (i, name) in ruleColumns.enumerated() where old[i] != new[i] { change.fields.insert(name) }
-        }
         try db.execute("""
             INSERT INTO marketing_people (person_id, first_name, last_name, email, email_domain, job_title, source, owner,
                 lifecycle_stage, organization_id, version, live, updated_us)
@@ -91,8 +63,11 @@ enum SegmentPeople {
                 organization_id = excluded.organization_id, version = excluded.version, live = excluded.live,
                 updated_us = excluded.updated_us
             WHERE excluded.version >= marketing_people.version
-            """, [.integer(person.id)] + new + [.integer(person.version), .integer(live ? 1 : 0), .integer(UTCClock.nowMicros())])
-        guard db.changes > 0 else { return nil }
+            """, [.integer(person.id), .text(person.firstName), .text(person.lastName), .text(email), .text(domain),
+                  .text(person.jobTitle), .text(person.source), .text(person.owner),
+                  .integer(Int64(person.lifecycleStage.rawValue)), .integer(person.organizationID),
+                  .integer(person.version), .integer(live ? 1 : 0), .integer(UTCClock.nowMicros())])
+        guard db.changes > 0 else { return false }
         // Only what changed is written: an update of one tag writes one row,
         // and every page written goes into the commit.
         var tags = Set(person.tags.map(\.trimmedSpaces))
@@ -102,18 +77,15 @@ enum SegmentPeople {
             if let kept = tags.first(where: { $0.caseInsensitiveCompare(tag) == .orderedSame }) {
                 tags.remove(kept)
                 if kept != tag {
-                    change.fields.insert("tag")
                     try db.execute("UPDATE marketing_person_tags SET tag = ? WHERE person_id = ? AND tag = ?",
                                    [.text(kept), .integer(person.id), .text(tag)])
                 }
             } else {
-                change.fields.insert("tag")
                 try db.execute("DELETE FROM marketing_person_tags WHERE person_id = ? AND tag = ?",
                                [.integer(person.id), .text(tag)])
             }
         }
         if !tags.isEmpty {
-            change.fields.insert("tag")
             let insert = try db.prepare("INSERT OR IGNORE INTO marketing_person_tags (person_id, tag) VALUES (?, ?)")
             defer { insert.finalize() }
             for tag in tags {
@@ -141,12 +113,10 @@ enum SegmentPeople {
             if let wanted = fields[key], wanted.text == row[1].string, wanted.type.rawValue == row[2].int {
                 fields[key] = nil  // stored as wanted
             } else if fields[key] == nil {
-                change.fields.insert("custom." + key)
                 try db.execute("DELETE FROM marketing_person_fields WHERE person_id = ? AND key = ?",
                                [.integer(person.id), .text(key)])
             }
         }
-        for key in fields.keys { change.fields.insert("custom." + key) }
         if !fields.isEmpty {
             let insert = try db.prepare(
                 "INSERT OR REPLACE INTO marketing_person_fields (person_id, key, value, type, num) VALUES (?, ?, ?, ?, ?)")
@@ -157,7 +127,7 @@ enum SegmentPeople {
                 while try insert.step() {}
             }
         }
-        return change
+        return true
     }
 
     /// A person who is gone (merged away or erased): no longer live, and

@@ -38,10 +38,6 @@ struct CompiledRule: Sendable {
     /// people as their opens and clicks age out of them).
     var windows: Set<EngagementWindow> = []
     var driver: Driver?
-    /// The fields the rule reads, as named in conditions ("tag",
-    /// "custom.score", "owner"): a change to none of them (the person
-    /// staying live) cannot change the person's membership.
-    var reads: Set<String> = []
 
     init(sql: String, parameters: [SQLValue]) {
         self.sql = sql
@@ -102,18 +98,14 @@ enum SegmentRules {
             guard conditions <= maxConditions else {
                 throw PluginError.invalidArgument("\(path): a rule holds at most \(maxConditions) conditions and groups")
             }
-            var compiled = try compile(condition, path: path + ".condition")
-            compiled.reads = [condition.field.trimmedSpaces]
-            return compiled
+            return try compile(condition, path: path + ".condition")
         case .all(let group)?:
             return try combine(group.rules, "AND", empty: "1", path: path + ".all", depth: depth, conditions: &conditions)
         case .any(let group)?:
             return try combine(group.rules, "OR", empty: "0", path: path + ".any", depth: depth, conditions: &conditions)
         case .not(let inner)?:
-            var compiled = try compile(inner, path: path + ".not", depth: depth + 1, conditions: &conditions)
-            compiled.sql = "NOT (\(compiled.sql))"
-            compiled.driver = nil
-            return compiled
+            let compiled = try compile(inner, path: path + ".not", depth: depth + 1, conditions: &conditions)
+            return CompiledRule(sql: "NOT (\(compiled.sql))", bindings: compiled.bindings, windows: compiled.windows)
         }
     }
 
@@ -129,19 +121,15 @@ enum SegmentRules {
         var bindings: [CompiledRule.Binding] = []
         var windows = Set<EngagementWindow>()
         var drivers: [CompiledRule.Driver] = []
-        var reads = Set<String>()
         for (i, rule) in rules.enumerated() {
             let compiled = try compile(rule, path: "\(path)[\(i)]", depth: depth + 1, conditions: &conditions)
             parts.append("(\(compiled.sql))")
             bindings += compiled.bindings
             windows.formUnion(compiled.windows)
             if let driver = compiled.driver { drivers.append(driver) }
-            reads.formUnion(compiled.reads)
         }
-        var compiled = CompiledRule(sql: parts.joined(separator: " \(op) "), bindings: bindings, windows: windows,
-                                    driver: driver(of: drivers, op, count: rules.count))
-        compiled.reads = reads
-        return compiled
+        return CompiledRule(sql: parts.joined(separator: " \(op) "), bindings: bindings, windows: windows,
+                            driver: driver(of: drivers, op, count: rules.count))
     }
 
     /// A group's driver: any conjunct's of an `all` (every match satisfies

@@ -53,10 +53,7 @@ enum Segments {
             try SegmentMembership.reevaluate(ctx, db, personID: person.id)
         default:
             // created, updated, deleted, restored: the event carries the whole person.
-            // Only the segments whose rules read something that changed.
-            if let change = try SegmentPeople.upsert(db, person) {
-                try SegmentMembership.reevaluate(ctx, db, personID: person.id, only: change)
-            }
+            if try SegmentPeople.upsert(db, person) { try SegmentMembership.reevaluate(ctx, db, personID: person.id) }
         }
     }
 
