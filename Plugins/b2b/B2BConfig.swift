@@ -26,8 +26,9 @@ enum B2BConfig {
     /// How long before a contract's end its renewal opportunity is made
     /// (`renewal_lead_days`, 0 to 3650; default 90). A value that does not
     /// parse keeps the default and is logged.
+    static let day: Int64 = 86_400_000_000
+
     static func renewalLeadMicros(_ host: Host) -> Int64 {
-        let day: Int64 = 86_400_000_000
         guard let raw = host.config("renewal_lead_days")?.trimmedSpaces, !raw.isEmpty else {
             return defaultRenewalLeadDays * day
         }

@@ -36,13 +36,8 @@ enum ContractMethods {
     static func amend(_ ctx: CallContext, _ req: Crm_B2b_V1_AmendContractRequest) throws -> Contract {
         let db = try ctx.database
         let scope = ctx.scope
-        let (previous, claim) = try B2B.idempotency.check(db, method: "AmendContract", req, key: \.idempotencyKey)
-        if let id = previous {
-            guard let row = try ContractStore.load(db, id), scope.includes(owner: ownerOrNil(row.contract.owner)) else {
-                throw IdempotencyKeys.mismatch(method: "AmendContract", key: req.idempotencyKey)
-            }
-            return row.contract
-        }
+        let (replayed, claim) = try ContractStore.replay(db, "AmendContract", req, key: \.idempotencyKey, scope: scope)
+        if let replayed { return replayed }
         try Validate.positiveID(req.id, "id")
         var reason = req.reason
         try Check.text(&reason, "reason", max: 500, required: true)

@@ -5,8 +5,6 @@ import CRMPluginKit
 /// end less `notice_days`; once given, an auto-renewing contract does not
 /// renew by itself (AutoRenewals).
 enum ContractNotice {
-    static let day: Int64 = 86_400_000_000
-
     static func register(on def: PluginDefinition) {
         def.unary(B2B.service + "GiveNotice", give)
     }
@@ -14,13 +12,8 @@ enum ContractNotice {
     static func give(_ ctx: CallContext, _ req: Crm_B2b_V1_GiveNoticeRequest) throws -> Contract {
         let db = try ctx.database
         let scope = ctx.scope
-        let (previous, claim) = try B2B.idempotency.check(db, method: "GiveNotice", req, key: \.idempotencyKey)
-        if let id = previous {
-            guard let row = try ContractStore.load(db, id), scope.includes(owner: ownerOrNil(row.contract.owner)) else {
-                throw IdempotencyKeys.mismatch(method: "GiveNotice", key: req.idempotencyKey)
-            }
-            return row.contract
-        }
+        let (replayed, claim) = try ContractStore.replay(db, "GiveNotice", req, key: \.idempotencyKey, scope: scope)
+        if let replayed { return replayed }
         try Validate.positiveID(req.id, "id")
         var reason = req.reason
         try Check.text(&reason, "reason", max: 500, required: true)
@@ -37,7 +30,7 @@ enum ContractNotice {
         }
         let now = UTCClock.nowMicros()
         // notice_days is 0-3650 and the end at most year 9999: no wrap.
-        let due = c.terms.endUnixUs - Int64(c.terms.noticeDays) * day
+        let due = c.terms.endUnixUs - Int64(c.terms.noticeDays) * B2BConfig.day
         guard now <= due else {
             throw PluginError.failedPrecondition("notice for contract \(c.id) was due by \(Renewals.date(due)) "
                 + "(\(c.terms.noticeDays) days before its end, \(Renewals.date(c.terms.endUnixUs)))")

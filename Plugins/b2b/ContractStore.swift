@@ -1,5 +1,6 @@
 import B2BContract
 import CRMPluginKit
+import SwiftProtobuf
 
 /// Contracts: one row each with its current terms in columns (the renewal
 /// job reads the due ones from an index on (status, renewal_opportunity_id,
@@ -161,6 +162,19 @@ enum ContractStore {
         guard opportunity > 0 else { return nil }
         return try db.query("SELECT \(columns) FROM b2b_contracts WHERE renewal_opportunity_id = ? ORDER BY id LIMIT 1",
                             [.integer(opportunity)]).first.map(decode)
+    }
+
+    /// A contract write's idempotency key: the contract its first call
+    /// answered (a key whose contract left the caller's scope is refused as
+    /// a mismatch), or the claim to record once the write is done.
+    static func replay<Request: Message>(_ db: Database, _ method: String, _ req: Request, key: WritableKeyPath<Request, String>,
+                                         scope: RecordScope) throws -> (Contract?, IdempotencyKeys.Claim?) {
+        let (previous, claim) = try B2B.idempotency.check(db, method: method, req, key: key)
+        guard let id = previous else { return (nil, claim) }
+        guard let row = try load(db, id), scope.includes(owner: ownerOrNil(row.contract.owner)) else {
+            throw IdempotencyKeys.mismatch(method: method, key: req[keyPath: key])
+        }
+        return (row.contract, nil)
     }
 
     /// The contract to read: NOT_FOUND if missing or out of `scope` (the same words).

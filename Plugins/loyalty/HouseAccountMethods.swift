@@ -26,12 +26,14 @@ enum HouseAccountMethods {
                     "person_id is required: name the member charging the account of \(HouseAccounts.holderName(account))")
             }
             var member: HouseMember?
+            var spentAfter: Int64 = 0
             if by != account.personID {
                 guard let m = try HouseAccounts.loadMember(db, account: account.id, person: by), m.active else {
                     throw PluginError.failedPrecondition("person \(by) is not an authorised member of house account \(account.id)")
                 }
+                let (total, overflow) = m.spentThisMonth.addingReportingOverflow(req.amount)
+                spentAfter = overflow ? .max : total
                 if m.monthlyLimit > 0 {
-                    let (total, overflow) = m.spentThisMonth.addingReportingOverflow(req.amount)
                     if overflow || total > m.monthlyLimit {
                         let left = max(0, m.monthlyLimit - m.spentThisMonth)
                         throw PluginError.failedPrecondition("""
@@ -55,7 +57,8 @@ enum HouseAccountMethods {
                 INSERT INTO loyalty_house_charges (posting_id, account_id, person_id, amount, order_ref, created_us) VALUES (?, ?, ?, ?, ?, ?)
                 """, [.integer(result.posting.id), .integer(account.id), .integer(by), .integer(req.amount), .text(orderRef),
                       .integer(result.posting.createdUnixUs)])
-            if member != nil { member = try HouseAccounts.loadMember(db, account: account.id, person: by) }
+            // The month's spending with this charge (the one just checked).
+            member?.spentThisMonth = spentAfter
             let what = LoyaltyEvents.amount(req.amount, account.unit)
             try HouseEvents.publish(ctx, "loyalty.house_account.charged", account: result.account, posting: result.posting,
                                     member: member, summary: orderRef.isEmpty ? "\(what) charged to the house account"

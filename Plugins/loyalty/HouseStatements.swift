@@ -39,7 +39,8 @@ enum HouseStatements {
         s.payments = closing.totals.paid &- opening.totals.paid
         s.lineCount = closing.totals.seq &- opening.totals.seq
         s.other = (closing.balance &- opening.balance) &+ s.charges &- s.payments
-        s.aging = try aging(db, account.id, owed: closing.balance < 0 ? -closing.balance : 0, asOf: end)
+        s.aging = try aging(db, account.id, owed: closing.balance < 0 ? -closing.balance : 0, asOf: end,
+                            debitedAtEnd: closing.totals.debited)
         var parameters: [SQLValue] = [.integer(account.id), .integer(start), .integer(end)]
         var after = ""
         if let token = paging.after { after = "AND (e.created_us, e.id) > (?, ?)"; parameters += token }
@@ -80,17 +81,18 @@ enum HouseStatements {
     /// of the last 30 days up to what is owed, the next bucket those of the
     /// 30 days before up to what is left, and so on. Each band's debits are
     /// a difference of running totals: four index seeks.
-    static func aging(_ db: Database, _ account: Int64, owed: Int64, asOf: Int64) throws -> Crm_Loyalty_V1_Aging {
+    static func aging(_ db: Database, _ account: Int64, owed: Int64, asOf: Int64, debitedAtEnd now: Int64) throws
+        -> Crm_Loyalty_V1_Aging {
         var aging = Crm_Loyalty_V1_Aging()
         aging.owed = owed
         guard owed > 0 else { return aging }
         // Debited before an edge; an entry exactly 30 days old is in the
         // 30-59 band, so a band's newer edge is exclusive of its age.
         func debited(daysBefore days: Int64) throws -> Int64 {
-            let (edge, overflow) = asOf.subtractingReportingOverflow(days * day - (days == 0 ? 0 : 1))
+            let (edge, overflow) = asOf.subtractingReportingOverflow(days * day - 1)
             return overflow ? 0 : try RunningTotals.at(db, account: account, before: edge).totals.debited
         }
-        let now = try debited(daysBefore: 0), d30 = try debited(daysBefore: 30)
+        let d30 = try debited(daysBefore: 30)
         let d60 = try debited(daysBefore: 60), d90 = try debited(daysBefore: 90)
         var left = owed
         func take(_ debits: Int64) -> Int64 {

@@ -171,6 +171,10 @@ enum SalesSchema {
             END;
             CREATE TRIGGER sales_organization_totals_update AFTER UPDATE OF organization_id, status, currency, amount_minor, probability
             ON sales_opportunities
+            -- A save writes every column: only a change of these moves the totals.
+            WHEN OLD.organization_id IS NOT NEW.organization_id OR OLD.status IS NOT NEW.status
+              OR OLD.currency IS NOT NEW.currency OR OLD.amount_minor IS NOT NEW.amount_minor
+              OR OLD.probability IS NOT NEW.probability
             BEGIN
                 UPDATE sales_organization_totals SET count = count - 1, amount_minor = amount_minor - OLD.amount_minor,
                     weighted_minor = weighted_minor - OLD.amount_minor * OLD.probability / 100

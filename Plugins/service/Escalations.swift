@@ -140,7 +140,7 @@ enum Escalations {
         _ = try ctx.publish("service.ticket.escalated", event,
                             about: EventSubject(entity: "service.ticket", recordID: String(ticket.id), owner: ownerOrNil(ticket.assignee)))
         response.ticket = ticket
-        response.rulesApplied = Int32(rules.count)
+        response.rulesApplied = Int32(clamping: rules.count)  // at most 10 rules a team
         return response
     }
 }

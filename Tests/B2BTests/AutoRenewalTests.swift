@@ -84,5 +84,17 @@ import Testing
         let direct: Crm_B2b_V1_AutoRenewContractResponse = try await world.admin.call("AutoRenewContract",
             Crm_B2b_V1_AutoRenewContractRequest.with { $0.contractID = ending.id })
         #expect(!direct.renewed && direct.contract.termsVersion == 1)
+        await expectRPCError(.invalidArgument, mentioning: "contract_id") {
+            let _: Crm_B2b_V1_AutoRenewContractResponse = try await world.admin.call("AutoRenewContract",
+                Crm_B2b_V1_AutoRenewContractRequest.with { $0.contractID = -1 })
+        }
+        await expectRPCError(.notFound, mentioning: "contract_id: contract 999 does not exist") {
+            let _: Crm_B2b_V1_AutoRenewContractResponse = try await world.admin.call("AutoRenewContract",
+                Crm_B2b_V1_AutoRenewContractRequest.with { $0.contractID = 999 })
+        }
+        await expectRPCError(.permissionDenied, mentioning: "b2b.renewal.run") {
+            let _: Crm_B2b_V1_AutoRenewContractResponse = try await world.ann.call("AutoRenewContract",
+                Crm_B2b_V1_AutoRenewContractRequest.with { $0.contractID = ending.id })
+        }
     }
 }

@@ -88,7 +88,8 @@ import Testing
         _ = try await world.loyalty.setCreditLimit(account, 10_000)
         _ = try await world.loyalty.setMember(account, ann)
         _ = try await world.loyalty.charge(account, 1250, by: ann, order: "B-9", key: "c")
-        let mine = try await world.contacts.timeline(person: ann, atLeast: 2)
+        // Her own creation, the membership and the charge.
+        let mine = try await world.contacts.timeline(person: ann, atLeast: 3)
         let charged = try #require(mine.first { $0.topic == "loyalty.house_account.charged" })
         #expect(charged.summary == "12.50 EUR charged to the house account (order B-9)")
         let event = try Crm_Loyalty_V1_HouseAccountEvent(serializedBytes: charged.payload)

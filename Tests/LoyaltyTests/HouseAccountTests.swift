@@ -198,6 +198,11 @@ import Testing
             try await world.loyalty.statement(account, from: -1)
         }
         await expectRPCError(.invalidArgument, mentioning: "page_token") { try await world.loyalty.statement(account, token: "nonsense") }
+        await expectRPCError(.invalidArgument, mentioning: "page_token") { try await world.loyalty.members(account, token: "nonsense") }
+        await expectRPCError(.invalidArgument, mentioning: "page_size") { try await world.loyalty.members(account, pageSize: -1) }
+        await expectRPCError(.failedPrecondition, mentioning: "account \(points) is not a house account") {
+            try await world.loyalty.members(points)
+        }
         await expectRPCError(.failedPrecondition, mentioning: "is a house account: charge it with ChargeHouseAccount") {
             try await world.loyalty.authorize(account: account, 100, key: "h")
         }
