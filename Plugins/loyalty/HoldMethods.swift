@@ -52,11 +52,14 @@ enum HoldMethods {
                 throw PluginError.failedPrecondition(
                     "insufficient balance: account \(account.id) has \(account.available) \(account.unit) available, \(req.amount) needed")
             }
+            // Points are reserved from the spendable lots, soonest-expiring first.
+            let takes = account.kind == .points ? try PointLots.take(db, account: account.id, points: req.amount, now: now).takes : []
             let id = try db.execute("""
                 INSERT INTO loyalty_holds (account_id, unit, amount, status, memo, expires_us, created_us, updated_us)
                 VALUES (?, ?, ?, 1, ?, ?, ?, ?)
                 """, [.integer(account.id), .text(account.unit), .integer(req.amount), .text(memo), .integer(expires), .integer(now),
                       .integer(now)]).lastInsertID
+            try PointLots.record(db, takes, hold: id)
             try db.execute("UPDATE loyalty_accounts SET held = ?, updated_us = ? WHERE id = ?",
                            [.integer(held), .integer(now), .integer(account.id)])
             let hold = try LedgerStore.loadHold(db, id)!
@@ -100,7 +103,9 @@ enum HoldMethods {
             let released = try LedgerStore.loadAccount(db, account.id) ?? account
             let result = try Ledger.move(ctx, db, .capture, account: released, amount: -amount,
                                          system: account.unit == Ledger.pointsUnit ? .pointsRedeemed : .redeemed,
-                                         reason: hold.memo, references: .init(hold: hold.id))
+                                         reason: hold.memo, references: .init(hold: hold.id)) { posting in
+                try PointLots.capture(db, hold: hold.id, amount: amount, posting: posting.id)
+            }
             try db.execute("UPDATE loyalty_holds SET status = 2, captured_amount = ?, capture_posting_id = ?, updated_us = ? WHERE id = ?",
                            [.integer(amount), .integer(result.posting.id), .integer(now), .integer(hold.id)])
             try ctx.audit(AuditEntry(entity: "loyalty.hold", recordID: String(hold.id), action: "capture", owner: ownerOrNil(account.owner),
@@ -121,6 +126,7 @@ enum HoldMethods {
             switch hold.status {
             case .active:
                 try db.execute("UPDATE loyalty_holds SET status = 3, updated_us = ? WHERE id = ?", [.integer(now), .integer(hold.id)])
+                try PointLots.release(db, hold: hold.id)
                 try db.execute("UPDATE loyalty_accounts SET held = held - ?, updated_us = ? WHERE id = ?",
                                [.integer(hold.amount), .integer(now), .integer(account.id)])
             case .expired:

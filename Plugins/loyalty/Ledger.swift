@@ -141,14 +141,17 @@ enum Ledger {
 
     /// A customer account's movement against a system account: the usual
     /// two-leg posting. `amount` is what the customer account gains.
+    /// `afterPost` runs before the account is read back (its point lots).
     static func move(_ ctx: CallContext, _ db: Database, _ kind: PostingKind, account: Account, amount: Int64,
-                     system: System, reason: String, references: References = References()) throws -> PostingResult {
+                     system: System, reason: String, references: References = References(),
+                     afterPost: (Posting) throws -> Void = { _ in }) throws -> PostingResult {
         let other = try systemAccount(db, system, account.unit)
         let (negated, overflow) = Int64(0).subtractingReportingOverflow(amount)
         guard !overflow else { throw PluginError(.outOfRange, "amount is out of range") }
         let posting = try post(ctx, db, kind, unit: account.unit,
                                legs: [Leg(account: account.id, amount: amount), Leg(account: other, amount: negated)],
                                reason: reason, references: references)
+        try afterPost(posting)
         let after = try LedgerStore.loadAccount(db, account.id) ?? account
         try auditBalance(ctx, before: account, after: after, action: kindName(kind), posting: posting.id)
         return .with { $0.posting = posting; $0.account = after }
@@ -169,7 +172,10 @@ enum Ledger {
                                    [.integer(accountID), .integer(now)])
         guard !expired.isEmpty else { return }
         var total: Int64 = 0
-        for row in expired { total = total.addingReportingOverflow(row.int(1)).partialValue }
+        for row in expired {
+            total = total.addingReportingOverflow(row.int(1)).partialValue
+            try PointLots.release(db, hold: row.int(0))
+        }
         try db.execute("UPDATE loyalty_holds SET status = 4, updated_us = ? WHERE account_id = ? AND status = 1 AND expires_us <= ?",
                        [.integer(now), .integer(accountID), .integer(now)])
         try db.execute("UPDATE loyalty_accounts SET held = held - ?, updated_us = ? WHERE id = ?",
@@ -189,6 +195,7 @@ enum Ledger {
         case .expiry: return "expire"
         case .charge: return "charge"
         case .payIn: return "pay_in"
+        case .clawback: return "clawback"
         default: return "post"
         }
     }

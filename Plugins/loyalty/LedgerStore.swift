@@ -38,17 +38,23 @@ enum LedgerStore {
     }
 
     static func loadAccount(_ db: Database, _ id: Int64) throws -> Account? {
-        try db.query("SELECT \(accountColumns) FROM loyalty_accounts WHERE id = ?", [.integer(id)]).first.map(account)
+        guard var a = try db.query("SELECT \(accountColumns) FROM loyalty_accounts WHERE id = ?", [.integer(id)]).first.map(account) else {
+            return nil
+        }
+        try PointLots.decorate(db, &a)
+        return a
     }
 
     /// For a read: what active, unexpired holds reserve now (an expired
     /// hold stops reserving at once; a write releases it for good).
     static func withLiveHolds(_ db: Database, _ account: Account, now: Int64 = UTCClock.nowMicros()) throws -> Account {
-        guard account.held > 0 else { return account }
         var a = account
-        a.held = try db.query("SELECT COALESCE(sum(amount), 0) FROM loyalty_holds WHERE account_id = ? AND status = 1 AND expires_us > ?",
-                              [.integer(a.id), .integer(now)]).first?.int(0) ?? 0
-        a.available = available(a)
+        if a.held > 0 {
+            a.held = try db.query("SELECT COALESCE(sum(amount), 0) FROM loyalty_holds WHERE account_id = ? AND status = 1 AND expires_us > ?",
+                                  [.integer(a.id), .integer(now)]).first?.int(0) ?? 0
+            a.available = available(a)
+        }
+        try PointLots.decorate(db, &a, now: now)
         return a
     }
 

@@ -29,9 +29,11 @@ enum LoyaltyContacts {
         case "contacts.contact.merged":
             try repoint(ctx, db, column: "person_id", from: change.mergedID, to: change.person.id)
             try repointMember(ctx, db, from: change.mergedID, to: change.person.id)
+            try repointOrders(ctx, db, from: change.mergedID, to: change.person.id)
         case "contacts.contact.erased":
             try erase(ctx, db, person: change.person.id)
             try eraseMember(ctx, db, person: change.person.id)
+            try eraseOrders(ctx, db, person: change.person.id)
         default: return
         }
     }
@@ -124,5 +126,33 @@ enum LoyaltyContacts {
             UPDATE loyalty_postings SET reason = '' WHERE reason <> '' AND id IN (SELECT posting_id FROM loyalty_house_charges WHERE person_id = ?)
             """, [.integer(person)])
         try db.execute("UPDATE loyalty_house_charges SET person_id = NULL WHERE person_id = ?", [.integer(person)])
+    }
+
+    /// The merged person's order history becomes the survivor's.
+    static func repointOrders(_ ctx: CallContext, _ db: Database, from old: Int64, to new: Int64) throws {
+        guard old > 0, new > 0, old != new else { return }
+        for row in try db.query("SELECT id, owner FROM loyalty_orders WHERE person_id = ? ORDER BY id", [.integer(old)]) {
+            try ctx.audit(AuditEntry(entity: "loyalty.order", recordID: String(row.int(0)), action: "merge", owner: ownerOrNil(row.text(1)),
+                                     changes: [FieldChange("person_id", old: String(old), new: String(new))]))
+        }
+        try db.execute("UPDATE loyalty_orders SET person_id = ?, updated_us = ? WHERE person_id = ?",
+                       [.integer(new), .integer(UTCClock.nowMicros()), .integer(old)])
+    }
+
+    /// An erased person's orders stay (what was sold, for the menu's
+    /// figures and the ledger's postings) without them: no person, and no
+    /// refund reasons typed at the till; their audit and events redacted.
+    static func eraseOrders(_ ctx: CallContext, _ db: Database, person: Int64) throws {
+        guard person > 0 else { return }
+        for row in try db.query("SELECT id, owner FROM loyalty_orders WHERE person_id = ? ORDER BY id", [.integer(person)]) {
+            try ctx.audit(AuditEntry(entity: "loyalty.order", recordID: String(row.int(0)), action: "erase", owner: ownerOrNil(row.text(1)),
+                                     changes: [FieldChange("person_id", old: String(person), new: nil)]))
+            try ctx.redact(entity: "loyalty.order", recordID: String(row.int(0)))
+        }
+        try db.execute("""
+            UPDATE loyalty_order_refunds SET reason = '' WHERE order_id IN (SELECT id FROM loyalty_orders WHERE person_id = ?)
+            """, [.integer(person)])
+        try db.execute("UPDATE loyalty_orders SET person_id = NULL, updated_us = ? WHERE person_id = ?",
+                       [.integer(UTCClock.nowMicros()), .integer(person)])
     }
 }

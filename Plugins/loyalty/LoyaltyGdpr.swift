@@ -42,6 +42,11 @@ enum LoyaltyGdpr {
                                      [.integer(account.id)]) {
                 try add(LedgerStore.hold(hold))
             }
+            let now = UTCClock.nowMicros()
+            for lot in try db.query("SELECT \(PointLots.lotColumns) FROM loyalty_point_lots WHERE account_id = ? ORDER BY id",
+                                    [.integer(account.id)]) {
+                try add(PointLots.lot(lot, now: now))
+            }
         }
         // Memberships of house accounts (theirs or others') and the charges
         // they made, in the caller's scope of those accounts.
@@ -58,6 +63,11 @@ enum LoyaltyGdpr {
             WHERE c.person_id = ? ORDER BY c.posting_id
             """, [.integer(req.personID)]) where ctx.scope.includes(owner: ownerOrNil(row.text(11))) {
             try add(HouseStatements.line(row))
+        }
+        // Their orders, with lines and refunds.
+        for row in try db.query("SELECT id, owner FROM loyalty_orders WHERE person_id = ? ORDER BY id", [.integer(req.personID)])
+        where ctx.scope.includes(owner: ownerOrNil(row.text(1))) {
+            if let order = try OrderStore.load(db, row.int(0)) { try add(order) }
         }
         return data
     }

@@ -13,6 +13,8 @@ enum LoyaltySchema {
         def.migration(1, "ledger", ledger)
         def.migration(2, "gift_cards", GiftCards.schema)
         def.migration(3, "house_accounts", HouseAccounts.schema)
+        def.migration(4, "point_lots", PointLots.schema)
+        def.migration(5, "programs_and_orders", Programs.schema + OrderStore.schema)
     }
 
     static let ledger = """

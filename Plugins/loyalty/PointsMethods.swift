@@ -23,16 +23,30 @@ enum PointsMethods {
         try Check.id(req.accountID, "account_id")
         try Check.amount(req.points, "points")
         let reason = try Check.text(req.reason, "reason")
+        let now = UTCClock.nowMicros()
+        if req.expiresUnixUs != 0 {
+            guard earning else { throw PluginError.invalidArgument("expires_unix_us is for EarnPoints only") }
+            guard req.expiresUnixUs > now else { throw PluginError.invalidArgument("expires_unix_us must be after now") }
+        }
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
             var account = try Ledger.customerAccount(ctx, db, req.accountID, write: true)
             guard account.kind == .points else { throw PluginError.failedPrecondition("account \(req.accountID) is not a POINTS account") }
             guard account.status == .active else { throw PluginError.failedPrecondition("account \(req.accountID) is closed") }
+            var takes: [PointLots.Take] = []
             if !earning {
                 try Ledger.releaseExpiredHolds(db, account.id)
                 account = try LedgerStore.loadAccount(db, account.id) ?? account
+                takes = try PointLots.take(db, account: account.id, points: req.points, now: now).takes
             }
             let result = try Ledger.move(ctx, db, earning ? .earn : .redeem, account: account, amount: earning ? req.points : -req.points,
-                                         system: earning ? .pointsIssued : .pointsRedeemed, reason: reason)
+                                         system: earning ? .pointsIssued : .pointsRedeemed, reason: reason) { posting in
+                if earning {
+                    try PointLots.add(db, account: account.id, posting: posting.id, points: req.points, available: now,
+                                      expires: req.expiresUnixUs == 0 ? PointLots.never : req.expiresUnixUs, now: now)
+                } else {
+                    try PointLots.record(db, takes, posting: posting.id)
+                }
+            }
             try LoyaltyEvents.publish(ctx, earning ? "loyalty.points.earned" : "loyalty.points.redeemed", account: result.account,
                                       posting: result.posting, summary: "\(req.points) points \(earning ? "earned" : "redeemed")")
             return result
@@ -50,7 +64,20 @@ enum PointsMethods {
             guard account.status != .closed else { throw PluginError.failedPrecondition("account \(req.accountID) is closed") }
             try Ledger.releaseExpiredHolds(db, account.id)
             account = try LedgerStore.loadAccount(db, account.id) ?? account
-            let result = try Ledger.move(ctx, db, .adjust, account: account, amount: req.amount, system: .adjustments, reason: reason)
+            // Points: a credit is a lot that never expires; a debit takes spendable lots.
+            let now = UTCClock.nowMicros()
+            let takes = account.kind == .points && req.amount < 0
+                ? try PointLots.take(db, account: account.id, points: -req.amount, now: now).takes : []
+            let result = try Ledger.move(ctx, db, .adjust, account: account, amount: req.amount, system: .adjustments,
+                                         reason: reason) { posting in
+                guard account.kind == .points else { return }
+                if req.amount > 0 {
+                    try PointLots.add(db, account: account.id, posting: posting.id, points: req.amount, available: now,
+                                      expires: PointLots.never, now: now)
+                } else {
+                    try PointLots.record(db, takes, posting: posting.id)
+                }
+            }
             try LoyaltyEvents.publish(ctx, "loyalty.balance.adjusted", account: result.account, posting: result.posting,
                                       summary: "Balance adjusted by \(LoyaltyEvents.amount(req.amount, account.unit)): \(reason)")
             return result
@@ -69,9 +96,12 @@ enum PointsMethods {
             }
             switch original.kind {
             case .reversal: throw PluginError.failedPrecondition("posting \(req.postingID) is a reversal; post a new posting instead")
-            case .refund, .void, .expiry:
+            case .refund, .void, .expiry, .clawback:
                 throw PluginError.failedPrecondition("posting \(req.postingID) is a \(Ledger.kindName(original.kind)) posting, which cannot be reversed")
             default: break
+            }
+            if let order = try db.query("SELECT id FROM loyalty_orders WHERE earn_posting_id = ?", [.integer(req.postingID)]).first?.int(0) {
+                throw PluginError.failedPrecondition("posting \(req.postingID) is what order \(order) earned; refund the order instead")
             }
             if let refund = try db.query("SELECT id FROM loyalty_postings WHERE refunds_id = ? LIMIT 1",
                                          [.integer(req.postingID)]).first?.int(0) {
@@ -87,8 +117,10 @@ enum PointsMethods {
             }
             let unit = original.entries.first?.unit ?? ""
             let legs = original.entries.map { Ledger.Leg(account: $0.accountID, amount: 0 &- $0.amount) }
+            let lots = try reverseLots(db, original)
             let posting = try Ledger.post(ctx, db, .reversal, unit: unit, legs: legs, reason: reason,
                                           references: .init(reverses: original.id))
+            try lots(posting.id)
             var result = PostingResult()
             result.posting = posting
             if let before = customer, let after = try LedgerStore.loadAccount(db, before.id) {
@@ -99,5 +131,31 @@ enum PointsMethods {
             }
             return result
         }
+    }
+
+    /// The point lots' side of a reversal, checked before it posts: a
+    /// credit's points are taken back (its own lot first, then spendable
+    /// ones; FAILED_PRECONDITION when they are spent), a spend's go back to
+    /// the lots they came from (a spend from before lots gets a new lot).
+    /// The closure records it against the reversal posting.
+    private static func reverseLots(_ db: Database, _ original: Posting) throws -> (Int64) throws -> Void {
+        guard original.entries.first?.unit == Ledger.pointsUnit else { return { _ in } }
+        let now = UTCClock.nowMicros()
+        var steps: [(Int64) throws -> Void] = []
+        for entry in original.entries {
+            guard let account = try LedgerStore.loadAccount(db, entry.accountID), account.kind == .points else { continue }
+            if entry.amount > 0 {
+                let own = try db.query("SELECT id FROM loyalty_point_lots WHERE posting_id = ? AND account_id = ? ORDER BY id",
+                                       [.integer(original.id), .integer(account.id)]).map { $0.int(0) }
+                let takes = try PointLots.take(db, account: account.id, points: entry.amount, now: now, preferred: own).takes
+                steps.append { try PointLots.record(db, takes, posting: $0) }
+            } else {
+                let back = try PointLots.giveBack(db, posting: original.id)
+                let rest = (0 &- entry.amount) &- back
+                steps.append { try PointLots.add(db, account: account.id, posting: $0, points: rest, available: now,
+                                                 expires: PointLots.never, now: now) }
+            }
+        }
+        return { id in for step in steps { try step(id) } }
     }
 }

@@ -115,6 +115,18 @@ enum Reconciliation {
                 : row.int(5) != row.int(9) ? (row.int(9), row.int(5)) : (row.int(10), row.int(6))
             found("running_totals", account: row.int(0), posting: row.int(1), unit: row.text(2), expected: expected, actual: actual)
         }
+        // Points accounts: the sum of the entries is what is left in the
+        // lots plus what active holds reserve from them (the lots' CHECKs
+        // keep remaining within 0...points).
+        for row in try db.query("""
+            SELECT a.id, COALESCE((SELECT sum(e.amount) FROM loyalty_entries e WHERE e.account_id = a.id), 0) AS ledger,
+                   COALESCE((SELECT sum(l.remaining) FROM loyalty_point_lots l WHERE l.account_id = a.id), 0)
+                   + COALESCE((SELECT sum(u.points) FROM loyalty_lot_uses u JOIN loyalty_holds h ON h.id = u.hold_id
+                               WHERE h.account_id = a.id AND h.status = 1 AND u.posting_id IS NULL), 0) AS lots
+            FROM loyalty_accounts a WHERE a.kind = ? AND ledger <> lots ORDER BY a.id
+            """, [.integer(Int64(AccountKind.points.rawValue))]) {
+            found("point_lots", account: row.int(0), unit: Ledger.pointsUnit, expected: row.int(1), actual: row.int(2))
+        }
         report.clean = report.mismatchCount == 0
         report.checkedUnixUs = UTCClock.nowMicros()
         return report

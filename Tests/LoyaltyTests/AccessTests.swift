@@ -64,9 +64,9 @@ import Testing
         let export: Crm_Contacts_V1_PersonDataExport = try await world.contacts.call(
             "ExportPersonData", Crm_Contacts_V1_PersonDataRequest.with { $0.personID = person })
         let part = try #require(export.modules.first { $0.module == "loyalty" })
-        #expect(part.records.map(\.typeName) == ["crm.loyalty.v1.Account", "crm.loyalty.v1.Entry", "crm.loyalty.v1.Account",
-                                                 "crm.loyalty.v1.GiftCard", "crm.loyalty.v1.Entry"])
-        let exportedCard = try Crm_Loyalty_V1_GiftCard(serializedBytes: part.records[3].payload)
+        #expect(part.records.map(\.typeName) == ["crm.loyalty.v1.Account", "crm.loyalty.v1.Entry", "crm.loyalty.v1.PointLot",
+                                                 "crm.loyalty.v1.Account", "crm.loyalty.v1.GiftCard", "crm.loyalty.v1.Entry"])
+        let exportedCard = try Crm_Loyalty_V1_GiftCard(serializedBytes: part.records[4].payload)
         #expect(exportedCard.balance == 800 && exportedCard.code.isEmpty)
 
         let _: Crm_Contacts_V1_ErasePersonResponse = try await world.contacts.call(

@@ -145,6 +145,8 @@ import Testing
             INSERT INTO loyalty_entries (posting_id, account_id, unit, amount, balance_after, created_us, kind) VALUES
               (5000, \(account), 'points', \(big), \(big + 1), 1, 3), (5000, \(system), 'points', -\(big), -\(big + 1), 1, 3);
             INSERT INTO loyalty_postings (id, kind, reason, created_us) VALUES (5000, 3, 'test setup', 1);
+            INSERT INTO loyalty_point_lots (account_id, posting_id, points, remaining, available_us, expires_us, created_us)
+              VALUES (\(account), 5000, \(big), \(big), 0, 9223372036854775807, 1);
             UPDATE loyalty_accounts SET balance = balance + \(big) WHERE id = \(account);
             UPDATE loyalty_accounts SET balance = balance - \(big) WHERE id = \(system);
             COMMIT;

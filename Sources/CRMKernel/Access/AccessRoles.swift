@@ -49,13 +49,14 @@ enum FirstPartyRoles {
         // A cashier charges and redeems; adjusting balances, reversing
         // postings, voiding or expiring cards, credit limits, house-account
         // members and reconciling are an administrator's (or a custom role's).
-        role("cashier", "Loyalty at the till: enrol, earn, redeem, holds, sell and refund gift cards, charge and pay house accounts; reads people.",
+        role("cashier", "Loyalty at the till: enrol, post and refund orders, earn, redeem, holds, sell and refund gift cards, charge and pay house accounts; reads people.",
              [("loyalty.account.*", .all), ("loyalty.points.*", .all), ("loyalty.hold.*", .all),
               ("loyalty.ledger.read", .all), ("loyalty.gift_card.issue", .all), ("loyalty.gift_card.activate", .all),
               ("loyalty.gift_card.load", .all), ("loyalty.gift_card.redeem", .all), ("loyalty.gift_card.refund", .all),
               ("loyalty.gift_card.read", .all), ("loyalty.gift_card.lookup", .all),
               ("loyalty.house_account.charge", .all), ("loyalty.house_account.pay", .all),
-              ("loyalty.house_account.read", .all), ("contacts.person.read", .all), subscribe]),
+              ("loyalty.house_account.read", .all), ("loyalty.order.*", .all), ("loyalty.program.read", .all),
+              ("contacts.person.read", .all), subscribe]),
         role("read_only", "Reads everything, writes nothing.", [("*.read", .all), subscribe]),
     ]
 

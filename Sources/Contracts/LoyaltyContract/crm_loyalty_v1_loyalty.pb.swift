@@ -183,6 +183,9 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
 
   /// a house-account deposit or payment
   case payIn // = 11
+
+  /// points taken back on an order's refund (refunds_posting_id: its EARN)
+  case clawback // = 12
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -203,6 +206,7 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
     case 9: self = .expiry
     case 10: self = .charge
     case 11: self = .payIn
+    case 12: self = .clawback
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -221,6 +225,7 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
     case .expiry: return 9
     case .charge: return 10
     case .payIn: return 11
+    case .clawback: return 12
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -239,6 +244,7 @@ public nonisolated enum Crm_Loyalty_V1_PostingKind: SwiftProtobuf.Enum, Swift.Ca
     .expiry,
     .charge,
     .payIn,
+    .clawback,
   ]
 
 }
@@ -369,6 +375,10 @@ public nonisolated struct Crm_Loyalty_V1_Account: Sendable {
   /// How far below zero the balance may go: a house account's credit
   /// limit (SetCreditLimit); 0 for every other account.
   public var creditLimit: Int64 = 0
+
+  /// POINTS accounts: points earned but still pending (see programs.proto);
+  /// `available` is then the spendable part of balance - held.
+  public var pending: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -588,6 +598,9 @@ public nonisolated struct Crm_Loyalty_V1_PointsRequest: Sendable {
   public var reason: String = String()
 
   public var idempotencyKey: String = String()
+
+  /// EarnPoints: when the lot expires (0: never); after now.
+  public var expiresUnixUs: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -957,7 +970,7 @@ public nonisolated struct Crm_Loyalty_V1_Mismatch: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// balance, entry_unit, held, posting_balance, posting_legs, orphan_entry, entry_kind, balance_after, running_totals
+  /// balance, entry_unit, held, posting_balance, posting_legs, orphan_entry, entry_kind, balance_after, running_totals, point_lots
   public var check: String = String()
 
   public var accountID: Int64 = 0
@@ -1066,7 +1079,7 @@ nonisolated extension Crm_Loyalty_V1_AccountStatus: SwiftProtobuf._ProtoNameProv
 }
 
 nonisolated extension Crm_Loyalty_V1_PostingKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0POSTING_KIND_UNSPECIFIED\0\u{1}POSTING_KIND_EARN\0\u{1}POSTING_KIND_REDEEM\0\u{1}POSTING_KIND_ADJUST\0\u{1}POSTING_KIND_REVERSAL\0\u{1}POSTING_KIND_LOAD\0\u{1}POSTING_KIND_CAPTURE\0\u{1}POSTING_KIND_REFUND\0\u{1}POSTING_KIND_VOID\0\u{1}POSTING_KIND_EXPIRY\0\u{1}POSTING_KIND_CHARGE\0\u{1}POSTING_KIND_PAY_IN\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0POSTING_KIND_UNSPECIFIED\0\u{1}POSTING_KIND_EARN\0\u{1}POSTING_KIND_REDEEM\0\u{1}POSTING_KIND_ADJUST\0\u{1}POSTING_KIND_REVERSAL\0\u{1}POSTING_KIND_LOAD\0\u{1}POSTING_KIND_CAPTURE\0\u{1}POSTING_KIND_REFUND\0\u{1}POSTING_KIND_VOID\0\u{1}POSTING_KIND_EXPIRY\0\u{1}POSTING_KIND_CHARGE\0\u{1}POSTING_KIND_PAY_IN\0\u{1}POSTING_KIND_CLAWBACK\0")
 }
 
 nonisolated extension Crm_Loyalty_V1_HoldStatus: SwiftProtobuf._ProtoNameProviding {
@@ -1079,7 +1092,7 @@ nonisolated extension Crm_Loyalty_V1_GiftCardFormat: SwiftProtobuf._ProtoNamePro
 
 nonisolated extension Crm_Loyalty_V1_Account: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Account"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{1}unit\0\u{3}person_id\0\u{3}organization_id\0\u{1}owner\0\u{1}label\0\u{1}status\0\u{1}balance\0\u{1}held\0\u{1}available\0\u{3}system_name\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}credit_limit\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{1}unit\0\u{3}person_id\0\u{3}organization_id\0\u{1}owner\0\u{1}label\0\u{1}status\0\u{1}balance\0\u{1}held\0\u{1}available\0\u{3}system_name\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}credit_limit\0\u{1}pending\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1102,6 +1115,7 @@ nonisolated extension Crm_Loyalty_V1_Account: SwiftProtobuf.Message, SwiftProtob
       case 13: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
       case 14: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
       case 15: try { try decoder.decodeSingularInt64Field(value: &self.creditLimit) }()
+      case 16: try { try decoder.decodeSingularInt64Field(value: &self.pending) }()
       default: break
       }
     }
@@ -1153,6 +1167,9 @@ nonisolated extension Crm_Loyalty_V1_Account: SwiftProtobuf.Message, SwiftProtob
     if self.creditLimit != 0 {
       try visitor.visitSingularInt64Field(value: self.creditLimit, fieldNumber: 15)
     }
+    if self.pending != 0 {
+      try visitor.visitSingularInt64Field(value: self.pending, fieldNumber: 16)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1172,6 +1189,7 @@ nonisolated extension Crm_Loyalty_V1_Account: SwiftProtobuf.Message, SwiftProtob
     if lhs.createdUnixUs != rhs.createdUnixUs {return false}
     if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
     if lhs.creditLimit != rhs.creditLimit {return false}
+    if lhs.pending != rhs.pending {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1666,7 +1684,7 @@ nonisolated extension Crm_Loyalty_V1_GetPostingRequest: SwiftProtobuf.Message, S
 
 nonisolated extension Crm_Loyalty_V1_PointsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PointsRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{1}points\0\u{1}reason\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}account_id\0\u{1}points\0\u{1}reason\0\u{3}idempotency_key\0\u{3}expires_unix_us\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1678,6 +1696,7 @@ nonisolated extension Crm_Loyalty_V1_PointsRequest: SwiftProtobuf.Message, Swift
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.points) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.expiresUnixUs) }()
       default: break
       }
     }
@@ -1696,6 +1715,9 @@ nonisolated extension Crm_Loyalty_V1_PointsRequest: SwiftProtobuf.Message, Swift
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 4)
     }
+    if self.expiresUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.expiresUnixUs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1704,6 +1726,7 @@ nonisolated extension Crm_Loyalty_V1_PointsRequest: SwiftProtobuf.Message, Swift
     if lhs.points != rhs.points {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.expiresUnixUs != rhs.expiresUnixUs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

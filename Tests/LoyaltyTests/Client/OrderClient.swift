@@ -1,0 +1,105 @@
+import CRMClient
+import CRMProto
+import Foundation
+import SwiftProtobuf
+
+public let programsService = "/crm.loyalty.v1.Programs/"
+public let ordersService = "/crm.loyalty.v1.Orders/"
+
+public typealias LProgram = Crm_Loyalty_V1_Program
+public typealias LOrder = Crm_Loyalty_V1_Order
+public typealias LOrderLine = Crm_Loyalty_V1_OrderLine
+public typealias LOrderResult = Crm_Loyalty_V1_OrderResult
+public typealias LPointLot = Crm_Loyalty_V1_PointLot
+
+/// Typed calls to the loyalty plugin's Programs and Orders services, for tests.
+extension LoyaltyClient {
+    public func callPrograms<Response: Message>(_ method: String, _ request: some Message,
+                                                as: Response.Type = Response.self) async throws -> Response {
+        try await connection.call(programsService + method, request, as: Response.self, metadata: metadata)
+    }
+
+    public func callOrders<Response: Message>(_ method: String, _ request: some Message,
+                                              as: Response.Type = Response.self) async throws -> Response {
+        try await connection.call(ordersService + method, request, as: Response.self, metadata: metadata)
+    }
+
+    public func createProgram(_ program: LProgram, key: String = "") async throws -> LProgram {
+        try await callPrograms("CreateProgram", Crm_Loyalty_V1_CreateProgramRequest.with { $0.program = program; $0.idempotencyKey = key })
+    }
+
+    public func updateProgram(_ id: Int64, _ program: LProgram = LProgram(), retire: Bool = false,
+                              expectedVersion: Int64 = 0) async throws -> LProgram {
+        try await callPrograms("UpdateProgram", Crm_Loyalty_V1_UpdateProgramRequest.with {
+            $0.id = id; $0.program = program; $0.retire = retire; $0.expectedVersion = expectedVersion
+        })
+    }
+
+    public func program(_ id: Int64) async throws -> LProgram {
+        try await callPrograms("GetProgram", Crm_Loyalty_V1_GetProgramRequest.with { $0.id = id })
+    }
+
+    public func programs(includeRetired: Bool = false, pageSize: Int32 = 0,
+                         token: String = "") async throws -> Crm_Loyalty_V1_ListProgramsResponse {
+        try await callPrograms("ListPrograms", Crm_Loyalty_V1_ListProgramsRequest.with {
+            $0.includeRetired = includeRetired; $0.pageSize = pageSize; $0.pageToken = token
+        })
+    }
+
+    public func lots(_ account: Int64, expiringBefore: Int64 = 0, pageSize: Int32 = 0,
+                     token: String = "") async throws -> Crm_Loyalty_V1_ListPointLotsResponse {
+        try await callPrograms("ListPointLots", Crm_Loyalty_V1_ListPointLotsRequest.with {
+            $0.accountID = account; $0.expiringBeforeUnixUs = expiringBefore; $0.pageSize = pageSize; $0.pageToken = token
+        })
+    }
+
+    public func expirePoints(_ account: Int64) async throws -> LPostingResult {
+        try await callPrograms("ExpirePoints", Crm_Loyalty_V1_ExpirePointsRequest.with { $0.accountID = account })
+    }
+
+    public func earn(_ account: Int64, _ points: Int64, expires: Int64, key: String) async throws -> LPostingResult {
+        try await call("EarnPoints", Crm_Loyalty_V1_PointsRequest.with {
+            $0.accountID = account; $0.points = points; $0.expiresUnixUs = expires; $0.idempotencyKey = key
+        })
+    }
+
+    public func postOrder(person: Int64 = 0, ref: String = "", currency: String = "EUR", lines: [LOrderLine],
+                          placed: Int64 = 0, location: String = "", key: String) async throws -> LOrderResult {
+        try await callOrders("PostOrder", Crm_Loyalty_V1_PostOrderRequest.with {
+            $0.personID = person; $0.orderRef = ref; $0.currency = currency; $0.lines = lines; $0.placedUnixUs = placed
+            $0.location = location; $0.idempotencyKey = key
+        })
+    }
+
+    /// `lines`: line number → quantity; empty refunds what is left.
+    public func refundOrder(_ order: Int64, lines: [(Int32, Int64)] = [], reason: String = "",
+                            key: String) async throws -> LOrderResult {
+        try await callOrders("RefundOrder", Crm_Loyalty_V1_RefundOrderRequest.with {
+            $0.orderID = order
+            $0.lines = lines.map { line in .with { $0.lineNumber = line.0; $0.quantity = line.1 } }
+            $0.reason = reason
+            $0.idempotencyKey = key
+        })
+    }
+
+    public func order(_ id: Int64) async throws -> LOrder {
+        try await callOrders("GetOrder", Crm_Loyalty_V1_GetOrderRequest.with { $0.id = id })
+    }
+
+    public func orders(person: Int64 = 0, from: Int64 = 0, until: Int64 = 0, pageSize: Int32 = 0,
+                       token: String = "") async throws -> Crm_Loyalty_V1_ListOrdersResponse {
+        try await callOrders("ListOrders", Crm_Loyalty_V1_ListOrdersRequest.with {
+            $0.personID = person; $0.placedFromUnixUs = from; $0.placedUntilUnixUs = until; $0.pageSize = pageSize
+            $0.pageToken = token
+        })
+    }
+}
+
+/// An order line, for tests.
+public func orderLine(_ item: String, _ quantity: Int64, _ unitPrice: Int64, category: String = "", discount: Int64 = 0,
+                      tax: Int64 = 0) -> LOrderLine {
+    .with {
+        $0.itemID = item; $0.name = item.capitalized; $0.category = category; $0.quantity = quantity; $0.unitPrice = unitPrice
+        $0.discount = discount; $0.tax = tax
+    }
+}
