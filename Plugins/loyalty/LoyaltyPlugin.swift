@@ -40,6 +40,7 @@ enum Loyalty {
         PointExpiry.register(on: def)
         OrderMethods.register(on: def)
         OrderRefunds.register(on: def)
+        OrderReports.register(on: def)
         Reconciliation.register(on: def)
         LoyaltyContacts.register(on: def)
         LoyaltyGdpr.register(on: def)

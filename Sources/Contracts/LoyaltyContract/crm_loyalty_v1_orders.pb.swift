@@ -82,6 +82,40 @@ public nonisolated enum Crm_Loyalty_V1_OrderStatus: SwiftProtobuf.Enum, Swift.Ca
 
 }
 
+public nonisolated enum Crm_Loyalty_V1_FavouriteOrder: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case mostOrdered // = 0
+  case mostRecent // = 1
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .mostOrdered
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .mostOrdered
+    case 1: self = .mostRecent
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .mostOrdered: return 0
+    case .mostRecent: return 1
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Loyalty_V1_FavouriteOrder] = [
+    .mostOrdered,
+    .mostRecent,
+  ]
+
+}
+
 public nonisolated struct Crm_Loyalty_V1_OrderLine: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -453,6 +487,149 @@ public nonisolated struct Crm_Loyalty_V1_ListOrdersResponse: Sendable {
   public init() {}
 }
 
+public nonisolated struct Crm_Loyalty_V1_ListFavouriteItemsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var personID: Int64 = 0
+
+  /// 0: from the first order
+  public var placedFromUnixUs: Int64 = 0
+
+  /// 0: until now
+  public var placedUntilUnixUs: Int64 = 0
+
+  public var orderBy: Crm_Loyalty_V1_FavouriteOrder = .mostOrdered
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Loyalty_V1_FavouriteItem: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var itemID: String = String()
+
+  /// as last ordered
+  public var name: String = String()
+
+  public var category: String = String()
+
+  /// refunds taken off
+  public var quantity: Int64 = 0
+
+  /// orders it was on
+  public var orders: Int64 = 0
+
+  public var lastOrderedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Loyalty_V1_ListFavouriteItemsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var items: [Crm_Loyalty_V1_FavouriteItem] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Loyalty_V1_MenuReportRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var currency: String = String()
+
+  /// 0: from the first order
+  public var placedFromUnixUs: Int64 = 0
+
+  /// 0: until now
+  public var placedUntilUnixUs: Int64 = 0
+
+  /// 0: 3
+  public var regularMinOrders: Int32 = 0
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Loyalty_V1_MenuItemFigures: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var itemID: String = String()
+
+  /// a name it was sold under
+  public var name: String = String()
+
+  public var category: String = String()
+
+  public var quantity: Int64 = 0
+
+  public var revenue: Int64 = 0
+
+  public var orders: Int64 = 0
+
+  public var regularQuantity: Int64 = 0
+
+  public var regularRevenue: Int64 = 0
+
+  public var regularOrders: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Loyalty_V1_MenuReport: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var items: [Crm_Loyalty_V1_MenuItemFigures] = []
+
+  public var nextPageToken: String = String()
+
+  /// in the period, not fully refunded
+  public var orders: Int64 = 0
+
+  public var revenue: Int64 = 0
+
+  /// people who are regulars
+  public var regulars: Int64 = 0
+
+  public var regularOrders: Int64 = 0
+
+  public var regularRevenue: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// Events loyalty.order.posted and loyalty.order.refunded, on the
 /// customer's timeline.
 public nonisolated struct Crm_Loyalty_V1_OrderEvent: Sendable {
@@ -492,6 +669,10 @@ fileprivate nonisolated let _protobuf_package = "crm.loyalty.v1"
 
 nonisolated extension Crm_Loyalty_V1_OrderStatus: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ORDER_STATUS_UNSPECIFIED\0\u{1}ORDER_STATUS_POSTED\0\u{1}ORDER_STATUS_PARTIALLY_REFUNDED\0\u{1}ORDER_STATUS_REFUNDED\0")
+}
+
+nonisolated extension Crm_Loyalty_V1_FavouriteOrder: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FAVOURITE_ORDER_MOST_ORDERED\0\u{1}FAVOURITE_ORDER_MOST_RECENT\0")
 }
 
 nonisolated extension Crm_Loyalty_V1_OrderLine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1222,6 +1403,336 @@ nonisolated extension Crm_Loyalty_V1_ListOrdersResponse: SwiftProtobuf.Message, 
   public static func ==(lhs: Crm_Loyalty_V1_ListOrdersResponse, rhs: Crm_Loyalty_V1_ListOrdersResponse) -> Bool {
     if lhs.orders != rhs.orders {return false}
     if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_ListFavouriteItemsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListFavouriteItemsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{3}placed_from_unix_us\0\u{3}placed_until_unix_us\0\u{3}order_by\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.placedFromUnixUs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.placedUntilUnixUs) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.orderBy) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    if self.placedFromUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.placedFromUnixUs, fieldNumber: 2)
+    }
+    if self.placedUntilUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.placedUntilUnixUs, fieldNumber: 3)
+    }
+    if self.orderBy != .mostOrdered {
+      try visitor.visitSingularEnumField(value: self.orderBy, fieldNumber: 4)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 5)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_ListFavouriteItemsRequest, rhs: Crm_Loyalty_V1_ListFavouriteItemsRequest) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.placedFromUnixUs != rhs.placedFromUnixUs {return false}
+    if lhs.placedUntilUnixUs != rhs.placedUntilUnixUs {return false}
+    if lhs.orderBy != rhs.orderBy {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_FavouriteItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".FavouriteItem"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}item_id\0\u{1}name\0\u{1}category\0\u{1}quantity\0\u{1}orders\0\u{3}last_ordered_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.category) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.quantity) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.orders) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.lastOrderedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.itemID.isEmpty {
+      try visitor.visitSingularStringField(value: self.itemID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.category.isEmpty {
+      try visitor.visitSingularStringField(value: self.category, fieldNumber: 3)
+    }
+    if self.quantity != 0 {
+      try visitor.visitSingularInt64Field(value: self.quantity, fieldNumber: 4)
+    }
+    if self.orders != 0 {
+      try visitor.visitSingularInt64Field(value: self.orders, fieldNumber: 5)
+    }
+    if self.lastOrderedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.lastOrderedUnixUs, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_FavouriteItem, rhs: Crm_Loyalty_V1_FavouriteItem) -> Bool {
+    if lhs.itemID != rhs.itemID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.category != rhs.category {return false}
+    if lhs.quantity != rhs.quantity {return false}
+    if lhs.orders != rhs.orders {return false}
+    if lhs.lastOrderedUnixUs != rhs.lastOrderedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_ListFavouriteItemsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListFavouriteItemsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.items.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_ListFavouriteItemsResponse, rhs: Crm_Loyalty_V1_ListFavouriteItemsResponse) -> Bool {
+    if lhs.items != rhs.items {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_MenuReportRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MenuReportRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}currency\0\u{3}placed_from_unix_us\0\u{3}placed_until_unix_us\0\u{3}regular_min_orders\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.currency) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.placedFromUnixUs) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.placedUntilUnixUs) }()
+      case 4: try { try decoder.decodeSingularInt32Field(value: &self.regularMinOrders) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.currency.isEmpty {
+      try visitor.visitSingularStringField(value: self.currency, fieldNumber: 1)
+    }
+    if self.placedFromUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.placedFromUnixUs, fieldNumber: 2)
+    }
+    if self.placedUntilUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.placedUntilUnixUs, fieldNumber: 3)
+    }
+    if self.regularMinOrders != 0 {
+      try visitor.visitSingularInt32Field(value: self.regularMinOrders, fieldNumber: 4)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 5)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_MenuReportRequest, rhs: Crm_Loyalty_V1_MenuReportRequest) -> Bool {
+    if lhs.currency != rhs.currency {return false}
+    if lhs.placedFromUnixUs != rhs.placedFromUnixUs {return false}
+    if lhs.placedUntilUnixUs != rhs.placedUntilUnixUs {return false}
+    if lhs.regularMinOrders != rhs.regularMinOrders {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_MenuItemFigures: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MenuItemFigures"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}item_id\0\u{1}name\0\u{1}category\0\u{1}quantity\0\u{1}revenue\0\u{1}orders\0\u{3}regular_quantity\0\u{3}regular_revenue\0\u{3}regular_orders\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.category) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.quantity) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.revenue) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.orders) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.regularQuantity) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.regularRevenue) }()
+      case 9: try { try decoder.decodeSingularInt64Field(value: &self.regularOrders) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.itemID.isEmpty {
+      try visitor.visitSingularStringField(value: self.itemID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.category.isEmpty {
+      try visitor.visitSingularStringField(value: self.category, fieldNumber: 3)
+    }
+    if self.quantity != 0 {
+      try visitor.visitSingularInt64Field(value: self.quantity, fieldNumber: 4)
+    }
+    if self.revenue != 0 {
+      try visitor.visitSingularInt64Field(value: self.revenue, fieldNumber: 5)
+    }
+    if self.orders != 0 {
+      try visitor.visitSingularInt64Field(value: self.orders, fieldNumber: 6)
+    }
+    if self.regularQuantity != 0 {
+      try visitor.visitSingularInt64Field(value: self.regularQuantity, fieldNumber: 7)
+    }
+    if self.regularRevenue != 0 {
+      try visitor.visitSingularInt64Field(value: self.regularRevenue, fieldNumber: 8)
+    }
+    if self.regularOrders != 0 {
+      try visitor.visitSingularInt64Field(value: self.regularOrders, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_MenuItemFigures, rhs: Crm_Loyalty_V1_MenuItemFigures) -> Bool {
+    if lhs.itemID != rhs.itemID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.category != rhs.category {return false}
+    if lhs.quantity != rhs.quantity {return false}
+    if lhs.revenue != rhs.revenue {return false}
+    if lhs.orders != rhs.orders {return false}
+    if lhs.regularQuantity != rhs.regularQuantity {return false}
+    if lhs.regularRevenue != rhs.regularRevenue {return false}
+    if lhs.regularOrders != rhs.regularOrders {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_MenuReport: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MenuReport"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0\u{3}next_page_token\0\u{1}orders\0\u{1}revenue\0\u{1}regulars\0\u{3}regular_orders\0\u{3}regular_revenue\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.orders) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.revenue) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.regulars) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.regularOrders) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.regularRevenue) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.items.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    if self.orders != 0 {
+      try visitor.visitSingularInt64Field(value: self.orders, fieldNumber: 3)
+    }
+    if self.revenue != 0 {
+      try visitor.visitSingularInt64Field(value: self.revenue, fieldNumber: 4)
+    }
+    if self.regulars != 0 {
+      try visitor.visitSingularInt64Field(value: self.regulars, fieldNumber: 5)
+    }
+    if self.regularOrders != 0 {
+      try visitor.visitSingularInt64Field(value: self.regularOrders, fieldNumber: 6)
+    }
+    if self.regularRevenue != 0 {
+      try visitor.visitSingularInt64Field(value: self.regularRevenue, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_MenuReport, rhs: Crm_Loyalty_V1_MenuReport) -> Bool {
+    if lhs.items != rhs.items {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.orders != rhs.orders {return false}
+    if lhs.revenue != rhs.revenue {return false}
+    if lhs.regulars != rhs.regulars {return false}
+    if lhs.regularOrders != rhs.regularOrders {return false}
+    if lhs.regularRevenue != rhs.regularRevenue {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
