@@ -7,6 +7,8 @@
 #      1 and 64 in flight, by crmctl bench --unique-field idempotency_key
 #      (one fresh key per call, so no call is a replay);
 #   2. gift-card redemptions/s (RedeemGiftCard by card id) at 64 in flight;
+#      orders posted/s with a program's earn rules (PostOrder, 3 lines, each
+#      earning: an EARN posting and a lot), 1 and 64 in flight;
 #   3. balance reads at 64 in flight: GetAccount, and LookupGiftCard by
 #      code (the per-caller limit lifted for the run: code_lookups_per_second
 #      and code_lookup_burst), with crmctl bench;
@@ -52,6 +54,25 @@ postings EarnPoints "{\"accountId\":\"$account\",\"points\":\"1\"}" 1 64
 postings EarnPoints "{\"accountId\":\"$account\",\"points\":\"1\"}" 4 16
 echo "== gift-card redemptions (RedeemGiftCard by card id)"
 postings RedeemGiftCard "{\"cardId\":\"$card\",\"amount\":\"1\"}" 1 64
+
+echo "== orders with earn rules (PostOrder: the order, its lines, an EARN posting and a pending lot)"
+"$ctl" call /crm.loyalty.v1.Programs/CreateProgram '{"program":{"name":"bench","currency":"EUR","pointsPerStep":"1","pointsPerVisit":"5",
+  "itemRules":[{"itemId":"latte","pointsPerUnit":"2"},{"category":"merch","excludeFromSpend":true}],
+  "bonusWindows":[{"days":[1,2,3,4,5,6,7],"startMinute":0,"endMinute":1440,"multiplierPercent":150}],
+  "maxPointsPerOrder":"1000","pendingSeconds":"1209600","expirySeconds":"31536000","expiryRounding":"EXPIRY_ROUNDING_END_OF_MONTH",
+  "timeZone":"Europe/Paris"}}' >/dev/null
+diner=$("$ctl" call /crm.contacts.v1.Contacts/CreatePerson '{"person":{"firstName":"Dina","lastName":"Bench"}}' | field id)
+"$ctl" call "$lo/CreateAccount" "{\"kind\":\"ACCOUNT_KIND_POINTS\",\"personId\":\"$diner\"}" >/dev/null
+order="{\"personId\":\"$diner\",\"currency\":\"EUR\",\"location\":\"bench\",\"lines\":[
+  {\"itemId\":\"latte\",\"name\":\"Latte\",\"category\":\"coffee\",\"quantity\":\"2\",\"unitPrice\":\"350\",\"tax\":\"70\"},
+  {\"itemId\":\"croissant\",\"name\":\"Croissant\",\"category\":\"pastry\",\"quantity\":\"1\",\"unitPrice\":\"220\",\"discount\":\"20\"},
+  {\"itemId\":\"mug\",\"name\":\"Mug\",\"category\":\"merch\",\"quantity\":\"1\",\"unitPrice\":\"1200\"}]}"
+order="$(echo "$order" | tr -d '\n')"
+for flight in 1 64; do
+  echo "PostOrder (3 lines, earning), 1 x $flight in flight:"
+  "$ctl" bench --method /crm.loyalty.v1.Orders/PostOrder --json "$order" --unique-field idempotency_key \
+    --in-flight "$flight" --duration "$seconds" | sed -n 2,4p
+done
 
 echo "== balance reads, 64 in flight"
 "$ctl" bench --method "$lo/GetAccount" --json "{\"id\":\"$account\"}" --in-flight 64 --duration "$seconds" | sed -n 3,4p

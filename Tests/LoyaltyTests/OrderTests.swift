@@ -193,6 +193,35 @@ import Testing
         #expect(kept.lines.count == 1 && kept.total == 400 && kept.refunds.first?.reason == "")
     }
 
+    /// A cashier posts and refunds orders and reads programs; changing a
+    /// program and the menu report are not theirs. Orders land on the
+    /// customer's timeline.
+    @Test func aCashierPostsAndRefundsOrdersButMayNotChangeTheProgram() async throws {
+        let crmd = try AccessSupport.start(plugins: ["contacts", "loyalty"], arguments: ["--enable", "contacts,loyalty"])
+        try await AccessSupport.createUser(crmd, "tess", roles: ["cashier"])
+        let connection = try crmd.connect()
+        let admin = LoyaltyClient(connection: connection)
+        let till = LoyaltyClient(connection: connection, metadata: AccessSupport.actingAs("tess"))
+        let program = try await admin.createProgram(cafeProgram())
+        let person = try await ContactsClient(connection: connection).createPerson("Tom", "Regular").id
+        _ = try await till.pointsAccount(person: person)
+        let posted = try await till.postOrder(person: person, lines: [orderLine("scone", 2, 300)], key: "o")
+        #expect(posted.order.pointsEarned == 6 && posted.order.createdBy == "tess")
+        _ = try await till.refundOrder(posted.order.id, lines: [(1, 1)], key: "r")
+        #expect(try await till.program(program.id).id == program.id)
+        await expectRPCError(.permissionDenied, mentioning: "loyalty.program.write") {
+            _ = try await till.updateProgram(program.id, cafeProgram { $0.pointsPerVisit = 100 })
+        }
+        await expectRPCError(.permissionDenied, mentioning: "loyalty.report.read") {
+            let _: Crm_Loyalty_V1_MenuReport = try await till.callOrders("GetMenuReport", Crm_Loyalty_V1_MenuReportRequest.with {
+                $0.currency = "EUR"
+            })
+        }
+        let timeline = try await ContactsClient(connection: connection).timeline(person: person, atLeast: 4)
+        let topics = timeline.map(\.topic)
+        #expect(topics.contains("loyalty.order.posted") && topics.contains("loyalty.order.refunded"), "\(topics)")
+    }
+
     @Test func badOrdersAreRefusedWithTheFieldNamed() async throws {
         let world = try LoyaltyWorld()
         let good = orderLine("tart", 2, 300)
