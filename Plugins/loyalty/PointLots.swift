@@ -31,6 +31,7 @@ enum PointLots {
     );
     CREATE INDEX loyalty_point_lots_spend ON loyalty_point_lots (account_id, expires_us, id) WHERE remaining > 0;
     CREATE INDEX loyalty_point_lots_due ON loyalty_point_lots (expires_us) WHERE remaining > 0;
+    CREATE INDEX loyalty_point_lots_pending ON loyalty_point_lots (account_id, available_us) WHERE remaining > 0;
     CREATE INDEX loyalty_point_lots_posting ON loyalty_point_lots (posting_id);
     -- What a spend posting, or an active hold (posting_id NULL until it is
     -- captured), took from which lot.
@@ -106,7 +107,7 @@ enum PointLots {
             }
         }
         if left > 0 && !partial {
-            let spendable = try summary(db, account: account, now: now).spendable
+            let spendable = try LedgerStore.loadAccount(db, account)?.available ?? 0
             throw PluginError.failedPrecondition(
                 "insufficient balance: account \(account) has \(spendable) points available, \(points) needed")
         }
@@ -168,27 +169,25 @@ enum PointLots {
         }
     }
 
-    struct Summary {
-        var spendable: Int64 = 0
-        var pending: Int64 = 0
-    }
-
-    static func summary(_ db: Database, account: Int64, now: Int64) throws -> Summary {
-        guard let row = try db.query("""
-            SELECT COALESCE(sum(CASE WHEN available_us <= ? AND expires_us > ? THEN remaining ELSE 0 END), 0),
-                   COALESCE(sum(CASE WHEN available_us > ? THEN remaining ELSE 0 END), 0)
-            FROM loyalty_point_lots WHERE account_id = ? AND remaining > 0
-            """, [.integer(now), .integer(now), .integer(now), .integer(account)]).first else { return Summary() }
-        return Summary(spendable: row.int(0), pending: row.int(1))
-    }
-
     /// A points account as a reader sees it: `pending`, and `available`
     /// the spendable lots (plus what holds past their time still reserve
-    /// until a write releases them).
+    /// until a write releases them). What the lots hold is balance − held
+    /// (the invariant Reconcile checks), so only the pending lots and the
+    /// ones past their expiry are read: two short index ranges, whatever
+    /// the account's history.
     static func decorate(_ db: Database, _ account: inout Account, now: Int64 = UTCClock.nowMicros()) throws {
         guard account.kind == .points else { return }
-        let s = try summary(db, account: account.id, now: now)
-        var spendable = s.spendable
+        let pending = try db.query("""
+            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots WHERE account_id = ? AND remaining > 0 AND available_us > ?
+            """, [.integer(account.id), .integer(now)]).first?.int(0) ?? 0
+        let overdue = try db.query("""
+            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots
+            WHERE account_id = ? AND remaining > 0 AND expires_us <= ? AND available_us <= ?
+            """, [.integer(account.id), .integer(now), .integer(now)]).first?.int(0) ?? 0
+        let (free, o1) = account.balance.subtractingReportingOverflow(account.held)
+        let (notPending, o2) = free.subtractingReportingOverflow(pending)
+        var (spendable, o3) = notPending.subtractingReportingOverflow(overdue)
+        if o1 || o2 || o3 { spendable = 0 }
         if account.held > 0 {
             let lapsed = try db.query("""
                 SELECT COALESCE(sum(u.points), 0) FROM loyalty_lot_uses u JOIN loyalty_holds h ON h.id = u.hold_id
@@ -196,8 +195,8 @@ enum PointLots {
                 """, [.integer(account.id), .integer(now)]).first?.int(0) ?? 0
             spendable = spendable.addingReportingOverflow(lapsed).partialValue
         }
-        account.pending = s.pending
-        account.available = min(spendable, LedgerStore.available(account))
+        account.pending = pending
+        account.available = max(spendable, 0)
     }
 
     static let lotColumns = "id, account_id, posting_id, order_id, points, remaining, available_us, expires_us, created_us"
