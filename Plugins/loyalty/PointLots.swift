@@ -97,7 +97,7 @@ enum PointLots {
             var after: (Int64, Int64) = (now, Int64.max)  // expires after now
             while left > 0 {
                 let rows = try db.query("""
-                    SELECT id, remaining, expires_us FROM loyalty_point_lots
+                    SELECT id, remaining, expires_us FROM loyalty_point_lots INDEXED BY loyalty_point_lots_spend
                     WHERE account_id = ? AND remaining > 0 AND available_us <= ? AND (expires_us, id) > (?, ?)
                     ORDER BY expires_us, id LIMIT 200
                     """, [.integer(account), .integer(now), .integer(after.0), .integer(after.1)])
@@ -178,10 +178,11 @@ enum PointLots {
     static func decorate(_ db: Database, _ account: inout Account, now: Int64 = UTCClock.nowMicros()) throws {
         guard account.kind == .points else { return }
         let pending = try db.query("""
-            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots WHERE account_id = ? AND remaining > 0 AND available_us > ?
+            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots INDEXED BY loyalty_point_lots_pending
+            WHERE account_id = ? AND remaining > 0 AND available_us > ?
             """, [.integer(account.id), .integer(now)]).first?.int(0) ?? 0
         let overdue = try db.query("""
-            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots
+            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots INDEXED BY loyalty_point_lots_spend
             WHERE account_id = ? AND remaining > 0 AND expires_us <= ? AND available_us <= ?
             """, [.integer(account.id), .integer(now), .integer(now)]).first?.int(0) ?? 0
         let (free, o1) = account.balance.subtractingReportingOverflow(account.held)
