@@ -217,6 +217,9 @@ import Testing
                 $0.currency = "EUR"
             })
         }
+        await expectRPCError(.permissionDenied, mentioning: "loyalty.expiry.run") {
+            _ = try await till.expirePoints(posted.order.pointsAccountID)
+        }
         let timeline = try await ContactsClient(connection: connection).timeline(person: person, atLeast: 4)
         let topics = timeline.map(\.topic)
         #expect(topics.contains("loyalty.order.posted") && topics.contains("loyalty.order.refunded"), "\(topics)")
