@@ -89,9 +89,10 @@ enum EarnRules {
         return (micros(start) ?? us, micros(end) ?? us)
     }
 
-    /// When a lot earned at `now` expires under the program (PointLots.never: not).
-    static func expiry(_ program: Program, now: Int64) -> Int64 {
-        let base = now.addingReportingOverflow(program.expirySeconds.multipliedReportingOverflow(by: 1_000_000).partialValue).partialValue
+    /// When a lot spendable from `available` expires under the program
+    /// (PointLots.never: not); never before it is spendable.
+    static func expiry(_ program: Program, from available: Int64) -> Int64 {
+        let base = available.addingReportingOverflow(program.expirySeconds.multipliedReportingOverflow(by: 1_000_000).partialValue).partialValue
         switch program.expiryRounding {
         case .endOfMonth, .endOfYear:
             let cal = calendar(program.timeZone)

@@ -8,7 +8,7 @@ enum OrderMethods {
     static let service = "/crm.loyalty.v1.Orders/"
     static let maxLines = 500
     static let aheadAllowance: Int64 = 5 * 60_000_000
-    static let backAllowance: Int64 = 90 * 86_400_000_000
+    static let backAllowance: Int64 = 7 * 86_400_000_000
 
     static func register(on def: PluginDefinition) {
         def.unary(service + "PostOrder", post)
@@ -35,8 +35,9 @@ enum OrderMethods {
         let now = UTCClock.nowMicros()
         let placed = req.placedUnixUs == 0 ? now : req.placedUnixUs
         guard placed <= now &+ aheadAllowance, placed >= now &- backAllowance else {
-            throw PluginError.invalidArgument("placed_unix_us must be within 90 days back and 5 minutes ahead of now")
+            throw PluginError.invalidArgument("placed_unix_us must be within 7 days back and 5 minutes ahead of now")
         }
+        let requestedOwner = try Check.text(req.owner, "owner", max: 200)
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
             if !ref.isEmpty, let existing = try db.query("SELECT id FROM loyalty_orders WHERE order_ref = ?", [.text(ref)]).first?.int(0) {
                 throw PluginError.alreadyExists("order_ref \"\(ref)\" is order \(existing)")
@@ -44,7 +45,7 @@ enum OrderMethods {
             if req.personID != 0, try ContactsLink.livePerson(ctx, req.personID) == nil {
                 throw PluginError.notFound("no person \(req.personID) (person_id)")
             }
-            let owner = try ctx.scope.owner(for: req.owner.trimmedSpaces, "order")
+            let owner = try ctx.scope.owner(for: requestedOwner, "order")
             let orderID = try db.execute("""
                 INSERT INTO loyalty_orders (order_ref, person_id, currency, subtotal, discount_total, tax_total, total, status,
                                             location, owner, created_by, placed_us, created_us, updated_us)
@@ -62,6 +63,7 @@ enum OrderMethods {
             }
             var result = Crm_Loyalty_V1_OrderResult()
             if let (account, program) = try earner(db, person: req.personID, currency: req.currency) {
+                try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "points account \(account.id)")
                 result = try earn(ctx, db, order: orderID, lines: lines, account: account, program: program, placed: placed, now: now)
             }
             try ctx.audit(AuditEntry(entity: "loyalty.order", recordID: String(orderID), action: "create", owner: ownerOrNil(owner),
@@ -91,7 +93,8 @@ enum OrderMethods {
     /// order and day caps leave; one EARN posting and one pending lot.
     private static func earn(_ ctx: CallContext, _ db: Database, order: Int64, lines: [OrderLine], account: Account, program: Program,
                              placed: Int64, now: Int64) throws -> Crm_Loyalty_V1_OrderResult {
-        let first = try db.query("SELECT 1 FROM loyalty_orders WHERE account_id = ? AND status <> 3 LIMIT 1",
+        // A first order refunded in full still counts: the bonus is paid once.
+        let first = try db.query("SELECT 1 FROM loyalty_orders WHERE account_id = ? LIMIT 1",
                                  [.integer(account.id)]).isEmpty
         var allowance = program.maxPointsPerOrder == 0 ? Check.maxAmount : program.maxPointsPerOrder
         if program.maxPointsPerDay > 0 {
@@ -117,7 +120,7 @@ enum OrderMethods {
         let moved = try Ledger.move(ctx, db, .earn, account: account, amount: points, system: .pointsIssued,
                                     reason: "order \(order)") { posting in
             try PointLots.add(db, account: account.id, posting: posting.id, points: points, available: available,
-                              expires: EarnRules.expiry(program, now: now), order: order, now: now)
+                              expires: EarnRules.expiry(program, from: available), order: order, now: now)
             try db.execute("UPDATE loyalty_orders SET earn_posting_id = ? WHERE id = ?", [.integer(posting.id), .integer(order)])
         }
         try LoyaltyEvents.publish(ctx, "loyalty.points.earned", account: moved.account, posting: moved.posting,

@@ -53,12 +53,18 @@ enum OrderRefunds {
             var clawbackID: Int64 = 0
             let owedPoints = try pointsToTakeBack(db, order, refundedAfter: refundedAfter)
             if owedPoints > 0, let account = try LedgerStore.loadAccount(db, order.pointsAccountID) {
+                try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "points account \(account.id)")
                 try Ledger.releaseExpiredHolds(db, account.id, now: now)
                 let own = try db.query("SELECT id FROM loyalty_point_lots WHERE posting_id = ?", [.integer(order.earnPostingID)])
                     .map { $0.int(0) }
-                let taken = try PointLots.take(db, account: account.id, points: owedPoints, now: now, preferred: own, partial: true)
-                let points = owedPoints - taken.short
-                short = taken.short
+                // Points of the order that expired went to breakage already:
+                // what is left to take back is at most what did not.
+                let expired = try PointLots.expired(db, lots: own)
+                let live = max(order.pointsEarned - expired - order.pointsClawedBack, 0)
+                let wanted = min(owedPoints, live)
+                let taken = try PointLots.take(db, account: account.id, points: wanted, now: now, preferred: own, partial: true)
+                let points = wanted - taken.short
+                short = owedPoints - points
                 if points > 0 {
                     let moved = try Ledger.move(ctx, db, .clawback, account: account, amount: -points, system: .pointsIssued,
                                                 reason: "refund of order \(order.id)",

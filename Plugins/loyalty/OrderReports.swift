@@ -24,14 +24,15 @@ enum OrderReports {
         let (from, until) = try period(req.placedFromUnixUs, req.placedUntilUnixUs)
         let recent: Bool
         switch req.orderBy {
-        case .mostOrdered: recent = false
+        case .unspecified, .mostOrdered: recent = false
         case .mostRecent: recent = true
         default: throw PluginError.invalidArgument("order_by is not a known order")
         }
         let paging = try Paging(pageSize: req.pageSize, pageToken: req.pageToken, keyCount: 2)
         var scope = SQLFilter()
         ctx.scope.apply(to: &scope, ownerColumn: "o.owner")
-        let sortKey = recent ? "last_us" : "quantity"
+        // Aliases that no column shares: HAVING would read a column before an alias.
+        let sortKey = recent ? "last_us" : "units"
         var parameters: [SQLValue] = [.integer(req.personID), .integer(from), .integer(until)] + scope.parameters
         var having = ""
         if let after = paging.after {
@@ -40,23 +41,22 @@ enum OrderReports {
         }
         let db = try ctx.database
         let page = try fetchPage(db, """
-            SELECT l.item_id, sum(l.quantity - l.refunded_quantity) AS quantity, count(DISTINCT l.order_id), max(o.placed_us) AS last_us,
-                   (SELECT l2.name || char(31) || l2.category FROM loyalty_order_lines l2 JOIN loyalty_orders o2 ON o2.id = l2.order_id
-                    WHERE l2.item_id = l.item_id AND o2.person_id = ? ORDER BY o2.placed_us DESC, o2.id DESC LIMIT 1)
+            SELECT l.item_id, sum(l.quantity - l.refunded_quantity) AS units, count(DISTINCT l.order_id), max(o.placed_us) AS last_us,
+                   l.name, l.category
             FROM loyalty_orders o JOIN loyalty_order_lines l ON l.order_id = o.id
             WHERE o.person_id = ? AND o.placed_us >= ? AND o.placed_us < ? AND l.quantity > l.refunded_quantity
             \(scope.conditions.map { "AND (\($0))" }.joined(separator: " "))
             GROUP BY l.item_id \(having)
             ORDER BY \(sortKey) DESC, l.item_id LIMIT ?
-            """, [.integer(req.personID)] + parameters, paging, decode: { row in
-            let described = row.text(4).split(separator: "\u{1F}", maxSplits: 1, omittingEmptySubsequences: false)
-            return Crm_Loyalty_V1_FavouriteItem.with {
+            """, parameters, paging, decode: { row in
+            // name and category are bare columns beside the one max(): SQLite takes them from the latest order's line.
+            Crm_Loyalty_V1_FavouriteItem.with {
                 $0.itemID = row.text(0)
                 $0.quantity = row.int(1)
                 $0.orders = row.int(2)
                 $0.lastOrderedUnixUs = row.int(3)
-                $0.name = described.first.map(String.init) ?? ""
-                $0.category = described.count > 1 ? String(described[1]) : ""
+                $0.name = row.text(4)
+                $0.category = row.text(5)
             }
         }, key: { [recent ? $0[3] : $0[1], $0[0]] })
         return .with { $0.items = page.rows; $0.nextPageToken = page.nextToken }

@@ -8,6 +8,8 @@ import Synchronization
 enum PointExpiry {
     static let running = Atomic<Bool>(false)
     static let batch = 100
+    /// One call's share of an account's due lots: a bounded transaction.
+    static let lotsPerCall = 1000
 
     static func register(on def: PluginDefinition) {
         def.unary(Programs.service + "ListPointLots", list)
@@ -43,8 +45,9 @@ enum PointExpiry {
         let account = try pointsAccount(ctx, db, req.accountID, write: true)
         let now = UTCClock.nowMicros()
         let due = try db.query("""
-            SELECT id, remaining FROM loyalty_point_lots WHERE account_id = ? AND remaining > 0 AND expires_us <= ? ORDER BY expires_us, id
-            """, [.integer(account.id), .integer(now)])
+            SELECT id, remaining FROM loyalty_point_lots INDEXED BY loyalty_point_lots_spend
+            WHERE account_id = ? AND remaining > 0 AND expires_us <= ? ORDER BY expires_us, id LIMIT ?
+            """, [.integer(account.id), .integer(now), .integer(Int64(lotsPerCall))])
         guard !due.isEmpty else { return .with { $0.account = account } }
         var total: Int64 = 0
         var takes: [PointLots.Take] = []

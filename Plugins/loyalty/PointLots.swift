@@ -117,6 +117,19 @@ enum PointLots {
         return (takes, left)
     }
 
+    /// How many points of these lots expired (EXPIRY postings took them).
+    static func expired(_ db: Database, lots: [Int64]) throws -> Int64 {
+        var total: Int64 = 0
+        for lot in lots {
+            let n = try db.query("""
+                SELECT COALESCE(sum(u.points), 0) FROM loyalty_lot_uses u JOIN loyalty_postings p ON p.id = u.posting_id
+                WHERE u.lot_id = ? AND p.kind = 9
+                """, [.integer(lot)]).first?.int(0) ?? 0
+            total = total.addingReportingOverflow(n).partialValue
+        }
+        return total
+    }
+
     /// Records what a posting or a hold took.
     static func record(_ db: Database, _ takes: [Take], posting: Int64 = 0, hold: Int64 = 0) throws {
         for t in takes {
@@ -185,17 +198,15 @@ enum PointLots {
             SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots INDEXED BY loyalty_point_lots_spend
             WHERE account_id = ? AND remaining > 0 AND expires_us <= ? AND available_us <= ?
             """, [.integer(account.id), .integer(now), .integer(now)]).first?.int(0) ?? 0
-        let (free, o1) = account.balance.subtractingReportingOverflow(account.held)
+        // Only live holds reserve: a lapsed one's points come back at the
+        // next write (whether `account.held` is the cached or the live sum).
+        let held = account.held == 0 ? 0 : try db.query("""
+            SELECT COALESCE(sum(amount), 0) FROM loyalty_holds WHERE account_id = ? AND status = 1 AND expires_us > ?
+            """, [.integer(account.id), .integer(now)]).first?.int(0) ?? 0
+        let (free, o1) = account.balance.subtractingReportingOverflow(held)
         let (notPending, o2) = free.subtractingReportingOverflow(pending)
         var (spendable, o3) = notPending.subtractingReportingOverflow(overdue)
         if o1 || o2 || o3 { spendable = 0 }
-        if account.held > 0 {
-            let lapsed = try db.query("""
-                SELECT COALESCE(sum(u.points), 0) FROM loyalty_lot_uses u JOIN loyalty_holds h ON h.id = u.hold_id
-                WHERE h.account_id = ? AND h.status = 1 AND h.expires_us <= ? AND u.posting_id IS NULL
-                """, [.integer(account.id), .integer(now)]).first?.int(0) ?? 0
-            spendable = spendable.addingReportingOverflow(lapsed).partialValue
-        }
         account.pending = pending
         account.available = max(spendable, 0)
     }

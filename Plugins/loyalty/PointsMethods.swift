@@ -26,9 +26,13 @@ enum PointsMethods {
         let now = UTCClock.nowMicros()
         if req.expiresUnixUs != 0 {
             guard earning else { throw PluginError.invalidArgument("expires_unix_us is for EarnPoints only") }
-            guard req.expiresUnixUs > now else { throw PluginError.invalidArgument("expires_unix_us must be after now") }
+            guard req.expiresUnixUs > 0 else { throw PluginError.invalidArgument("expires_unix_us must be after now") }
         }
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
+            // Checked after the replay lookup, so a retry after the time still gets its answer.
+            if req.expiresUnixUs != 0, req.expiresUnixUs <= now {
+                throw PluginError.invalidArgument("expires_unix_us must be after now")
+            }
             var account = try Ledger.customerAccount(ctx, db, req.accountID, write: true)
             guard account.kind == .points else { throw PluginError.failedPrecondition("account \(req.accountID) is not a POINTS account") }
             guard account.status == .active else { throw PluginError.failedPrecondition("account \(req.accountID) is closed") }
@@ -147,6 +151,10 @@ enum PointsMethods {
             if entry.amount > 0 {
                 let own = try db.query("SELECT id FROM loyalty_point_lots WHERE posting_id = ? AND account_id = ? ORDER BY id",
                                        [.integer(original.id), .integer(account.id)]).map { $0.int(0) }
+                // Expired points went to breakage: taking them again from other lots would take them twice.
+                if try PointLots.expired(db, lots: own) > 0 {
+                    throw PluginError.failedPrecondition("posting \(original.id)'s points have expired; it can no longer be reversed")
+                }
                 let takes = try PointLots.take(db, account: account.id, points: entry.amount, now: now, preferred: own).takes
                 steps.append { try PointLots.record(db, takes, posting: $0) }
             } else {

@@ -150,7 +150,8 @@ enum Programs {
         out.pendingSeconds = p.pendingSeconds
         out.expirySeconds = p.expirySeconds
         switch p.expiryRounding {
-        case .none, .endOfMonth, .endOfYear: out.expiryRounding = p.expiryRounding
+        case .unspecified, .none: out.expiryRounding = .none
+        case .endOfMonth, .endOfYear: out.expiryRounding = p.expiryRounding
         default: throw PluginError.invalidArgument("program.expiry_rounding is not a known rounding")
         }
         let zone = p.timeZone.trimmedSpaces.isEmpty ? "UTC" : p.timeZone.trimmedSpaces

@@ -52,6 +52,15 @@ import Testing
         #expect(first.items[0].orders == 3 && first.items[1].name == "Cake" && first.items[1].category == "pastry")
         let rest = try await favourites(c, .mostOrdered, pageSize: 2, token: first.nextPageToken)
         #expect(rest.items.map(\.itemID) == ["muffin"] && rest.nextPageToken.isEmpty)
+        // One item a page: each item once, in order, though latte's lines differ in quantity.
+        var walked: [String] = []
+        var token = ""
+        repeat {
+            let page = try await favourites(c, .mostOrdered, pageSize: 1, token: token)
+            walked += page.items.map(\.itemID)
+            token = page.nextPageToken
+        } while !token.isEmpty && walked.count < 10
+        #expect(walked == ["latte", "cake", "muffin"])
         let recent = try await favourites(c, .mostRecent)
         #expect(recent.items.map(\.itemID) == ["latte", "muffin", "cake"])
         #expect(recent.items[0].lastOrderedUnixUs == c.now - 3_600_000_000)

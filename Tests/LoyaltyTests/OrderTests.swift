@@ -125,6 +125,21 @@ import Testing
         try await world.expectClean()
     }
 
+    /// Points of an order that expired are gone already: its refund takes
+    /// none of the customer's other points for them.
+    @Test func aRefundAfterTheOrdersPointsExpiredTakesNothingElse() async throws {
+        let world = try LoyaltyWorld()
+        _ = try await world.loyalty.createProgram(cafeProgram { $0.expirySeconds = 1 })
+        let (person, account) = try await world.member("Ray", points: 100)
+        let posted = try await world.loyalty.postOrder(person: person, lines: [orderLine("lunch", 1, 2000)], key: "o")
+        #expect(posted.pointsAccount.balance == 120)
+        #expect(try await eventually(timeout: 10) { try await world.loyalty.account(account).balance == 100 })
+        let refund = try await world.loyalty.refundOrder(posted.order.id, key: "r")
+        #expect(refund.refund.pointsClawedBack == 0 && refund.refund.pointsNotRecovered == 20 && refund.posting.id == 0)
+        #expect(try await world.loyalty.account(account).balance == 100)
+        try await world.expectClean()
+    }
+
     @Test func bonusWindowsMultiplyAndCapsLimitPerOrderAndPerDay() async throws {
         let world = try LoyaltyWorld()
         _ = try await world.loyalty.createProgram(cafeProgram {
@@ -135,18 +150,24 @@ import Testing
         })
         let (person, _) = try await world.member("Flo")
         let lines = [orderLine("brunch", 1, 1600)]  // 16 × 2.5 = 40
-        let a = try await world.loyalty.postOrder(person: person, lines: [orderLine("coffee", 1, 300)], key: "a")
+        // Every order at the last Paris noon, so all fall on one local day.
+        var paris = Calendar(identifier: .gregorian)
+        paris.timeZone = try #require(TimeZone(identifier: "Europe/Paris"))
+        let today = paris.date(bySettingHour: 12, minute: 0, second: 0, of: Date())!
+        let noon = today > Date() ? paris.date(byAdding: .day, value: -1, to: today)! : today
+        let placed = Int64(noon.timeIntervalSince1970) * 1_000_000
+        let a = try await world.loyalty.postOrder(person: person, lines: [orderLine("coffee", 1, 300)], placed: placed, key: "a")
         #expect(a.order.pointsEarned == 7, "3 × 2.5, rounded down")
-        let b = try await world.loyalty.postOrder(person: person, lines: lines, key: "b")
+        let b = try await world.loyalty.postOrder(person: person, lines: lines, placed: placed, key: "b")
         #expect(b.order.pointsEarned == 30, "capped per order")
-        let c = try await world.loyalty.postOrder(person: person, lines: lines, key: "c")
+        let c = try await world.loyalty.postOrder(person: person, lines: lines, placed: placed, key: "c")
         #expect(c.order.pointsEarned == 13, "what the day's 50 leaves")
-        let d = try await world.loyalty.postOrder(person: person, lines: lines, key: "d")
+        let d = try await world.loyalty.postOrder(person: person, lines: lines, placed: placed, key: "d")
         #expect(d.order.pointsEarned == 0 && d.posting.id == 0)
         // A refund frees the day's allowance, and takes back only what the capped order earned.
         let refund = try await world.loyalty.refundOrder(b.order.id, key: "rb")
         #expect(refund.refund.pointsClawedBack == 30)
-        #expect(try await world.loyalty.postOrder(person: person, lines: lines, key: "e").order.pointsEarned == 30)
+        #expect(try await world.loyalty.postOrder(person: person, lines: lines, placed: placed, key: "e").order.pointsEarned == 30)
         try await world.expectClean()
     }
 

@@ -45,7 +45,7 @@ import Testing
     @Test func expiryPostsWhatIsLeftOfDueLotsAndTheJobRunsIt() async throws {
         let world = try LoyaltyWorld()
         let (_, account) = try await world.member("Jo")
-        _ = try await world.loyalty.earn(account, 70, expires: nowMicros() + 1_500_000, key: "short")
+        _ = try await world.loyalty.earn(account, 70, expires: nowMicros() + 3_000_000, key: "short")
         _ = try await world.loyalty.earn(account, 20, key: "long")
         _ = try await world.loyalty.redeemPoints(account, 50, key: "spend")
         let lots = try await world.loyalty.lots(account).lots
@@ -83,6 +83,34 @@ import Testing
         let lots = try await world.loyalty.lots(account).lots
         #expect(lots.first?.postingID == soon && lots.map(\.remaining) == [40, 40])
         #expect(try await world.loyalty.account(account).balance == 80)
+        try await world.expectClean()
+    }
+
+    /// A hold past its time stops reserving at once for a reader, before
+    /// any write releases it; a live one still reserves.
+    @Test func aLapsedHoldStopsReservingItsPointsForAReader() async throws {
+        let world = try LoyaltyWorld()
+        let (_, account) = try await world.member("Ola", points: 100)
+        _ = try await world.loyalty.authorize(account: account, 30, expires: nowMicros() + 1_000_000, key: "short")
+        _ = try await world.loyalty.authorize(account: account, 20, key: "long")
+        #expect(try await world.loyalty.account(account).available == 50)
+        #expect(try await eventually(timeout: 10) { try await world.loyalty.account(account).available == 80 })
+        let seen = try await world.loyalty.account(account)
+        #expect(seen.held == 20 && seen.balance == 100)
+        try await world.expectClean()
+    }
+
+    /// An earn whose points expired cannot be reversed: they are in
+    /// breakage already, and taking them from other lots would take twice.
+    @Test func anExpiredEarnCannotBeReversed() async throws {
+        let world = try LoyaltyWorld()
+        let (_, account) = try await world.member("Pia", points: 100)
+        let brief = try await world.loyalty.earn(account, 20, expires: nowMicros() + 1_000_000, key: "brief")
+        #expect(try await eventually(timeout: 10) { try await world.loyalty.account(account).balance == 100 })
+        await expectRPCError(.failedPrecondition, mentioning: "expired") {
+            _ = try await world.loyalty.reverse(brief.posting.id, key: "undo")
+        }
+        #expect(try await world.loyalty.account(account).balance == 100)
         try await world.expectClean()
     }
 

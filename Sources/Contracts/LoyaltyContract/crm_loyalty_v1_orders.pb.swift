@@ -84,32 +84,38 @@ public nonisolated enum Crm_Loyalty_V1_OrderStatus: SwiftProtobuf.Enum, Swift.Ca
 
 public nonisolated enum Crm_Loyalty_V1_FavouriteOrder: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
-  case mostOrdered // = 0
-  case mostRecent // = 1
+
+  /// as MOST_ORDERED
+  case unspecified // = 0
+  case mostOrdered // = 1
+  case mostRecent // = 2
   case UNRECOGNIZED(Int)
 
   public init() {
-    self = .mostOrdered
+    self = .unspecified
   }
 
   public init?(rawValue: Int) {
     switch rawValue {
-    case 0: self = .mostOrdered
-    case 1: self = .mostRecent
+    case 0: self = .unspecified
+    case 1: self = .mostOrdered
+    case 2: self = .mostRecent
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
 
   public var rawValue: Int {
     switch self {
-    case .mostOrdered: return 0
-    case .mostRecent: return 1
+    case .unspecified: return 0
+    case .mostOrdered: return 1
+    case .mostRecent: return 2
     case .UNRECOGNIZED(let i): return i
     }
   }
 
   // The compiler won't synthesize support with the UNRECOGNIZED case.
   public static let allCases: [Crm_Loyalty_V1_FavouriteOrder] = [
+    .unspecified,
     .mostOrdered,
     .mostRecent,
   ]
@@ -497,10 +503,10 @@ public nonisolated struct Crm_Loyalty_V1_ListFavouriteItemsRequest: Sendable {
   /// 0: from the first order
   public var placedFromUnixUs: Int64 = 0
 
-  /// 0: until now
+  /// 0: no end
   public var placedUntilUnixUs: Int64 = 0
 
-  public var orderBy: Crm_Loyalty_V1_FavouriteOrder = .mostOrdered
+  public var orderBy: Crm_Loyalty_V1_FavouriteOrder = .unspecified
 
   public var pageSize: Int32 = 0
 
@@ -560,7 +566,7 @@ public nonisolated struct Crm_Loyalty_V1_MenuReportRequest: Sendable {
   /// 0: from the first order
   public var placedFromUnixUs: Int64 = 0
 
-  /// 0: until now
+  /// 0: no end
   public var placedUntilUnixUs: Int64 = 0
 
   /// 0: 3
@@ -672,7 +678,7 @@ nonisolated extension Crm_Loyalty_V1_OrderStatus: SwiftProtobuf._ProtoNameProvid
 }
 
 nonisolated extension Crm_Loyalty_V1_FavouriteOrder: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FAVOURITE_ORDER_MOST_ORDERED\0\u{1}FAVOURITE_ORDER_MOST_RECENT\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FAVOURITE_ORDER_UNSPECIFIED\0\u{1}FAVOURITE_ORDER_MOST_ORDERED\0\u{1}FAVOURITE_ORDER_MOST_RECENT\0")
 }
 
 nonisolated extension Crm_Loyalty_V1_OrderLine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -1439,7 +1445,7 @@ nonisolated extension Crm_Loyalty_V1_ListFavouriteItemsRequest: SwiftProtobuf.Me
     if self.placedUntilUnixUs != 0 {
       try visitor.visitSingularInt64Field(value: self.placedUntilUnixUs, fieldNumber: 3)
     }
-    if self.orderBy != .mostOrdered {
+    if self.orderBy != .unspecified {
       try visitor.visitSingularEnumField(value: self.orderBy, fieldNumber: 4)
     }
     if self.pageSize != 0 {

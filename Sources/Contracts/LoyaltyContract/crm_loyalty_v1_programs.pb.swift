@@ -91,40 +91,46 @@ public nonisolated enum Crm_Loyalty_V1_ProgramStatus: SwiftProtobuf.Enum, Swift.
 public nonisolated enum Crm_Loyalty_V1_ExpiryRounding: SwiftProtobuf.Enum, Swift.CaseIterable {
   public typealias RawValue = Int
 
+  /// as NONE
+  case unspecified // = 0
+
   /// exactly then
-  case none // = 0
+  case none // = 1
 
   /// the end of that month (time_zone)
-  case endOfMonth // = 1
+  case endOfMonth // = 2
 
   /// the end of that year (time_zone)
-  case endOfYear // = 2
+  case endOfYear // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
-    self = .none
+    self = .unspecified
   }
 
   public init?(rawValue: Int) {
     switch rawValue {
-    case 0: self = .none
-    case 1: self = .endOfMonth
-    case 2: self = .endOfYear
+    case 0: self = .unspecified
+    case 1: self = .none
+    case 2: self = .endOfMonth
+    case 3: self = .endOfYear
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
 
   public var rawValue: Int {
     switch self {
-    case .none: return 0
-    case .endOfMonth: return 1
-    case .endOfYear: return 2
+    case .unspecified: return 0
+    case .none: return 1
+    case .endOfMonth: return 2
+    case .endOfYear: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
 
   // The compiler won't synthesize support with the UNRECOGNIZED case.
   public static let allCases: [Crm_Loyalty_V1_ExpiryRounding] = [
+    .unspecified,
     .none,
     .endOfMonth,
     .endOfYear,
@@ -186,7 +192,7 @@ public nonisolated struct Crm_Loyalty_V1_BonusWindow: Sendable {
 /// rule points (an item_id rule wins over its category's) — multiplied by
 /// the largest multiplier_percent among the bonus windows the order's time
 /// falls in (rounded down) — + first_order_bonus on the account's first
-/// order; then capped by max_points_per_order and by what max_points_per_day
+/// order (one refunded in full still counts: the bonus is paid once); then capped by max_points_per_order and by what max_points_per_day
 /// leaves of the account's day (the day of the order's time in time_zone).
 public nonisolated struct Crm_Loyalty_V1_Program: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -267,9 +273,11 @@ public nonisolated struct Crm_Loyalty_V1_Program: @unchecked Sendable {
     set {_uniqueStorage()._pendingSeconds = newValue}
   }
 
-  /// How long after it is posted a lot expires (0: never, unless rounded),
-  /// at most 3,153,600,000 (100 years), then rounded by expiry_rounding:
-  /// 0 with END_OF_YEAR expires at the end of the year of the order.
+  /// How long after it becomes spendable (posted + pending_seconds) a lot
+  /// expires (0: never, unless rounded), at most 3,153,600,000 (100 years),
+  /// then rounded up by expiry_rounding: 0 with END_OF_YEAR expires at the
+  /// end of the year the points became spendable. A lot never expires
+  /// while pending.
   public var expirySeconds: Int64 {
     get {_storage._expirySeconds}
     set {_uniqueStorage()._expirySeconds = newValue}
@@ -518,7 +526,7 @@ nonisolated extension Crm_Loyalty_V1_ProgramStatus: SwiftProtobuf._ProtoNameProv
 }
 
 nonisolated extension Crm_Loyalty_V1_ExpiryRounding: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPIRY_ROUNDING_NONE\0\u{1}EXPIRY_ROUNDING_END_OF_MONTH\0\u{1}EXPIRY_ROUNDING_END_OF_YEAR\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPIRY_ROUNDING_UNSPECIFIED\0\u{1}EXPIRY_ROUNDING_NONE\0\u{1}EXPIRY_ROUNDING_END_OF_MONTH\0\u{1}EXPIRY_ROUNDING_END_OF_YEAR\0")
 }
 
 nonisolated extension Crm_Loyalty_V1_ItemRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
@@ -630,7 +638,7 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
     var _maxPointsPerDay: Int64 = 0
     var _pendingSeconds: Int64 = 0
     var _expirySeconds: Int64 = 0
-    var _expiryRounding: Crm_Loyalty_V1_ExpiryRounding = .none
+    var _expiryRounding: Crm_Loyalty_V1_ExpiryRounding = .unspecified
     var _timeZone: String = String()
     var _version: Int64 = 0
     var _createdUnixUs: Int64 = 0
@@ -751,7 +759,7 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
       if _storage._expirySeconds != 0 {
         try visitor.visitSingularInt64Field(value: _storage._expirySeconds, fieldNumber: 14)
       }
-      if _storage._expiryRounding != .none {
+      if _storage._expiryRounding != .unspecified {
         try visitor.visitSingularEnumField(value: _storage._expiryRounding, fieldNumber: 15)
       }
       if !_storage._timeZone.isEmpty {
