@@ -75,11 +75,13 @@ enum OrderReports {
         let scoped = scope.conditions.map { "AND (\($0))" }.joined(separator: " ")
         // The period's orders, who among their people is a regular, and
         // their lines with what is left of them after refunds.
-        let lines = """
+        let orders = """
             WITH o AS (SELECT id, person_id, total - refunded_amount AS net FROM loyalty_orders
                        WHERE currency = ? AND placed_us >= ? AND placed_us < ? AND status <> 3 \(scoped)),
-                 regulars AS (SELECT person_id FROM o WHERE person_id IS NOT NULL GROUP BY person_id HAVING count(*) >= ?),
-                 l AS (SELECT l.item_id, l.name, l.category, l.quantity - l.refunded_quantity AS q, l.total - l.refunded_amount AS r,
+                 regulars AS (SELECT person_id FROM o WHERE person_id IS NOT NULL GROUP BY person_id HAVING count(*) >= ?)
+            """
+        let lines = """
+            \(orders), l AS (SELECT l.item_id, l.name, l.category, l.quantity - l.refunded_quantity AS q, l.total - l.refunded_amount AS r,
                               l.order_id, o.person_id IN (SELECT person_id FROM regulars) AS reg
                        FROM loyalty_order_lines l JOIN o ON o.id = l.order_id WHERE l.quantity > l.refunded_quantity)
             """
@@ -113,9 +115,7 @@ enum OrderReports {
         report.items = page.rows
         report.nextPageToken = page.nextToken
         if let totals = try db.query("""
-            WITH o AS (SELECT id, person_id, total - refunded_amount AS net FROM loyalty_orders
-                       WHERE currency = ? AND placed_us >= ? AND placed_us < ? AND status <> 3 \(scoped)),
-                 regulars AS (SELECT person_id FROM o WHERE person_id IS NOT NULL GROUP BY person_id HAVING count(*) >= ?)
+            \(orders)
             SELECT count(*), COALESCE(sum(net), 0), (SELECT count(*) FROM regulars),
                    COALESCE(sum(CASE WHEN person_id IN (SELECT person_id FROM regulars) THEN 1 ELSE 0 END), 0),
                    COALESCE(sum(CASE WHEN person_id IN (SELECT person_id FROM regulars) THEN net ELSE 0 END), 0)
