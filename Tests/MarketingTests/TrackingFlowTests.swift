@@ -79,10 +79,15 @@ import Testing
         }
         await expectRPCError(.notFound, mentioning: "no such tracking token") { _ = try await m.trackOpen(clicks[0]) }
 
-        let human = try await m.engagement(person: person).entries.map(\.kind)
-        #expect(human.sorted { $0.rawValue < $1.rawValue } == [.sent, .opened, .clicked, .clicked])
+        // Typed step by step: one #expect over the whole chain made the type checker give up on a loaded machine.
+        let byValue: (Crm_Marketing_V1_EngagementKind, Crm_Marketing_V1_EngagementKind) -> Bool = { $0.rawValue < $1.rawValue }
+        let human: [Crm_Marketing_V1_EngagementKind] = try await m.engagement(person: person).entries.map(\.kind).sorted(by: byValue)
+        let humanWanted: [Crm_Marketing_V1_EngagementKind] = [.sent, .opened, .clicked, .clicked]
+        #expect(human == humanWanted)
         let all = try await m.engagement(person: person, includeMachine: true).entries
-        #expect(all.filter(\.machine).map(\.kind).sorted { $0.rawValue < $1.rawValue } == [.opened, .clicked])
+        let machine: [Crm_Marketing_V1_EngagementKind] = all.filter(\.machine).map(\.kind).sorted(by: byValue)
+        let machineWanted: [Crm_Marketing_V1_EngagementKind] = [.opened, .clicked]
+        #expect(machine == machineWanted)
         let results = try await m.campaignResults(campaign)
         let funnel = try #require(results.variants.first)
         #expect(funnel.sent == 1 && funnel.opened == 1 && funnel.clicked == 1)
