@@ -155,7 +155,7 @@ func expectDenied(_ client: Connection, _ text: String, _ method: String = "Exec
             CREATE VIRTUAL TABLE hostile_fts USING fts5(title, body);
             INSERT INTO hostile_fts (rowid, title, body) VALUES (1, 'Reset a password', 'Open settings'), (2, 'Billing', 'password')
             """, "Script")
-        #expect(try await hostile(client, "SELECT rowid FROM hostile_fts WHERE hostile_fts MATCH 'password' ORDER BY rank",
+        #expect(try await hostile(client, "SELECT rowid FROM hostile_fts WHERE hostile_fts MATCH 'password' ORDER BY rowid",
                                   "Query").rows == ["1", "2"])
         await expectDenied(client, "CREATE VIRTUAL TABLE probe_fts USING fts5(a)", mentioning: "probe_fts")
         await expectDenied(client, "CREATE VIRTUAL TABLE hostile_vocab USING fts5vocab(hostile_fts, row)", mentioning: "hostile_vocab")
