@@ -47,21 +47,21 @@ enum ArticleSearch {
         for (mark, field) in [(marks.0, "highlight_start"), (marks.1, "highlight_end")] where mark.count > 16 {
             throw PluginError.invalidArgument("\(field) is longer than 16 characters")
         }
-        var after: (score: Double, id: Int64)?
+        var after: (score: Double, position: Int64)?
         if let token = paging.after {
             // The score travels as its bit pattern: exact, so the cursor
             // compares equal to the rank it came from.
-            guard case .integer(let bits) = token[0], case .integer(let id) = token[1] else {
+            guard case .integer(let bits) = token[0], case .integer(let position) = token[1] else {
                 throw PluginError.invalidArgument("page_token is not a token this list returned")
             }
-            after = (Double(bitPattern: UInt64(bitPattern: bits)), id)
+            after = (Double(bitPattern: UInt64(bitPattern: bits)), position)
         }
         var response = Crm_Service_V1_SearchArticlesResponse()
         guard !states.isEmpty else { return response }
         let highlight = marks.0.isEmpty && marks.1.isEmpty ? nil : (start: marks.0, end: marks.1)
         let hits = try KnowledgeBase.index.search(db, ArticleQuery(query: text, states: states, authors: authors, categoryID: category,
                                                                    limit: paging.limit + 1, after: after, highlight: highlight))
-        let (page, nextToken) = paging.page(hits) { [.integer(Int64(bitPattern: $0.score.bitPattern)), .integer($0.id)] }
+        let (page, nextToken) = paging.page(hits) { [.integer(Int64(bitPattern: $0.score.bitPattern)), .integer($0.position)] }
         let store = ArticleStore(db: db)
         var articles: [Int64: Article] = [:]
         if !page.isEmpty {

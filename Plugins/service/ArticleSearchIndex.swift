@@ -21,8 +21,8 @@ struct ArticleQuery {
     var authors: [String]?
     var categoryID: Int64 = 0
     var limit: Int
-    /// The previous page's last hit: its engine score and id.
-    var after: (score: Double, id: Int64)?
+    /// The previous page's last hit: its score and position.
+    var after: (score: Double, position: Int64)?
     var highlight: (start: String, end: String)?
 }
 
@@ -30,6 +30,9 @@ struct ArticleSearchHit {
     var id: Int64
     /// The engine's relevance, higher is better.
     var score: Double
+    /// The engine's tie-break key: hits of equal score come in ascending
+    /// position, and a cursor names the last hit by score and position.
+    var position: Int64
     var titleHighlight = ""
     var snippet = ""
 }
@@ -40,8 +43,9 @@ struct ArticleSearchHit {
 /// implementation must:
 /// - keep one document per article: `put` replaces what `remove` drops,
 ///   inside the caller's transaction (both commit or neither does);
-/// - rank best first, ties by id ascending, and honour `after` as a
-///   keyset cursor (hits strictly after that score and id);
+/// - rank best first, ties by ascending `position` (the engine's own key,
+///   unique per article), and honour `after` as a keyset cursor (hits
+///   strictly after that score and position);
 /// - match `SearchText`'s terms against title and body only, never the
 ///   filters, and never fail on any parsed query (there is no syntax left
 ///   to get wrong);

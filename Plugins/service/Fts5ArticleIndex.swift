@@ -1,15 +1,27 @@
 import CRMPluginKit
 
 /// The knowledge base's search engine on SQLite FTS5: one row per article
-/// (rowid = article id) with its title, body and a `facets` column of
-/// filter tokens (s<state>, c<category>, a<author as hex>) that queries
-/// reach only through `facets : (...)`, so a user's words never match
-/// one. The filters are part of the MATCH, inside the full-text index,
-/// which is why no join with the article table is needed to rank a page.
-/// Ranking is FTS5's bm25 with title 10, body 1 and facets 0 (a filter
-/// token adds nothing to the score), kept as the table's `rank` setting.
+/// with its title, body and a `facets` column of filter tokens (c<category>,
+/// a<author as hex>) that queries reach only through `facets : (...)`, so a
+/// user's words never match one. Ranking is FTS5's bm25 with title 10,
+/// body 1 and facets 0 (a filter token adds nothing), kept as the table's
+/// `rank` setting.
+///
+/// The state is in the rowid: `class << 40 | article id`, classes in the
+/// order readers' sets nest (PUBLISHED 1, INTERNAL 2, DRAFT 3, ARCHIVED 4).
+/// So "what this reader may see" is a rowid range, which FTS5 applies
+/// while it walks the index and before it ranks. Measured at 100,000
+/// articles: a filter token in the MATCH instead (ANDing one held by most
+/// articles, or NOTing the rest) cost 10-20 times the terms alone; a
+/// range costs nothing. A writer limited to some authors' drafts adds a
+/// query over the draft range with the authors' tokens (short lists), and
+/// the pages of the ranges merge by score: one table, so one set of bm25
+/// statistics, and scores compare.
 struct Fts5ArticleIndex: ArticleSearchIndex {
     static let table = "service_kb_fts"
+    /// Article ids below 2^40 (a trillion) fit beside the class.
+    static let classShift: Int64 = 40
+    static let idMask: Int64 = (1 << classShift) - 1
 
     var schemaSQL: String {
         """
@@ -18,43 +30,100 @@ struct Fts5ArticleIndex: ArticleSearchIndex {
         """
     }
 
+    static func stateClass(_ state: ArticleState) -> Int64 {
+        switch state {
+        case .published: return 1
+        case .internal: return 2
+        case .draft: return 3
+        default: return 4
+        }
+    }
+
+    static func rowid(_ id: Int64, _ state: ArticleState) -> Int64 { stateClass(state) << classShift | id }
+
     func put(_ db: Database, _ a: IndexedArticle) throws {
+        guard a.id > 0, a.id <= Self.idMask else {
+            throw PluginError.failedPrecondition("article \(a.id) is beyond what the search index can hold (ids up to 2^40)")
+        }
         try remove(db, id: a.id)
-        var facets = ["s\(a.state.rawValue)", "c\(a.categoryID)"]
+        var facets = ["c\(a.categoryID)"]
         if !a.author.isEmpty { facets.append(Self.authorToken(a.author)) }
         try db.execute("INSERT INTO \(Self.table) (rowid, title, body, facets) VALUES (?, ?, ?, ?)",
-                       [.integer(a.id), .text(a.title), .text(a.body), .text(facets.joined(separator: " "))])
+                       [.integer(Self.rowid(a.id, a.state)), .text(a.title), .text(a.body), .text(facets.joined(separator: " "))])
     }
 
     func remove(_ db: Database, id: Int64) throws {
-        try db.execute("DELETE FROM \(Self.table) WHERE rowid = ?", [.integer(id)])
+        guard id > 0, id <= Self.idMask else { return }
+        try db.execute("DELETE FROM \(Self.table) WHERE rowid IN (?, ?, ?, ?)",
+                       [ArticleState.published, .internal, .draft, .archived].map { .integer(Self.rowid(id, $0)) })
+    }
+
+    /// One rowid range to search, with what the MATCH adds to the terms.
+    struct Part {
+        var classes: ClosedRange<Int64>
+        var filter: String
+    }
+
+    /// The ranges of the classes a query may see: runs of open classes,
+    /// and the author-limited ones with the authors' tokens.
+    static func parts(_ q: ArticleQuery) -> [Part] {
+        let open = q.states.filter { q.authors == nil || $0 == .published || $0 == .internal }.map(stateClass).sorted()
+        var parts: [Part] = []
+        for c in open {
+            if let last = parts.last, last.classes.upperBound == c - 1 {
+                parts[parts.count - 1].classes = last.classes.lowerBound...c
+            } else {
+                parts.append(Part(classes: c...c, filter: ""))
+            }
+        }
+        if let authors = q.authors, !authors.isEmpty {
+            let authored = q.states.subtracting([.published, .internal]).map(stateClass).sorted()
+            let byAuthors = " AND facets : (\(authors.map(authorToken).joined(separator: " OR ")))"
+            for c in authored {
+                if let last = parts.last, !last.filter.isEmpty, last.classes.upperBound == c - 1 {
+                    parts[parts.count - 1].classes = last.classes.lowerBound...c
+                } else {
+                    parts.append(Part(classes: c...c, filter: byAuthors))
+                }
+            }
+        }
+        return parts
     }
 
     func search(_ db: Database, _ q: ArticleQuery) throws -> [ArticleSearchHit] {
         let terms = "{title body} : (\(Self.render(q.query)))"
-        guard let match = Self.expression(q, terms: terms) else { return [] }
-        var sql = "SELECT rowid, rank FROM \(Self.table) WHERE \(Self.table) MATCH ?"
-        var parameters: [SQLValue] = [.text(match)]
-        if let after = q.after {
-            // rank is FTS5's: lower is better; the score is its negation.
-            sql += " AND (rank > ? OR (rank = ? AND rowid > ?))"
-            parameters += [.real(-after.score), .real(-after.score), .integer(after.id)]
+        let category = q.categoryID != 0 ? " AND facets : c\(q.categoryID)" : ""
+        var hits: [ArticleSearchHit] = []
+        for part in Self.parts(q) {
+            var sql = "SELECT rowid, rank FROM \(Self.table) WHERE \(Self.table) MATCH ? AND rowid >= ? AND rowid < ?"
+            var parameters: [SQLValue] = [.text("(\(terms))" + part.filter + category),
+                                          .integer(part.classes.lowerBound << Self.classShift),
+                                          .integer((part.classes.upperBound + 1) << Self.classShift)]
+            if let after = q.after {
+                // rank is FTS5's: lower is better; the score is its negation.
+                sql += " AND (rank > ? OR (rank = ? AND rowid > ?))"
+                parameters += [.real(-after.score), .real(-after.score), .integer(after.position)]
+            }
+            sql += " ORDER BY rank, rowid LIMIT ?"
+            parameters.append(.integer(Int64(q.limit)))
+            hits += try db.query(sql, parameters).map {
+                ArticleSearchHit(id: $0.int(0) & Self.idMask, score: -($0[1].double ?? 0), position: $0.int(0))
+            }
         }
-        sql += " ORDER BY rank, rowid LIMIT ?"
-        parameters.append(.integer(Int64(q.limit)))
-        var hits = try db.query(sql, parameters).map { ArticleSearchHit(id: $0.int(0), score: -($0[1].double ?? 0)) }
+        hits.sort { $0.score != $1.score ? $0.score > $1.score : $0.position < $1.position }
+        hits = Array(hits.prefix(q.limit))
         if let marks = q.highlight, !hits.isEmpty {
             // Marked up only for the page: snippet() over every match would
             // cost what ranking them does.
-            let ids = hits.map { SQLValue.integer($0.id) }
+            let rowids = hits.map { SQLValue.integer($0.position) }
             let rows = try db.query("""
                 SELECT rowid, highlight(\(Self.table), 0, ?, ?), snippet(\(Self.table), 1, ?, ?, '…', 24)
-                FROM \(Self.table) WHERE \(Self.table) MATCH ? AND rowid IN (\(ids.map { _ in "?" }.joined(separator: ", ")))
-                """, [.text(marks.start), .text(marks.end), .text(marks.start), .text(marks.end), .text(terms)] + ids)
+                FROM \(Self.table) WHERE \(Self.table) MATCH ? AND rowid IN (\(rowids.map { _ in "?" }.joined(separator: ", ")))
+                """, [.text(marks.start), .text(marks.end), .text(marks.start), .text(marks.end), .text(terms)] + rowids)
             var marked: [Int64: (String, String)] = [:]
             for row in rows { marked[row.int(0)] = (row.text(1), row.text(2)) }
             for i in hits.indices {
-                if let m = marked[hits[i].id] { hits[i].titleHighlight = m.0; hits[i].snippet = m.1 }
+                if let m = marked[hits[i].position] { hits[i].titleHighlight = m.0; hits[i].snippet = m.1 }
             }
         }
         return hits
@@ -71,41 +140,10 @@ struct Fts5ArticleIndex: ArticleSearchIndex {
         }.joined(separator: text.any ? " OR " : " ")
     }
 
-    /// The terms with the state, author and category filters, or nil when
-    /// no state is left to find. Measured at 100,000 articles: ANDing a
-    /// filter token held by most articles (PUBLISHED's) makes FTS5 walk its
-    /// whole posting list, 10-100 times the cost of the terms alone, while
-    /// a NOT of the few excluded states costs little. So a filter that lets
-    /// PUBLISHED through excludes what it must; one that does not (a
-    /// writer's drafts, archived) names what it keeps, a short list.
-    static func expression(_ q: ArticleQuery, terms: String) -> String? {
-        let authors = q.authors ?? []
-        let open = q.states.filter { q.authors == nil || $0 == .published || $0 == .internal }
-        let authored = authors.isEmpty ? [] : q.states.subtracting(open)
-        guard !open.isEmpty || !authored.isEmpty else { return nil }
-        func states(_ set: Set<ArticleState>) -> String { set.map { "s\($0.rawValue)" }.sorted().joined(separator: " OR ") }
-        let byAuthors = "facets : (\(authors.map(authorToken).joined(separator: " OR ")))"
-        var expression = "(\(terms))"
-        if open.contains(.published) {
-            let excluded = Set<ArticleState>([.draft, .internal, .published, .archived]).subtracting(open).subtracting(authored)
-            if !excluded.isEmpty { expression = "(\(expression) NOT facets : (\(states(excluded))))" }
-            if !authored.isEmpty { expression = "(\(expression) NOT (facets : (\(states(authored))) NOT \(byAuthors)))" }
-        } else {
-            var kept: [String] = []
-            if !open.isEmpty { kept.append("facets : (\(states(open)))") }
-            if !authored.isEmpty { kept.append("(facets : (\(states(authored))) AND \(byAuthors))") }
-            expression = "(\(expression) AND (\(kept.joined(separator: " OR "))))"
-        }
-        if q.categoryID != 0 { expression = "(\(expression) AND facets : c\(q.categoryID))" }
-        return expression
-    }
-
     /// A CRM user name as one token: hex of its bytes (names hold . _ -,
     /// which the tokenizer would split on).
     static func authorToken(_ name: String) -> String {
-        "a" + name.utf8.map { byte in
-            let hex = Array("0123456789abcdef")
-            return String([hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-        }.joined()
+        let hex = Array("0123456789abcdef")
+        return "a" + String(name.utf8.flatMap { [hex[Int($0 >> 4)], hex[Int($0 & 0xF)]] })
     }
 }
