@@ -14,9 +14,10 @@
 /// SLA calendars, policies and clocks with warning and breach events and
 /// an SLA report (part 2); routing by round robin, load or skills, with
 /// agent availability, capacity and SLA escalation rules (part 3); macros
-/// with mustache templates, applied to one ticket or many (part 4). Needs
-/// the contacts module. The knowledge base, surveys and email to ticket
-/// come in later parts (docs/SERVICE.md says where each fits).
+/// with mustache templates, applied to one ticket or many (part 4); a
+/// knowledge base of articles with revisions and ranked full-text search
+/// (part 5). Needs the contacts module. Surveys and email to ticket come
+/// in later parts (docs/SERVICE.md says where each fits).
 ///
 /// Conventions as in crm/contacts/v1/contacts.proto: positive int64 ids
 /// (negative ones are INVALID_ARGUMENT), times in microseconds since the
@@ -62,8 +63,11 @@
 /// and service.sla_policy (create, update, delete; record the id),
 /// service.ticket actions route, escalate and macro, service.team_routing
 /// (set; record the team), service.agent (set, availability; record the
-/// agent), service.macro (create, update, delete; record the id). A retry
-/// answered from its idempotency key writes and records nothing.
+/// agent), service.macro (create, update, delete; record the id),
+/// service.article (create, update, publish, archive; record the id, owner
+/// the author), service.article_category (create, update, delete; record
+/// the id). A retry answered from its idempotency key writes and records
+/// nothing.
 
 import SwiftProtobuf
 
