@@ -13,15 +13,15 @@ typealias Organization = Crm_Contacts_V1_Organization
 /// The customer service module: tickets and their conversation, merges
 /// and links, custom fields, team queues, the requester portal (part 1),
 /// SLA calendars, policies and clocks (part 2), routing and escalation
-/// (part 3) and macros (part 4). The knowledge base, surveys and email to
-/// ticket are later parts (docs/SERVICE.md "What comes next").
+/// (part 3), macros (part 4) and the knowledge base (part 5). Surveys and
+/// email to ticket are later parts (docs/SERVICE.md "What comes next").
 enum Service {
     static let service = "/crm.service.v1.Service/"
     static let idempotency = IdempotencyKeys(table: "service_idempotency")
 
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "service", version: "1.0.0",
-                                   summary: "Tickets, replies and notes, merges and links, team queues, SLA clocks on business hours, routing and escalation, macros, a requester portal")
+                                   summary: "Tickets, replies and notes, merges and links, team queues, SLA clocks on business hours, routing and escalation, macros, a knowledge base with full-text search, a requester portal")
         def.descriptorSet = serviceDescriptorSet
         def.dependsOn("contacts", ">=1.0.0 <2.0.0")
         ServiceSchema.register(on: def)
@@ -44,6 +44,11 @@ enum Service {
         Escalations.register(on: def)
         Macros.register(on: def)
         MacroApply.register(on: def)
+        KnowledgeSchema.register(on: def)
+        ArticleCategories.register(on: def)
+        ArticleMethods.register(on: def)
+        ArticlePublishing.register(on: def)
+        ArticleSearch.register(on: def)
         def.onInit = { host in SlaEngine.leadMicros.store(ServiceConfig.slaWarningLeadMicros(host), ordering: .relaxed) }
         RequesterMethods.register(on: def)
         ServiceGdpr.register(on: def)

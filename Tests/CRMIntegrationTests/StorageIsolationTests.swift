@@ -148,6 +148,27 @@ func expectDenied(_ client: Connection, _ text: String, _ method: String = "Exec
         }
     }
 
+    @Test func fts5TablesInThePrefixAndNoOtherVirtualTable() async throws {
+        let crmd = try CrmdProcess(plugins: ["probe", "hostile"])
+        let client = try crmd.connect()
+        try await hostile(client, """
+            CREATE VIRTUAL TABLE hostile_fts USING fts5(title, body);
+            INSERT INTO hostile_fts (rowid, title, body) VALUES (1, 'Reset a password', 'Open settings'), (2, 'Billing', 'password')
+            """, "Script")
+        #expect(try await hostile(client, "SELECT rowid FROM hostile_fts WHERE hostile_fts MATCH 'password' ORDER BY rowid",
+                                  "Query").rows == ["1", "2"])
+        await expectDenied(client, "CREATE VIRTUAL TABLE probe_fts USING fts5(a)", mentioning: "probe_fts")
+        await expectDenied(client, "CREATE VIRTUAL TABLE hostile_vocab USING fts5vocab(hostile_fts, row)", mentioning: "hostile_vocab")
+        await expectDenied(client, "CREATE VIRTUAL TABLE hostile_rt USING rtree(id, x0, x1)", mentioning: "hostile_rt")
+        // An external content table elsewhere is read as the plugin's own SQL: denied.
+        try await hostile(client, "CREATE VIRTUAL TABLE hostile_leak USING fts5(key, content='probe_items', content_rowid='id')")
+        await expectRPCError(.permissionDenied, mentioning: "probe_items") {
+            try await hostile(client, "SELECT key FROM hostile_leak", "Query")
+        }
+        // The data_version pragma FTS5 reads is harmless; the others stay closed.
+        await expectDenied(client, "PRAGMA journal_mode", "Query")
+    }
+
     @Test func lastInsertIDAndChangesArePerCall() async throws {
         let crmd = try CrmdProcess(plugins: ["probe", "hostile"])
         let client = try crmd.connect()

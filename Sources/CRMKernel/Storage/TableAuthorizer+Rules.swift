@@ -12,6 +12,7 @@ extension TableAuthorizer {
     private static let ddlActions: Set<Int32> = [
         SQLITE_CREATE_INDEX, SQLITE_CREATE_TABLE, SQLITE_CREATE_TRIGGER, SQLITE_CREATE_VIEW,
         SQLITE_DROP_INDEX, SQLITE_DROP_TABLE, SQLITE_DROP_TRIGGER, SQLITE_DROP_VIEW, SQLITE_ALTER_TABLE,
+        SQLITE_CREATE_VTABLE, SQLITE_DROP_VTABLE,
     ]
     private static let schemaTables: Set<String> = ["sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"]
     /// Whether SQLite's own tables may be touched now: only by the
@@ -19,7 +20,8 @@ extension TableAuthorizer {
     private var inBookkeeping: Bool {
         switch statementKind {
         case 0: return false
-        case SQLITE_ALTER_TABLE, SQLITE_DROP_TABLE, SQLITE_DROP_INDEX, SQLITE_DROP_VIEW, SQLITE_DROP_TRIGGER: return true
+        case SQLITE_ALTER_TABLE, SQLITE_DROP_TABLE, SQLITE_DROP_INDEX, SQLITE_DROP_VIEW, SQLITE_DROP_TRIGGER, SQLITE_DROP_VTABLE:
+            return true
         default: return bookkeeping
         }
     }
@@ -36,7 +38,8 @@ extension TableAuthorizer {
         switch action {
         case SQLITE_READ:
             if isSQLiteTable(a) {
-                allowed = inBookkeeping
+                allowed = inBookkeeping || (connectingVirtualTable && Self.schemaTables.contains(a ?? "") && b == "rowid")
+                if !inBookkeeping { connectingVirtualTable = false }
             } else if owned(a) {
                 allowed = true
             } else if b == "", let a, !a.hasPrefix("pragma_"), a != "dbstat" {
@@ -52,7 +55,7 @@ extension TableAuthorizer {
             if let a, Self.schemaTables.contains(a) {
                 // SQLite itself refuses a plugin's DML on sqlite_schema; these
                 // are its own writes for a DDL statement (checked on its own).
-                if statementKind != 0 { bookkeeping = true }
+                if statementKind != 0 { bookkeeping = true } else if action == SQLITE_UPDATE { connectingVirtualTable = true }
                 allowed = true
             } else if isSQLiteTable(a) {
                 allowed = inBookkeeping
@@ -74,14 +77,20 @@ extension TableAuthorizer {
         case SQLITE_REINDEX:
             allowed = ownedIndex(a)
         case SQLITE_PRAGMA:
-            allowed = a == "quick_check" && inAlter && owned(b)
+            // FTS5 reads data_version (a read-only counter) to see other connections' writes.
+            allowed = (a == "quick_check" && inAlter && owned(b)) || (a == "data_version" && b == nil)
+        case SQLITE_CREATE_VTABLE, SQLITE_DROP_VTABLE:
+            // FTS5 only, in the prefix: its shadow tables take the table's
+            // name as prefix, and the SQL it runs on them (or on an external
+            // content table) is authorized as the plugin's own.
+            allowed = owned(a) && b == "fts5"
         case SQLITE_SELECT, SQLITE_RECURSIVE:
             allowed = true
         case SQLITE_FUNCTION:
             // ALTER TABLE's own SQL calls printf; the plugin's column
             // expressions in ADD COLUMN are not shown here (SchemaGuard reads them).
             allowed = !SQLChecks.deniedFunctions.contains(b ?? "") || (inAlter && (b == "printf" || b == "format"))
-        default:  // ANALYZE, ATTACH, DETACH, TRANSACTION, SAVEPOINT, temp objects, virtual tables
+        default:  // ANALYZE, ATTACH, DETACH, TRANSACTION, SAVEPOINT, temp objects
             allowed = false
         }
         if allowed {

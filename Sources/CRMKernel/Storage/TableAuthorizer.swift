@@ -4,8 +4,8 @@ import Foundation
 /// Confines SQL to one plugin's tables with SQLite's authorizer: a plugin
 /// may create, read and write only tables (and indexes, triggers, views)
 /// named `<plugin>_…`. SQLite's own tables, ATTACH, PRAGMA, ANALYZE,
-/// transaction control, virtual tables and a few functions are denied (the
-/// rules are in TableAuthorizer+Rules).
+/// transaction control, virtual tables other than FTS5 ones and a few
+/// functions are denied (the rules are in TableAuthorizer+Rules).
 ///
 /// The authorizer sees one action at a time, so it keeps a little state per
 /// statement: whether the statement is DDL (whose nested bookkeeping SQLite
@@ -38,6 +38,9 @@ final class TableAuthorizer {
     /// Names not in the plugin's prefix that the statement used as a table
     /// without reading a column: a CTE, unless such a table exists.
     var unknownNames: [String] = []
+    /// SQLite is connecting a virtual table for the statement: its own
+    /// UPDATE of sqlite_schema is followed by one read of the row's rowid.
+    var connectingVirtualTable = false
 
     /// Installs this authorizer on `connection` for the connection's life.
     func install(on connection: SQLiteConnection) {
@@ -67,6 +70,7 @@ final class TableAuthorizer {
         statementKind = 0
         runningKind = running
         bookkeeping = false
+        connectingVirtualTable = false
         unknownNames.removeAll(keepingCapacity: true)
     }
 
