@@ -32,7 +32,8 @@ enum Ledger {
     /// for system accounts) and, with `write`, change (PERMISSION_DENIED).
     static func customerAccount(_ ctx: CallContext, _ db: Database, _ id: Int64, field: String = "account_id",
                                 write: Bool) throws -> Account {
-        guard let account = try LedgerStore.loadAccount(db, id), account.kind != .system else {
+        // Undecorated: a read decorates once in withLiveHolds, a write reloads after releasing holds.
+        guard let account = try LedgerStore.loadAccount(db, id, decorated: false), account.kind != .system else {
             throw PluginError.notFound("no account \(id) (\(field))")
         }
         // A write method's scope is that of its own permission: out of it,

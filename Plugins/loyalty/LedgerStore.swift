@@ -37,11 +37,12 @@ enum LedgerStore {
         return o2 ? .max : withCredit
     }
 
-    static func loadAccount(_ db: Database, _ id: Int64) throws -> Account? {
+    /// `decorated`: a points account's pending and spendable part (PointLots.decorate).
+    static func loadAccount(_ db: Database, _ id: Int64, decorated: Bool = true) throws -> Account? {
         guard var a = try db.query("SELECT \(accountColumns) FROM loyalty_accounts WHERE id = ?", [.integer(id)]).first.map(account) else {
             return nil
         }
-        try PointLots.decorate(db, &a)
+        if decorated { try PointLots.decorate(db, &a) }
         return a
     }
 

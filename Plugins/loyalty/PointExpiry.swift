@@ -48,7 +48,7 @@ enum PointExpiry {
             SELECT id, remaining FROM loyalty_point_lots INDEXED BY loyalty_point_lots_spend
             WHERE account_id = ? AND remaining > 0 AND expires_us <= ? ORDER BY expires_us, id LIMIT ?
             """, [.integer(account.id), .integer(now), .integer(Int64(lotsPerCall))])
-        guard !due.isEmpty else { return .with { $0.account = account } }
+        guard !due.isEmpty else { return .with { $0.account = (try? LedgerStore.withLiveHolds(db, account, now: now)) ?? account } }
         var total: Int64 = 0
         var takes: [PointLots.Take] = []
         for row in due {

@@ -190,19 +190,18 @@ enum PointLots {
     /// the account's history.
     static func decorate(_ db: Database, _ account: inout Account, now: Int64 = UTCClock.nowMicros()) throws {
         guard account.kind == .points else { return }
-        let pending = try db.query("""
-            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots INDEXED BY loyalty_point_lots_pending
-            WHERE account_id = ? AND remaining > 0 AND available_us > ?
-            """, [.integer(account.id), .integer(now)]).first?.int(0) ?? 0
-        let overdue = try db.query("""
-            SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots INDEXED BY loyalty_point_lots_spend
-            WHERE account_id = ? AND remaining > 0 AND expires_us <= ? AND available_us <= ?
-            """, [.integer(account.id), .integer(now), .integer(now)]).first?.int(0) ?? 0
+        // One statement, three index probes (a balance read is the hot path).
         // Only live holds reserve: a lapsed one's points come back at the
         // next write (whether `account.held` is the cached or the live sum).
-        let held = account.held == 0 ? 0 : try db.query("""
-            SELECT COALESCE(sum(amount), 0) FROM loyalty_holds WHERE account_id = ? AND status = 1 AND expires_us > ?
-            """, [.integer(account.id), .integer(now)]).first?.int(0) ?? 0
+        let row = try db.query("""
+            SELECT (SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots INDEXED BY loyalty_point_lots_pending
+                    WHERE account_id = ?1 AND remaining > 0 AND available_us > ?2),
+                   (SELECT COALESCE(sum(remaining), 0) FROM loyalty_point_lots INDEXED BY loyalty_point_lots_spend
+                    WHERE account_id = ?1 AND remaining > 0 AND expires_us <= ?2 AND available_us <= ?2),
+                   CASE WHEN ?3 = 0 THEN 0 ELSE (SELECT COALESCE(sum(amount), 0) FROM loyalty_holds
+                    WHERE account_id = ?1 AND status = 1 AND expires_us > ?2) END
+            """, [.integer(account.id), .integer(now), .integer(account.held)]).first
+        let (pending, overdue, held) = (row?.int(0) ?? 0, row?.int(1) ?? 0, row?.int(2) ?? 0)
         let (free, o1) = account.balance.subtractingReportingOverflow(held)
         let (notPending, o2) = free.subtractingReportingOverflow(pending)
         var (spendable, o3) = notPending.subtractingReportingOverflow(overdue)
