@@ -148,17 +148,23 @@ enum GiftCardMethods {
         try Check.amount(req.amount, "amount")
         let reason = try Check.text(req.reason, "reason")
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
-            var row = req.cardID != 0 ? try GiftCards.require(ctx, db, req.cardID, write: true)
+            let row = req.cardID != 0 ? try GiftCards.require(ctx, db, req.cardID, write: true)
                 : try GiftCards.byCode(ctx, db, req.code, key: try Secrets.existing(ctx, db, cache: false))
-            try ctx.scope.checkWritable(owner: ownerOrNil(row.account.owner), "gift card \(row.card.id)")
-            try GiftCards.requireUsable(row)
-            try Ledger.releaseExpiredHolds(db, row.account.id)
-            row.account = try LedgerStore.loadAccount(db, row.account.id) ?? row.account
-            let result = try Ledger.move(ctx, db, .redeem, account: row.account, amount: -req.amount, system: .redeemed, reason: reason)
-            try LoyaltyEvents.publish(ctx, "loyalty.gift_card.redeemed", account: result.account, posting: result.posting,
-                                      summary: "Gift card …\(row.card.codeHint): \(LoyaltyEvents.amount(req.amount, row.account.unit)) redeemed")
-            return result
+            return try spend(ctx, db, row, amount: req.amount, reason: reason)
         }
+    }
+
+    /// A redemption from a card found by id or code (RedeemGiftCard, an order's tender).
+    static func spend(_ ctx: CallContext, _ db: Database, _ card: GiftCards.Row, amount: Int64, reason: String) throws -> PostingResult {
+        var row = card
+        try ctx.scope.checkWritable(owner: ownerOrNil(row.account.owner), "gift card \(row.card.id)")
+        try GiftCards.requireUsable(row)
+        try Ledger.releaseExpiredHolds(db, row.account.id)
+        row.account = try LedgerStore.loadAccount(db, row.account.id) ?? row.account
+        let result = try Ledger.move(ctx, db, .redeem, account: row.account, amount: -amount, system: .redeemed, reason: reason)
+        try LoyaltyEvents.publish(ctx, "loyalty.gift_card.redeemed", account: result.account, posting: result.posting,
+                                  summary: "Gift card …\(row.card.codeHint): \(LoyaltyEvents.amount(amount, row.account.unit)) redeemed")
+        return result
     }
 
     static func refund(_ ctx: CallContext, _ req: Crm_Loyalty_V1_RefundGiftCardRequest) throws -> PostingResult {
@@ -172,6 +178,9 @@ enum GiftCardMethods {
                   original.kind == .redeem || original.kind == .capture,
                   let leg = original.entries.first(where: { $0.accountID == req.cardID && $0.amount < 0 }) else {
                 throw PluginError.notFound("no redemption \(req.postingID) of gift card \(req.cardID) (posting_id)")
+            }
+            if let order = try OrderTenders.order(paidBy: req.postingID, db) {
+                throw PluginError.failedPrecondition("posting \(req.postingID) pays order \(order); refund the order instead")
             }
             guard original.reversedByPostingID == 0 else {
                 throw PluginError.failedPrecondition("posting \(req.postingID) was reversed: nothing is left to refund")

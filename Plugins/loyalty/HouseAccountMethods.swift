@@ -19,52 +19,59 @@ enum HouseAccountMethods {
         let memo = try Check.text(req.memo, "memo")
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
             let account = try HouseAccounts.require(ctx, db, req.accountID, write: true)
-            guard account.status == .active else { throw PluginError.failedPrecondition("house account \(account.id) is not active") }
-            let by = req.personID != 0 ? req.personID : account.personID
-            guard by != 0 else {
-                throw PluginError.invalidArgument(
-                    "person_id is required: name the member charging the account of \(HouseAccounts.holderName(account))")
-            }
-            var member: HouseMember?
-            var spentAfter: Int64 = 0
-            if by != account.personID {
-                guard let m = try HouseAccounts.loadMember(db, account: account.id, person: by), m.active else {
-                    throw PluginError.failedPrecondition("person \(by) is not an authorised member of house account \(account.id)")
-                }
-                let (total, overflow) = m.spentThisMonth.addingReportingOverflow(req.amount)
-                spentAfter = overflow ? .max : total
-                if m.monthlyLimit > 0 {
-                    if overflow || total > m.monthlyLimit {
-                        let left = max(0, m.monthlyLimit - m.spentThisMonth)
-                        throw PluginError.failedPrecondition("""
-                            monthly limit: person \(by) has \(LoyaltyEvents.amount(left, account.unit)) left of \
-                            \(LoyaltyEvents.amount(m.monthlyLimit, account.unit)) this month on house account \(account.id), \
-                            \(LoyaltyEvents.amount(req.amount, account.unit)) needed
-                            """)
-                    }
-                }
-                member = m
-            }
-            guard req.amount <= account.available else {
-                throw PluginError.failedPrecondition("""
-                    credit limit: house account \(account.id) has \(LoyaltyEvents.amount(account.available, account.unit)) \
-                    available (credit limit \(LoyaltyEvents.amount(account.creditLimit, account.unit))), \
-                    \(LoyaltyEvents.amount(req.amount, account.unit)) needed
-                    """)
-            }
-            let result = try Ledger.move(ctx, db, .charge, account: account, amount: -req.amount, system: .charges, reason: memo)
-            try db.execute("""
-                INSERT INTO loyalty_house_charges (posting_id, account_id, person_id, amount, order_ref, created_us) VALUES (?, ?, ?, ?, ?, ?)
-                """, [.integer(result.posting.id), .integer(account.id), .integer(by), .integer(req.amount), .text(orderRef),
-                      .integer(result.posting.createdUnixUs)])
-            // The month's spending with this charge (the one just checked).
-            member?.spentThisMonth = spentAfter
-            let what = LoyaltyEvents.amount(req.amount, account.unit)
-            try HouseEvents.publish(ctx, "loyalty.house_account.charged", account: result.account, posting: result.posting,
-                                    member: member, summary: orderRef.isEmpty ? "\(what) charged to the house account"
-                                        : "\(what) charged to the house account (order \(orderRef))")
-            return result
+            return try charge(ctx, db, account, by: req.personID, amount: req.amount, orderRef: orderRef, memo: memo)
         }
+    }
+
+    /// A charge by `person` (0: the holder) within the member's monthly
+    /// limit and the account's credit limit (ChargeHouseAccount, an order's tender).
+    static func charge(_ ctx: CallContext, _ db: Database, _ account: Account, by person: Int64, amount: Int64, orderRef: String,
+                       memo: String) throws -> PostingResult {
+        guard account.status == .active else { throw PluginError.failedPrecondition("house account \(account.id) is not active") }
+        let by = person != 0 ? person : account.personID
+        guard by != 0 else {
+            throw PluginError.invalidArgument(
+                "person_id is required: name the member charging the account of \(HouseAccounts.holderName(account))")
+        }
+        var member: HouseMember?
+        var spentAfter: Int64 = 0
+        if by != account.personID {
+            guard let m = try HouseAccounts.loadMember(db, account: account.id, person: by), m.active else {
+                throw PluginError.failedPrecondition("person \(by) is not an authorised member of house account \(account.id)")
+            }
+            let (total, overflow) = m.spentThisMonth.addingReportingOverflow(amount)
+            spentAfter = overflow ? .max : total
+            if m.monthlyLimit > 0 {
+                if overflow || total > m.monthlyLimit {
+                    let left = max(0, m.monthlyLimit - m.spentThisMonth)
+                    throw PluginError.failedPrecondition("""
+                        monthly limit: person \(by) has \(LoyaltyEvents.amount(left, account.unit)) left of \
+                        \(LoyaltyEvents.amount(m.monthlyLimit, account.unit)) this month on house account \(account.id), \
+                        \(LoyaltyEvents.amount(amount, account.unit)) needed
+                        """)
+                }
+            }
+            member = m
+        }
+        guard amount <= account.available else {
+            throw PluginError.failedPrecondition("""
+                credit limit: house account \(account.id) has \(LoyaltyEvents.amount(account.available, account.unit)) \
+                available (credit limit \(LoyaltyEvents.amount(account.creditLimit, account.unit))), \
+                \(LoyaltyEvents.amount(amount, account.unit)) needed
+                """)
+        }
+        let result = try Ledger.move(ctx, db, .charge, account: account, amount: -amount, system: .charges, reason: memo)
+        try db.execute("""
+            INSERT INTO loyalty_house_charges (posting_id, account_id, person_id, amount, order_ref, created_us) VALUES (?, ?, ?, ?, ?, ?)
+            """, [.integer(result.posting.id), .integer(account.id), .integer(by), .integer(amount), .text(orderRef),
+                  .integer(result.posting.createdUnixUs)])
+        // The month's spending with this charge (the one just checked).
+        member?.spentThisMonth = spentAfter
+        let what = LoyaltyEvents.amount(amount, account.unit)
+        try HouseEvents.publish(ctx, "loyalty.house_account.charged", account: result.account, posting: result.posting,
+                                member: member, summary: orderRef.isEmpty ? "\(what) charged to the house account"
+                                    : "\(what) charged to the house account (order \(orderRef))")
+        return result
     }
 
     static func payIn(_ ctx: CallContext, _ req: Crm_Loyalty_V1_PayIntoHouseAccountRequest) throws -> PostingResult {

@@ -105,10 +105,14 @@ enum HouseAccounts {
     }
 
     /// Charges by `person` on `account` since `since`, less the reversed
-    /// ones (a reversal posting references its charge, once).
+    /// ones (a reversal posting references its charge, once) and what
+    /// refunds of orders gave back of them.
     static func spent(_ db: Database, account: Int64, person: Int64, since: Int64) throws -> Int64 {
         try db.query("""
-            SELECT COALESCE(sum(c.amount), 0) FROM loyalty_house_charges c
+            SELECT COALESCE(sum(c.amount - (SELECT COALESCE(sum(e.amount), 0) FROM loyalty_postings r
+                                            JOIN loyalty_entries e ON e.posting_id = r.id AND e.account_id = c.account_id
+                                            WHERE r.refunds_id = c.posting_id)), 0)
+            FROM loyalty_house_charges c
             WHERE c.account_id = ? AND c.person_id = ? AND c.created_us >= ?
               AND NOT EXISTS (SELECT 1 FROM loyalty_postings r WHERE r.reverses_id = c.posting_id)
             """, [.integer(account), .integer(person), .integer(since)]).first?.int(0) ?? 0

@@ -37,6 +37,7 @@ enum Loyalty {
         HouseMemberMethods.register(on: def)
         HouseStatements.register(on: def)
         Programs.register(on: def)
+        Rewards.register(on: def)
         PointExpiry.register(on: def)
         OrderMethods.register(on: def)
         OrderRefunds.register(on: def)

@@ -21,15 +21,9 @@ enum OrderMethods {
         try Validate.optionalID(req.personID, "person_id")
         try Validate.currency(req.currency, "currency")
         let location = try Check.text(req.location, "location", max: 100)
-        let lines = try validatedLines(req.lines)
-        var totals = (subtotal: Int64(0), discount: Int64(0), tax: Int64(0), total: Int64(0))
-        for line in lines {
-            totals.subtotal = EarnRules.add(totals.subtotal, line.quantity &* line.unitPrice)  // both bounded: ≤ 10^18
-            totals.discount = EarnRules.add(totals.discount, line.discount)
-            totals.tax = EarnRules.add(totals.tax, line.tax)
-            totals.total = EarnRules.add(totals.total, line.total)
-        }
-        guard totals.total < Check.maxAmount, totals.subtotal < Check.maxAmount else {
+        let validLines = try validatedLines(req.lines)
+        let before = totals(validLines)  // rewards only take off
+        guard before.total < Check.maxAmount, before.subtotal < Check.maxAmount else {
             throw PluginError.invalidArgument("the order's total is larger than \(Check.maxAmount)")
         }
         let now = UTCClock.nowMicros()
@@ -38,6 +32,8 @@ enum OrderMethods {
             throw PluginError.invalidArgument("placed_unix_us must be within 7 days back and 5 minutes ahead of now")
         }
         let requestedOwner = try Check.text(req.owner, "owner", max: 200)
+        let rewardUses = try OrderRewards.validated(req.rewards, lineCount: validLines.count, personID: req.personID)
+        let tenders = try OrderTenders.validated(req.tenders, personID: req.personID)
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
             if !ref.isEmpty, let existing = try db.query("SELECT id FROM loyalty_orders WHERE order_ref = ?", [.text(ref)]).first?.int(0) {
                 throw PluginError.alreadyExists("order_ref \"\(ref)\" is order \(existing)")
@@ -46,6 +42,10 @@ enum OrderMethods {
                 throw PluginError.notFound("no person \(req.personID) (person_id)")
             }
             let owner = try ctx.scope.owner(for: requestedOwner, "order")
+            var lines = validLines
+            let rewards = try OrderRewards.apply(db, rewardUses, to: &lines, currency: req.currency)
+            let totals = rewards.isEmpty ? before : Self.totals(lines)
+            try OrderTenders.checkSum(tenders, total: totals.total)
             let orderID = try db.execute("""
                 INSERT INTO loyalty_orders (order_ref, person_id, currency, subtotal, discount_total, tax_total, total, status,
                                             location, owner, created_by, placed_us, created_us, updated_us)
@@ -55,12 +55,18 @@ enum OrderMethods {
                       .text(callerName(ctx)), .integer(placed), .integer(now), .integer(now)]).lastInsertID
             for line in lines {
                 try db.execute("""
-                    INSERT INTO loyalty_order_lines (order_id, line_number, item_id, name, category, quantity, unit_price, discount, tax, total)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO loyalty_order_lines (order_id, line_number, item_id, name, category, quantity, unit_price, discount, tax, total,
+                                                     reward_discount)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, [.integer(orderID), .integer(Int64(line.lineNumber)), .text(line.itemID), .text(line.name), .text(line.category),
                           .integer(line.quantity), .integer(line.unitPrice), .integer(line.discount), .integer(line.tax),
-                          .integer(line.total)])
+                          .integer(line.total), .integer(line.rewardDiscount)])
             }
+            // Rewards and tenders spend before the order earns: never from this order's own points.
+            let label = ref.isEmpty ? String(orderID) : ref
+            _ = try OrderRewards.spend(ctx, db, order: orderID, label: label, personID: req.personID, rewards, now: now)
+            _ = try OrderTenders.pay(ctx, db, order: orderID, label: label, personID: req.personID, currency: req.currency,
+                                     tenders: tenders, now: now)
             var result = Crm_Loyalty_V1_OrderResult()
             if let (account, program) = try earner(db, person: req.personID, currency: req.currency) {
                 try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "points account \(account.id)")
@@ -83,10 +89,15 @@ enum OrderMethods {
     /// The points account and program an order of this person earns under, if both exist.
     private static func earner(_ db: Database, person: Int64, currency: String) throws -> (Account, Program)? {
         guard person != 0, let program = try Programs.active(db, currency: currency),
-              let id = try db.query("SELECT id FROM loyalty_accounts WHERE kind = 1 AND status = 1 AND person_id = ? ORDER BY id LIMIT 1",
-                                    [.integer(person)]).first?.int(0),
-              let account = try LedgerStore.loadAccount(db, id) else { return nil }
+              let account = try pointsAccount(db, person: person) else { return nil }
         return (account, program)
+    }
+
+    /// The person's points account (the lowest id, after a merge left two).
+    static func pointsAccount(_ db: Database, person: Int64) throws -> Account? {
+        guard let id = try db.query("SELECT id FROM loyalty_accounts WHERE kind = 1 AND status = 1 AND person_id = ? ORDER BY id LIMIT 1",
+                                    [.integer(person)]).first?.int(0) else { return nil }
+        return try LedgerStore.loadAccount(db, id)
     }
 
     /// The order's points: the rules over its lines, capped by what the
@@ -128,6 +139,24 @@ enum OrderMethods {
         result.posting = moved.posting
         result.pointsAccount = moved.account
         return result
+    }
+
+    struct Totals {
+        var subtotal: Int64 = 0
+        var discount: Int64 = 0
+        var tax: Int64 = 0
+        var total: Int64 = 0
+    }
+
+    static func totals(_ lines: [OrderLine]) -> Totals {
+        var totals = Totals()
+        for line in lines {
+            totals.subtotal = EarnRules.add(totals.subtotal, line.quantity &* line.unitPrice)  // both bounded: ≤ 10^18
+            totals.discount = EarnRules.add(totals.discount, line.discount)
+            totals.tax = EarnRules.add(totals.tax, line.tax)
+            totals.total = EarnRules.add(totals.total, line.total)
+        }
+        return totals
     }
 
     /// The request's lines, checked, numbered and totalled.

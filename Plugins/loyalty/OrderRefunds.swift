@@ -88,6 +88,9 @@ enum OrderRefunds {
                 """, [.integer(status), .integer(amount), .integer(owedPoints), .integer(now), .integer(order.id)])
             var refund = OrderRefund()
             refund.lines = out
+            refund.tenderReturns = try OrderTenderReturns.giveBack(ctx, db, order: order, amount: amount)
+            refund.rewardPointsReturned = try OrderRewards.giveBack(ctx, db, order: order, refundedAfter: refundedAfter,
+                                                                    everything: everything)
             let refundID = try db.execute("""
                 INSERT INTO loyalty_order_refunds (order_id, amount, points_clawed_back, points_not_recovered, clawback_posting_id, lines,
                                                    reason, created_by, created_us)

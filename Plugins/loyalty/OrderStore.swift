@@ -109,7 +109,8 @@ enum OrderStore {
 
     static func lines(_ db: Database, order: Int64) throws -> [OrderLine] {
         try db.query("""
-            SELECT line_number, item_id, name, category, quantity, unit_price, discount, tax, total, refunded_quantity, refunded_amount
+            SELECT line_number, item_id, name, category, quantity, unit_price, discount, tax, total, refunded_quantity, refunded_amount,
+                   reward_discount
             FROM loyalty_order_lines WHERE order_id = ? ORDER BY line_number
             """, [.integer(order)]).map { row in
             OrderLine.with {
@@ -124,6 +125,7 @@ enum OrderStore {
                 $0.total = row.int(8)
                 $0.refundedQuantity = row.int(9)
                 $0.refundedAmount = row.int(10)
+                $0.rewardDiscount = row.int(11)
             }
         }
     }
@@ -139,7 +141,10 @@ enum OrderStore {
             r.pointsClawedBack = row.int(2)
             r.pointsNotRecovered = row.int(3)
             r.clawbackPostingID = row.int(4)
-            r.lines = (try? Crm_Loyalty_V1_OrderRefund(serializedBytes: row[5].bytes ?? []))?.lines ?? []
+            let stored = try? Crm_Loyalty_V1_OrderRefund(serializedBytes: row[5].bytes ?? [])
+            r.lines = stored?.lines ?? []
+            r.tenderReturns = stored?.tenderReturns ?? []
+            r.rewardPointsReturned = stored?.rewardPointsReturned ?? 0
             r.reason = row.text(6)
             r.createdBy = row.text(7)
             r.createdUnixUs = row.int(8)
@@ -147,11 +152,13 @@ enum OrderStore {
         }
     }
 
-    /// An order with its lines (and refunds, with `refunds`).
+    /// An order with its lines, tenders and rewards (and refunds, with `refunds`).
     static func load(_ db: Database, _ id: Int64, refunds withRefunds: Bool = true) throws -> Order? {
         guard let row = try db.query("SELECT \(columns) FROM loyalty_orders WHERE id = ?", [.integer(id)]).first else { return nil }
         var o = order(row)
         o.lines = try lines(db, order: id)
+        o.tenders = try OrderTenders.load(db, order: id)
+        o.rewards = try OrderRewards.load(db, order: id)
         if withRefunds { o.refunds = try refunds(db, order: id) }
         return o
     }

@@ -145,6 +145,27 @@ enum PointLots {
         try giveBack(db, "posting_id = ?", [.integer(posting)])
     }
 
+    /// Gives back `points` of what a spend took (part of an order's points
+    /// tender), to its lots expiring last first; the spend's record
+    /// shrinks by as much, so no point goes back twice.
+    static func giveBack(_ db: Database, posting: Int64, points: Int64) throws {
+        var left = points
+        for row in try db.query("""
+            SELECT u.id, u.lot_id, u.points FROM loyalty_lot_uses u JOIN loyalty_point_lots l ON l.id = u.lot_id
+            WHERE u.posting_id = ? ORDER BY l.expires_us DESC, l.id DESC
+            """, [.integer(posting)]) where left > 0 {
+            let n = min(left, row.int(2))
+            try db.execute("UPDATE loyalty_point_lots SET remaining = remaining + ? WHERE id = ?", [.integer(n), .integer(row.int(1))])
+            if n == row.int(2) {
+                try db.execute("DELETE FROM loyalty_lot_uses WHERE id = ?", [.integer(row.int(0))])
+            } else {
+                try db.execute("UPDATE loyalty_lot_uses SET points = points - ? WHERE id = ?", [.integer(n), .integer(row.int(0))])
+            }
+            left -= n
+        }
+        guard left == 0 else { throw PluginError(.internal, "loyalty: posting \(posting) took \(left) fewer points than are given back") }
+    }
+
     /// Releases an active hold's reservation back to its lots.
     static func release(_ db: Database, hold: Int64) throws {
         _ = try giveBack(db, "hold_id = ? AND posting_id IS NULL", [.integer(hold)])

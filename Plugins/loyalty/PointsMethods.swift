@@ -33,28 +33,32 @@ enum PointsMethods {
             if req.expiresUnixUs != 0, req.expiresUnixUs <= now {
                 throw PluginError.invalidArgument("expires_unix_us must be after now")
             }
-            var account = try Ledger.customerAccount(ctx, db, req.accountID, write: true)
+            let account = try Ledger.customerAccount(ctx, db, req.accountID, write: true)
             guard account.kind == .points else { throw PluginError.failedPrecondition("account \(req.accountID) is not a POINTS account") }
             guard account.status == .active else { throw PluginError.failedPrecondition("account \(req.accountID) is closed") }
-            var takes: [PointLots.Take] = []
-            if !earning {
-                try Ledger.releaseExpiredHolds(db, account.id)
-                account = try LedgerStore.loadAccount(db, account.id) ?? account
-                takes = try PointLots.take(db, account: account.id, points: req.points, now: now).takes
+            guard earning else { return try spend(ctx, db, account, points: req.points, reason: reason, now: now) }
+            let result = try Ledger.move(ctx, db, .earn, account: account, amount: req.points, system: .pointsIssued, reason: reason) { posting in
+                try PointLots.add(db, account: account.id, posting: posting.id, points: req.points, available: now,
+                                  expires: req.expiresUnixUs == 0 ? PointLots.never : req.expiresUnixUs, now: now)
             }
-            let result = try Ledger.move(ctx, db, earning ? .earn : .redeem, account: account, amount: earning ? req.points : -req.points,
-                                         system: earning ? .pointsIssued : .pointsRedeemed, reason: reason) { posting in
-                if earning {
-                    try PointLots.add(db, account: account.id, posting: posting.id, points: req.points, available: now,
-                                      expires: req.expiresUnixUs == 0 ? PointLots.never : req.expiresUnixUs, now: now)
-                } else {
-                    try PointLots.record(db, takes, posting: posting.id)
-                }
-            }
-            try LoyaltyEvents.publish(ctx, earning ? "loyalty.points.earned" : "loyalty.points.redeemed", account: result.account,
-                                      posting: result.posting, summary: "\(req.points) points \(earning ? "earned" : "redeemed")")
+            try LoyaltyEvents.publish(ctx, "loyalty.points.earned", account: result.account, posting: result.posting,
+                                      summary: "\(req.points) points earned")
             return result
         }
+    }
+
+    /// Spends spendable points, soonest-expiring first (RedeemPoints, an order's tender).
+    static func spend(_ ctx: CallContext, _ db: Database, _ account: Account, points: Int64, reason: String,
+                      now: Int64) throws -> PostingResult {
+        try Ledger.releaseExpiredHolds(db, account.id, now: now)
+        let current = try LedgerStore.loadAccount(db, account.id) ?? account
+        let takes = try PointLots.take(db, account: account.id, points: points, now: now).takes
+        let result = try Ledger.move(ctx, db, .redeem, account: current, amount: -points, system: .pointsRedeemed, reason: reason) { posting in
+            try PointLots.record(db, takes, posting: posting.id)
+        }
+        try LoyaltyEvents.publish(ctx, "loyalty.points.redeemed", account: result.account, posting: result.posting,
+                                  summary: "\(points) points redeemed")
+        return result
     }
 
     static func adjust(_ ctx: CallContext, _ req: Crm_Loyalty_V1_AdjustBalanceRequest) throws -> PostingResult {
@@ -106,6 +110,9 @@ enum PointsMethods {
             }
             if let order = try db.query("SELECT id FROM loyalty_orders WHERE earn_posting_id = ?", [.integer(req.postingID)]).first?.int(0) {
                 throw PluginError.failedPrecondition("posting \(req.postingID) is what order \(order) earned; refund the order instead")
+            }
+            if let order = try OrderTenders.order(paidBy: req.postingID, db) {
+                throw PluginError.failedPrecondition("posting \(req.postingID) pays order \(order); refund the order instead")
             }
             if let refund = try db.query("SELECT id FROM loyalty_postings WHERE refunds_id = ? LIMIT 1",
                                          [.integer(req.postingID)]).first?.int(0) {

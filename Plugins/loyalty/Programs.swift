@@ -141,6 +141,13 @@ enum Programs {
         try range(p.maxPointsPerDay, "max_points_per_day", 0, 1_000_000_000)
         try range(p.pendingSeconds, "pending_seconds", 0, 31_536_000)
         try range(p.expirySeconds, "expiry_seconds", 0, 3_153_600_000)
+        try range(p.redeemPoints, "redeem_points", 0, 1_000_000)
+        try range(p.redeemValue, "redeem_value", 0, 1_000_000)
+        guard (p.redeemPoints == 0) == (p.redeemValue == 0) else {
+            throw PluginError.invalidArgument("program.redeem_points and program.redeem_value: both 0, or both set")
+        }
+        out.redeemPoints = p.redeemPoints
+        out.redeemValue = p.redeemValue
         out.pointsPerStep = p.pointsPerStep
         out.spendStep = p.spendStep == 0 ? 100 : p.spendStep
         out.pointsPerVisit = p.pointsPerVisit

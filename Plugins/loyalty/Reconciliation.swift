@@ -100,14 +100,15 @@ enum Reconciliation {
             SELECT account_id, posting_id, unit, seq, debited_after, charged_after, paid_after, r_seq, r_debited, r_charged, r_paid FROM (
               SELECT e.account_id, e.posting_id, e.unit, e.seq, e.debited_after, e.charged_after, e.paid_after,
                      row_number() OVER running AS r_seq,
-                     sum(CASE WHEN e.amount < 0 THEN -e.amount WHEN e.kind = ? THEN -e.amount ELSE 0 END) OVER running AS r_debited,
+                     sum(CASE WHEN e.amount < 0 THEN -e.amount WHEN e.kind IN (?, ?) THEN -e.amount ELSE 0 END) OVER running AS r_debited,
                      sum(CASE WHEN e.kind = ? AND e.amount < 0 THEN -e.amount ELSE 0 END) OVER running AS r_charged,
                      sum(CASE WHEN e.kind = ? AND e.amount > 0 THEN e.amount ELSE 0 END) OVER running AS r_paid
               FROM loyalty_entries e JOIN loyalty_accounts a ON a.id = e.account_id WHERE a.kind = ?
               WINDOW running AS (PARTITION BY e.account_id ORDER BY e.created_us, e.id))
             WHERE seq <> r_seq OR debited_after <> r_debited OR charged_after <> r_charged OR paid_after <> r_paid
             ORDER BY account_id
-            """, [.integer(Int64(PostingKind.reversal.rawValue)), .integer(Int64(PostingKind.charge.rawValue)),
+            """, [.integer(Int64(PostingKind.reversal.rawValue)), .integer(Int64(PostingKind.refund.rawValue)),
+                  .integer(Int64(PostingKind.charge.rawValue)),
                   .integer(Int64(PostingKind.payIn.rawValue)),
                   .integer(Int64(AccountKind.houseAccount.rawValue))]) {
             let (expected, actual) = row.int(3) != row.int(7) ? (row.int(7), row.int(3))

@@ -44,11 +44,11 @@ struct RunningTotals: Equatable {
         }
         let magnitude = amount == .min ? Int64.max : abs(amount)
         try add(&totals.seq, 1)
-        // A reversal that gives back a debit (a charge put right) takes it
+        // A reversal or refund that gives back a debit (a charge put right) takes it
         // off the debits, so aging does not count it as a payment of the
         // oldest debt.
         if amount < 0 { try add(&totals.debited, magnitude) }
-        if kind == .reversal && amount > 0 { try add(&totals.debited, -magnitude) }
+        if (kind == .reversal || kind == .refund) && amount > 0 { try add(&totals.debited, -magnitude) }
         if kind == .charge && amount < 0 { try add(&totals.charged, magnitude) }
         if kind == .payIn && amount > 0 { try add(&totals.paid, magnitude) }
         return totals

@@ -41,3 +41,21 @@ func callerName(_ ctx: CallContext) -> String {
     if let user = ctx.user, !user.isEmpty { return user }
     return "uid:\(ctx.callerUID)"
 }
+
+/// Splits an amount over parts in proportion to their sizes without losing
+/// a minor unit: shares rounded down, then the remainder one unit at a
+/// time from the last part with room (a part never gets more than its size).
+enum Apportion {
+    static func split(_ amount: Int64, over sizes: [Int64]) -> [Int64] {
+        let all = sizes.reduce(Int64(0)) { EarnRules.add($0, $1) }
+        guard all > 0 else { return sizes.map { _ in 0 } }
+        var shares = sizes.map { EarnRules.share(min(amount, all), part: $0, of: all) }
+        var rest = min(amount, all) - shares.reduce(0, +)
+        while rest > 0, let i = shares.indices.last(where: { shares[$0] < sizes[$0] }) {
+            let n = min(rest, sizes[i] - shares[i])
+            shares[i] += n
+            rest -= n
+        }
+        return shares
+    }
+}

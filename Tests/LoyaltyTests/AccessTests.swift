@@ -45,7 +45,13 @@ import Testing
         _ = try await world.loyalty.earn(account, 25, key: "e")
         let card = try #require(try await world.loyalty.issueDigital(1500, person: person, key: "gift").cards.first)
         _ = try await world.loyalty.redeem(card: card.id, 250, key: "r")
-        let entries = try await world.contacts.timeline(person: person, atLeast: 4)
+        // The timeline fills after commit, in no promised order across topics: wait for the last one.
+        var entries = try await world.contacts.timeline(person: person, atLeast: 4)
+        let until = Date().addingTimeInterval(20)
+        while !entries.contains(where: { $0.topic == "loyalty.gift_card.redeemed" }) && Date() < until {
+            try await Task.sleep(for: .milliseconds(20))
+            entries = try await world.contacts.timeline(person: person, atLeast: 4)
+        }
         let topics = entries.map(\.topic)
         #expect(topics.contains("loyalty.account.created") && topics.contains("loyalty.points.earned"))
         #expect(topics.contains("loyalty.gift_card.issued") && topics.contains("loyalty.gift_card.redeemed"))

@@ -334,7 +334,7 @@ public nonisolated struct Crm_Loyalty_V1_HouseStatement: @unchecked Sendable {
     set {_uniqueStorage()._payments = newValue}
   }
 
-  /// every other movement, signed (reversals, adjustments)
+  /// every other movement, signed (reversals, adjustments, refunds of charges)
   public var other: Int64 {
     get {_storage._other}
     set {_uniqueStorage()._other = newValue}
@@ -384,7 +384,7 @@ public nonisolated struct Crm_Loyalty_V1_HouseStatement: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-/// Every house-account event: the posting (charges and pay-ins), the
+/// Every house-account event: the posting (charges, pay-ins, refunds of an order's charge), the
 /// account after it, the member (member events, and a charge by a member),
 /// on the timeline of the account's person or organization and of the
 /// member.

@@ -15,10 +15,46 @@
 ///
 /// Money: an order's amounts are in its currency's minor units; a line's
 /// total is quantity × unit_price − discount + tax. The order records what
-/// was bought and what it earned; paying it (cash, card, a gift card, a
-/// house account) is the till's, with the Loyalty and HouseAccounts
-/// methods. A refund says what to give back per line and takes back the
-/// points the refunded part earned.
+/// was bought, how it was paid and what it earned. A refund says what to
+/// give back per line, returns that amount to the order's tenders and
+/// takes back the points the refunded part earned.
+///
+/// Rewards. PostOrder may use rewards of the program (programs.proto,
+/// Reward), up to 10: each takes its discount off the price before tax of
+/// one line (FREE_ITEM: one unit of the line, which must be the reward's
+/// item) or of the whole order (AMOUNT_OFF, PERCENT_OFF with line_number
+/// 0: spread over the lines in proportion to what is left of their price,
+/// the remainder to the last lines), in the order given, each on what the
+/// ones before left; and spends its points_cost from the customer's points
+/// (one REDEEM posting each). The lines' totals, the order's total and what
+/// it earns are after the rewards' discounts. A refund gives a reward's
+/// points back once the line it was used on (the whole order, for an
+/// order-wide reward) is refunded in full.
+///
+/// Tenders. PostOrder may say how the order is paid: up to 10 tenders
+/// that together pay exactly its total. A GIFT_CARD tender redeems from a
+/// card (by id or by code), a HOUSE_ACCOUNT tender charges a house account
+/// (its credit limit and member limits hold, and it lands on the
+/// statement), a POINTS tender spends the customer's points at the
+/// program's redemption value, an EXTERNAL tender records cash, a bank
+/// card or anything else the till took. The order and all its tenders
+/// commit together or not at all: one tender refused (a card short of
+/// funds, a house account at its limit) refuses the order and moves
+/// nothing. An order without tenders was paid outside. What an order earns
+/// does not depend on how it was paid.
+///
+/// Returns. A refund's amount goes back to the tenders in proportion to
+/// what each has left to return (rounded down, the remainder one minor
+/// unit at a time to the last tenders with something left), so a full
+/// refund returns every tender exactly: a gift card gets a REFUND posting
+/// referencing its redemption, a house account a REFUND posting
+/// referencing its charge (a credit on its statement), a points tender its
+/// points back (in proportion, to the lots they were taken from; points
+/// given back to a lot that has since expired expire with it). What cannot
+/// go back to its tender (an EXTERNAL tender, a voided or expired card, a
+/// closed house account) is a pay-out the till makes (TenderReturn.pay_out).
+/// A tender's postings can be put right only through the order's refunds:
+/// ReversePosting and RefundGiftCard refuse them.
 ///
 /// Earning: an order with a person_id earns when the person has an active
 /// POINTS account (the lowest id, after a merge left two) and the currency
@@ -78,6 +114,56 @@ public nonisolated enum Crm_Loyalty_V1_OrderStatus: SwiftProtobuf.Enum, Swift.Ca
     .posted,
     .partiallyRefunded,
     .refunded,
+  ]
+
+}
+
+public nonisolated enum Crm_Loyalty_V1_TenderKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// cash, a bank card, a voucher: outside the ledger
+  case external // = 1
+  case giftCard // = 2
+  case houseAccount // = 3
+
+  /// the order's person's points account
+  case points // = 4
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .external
+    case 2: self = .giftCard
+    case 3: self = .houseAccount
+    case 4: self = .points
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .external: return 1
+    case .giftCard: return 2
+    case .houseAccount: return 3
+    case .points: return 4
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Loyalty_V1_TenderKind] = [
+    .unspecified,
+    .external,
+    .giftCard,
+    .houseAccount,
+    .points,
   ]
 
 }
@@ -156,6 +242,10 @@ public nonisolated struct Crm_Loyalty_V1_OrderLine: Sendable {
 
   public var refundedAmount: Int64 = 0
 
+  /// The part of `discount` that rewards took off (ignored in a request,
+  /// where `discount` is the POS's own).
+  public var rewardDiscount: Int64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -200,6 +290,126 @@ public nonisolated struct Crm_Loyalty_V1_OrderRefund: Sendable {
   public var createdBy: String = String()
 
   public var createdUnixUs: Int64 = 0
+
+  /// one per tender given something back
+  public var tenderReturns: [Crm_Loyalty_V1_TenderReturn] = []
+
+  /// rewards' points given back by this refund
+  public var rewardPointsReturned: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A reward used on an order. In a request: reward_id and line_number; the
+/// rest is the answer's.
+public nonisolated struct Crm_Loyalty_V1_AppliedReward: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rewardID: Int64 = 0
+
+  /// the line it is used on; 0: the whole order
+  public var lineNumber: Int32 = 0
+
+  public var name: String = String()
+
+  public var kind: Crm_Loyalty_V1_RewardKind = .unspecified
+
+  /// minor units off, over the lines it is used on
+  public var discount: Int64 = 0
+
+  /// its points_cost when used
+  public var points: Int64 = 0
+
+  /// the REDEEM posting
+  public var postingID: Int64 = 0
+
+  /// the REFUND posting that gave the points back (0: not yet)
+  public var returnPostingID: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// How an order is paid, one part. In a request: kind, amount and the
+/// kind's fields; the rest is the answer's.
+public nonisolated struct Crm_Loyalty_V1_Tender: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 1, 2, ... in the order given (ignored in a request)
+  public var tenderNumber: Int32 = 0
+
+  public var kind: Crm_Loyalty_V1_TenderKind = .unspecified
+
+  /// minor units of the order's currency
+  public var amount: Int64 = 0
+
+  /// GIFT_CARD: by id ...
+  public var giftCardID: Int64 = 0
+
+  /// ... or by code (never stored, never answered)
+  public var giftCardCode: String = String()
+
+  /// HOUSE_ACCOUNT
+  public var houseAccountID: Int64 = 0
+
+  /// HOUSE_ACCOUNT: who charges (an active member, or the holder); 0: the
+  /// order's person, or on an anonymous order the account's holder.
+  public var chargedByPersonID: Int64 = 0
+
+  /// EXTERNAL: "cash", "card", ...
+  public var method: String = String()
+
+  /// EXTERNAL: the terminal's reference, optional
+  public var reference: String = String()
+
+  /// the ledger account it paid from (0: EXTERNAL)
+  public var accountID: Int64 = 0
+
+  /// POINTS: the points it spent
+  public var points: Int64 = 0
+
+  /// the REDEEM or CHARGE posting (0: EXTERNAL)
+  public var postingID: Int64 = 0
+
+  /// given back by refunds so far
+  public var returnedAmount: Int64 = 0
+
+  /// POINTS: points given back so far
+  public var returnedPoints: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What one refund gave back to one tender.
+public nonisolated struct Crm_Loyalty_V1_TenderReturn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var tenderNumber: Int32 = 0
+
+  public var kind: Crm_Loyalty_V1_TenderKind = .unspecified
+
+  public var amount: Int64 = 0
+
+  /// POINTS: the points given back
+  public var points: Int64 = 0
+
+  /// the REFUND posting (0: a pay-out)
+  public var postingID: Int64 = 0
+
+  /// The till pays `amount` out itself: an EXTERNAL tender, or a card or
+  /// house account that can no longer take it (voided, expired, closed).
+  public var payOut: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -336,6 +546,18 @@ public nonisolated struct Crm_Loyalty_V1_Order: @unchecked Sendable {
     set {_uniqueStorage()._updatedUnixUs = newValue}
   }
 
+  /// how it was paid (GetOrder, PostOrder and RefundOrder answers)
+  public var tenders: [Crm_Loyalty_V1_Tender] {
+    get {_storage._tenders}
+    set {_uniqueStorage()._tenders = newValue}
+  }
+
+  /// as tenders
+  public var rewards: [Crm_Loyalty_V1_AppliedReward] {
+    get {_storage._rewards}
+    set {_uniqueStorage()._rewards = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -421,6 +643,11 @@ public nonisolated struct Crm_Loyalty_V1_PostOrderRequest: Sendable {
 
   public var idempotencyKey: String = String()
 
+  /// none: paid outside; else they sum to the total
+  public var tenders: [Crm_Loyalty_V1_Tender] = []
+
+  public var rewards: [Crm_Loyalty_V1_AppliedReward] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -483,7 +710,7 @@ public nonisolated struct Crm_Loyalty_V1_ListOrdersResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// without refunds (GetOrder has them)
+  /// without refunds, tenders and rewards (GetOrder has them)
   public var orders: [Crm_Loyalty_V1_Order] = []
 
   public var nextPageToken: String = String()
@@ -677,13 +904,17 @@ nonisolated extension Crm_Loyalty_V1_OrderStatus: SwiftProtobuf._ProtoNameProvid
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ORDER_STATUS_UNSPECIFIED\0\u{1}ORDER_STATUS_POSTED\0\u{1}ORDER_STATUS_PARTIALLY_REFUNDED\0\u{1}ORDER_STATUS_REFUNDED\0")
 }
 
+nonisolated extension Crm_Loyalty_V1_TenderKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0TENDER_KIND_UNSPECIFIED\0\u{1}TENDER_KIND_EXTERNAL\0\u{1}TENDER_KIND_GIFT_CARD\0\u{1}TENDER_KIND_HOUSE_ACCOUNT\0\u{1}TENDER_KIND_POINTS\0")
+}
+
 nonisolated extension Crm_Loyalty_V1_FavouriteOrder: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0FAVOURITE_ORDER_UNSPECIFIED\0\u{1}FAVOURITE_ORDER_MOST_ORDERED\0\u{1}FAVOURITE_ORDER_MOST_RECENT\0")
 }
 
 nonisolated extension Crm_Loyalty_V1_OrderLine: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OrderLine"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}line_number\0\u{3}item_id\0\u{1}name\0\u{1}category\0\u{1}quantity\0\u{3}unit_price\0\u{1}discount\0\u{1}tax\0\u{1}total\0\u{3}refunded_quantity\0\u{3}refunded_amount\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}line_number\0\u{3}item_id\0\u{1}name\0\u{1}category\0\u{1}quantity\0\u{3}unit_price\0\u{1}discount\0\u{1}tax\0\u{1}total\0\u{3}refunded_quantity\0\u{3}refunded_amount\0\u{3}reward_discount\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -702,6 +933,7 @@ nonisolated extension Crm_Loyalty_V1_OrderLine: SwiftProtobuf.Message, SwiftProt
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.total) }()
       case 10: try { try decoder.decodeSingularInt64Field(value: &self.refundedQuantity) }()
       case 11: try { try decoder.decodeSingularInt64Field(value: &self.refundedAmount) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.rewardDiscount) }()
       default: break
       }
     }
@@ -741,6 +973,9 @@ nonisolated extension Crm_Loyalty_V1_OrderLine: SwiftProtobuf.Message, SwiftProt
     if self.refundedAmount != 0 {
       try visitor.visitSingularInt64Field(value: self.refundedAmount, fieldNumber: 11)
     }
+    if self.rewardDiscount != 0 {
+      try visitor.visitSingularInt64Field(value: self.rewardDiscount, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -756,6 +991,7 @@ nonisolated extension Crm_Loyalty_V1_OrderLine: SwiftProtobuf.Message, SwiftProt
     if lhs.total != rhs.total {return false}
     if lhs.refundedQuantity != rhs.refundedQuantity {return false}
     if lhs.refundedAmount != rhs.refundedAmount {return false}
+    if lhs.rewardDiscount != rhs.rewardDiscount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -803,7 +1039,7 @@ nonisolated extension Crm_Loyalty_V1_RefundLine: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Crm_Loyalty_V1_OrderRefund: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".OrderRefund"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}lines\0\u{1}amount\0\u{3}points_clawed_back\0\u{3}points_not_recovered\0\u{3}clawback_posting_id\0\u{1}reason\0\u{3}created_by\0\u{3}created_unix_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}lines\0\u{1}amount\0\u{3}points_clawed_back\0\u{3}points_not_recovered\0\u{3}clawback_posting_id\0\u{1}reason\0\u{3}created_by\0\u{3}created_unix_us\0\u{3}tender_returns\0\u{3}reward_points_returned\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -820,6 +1056,8 @@ nonisolated extension Crm_Loyalty_V1_OrderRefund: SwiftProtobuf.Message, SwiftPr
       case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.createdBy) }()
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.tenderReturns) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.rewardPointsReturned) }()
       default: break
       }
     }
@@ -853,6 +1091,12 @@ nonisolated extension Crm_Loyalty_V1_OrderRefund: SwiftProtobuf.Message, SwiftPr
     if self.createdUnixUs != 0 {
       try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 9)
     }
+    if !self.tenderReturns.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tenderReturns, fieldNumber: 10)
+    }
+    if self.rewardPointsReturned != 0 {
+      try visitor.visitSingularInt64Field(value: self.rewardPointsReturned, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -866,6 +1110,223 @@ nonisolated extension Crm_Loyalty_V1_OrderRefund: SwiftProtobuf.Message, SwiftPr
     if lhs.reason != rhs.reason {return false}
     if lhs.createdBy != rhs.createdBy {return false}
     if lhs.createdUnixUs != rhs.createdUnixUs {return false}
+    if lhs.tenderReturns != rhs.tenderReturns {return false}
+    if lhs.rewardPointsReturned != rhs.rewardPointsReturned {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_AppliedReward: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AppliedReward"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}reward_id\0\u{3}line_number\0\u{1}name\0\u{1}kind\0\u{1}discount\0\u{1}points\0\u{3}posting_id\0\u{3}return_posting_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.rewardID) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.lineNumber) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.discount) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.points) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.postingID) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.returnPostingID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.rewardID != 0 {
+      try visitor.visitSingularInt64Field(value: self.rewardID, fieldNumber: 1)
+    }
+    if self.lineNumber != 0 {
+      try visitor.visitSingularInt32Field(value: self.lineNumber, fieldNumber: 2)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 4)
+    }
+    if self.discount != 0 {
+      try visitor.visitSingularInt64Field(value: self.discount, fieldNumber: 5)
+    }
+    if self.points != 0 {
+      try visitor.visitSingularInt64Field(value: self.points, fieldNumber: 6)
+    }
+    if self.postingID != 0 {
+      try visitor.visitSingularInt64Field(value: self.postingID, fieldNumber: 7)
+    }
+    if self.returnPostingID != 0 {
+      try visitor.visitSingularInt64Field(value: self.returnPostingID, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_AppliedReward, rhs: Crm_Loyalty_V1_AppliedReward) -> Bool {
+    if lhs.rewardID != rhs.rewardID {return false}
+    if lhs.lineNumber != rhs.lineNumber {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.discount != rhs.discount {return false}
+    if lhs.points != rhs.points {return false}
+    if lhs.postingID != rhs.postingID {return false}
+    if lhs.returnPostingID != rhs.returnPostingID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_Tender: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Tender"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tender_number\0\u{1}kind\0\u{1}amount\0\u{3}gift_card_id\0\u{3}gift_card_code\0\u{3}house_account_id\0\u{3}charged_by_person_id\0\u{1}method\0\u{1}reference\0\u{3}account_id\0\u{1}points\0\u{3}posting_id\0\u{3}returned_amount\0\u{3}returned_points\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.tenderNumber) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.amount) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.giftCardID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.giftCardCode) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.houseAccountID) }()
+      case 7: try { try decoder.decodeSingularInt64Field(value: &self.chargedByPersonID) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.method) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.reference) }()
+      case 10: try { try decoder.decodeSingularInt64Field(value: &self.accountID) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.points) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.postingID) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.returnedAmount) }()
+      case 14: try { try decoder.decodeSingularInt64Field(value: &self.returnedPoints) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.tenderNumber != 0 {
+      try visitor.visitSingularInt32Field(value: self.tenderNumber, fieldNumber: 1)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if self.amount != 0 {
+      try visitor.visitSingularInt64Field(value: self.amount, fieldNumber: 3)
+    }
+    if self.giftCardID != 0 {
+      try visitor.visitSingularInt64Field(value: self.giftCardID, fieldNumber: 4)
+    }
+    if !self.giftCardCode.isEmpty {
+      try visitor.visitSingularStringField(value: self.giftCardCode, fieldNumber: 5)
+    }
+    if self.houseAccountID != 0 {
+      try visitor.visitSingularInt64Field(value: self.houseAccountID, fieldNumber: 6)
+    }
+    if self.chargedByPersonID != 0 {
+      try visitor.visitSingularInt64Field(value: self.chargedByPersonID, fieldNumber: 7)
+    }
+    if !self.method.isEmpty {
+      try visitor.visitSingularStringField(value: self.method, fieldNumber: 8)
+    }
+    if !self.reference.isEmpty {
+      try visitor.visitSingularStringField(value: self.reference, fieldNumber: 9)
+    }
+    if self.accountID != 0 {
+      try visitor.visitSingularInt64Field(value: self.accountID, fieldNumber: 10)
+    }
+    if self.points != 0 {
+      try visitor.visitSingularInt64Field(value: self.points, fieldNumber: 11)
+    }
+    if self.postingID != 0 {
+      try visitor.visitSingularInt64Field(value: self.postingID, fieldNumber: 12)
+    }
+    if self.returnedAmount != 0 {
+      try visitor.visitSingularInt64Field(value: self.returnedAmount, fieldNumber: 13)
+    }
+    if self.returnedPoints != 0 {
+      try visitor.visitSingularInt64Field(value: self.returnedPoints, fieldNumber: 14)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_Tender, rhs: Crm_Loyalty_V1_Tender) -> Bool {
+    if lhs.tenderNumber != rhs.tenderNumber {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.amount != rhs.amount {return false}
+    if lhs.giftCardID != rhs.giftCardID {return false}
+    if lhs.giftCardCode != rhs.giftCardCode {return false}
+    if lhs.houseAccountID != rhs.houseAccountID {return false}
+    if lhs.chargedByPersonID != rhs.chargedByPersonID {return false}
+    if lhs.method != rhs.method {return false}
+    if lhs.reference != rhs.reference {return false}
+    if lhs.accountID != rhs.accountID {return false}
+    if lhs.points != rhs.points {return false}
+    if lhs.postingID != rhs.postingID {return false}
+    if lhs.returnedAmount != rhs.returnedAmount {return false}
+    if lhs.returnedPoints != rhs.returnedPoints {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_TenderReturn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".TenderReturn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}tender_number\0\u{1}kind\0\u{1}amount\0\u{1}points\0\u{3}posting_id\0\u{3}pay_out\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.tenderNumber) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.amount) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.points) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.postingID) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.payOut) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.tenderNumber != 0 {
+      try visitor.visitSingularInt32Field(value: self.tenderNumber, fieldNumber: 1)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
+    }
+    if self.amount != 0 {
+      try visitor.visitSingularInt64Field(value: self.amount, fieldNumber: 3)
+    }
+    if self.points != 0 {
+      try visitor.visitSingularInt64Field(value: self.points, fieldNumber: 4)
+    }
+    if self.postingID != 0 {
+      try visitor.visitSingularInt64Field(value: self.postingID, fieldNumber: 5)
+    }
+    if self.payOut != false {
+      try visitor.visitSingularBoolField(value: self.payOut, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_TenderReturn, rhs: Crm_Loyalty_V1_TenderReturn) -> Bool {
+    if lhs.tenderNumber != rhs.tenderNumber {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.amount != rhs.amount {return false}
+    if lhs.points != rhs.points {return false}
+    if lhs.postingID != rhs.postingID {return false}
+    if lhs.payOut != rhs.payOut {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -873,7 +1334,7 @@ nonisolated extension Crm_Loyalty_V1_OrderRefund: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Order"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}order_ref\0\u{3}person_id\0\u{1}currency\0\u{1}lines\0\u{1}subtotal\0\u{3}discount_total\0\u{3}tax_total\0\u{1}total\0\u{1}status\0\u{3}refunded_amount\0\u{1}refunds\0\u{3}points_account_id\0\u{3}program_id\0\u{3}points_earned\0\u{3}points_clawed_back\0\u{3}earn_posting_id\0\u{3}points_available_unix_us\0\u{1}location\0\u{1}owner\0\u{3}created_by\0\u{3}placed_unix_us\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}order_ref\0\u{3}person_id\0\u{1}currency\0\u{1}lines\0\u{1}subtotal\0\u{3}discount_total\0\u{3}tax_total\0\u{1}total\0\u{1}status\0\u{3}refunded_amount\0\u{1}refunds\0\u{3}points_account_id\0\u{3}program_id\0\u{3}points_earned\0\u{3}points_clawed_back\0\u{3}earn_posting_id\0\u{3}points_available_unix_us\0\u{1}location\0\u{1}owner\0\u{3}created_by\0\u{3}placed_unix_us\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{1}tenders\0\u{1}rewards\0")
 
   fileprivate class _StorageClass {
     var _id: Int64 = 0
@@ -900,6 +1361,8 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
     var _placedUnixUs: Int64 = 0
     var _createdUnixUs: Int64 = 0
     var _updatedUnixUs: Int64 = 0
+    var _tenders: [Crm_Loyalty_V1_Tender] = []
+    var _rewards: [Crm_Loyalty_V1_AppliedReward] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -934,6 +1397,8 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
       _placedUnixUs = source._placedUnixUs
       _createdUnixUs = source._createdUnixUs
       _updatedUnixUs = source._updatedUnixUs
+      _tenders = source._tenders
+      _rewards = source._rewards
     }
   }
 
@@ -976,6 +1441,8 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
         case 22: try { try decoder.decodeSingularInt64Field(value: &_storage._placedUnixUs) }()
         case 23: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
         case 24: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        case 25: try { try decoder.decodeRepeatedMessageField(value: &_storage._tenders) }()
+        case 26: try { try decoder.decodeRepeatedMessageField(value: &_storage._rewards) }()
         default: break
         }
       }
@@ -1056,6 +1523,12 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
       if _storage._updatedUnixUs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 24)
       }
+      if !_storage._tenders.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._tenders, fieldNumber: 25)
+      }
+      if !_storage._rewards.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._rewards, fieldNumber: 26)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1089,6 +1562,8 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._placedUnixUs != rhs_storage._placedUnixUs {return false}
         if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
         if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        if _storage._tenders != rhs_storage._tenders {return false}
+        if _storage._rewards != rhs_storage._rewards {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -1191,7 +1666,7 @@ nonisolated extension Crm_Loyalty_V1_OrderResult: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Crm_Loyalty_V1_PostOrderRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".PostOrderRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}order_ref\0\u{3}person_id\0\u{1}currency\0\u{1}lines\0\u{3}placed_unix_us\0\u{1}location\0\u{1}owner\0\u{3}idempotency_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}order_ref\0\u{3}person_id\0\u{1}currency\0\u{1}lines\0\u{3}placed_unix_us\0\u{1}location\0\u{1}owner\0\u{3}idempotency_key\0\u{1}tenders\0\u{1}rewards\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1207,6 +1682,8 @@ nonisolated extension Crm_Loyalty_V1_PostOrderRequest: SwiftProtobuf.Message, Sw
       case 6: try { try decoder.decodeSingularStringField(value: &self.location) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.owner) }()
       case 8: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      case 9: try { try decoder.decodeRepeatedMessageField(value: &self.tenders) }()
+      case 10: try { try decoder.decodeRepeatedMessageField(value: &self.rewards) }()
       default: break
       }
     }
@@ -1237,6 +1714,12 @@ nonisolated extension Crm_Loyalty_V1_PostOrderRequest: SwiftProtobuf.Message, Sw
     if !self.idempotencyKey.isEmpty {
       try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 8)
     }
+    if !self.tenders.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.tenders, fieldNumber: 9)
+    }
+    if !self.rewards.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rewards, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1249,6 +1732,8 @@ nonisolated extension Crm_Loyalty_V1_PostOrderRequest: SwiftProtobuf.Message, Sw
     if lhs.location != rhs.location {return false}
     if lhs.owner != rhs.owner {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.tenders != rhs.tenders {return false}
+    if lhs.rewards != rhs.rewards {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

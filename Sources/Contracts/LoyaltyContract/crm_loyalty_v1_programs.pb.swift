@@ -138,6 +138,92 @@ public nonisolated enum Crm_Loyalty_V1_ExpiryRounding: SwiftProtobuf.Enum, Swift
 
 }
 
+public nonisolated enum Crm_Loyalty_V1_RewardKind: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// amount_off minor units off
+  case amountOff // = 1
+
+  /// percent_off of the price, up to max_discount
+  case percentOff // = 2
+
+  /// one unit of item_id free
+  case freeItem // = 3
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .amountOff
+    case 2: self = .percentOff
+    case 3: self = .freeItem
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .amountOff: return 1
+    case .percentOff: return 2
+    case .freeItem: return 3
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Loyalty_V1_RewardKind] = [
+    .unspecified,
+    .amountOff,
+    .percentOff,
+    .freeItem,
+  ]
+
+}
+
+public nonisolated enum Crm_Loyalty_V1_RewardStatus: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+  case active // = 1
+  case retired // = 2
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .active
+    case 2: self = .retired
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .active: return 1
+    case .retired: return 2
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Crm_Loyalty_V1_RewardStatus] = [
+    .unspecified,
+    .active,
+    .retired,
+  ]
+
+}
+
 /// Extra points for one item or one category, per unit ordered.
 public nonisolated struct Crm_Loyalty_V1_ItemRule: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -310,6 +396,20 @@ public nonisolated struct Crm_Loyalty_V1_Program: @unchecked Sendable {
     set {_uniqueStorage()._updatedUnixUs = newValue}
   }
 
+  /// Points as a tender (Orders/PostOrder, TENDER_KIND_POINTS):
+  /// redeem_points points pay redeem_value minor units, so a POINTS tender
+  /// of amount A spends A × redeem_points / redeem_value points, rounded
+  /// up. Both 0: points do not pay orders; else both 1 to 10^6.
+  public var redeemPoints: Int64 {
+    get {_storage._redeemPoints}
+    set {_uniqueStorage()._redeemPoints = newValue}
+  }
+
+  public var redeemValue: Int64 {
+    get {_storage._redeemValue}
+    set {_uniqueStorage()._redeemValue = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -405,6 +505,139 @@ public nonisolated struct Crm_Loyalty_V1_ListProgramsResponse: Sendable {
   // methods supported on all messages.
 
   public var programs: [Crm_Loyalty_V1_Program] = []
+
+  public var nextPageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// What points buy at the till. An order uses a reward on one line or on
+/// the whole order (Orders/PostOrder); its discount is off the price
+/// before tax (quantity × unit_price − the line's own discount), never
+/// more than is left of it, and the reward's points_cost is spent from the
+/// customer's points in one REDEEM posting per use.
+public nonisolated struct Crm_Loyalty_V1_Reward: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  public var programID: Int64 = 0
+
+  public var name: String = String()
+
+  public var kind: Crm_Loyalty_V1_RewardKind = .unspecified
+
+  /// 1 to 10^9
+  public var pointsCost: Int64 = 0
+
+  /// AMOUNT_OFF: 1 to 10^12 minor units
+  public var amountOff: Int64 = 0
+
+  /// PERCENT_OFF: 1 to 100
+  public var percentOff: Int32 = 0
+
+  /// PERCENT_OFF: 0 (no cap) to 10^12 minor units
+  public var maxDiscount: Int64 = 0
+
+  /// FREE_ITEM: the item (as the POS names it)
+  public var itemID: String = String()
+
+  public var status: Crm_Loyalty_V1_RewardStatus = .unspecified
+
+  /// 1 at creation, +1 per update
+  public var version: Int64 = 0
+
+  public var createdUnixUs: Int64 = 0
+
+  public var updatedUnixUs: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Loyalty_V1_CreateRewardRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// id, status, version and times are ignored
+  public var reward: Crm_Loyalty_V1_Reward {
+    get {_reward ?? Crm_Loyalty_V1_Reward()}
+    set {_reward = newValue}
+  }
+  /// Returns true if `reward` has been explicitly set.
+  public var hasReward: Bool {self._reward != nil}
+  /// Clears the value of `reward`. Subsequent reads from it will return its default value.
+  public mutating func clearReward() {self._reward = nil}
+
+  /// optional
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _reward: Crm_Loyalty_V1_Reward? = nil
+}
+
+public nonisolated struct Crm_Loyalty_V1_UpdateRewardRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: Int64 = 0
+
+  /// ignored when retire is set; kind and program_id are kept
+  public var reward: Crm_Loyalty_V1_Reward {
+    get {_reward ?? Crm_Loyalty_V1_Reward()}
+    set {_reward = newValue}
+  }
+  /// Returns true if `reward` has been explicitly set.
+  public var hasReward: Bool {self._reward != nil}
+  /// Clears the value of `reward`. Subsequent reads from it will return its default value.
+  public mutating func clearReward() {self._reward = nil}
+
+  public var retire: Bool = false
+
+  /// 0: any
+  public var expectedVersion: Int64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _reward: Crm_Loyalty_V1_Reward? = nil
+}
+
+public nonisolated struct Crm_Loyalty_V1_ListRewardsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var programID: Int64 = 0
+
+  public var includeRetired: Bool = false
+
+  public var pageSize: Int32 = 0
+
+  public var pageToken: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Crm_Loyalty_V1_ListRewardsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var rewards: [Crm_Loyalty_V1_Reward] = []
 
   public var nextPageToken: String = String()
 
@@ -529,6 +762,14 @@ nonisolated extension Crm_Loyalty_V1_ExpiryRounding: SwiftProtobuf._ProtoNamePro
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0EXPIRY_ROUNDING_UNSPECIFIED\0\u{1}EXPIRY_ROUNDING_NONE\0\u{1}EXPIRY_ROUNDING_END_OF_MONTH\0\u{1}EXPIRY_ROUNDING_END_OF_YEAR\0")
 }
 
+nonisolated extension Crm_Loyalty_V1_RewardKind: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REWARD_KIND_UNSPECIFIED\0\u{1}REWARD_KIND_AMOUNT_OFF\0\u{1}REWARD_KIND_PERCENT_OFF\0\u{1}REWARD_KIND_FREE_ITEM\0")
+}
+
+nonisolated extension Crm_Loyalty_V1_RewardStatus: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0REWARD_STATUS_UNSPECIFIED\0\u{1}REWARD_STATUS_ACTIVE\0\u{1}REWARD_STATUS_RETIRED\0")
+}
+
 nonisolated extension Crm_Loyalty_V1_ItemRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ItemRule"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}item_id\0\u{1}category\0\u{3}points_per_unit\0\u{3}exclude_from_spend\0")
@@ -621,7 +862,7 @@ nonisolated extension Crm_Loyalty_V1_BonusWindow: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Program"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}currency\0\u{1}status\0\u{3}points_per_step\0\u{3}spend_step\0\u{3}points_per_visit\0\u{3}item_rules\0\u{3}bonus_windows\0\u{3}first_order_bonus\0\u{3}max_points_per_order\0\u{3}max_points_per_day\0\u{3}pending_seconds\0\u{3}expiry_seconds\0\u{3}expiry_rounding\0\u{3}time_zone\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}currency\0\u{1}status\0\u{3}points_per_step\0\u{3}spend_step\0\u{3}points_per_visit\0\u{3}item_rules\0\u{3}bonus_windows\0\u{3}first_order_bonus\0\u{3}max_points_per_order\0\u{3}max_points_per_day\0\u{3}pending_seconds\0\u{3}expiry_seconds\0\u{3}expiry_rounding\0\u{3}time_zone\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}redeem_points\0\u{3}redeem_value\0")
 
   fileprivate class _StorageClass {
     var _id: Int64 = 0
@@ -643,6 +884,8 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
     var _version: Int64 = 0
     var _createdUnixUs: Int64 = 0
     var _updatedUnixUs: Int64 = 0
+    var _redeemPoints: Int64 = 0
+    var _redeemValue: Int64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -672,6 +915,8 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
       _version = source._version
       _createdUnixUs = source._createdUnixUs
       _updatedUnixUs = source._updatedUnixUs
+      _redeemPoints = source._redeemPoints
+      _redeemValue = source._redeemValue
     }
   }
 
@@ -709,6 +954,8 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
         case 17: try { try decoder.decodeSingularInt64Field(value: &_storage._version) }()
         case 18: try { try decoder.decodeSingularInt64Field(value: &_storage._createdUnixUs) }()
         case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
+        case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._redeemPoints) }()
+        case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._redeemValue) }()
         default: break
         }
       }
@@ -774,6 +1021,12 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
       if _storage._updatedUnixUs != 0 {
         try visitor.visitSingularInt64Field(value: _storage._updatedUnixUs, fieldNumber: 19)
       }
+      if _storage._redeemPoints != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._redeemPoints, fieldNumber: 20)
+      }
+      if _storage._redeemValue != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._redeemValue, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -802,6 +1055,8 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
         if _storage._version != rhs_storage._version {return false}
         if _storage._createdUnixUs != rhs_storage._createdUnixUs {return false}
         if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
+        if _storage._redeemPoints != rhs_storage._redeemPoints {return false}
+        if _storage._redeemValue != rhs_storage._redeemValue {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -998,6 +1253,264 @@ nonisolated extension Crm_Loyalty_V1_ListProgramsResponse: SwiftProtobuf.Message
 
   public static func ==(lhs: Crm_Loyalty_V1_ListProgramsResponse, rhs: Crm_Loyalty_V1_ListProgramsResponse) -> Bool {
     if lhs.programs != rhs.programs {return false}
+    if lhs.nextPageToken != rhs.nextPageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_Reward: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Reward"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}program_id\0\u{1}name\0\u{1}kind\0\u{3}points_cost\0\u{3}amount_off\0\u{3}percent_off\0\u{3}max_discount\0\u{3}item_id\0\u{1}status\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularInt64Field(value: &self.programID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 4: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.pointsCost) }()
+      case 6: try { try decoder.decodeSingularInt64Field(value: &self.amountOff) }()
+      case 7: try { try decoder.decodeSingularInt32Field(value: &self.percentOff) }()
+      case 8: try { try decoder.decodeSingularInt64Field(value: &self.maxDiscount) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.itemID) }()
+      case 10: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 11: try { try decoder.decodeSingularInt64Field(value: &self.version) }()
+      case 12: try { try decoder.decodeSingularInt64Field(value: &self.createdUnixUs) }()
+      case 13: try { try decoder.decodeSingularInt64Field(value: &self.updatedUnixUs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    if self.programID != 0 {
+      try visitor.visitSingularInt64Field(value: self.programID, fieldNumber: 2)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
+    }
+    if self.kind != .unspecified {
+      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 4)
+    }
+    if self.pointsCost != 0 {
+      try visitor.visitSingularInt64Field(value: self.pointsCost, fieldNumber: 5)
+    }
+    if self.amountOff != 0 {
+      try visitor.visitSingularInt64Field(value: self.amountOff, fieldNumber: 6)
+    }
+    if self.percentOff != 0 {
+      try visitor.visitSingularInt32Field(value: self.percentOff, fieldNumber: 7)
+    }
+    if self.maxDiscount != 0 {
+      try visitor.visitSingularInt64Field(value: self.maxDiscount, fieldNumber: 8)
+    }
+    if !self.itemID.isEmpty {
+      try visitor.visitSingularStringField(value: self.itemID, fieldNumber: 9)
+    }
+    if self.status != .unspecified {
+      try visitor.visitSingularEnumField(value: self.status, fieldNumber: 10)
+    }
+    if self.version != 0 {
+      try visitor.visitSingularInt64Field(value: self.version, fieldNumber: 11)
+    }
+    if self.createdUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdUnixUs, fieldNumber: 12)
+    }
+    if self.updatedUnixUs != 0 {
+      try visitor.visitSingularInt64Field(value: self.updatedUnixUs, fieldNumber: 13)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_Reward, rhs: Crm_Loyalty_V1_Reward) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.programID != rhs.programID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.kind != rhs.kind {return false}
+    if lhs.pointsCost != rhs.pointsCost {return false}
+    if lhs.amountOff != rhs.amountOff {return false}
+    if lhs.percentOff != rhs.percentOff {return false}
+    if lhs.maxDiscount != rhs.maxDiscount {return false}
+    if lhs.itemID != rhs.itemID {return false}
+    if lhs.status != rhs.status {return false}
+    if lhs.version != rhs.version {return false}
+    if lhs.createdUnixUs != rhs.createdUnixUs {return false}
+    if lhs.updatedUnixUs != rhs.updatedUnixUs {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_CreateRewardRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateRewardRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}reward\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._reward) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._reward {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_CreateRewardRequest, rhs: Crm_Loyalty_V1_CreateRewardRequest) -> Bool {
+    if lhs._reward != rhs._reward {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_UpdateRewardRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UpdateRewardRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}reward\0\u{1}retire\0\u{3}expected_version\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._reward) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.retire) }()
+      case 4: try { try decoder.decodeSingularInt64Field(value: &self.expectedVersion) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.id != 0 {
+      try visitor.visitSingularInt64Field(value: self.id, fieldNumber: 1)
+    }
+    try { if let v = self._reward {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.retire != false {
+      try visitor.visitSingularBoolField(value: self.retire, fieldNumber: 3)
+    }
+    if self.expectedVersion != 0 {
+      try visitor.visitSingularInt64Field(value: self.expectedVersion, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_UpdateRewardRequest, rhs: Crm_Loyalty_V1_UpdateRewardRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs._reward != rhs._reward {return false}
+    if lhs.retire != rhs.retire {return false}
+    if lhs.expectedVersion != rhs.expectedVersion {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_ListRewardsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListRewardsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}program_id\0\u{3}include_retired\0\u{3}page_size\0\u{3}page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.programID) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.includeRetired) }()
+      case 3: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.pageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.programID != 0 {
+      try visitor.visitSingularInt64Field(value: self.programID, fieldNumber: 1)
+    }
+    if self.includeRetired != false {
+      try visitor.visitSingularBoolField(value: self.includeRetired, fieldNumber: 2)
+    }
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 3)
+    }
+    if !self.pageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.pageToken, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_ListRewardsRequest, rhs: Crm_Loyalty_V1_ListRewardsRequest) -> Bool {
+    if lhs.programID != rhs.programID {return false}
+    if lhs.includeRetired != rhs.includeRetired {return false}
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.pageToken != rhs.pageToken {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Loyalty_V1_ListRewardsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListRewardsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}rewards\0\u{3}next_page_token\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.rewards) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextPageToken) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.rewards.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.rewards, fieldNumber: 1)
+    }
+    if !self.nextPageToken.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextPageToken, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Loyalty_V1_ListRewardsResponse, rhs: Crm_Loyalty_V1_ListRewardsResponse) -> Bool {
+    if lhs.rewards != rhs.rewards {return false}
     if lhs.nextPageToken != rhs.nextPageToken {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -64,10 +64,11 @@ extension LoyaltyClient {
     }
 
     public func postOrder(person: Int64 = 0, ref: String = "", currency: String = "EUR", lines: [LOrderLine],
-                          placed: Int64 = 0, location: String = "", key: String) async throws -> LOrderResult {
+                          placed: Int64 = 0, location: String = "", rewards: [Crm_Loyalty_V1_AppliedReward] = [],
+                          tenders: [Crm_Loyalty_V1_Tender] = [], key: String) async throws -> LOrderResult {
         try await callOrders("PostOrder", Crm_Loyalty_V1_PostOrderRequest.with {
             $0.personID = person; $0.orderRef = ref; $0.currency = currency; $0.lines = lines; $0.placedUnixUs = placed
-            $0.location = location; $0.idempotencyKey = key
+            $0.location = location; $0.rewards = rewards; $0.tenders = tenders; $0.idempotencyKey = key
         })
     }
 
@@ -101,5 +102,64 @@ public func orderLine(_ item: String, _ quantity: Int64, _ unitPrice: Int64, cat
     .with {
         $0.itemID = item; $0.name = item.capitalized; $0.category = category; $0.quantity = quantity; $0.unitPrice = unitPrice
         $0.discount = discount; $0.tax = tax
+    }
+}
+
+public typealias LTender = Crm_Loyalty_V1_Tender
+public typealias LReward = Crm_Loyalty_V1_Reward
+public typealias LAppliedReward = Crm_Loyalty_V1_AppliedReward
+
+/// Rewards and tenders, for tests.
+extension LoyaltyClient {
+    public func createReward(_ reward: LReward, key: String = "") async throws -> LReward {
+        try await callPrograms("CreateReward", Crm_Loyalty_V1_CreateRewardRequest.with { $0.reward = reward; $0.idempotencyKey = key })
+    }
+
+    public func updateReward(_ id: Int64, _ reward: LReward = LReward(), retire: Bool = false,
+                             expectedVersion: Int64 = 0) async throws -> LReward {
+        try await callPrograms("UpdateReward", Crm_Loyalty_V1_UpdateRewardRequest.with {
+            $0.id = id; $0.reward = reward; $0.retire = retire; $0.expectedVersion = expectedVersion
+        })
+    }
+
+    public func rewards(program: Int64 = 0, includeRetired: Bool = false, pageSize: Int32 = 0,
+                        token: String = "") async throws -> Crm_Loyalty_V1_ListRewardsResponse {
+        try await callPrograms("ListRewards", Crm_Loyalty_V1_ListRewardsRequest.with {
+            $0.programID = program; $0.includeRetired = includeRetired; $0.pageSize = pageSize; $0.pageToken = token
+        })
+    }
+}
+
+extension LReward {
+    public static func freeItem(_ program: Int64, _ item: String, _ points: Int64) -> LReward {
+        .with { $0.programID = program; $0.name = item.isEmpty ? "Free" : "Free \(item)"; $0.kind = .freeItem; $0.itemID = item
+            $0.pointsCost = points }
+    }
+    public static func amountOff(_ program: Int64, _ amount: Int64, _ points: Int64) -> LReward {
+        .with { $0.programID = program; $0.name = "\(amount) off"; $0.kind = .amountOff; $0.amountOff = amount; $0.pointsCost = points }
+    }
+    public static func percentOff(_ program: Int64, _ percent: Int32, max: Int64 = 0, _ points: Int64) -> LReward {
+        .with { $0.programID = program; $0.name = "\(percent)% off"; $0.kind = .percentOff; $0.percentOff = percent; $0.maxDiscount = max
+            $0.pointsCost = points }
+    }
+}
+
+extension LAppliedReward {
+    public static func use(_ reward: Int64, line: Int32 = 0) -> LAppliedReward { .with { $0.rewardID = reward; $0.lineNumber = line } }
+}
+
+extension LTender {
+    public static func giftCard(_ id: Int64, _ amount: Int64) -> LTender {
+        .with { $0.kind = .giftCard; $0.giftCardID = id; $0.amount = amount }
+    }
+    public static func giftCard(code: String, _ amount: Int64) -> LTender {
+        .with { $0.kind = .giftCard; $0.giftCardCode = code; $0.amount = amount }
+    }
+    public static func house(_ id: Int64, _ amount: Int64, by person: Int64 = 0) -> LTender {
+        .with { $0.kind = .houseAccount; $0.houseAccountID = id; $0.chargedByPersonID = person; $0.amount = amount }
+    }
+    public static func points(_ amount: Int64) -> LTender { .with { $0.kind = .points; $0.amount = amount } }
+    public static func external(_ method: String, _ amount: Int64, reference: String = "") -> LTender {
+        .with { $0.kind = .external; $0.method = method; $0.reference = reference; $0.amount = amount }
     }
 }
