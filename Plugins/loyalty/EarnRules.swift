@@ -19,6 +19,7 @@ enum EarnRules {
     struct Context {
         var minuteOfWeek: (isoDay: Int32, minute: Int32)
         var firstOrder: Bool
+        var birthday = false
         var allowance: Int64  // what the caps leave for this order
     }
 
@@ -41,6 +42,7 @@ enum EarnRules {
         }.map { Int64($0.multiplierPercent) }.max() ?? 100
         total = multiply(total, percent) / 100
         if context.firstOrder { total = add(total, program.firstOrderBonus) }
+        if context.birthday { total = add(total, program.birthdayBonus) }
         return min(total, max(context.allowance, 0))
     }
 
@@ -87,6 +89,26 @@ enum EarnRules {
         let start = cal.startOfDay(for: date(us))
         let end = cal.date(byAdding: .day, value: 1, to: start) ?? start.addingTimeInterval(86_400)
         return (micros(start) ?? us, micros(end) ?? us)
+    }
+
+    /// The birthday window holding `us`, if any: [the local start of the
+    /// birthday, days + 1 local days later), this year's or last year's
+    /// (a window that runs into January). `birth` is YYYY-MM-DD.
+    static func birthdayWindow(_ birth: String, holding us: Int64, zone: String, days: Int32) -> (start: Int64, end: Int64)? {
+        let parts = birth.split(separator: "-").map { Int($0) }
+        guard parts.count == 3, let month = parts[1], let day = parts[2], (1...12).contains(month), (1...31).contains(day) else { return nil }
+        let cal = calendar(zone)
+        let year = cal.component(.year, from: date(us))
+        for y in [year - 1, year] {
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+            let d = month == 2 && day == 29 && !leap ? 28 : day
+            guard let start = cal.date(from: DateComponents(year: y, month: month, day: d)),
+                  cal.component(.month, from: start) == month,
+                  let end = cal.date(byAdding: .day, value: Int(days) + 1, to: start),
+                  let s = micros(start), let e = micros(end), us >= s, us < e else { continue }
+            return (s, e)
+        }
+        return nil
     }
 
     /// When a lot spendable from `available` expires under the program

@@ -15,7 +15,8 @@ enum LoyaltySchema {
         def.migration(3, "house_accounts", HouseAccounts.schema)
         def.migration(4, "point_lots", PointLots.schema)
         def.migration(5, "programs_and_orders", Programs.schema + OrderStore.schema)
-        def.migration(6, "tenders_and_rewards", OrderTenders.schema + Rewards.schema + OrderRewards.schema)
+        def.migration(6, "tenders_and_rewards", OrderTenders.schema + Rewards.schema + OrderRewards.schema
+                      + OrderStore.birthdayColumn)
     }
 
     static let ledger = """

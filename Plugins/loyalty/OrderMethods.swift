@@ -1,4 +1,5 @@
 import CRMPluginKit
+import ContactsContract
 import ContactsLinkKit
 import LoyaltyContract
 
@@ -38,8 +39,10 @@ enum OrderMethods {
             if !ref.isEmpty, let existing = try db.query("SELECT id FROM loyalty_orders WHERE order_ref = ?", [.text(ref)]).first?.int(0) {
                 throw PluginError.alreadyExists("order_ref \"\(ref)\" is order \(existing)")
             }
-            if req.personID != 0, try ContactsLink.livePerson(ctx, req.personID) == nil {
-                throw PluginError.notFound("no person \(req.personID) (person_id)")
+            var person: Crm_Contacts_V1_Person?
+            if req.personID != 0 {
+                person = try ContactsLink.livePerson(ctx, req.personID)
+                if person == nil { throw PluginError.notFound("no person \(req.personID) (person_id)") }
             }
             let owner = try ctx.scope.owner(for: requestedOwner, "order")
             var lines = validLines
@@ -70,7 +73,8 @@ enum OrderMethods {
             var result = Crm_Loyalty_V1_OrderResult()
             if let (account, program) = try earner(db, person: req.personID, currency: req.currency) {
                 try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "points account \(account.id)")
-                result = try earn(ctx, db, order: orderID, lines: lines, account: account, program: program, placed: placed, now: now)
+                result = try earn(ctx, db, order: orderID, lines: lines, account: account, program: program, person: person,
+                                  placed: placed, now: now)
             }
             try ctx.audit(AuditEntry(entity: "loyalty.order", recordID: String(orderID), action: "create", owner: ownerOrNil(owner),
                                      changes: [FieldChange("order_ref", old: nil, new: ref.isEmpty ? nil : ref),
@@ -103,7 +107,7 @@ enum OrderMethods {
     /// The order's points: the rules over its lines, capped by what the
     /// order and day caps leave; one EARN posting and one pending lot.
     private static func earn(_ ctx: CallContext, _ db: Database, order: Int64, lines: [OrderLine], account: Account, program: Program,
-                             placed: Int64, now: Int64) throws -> Crm_Loyalty_V1_OrderResult {
+                             person: Crm_Contacts_V1_Person?, placed: Int64, now: Int64) throws -> Crm_Loyalty_V1_OrderResult {
         // A first order refunded in full still counts: the bonus is paid once.
         let first = try db.query("SELECT 1 FROM loyalty_orders WHERE account_id = ? LIMIT 1",
                                  [.integer(account.id)]).isEmpty
@@ -116,15 +120,21 @@ enum OrderMethods {
                 """, [.integer(account.id), .integer(day.start), .integer(day.end)]).first?.int(0) ?? 0
             allowance = min(allowance, max(program.maxPointsPerDay &- earned, 0))
         }
+        var birthday = false
+        if program.birthdayBonus > 0, case .date(let born)? = person?.customFields[program.birthdayField].flatMap({ $0.value }),
+           let window = EarnRules.birthdayWindow(born, holding: placed, zone: program.timeZone, days: program.birthdayWindowDays) {
+            birthday = try db.query("SELECT 1 FROM loyalty_orders WHERE account_id = ? AND birthday = 1 AND placed_us >= ? AND placed_us < ? LIMIT 1",
+                                    [.integer(account.id), .integer(window.start), .integer(window.end)]).isEmpty
+        }
         let context = EarnRules.Context(minuteOfWeek: EarnRules.minuteOfWeek(placed, zone: program.timeZone),
-                                        firstOrder: first, allowance: allowance)
+                                        firstOrder: first, birthday: birthday, allowance: allowance)
         let points = EarnRules.points(program, OrderStore.earnLines(lines, refunded: [:]), context)
         let available = now &+ program.pendingSeconds &* 1_000_000  // bounded by validation
         try db.execute("""
             UPDATE loyalty_orders SET account_id = ?, program_id = ?, program_body = ?, first_order = ?, allowance = ?,
-                   points_earned = ?, points_available_us = ? WHERE id = ?
+                   points_earned = ?, points_available_us = ?, birthday = ? WHERE id = ?
             """, [.integer(account.id), .integer(program.id), .blob(try program.serializedBytes()), .integer(first ? 1 : 0),
-                  .integer(allowance), .integer(points), .integer(available), .integer(order)])
+                  .integer(allowance), .integer(points), .integer(available), .integer(birthday ? 1 : 0), .integer(order)])
         var result = Crm_Loyalty_V1_OrderResult()
         result.pointsAccount = account
         guard points > 0 else { return result }

@@ -77,8 +77,11 @@ enum OrderStore {
     static let columns = """
         id, order_ref, person_id, currency, subtotal, discount_total, tax_total, total, status, refunded_amount, account_id, \
         program_id, points_earned, points_clawed_back, earn_posting_id, points_available_us, location, owner, created_by, \
-        placed_us, created_us, updated_us
+        placed_us, created_us, updated_us, birthday
         """
+
+    /// Migration 6: whether an order earned the birthday bonus (paid once per birthday).
+    static let birthdayColumn = "ALTER TABLE loyalty_orders ADD COLUMN birthday INTEGER NOT NULL DEFAULT 0;"
 
     static func order(_ row: [SQLValue]) -> Order {
         var o = Order()
@@ -104,6 +107,7 @@ enum OrderStore {
         o.placedUnixUs = row.int(19)
         o.createdUnixUs = row.int(20)
         o.updatedUnixUs = row.int(21)
+        o.birthdayBonus = row.int(22) != 0
         return o
     }
 

@@ -148,6 +148,19 @@ enum Programs {
         }
         out.redeemPoints = p.redeemPoints
         out.redeemValue = p.redeemValue
+        try range(p.birthdayBonus, "birthday_bonus", 0, 1_000_000)
+        try range(Int64(p.birthdayWindowDays), "birthday_window_days", 0, 31)
+        let field = p.birthdayField
+        guard field.isEmpty || (field.utf8.count <= 40 && field.first.map({ ("a"..."z").contains($0) }) == true
+                                && field.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" })) else {
+            throw PluginError.invalidArgument("program.birthday_field must be a custom field key, [a-z][a-z0-9_]{0,39}")
+        }
+        guard field.isEmpty == (p.birthdayBonus == 0) else {
+            throw PluginError.invalidArgument("program.birthday_field and program.birthday_bonus: both set, or neither")
+        }
+        out.birthdayField = field
+        out.birthdayBonus = p.birthdayBonus
+        out.birthdayWindowDays = p.birthdayWindowDays
         out.pointsPerStep = p.pointsPerStep
         out.spendStep = p.spendStep == 0 ? 100 : p.spendStep
         out.pointsPerVisit = p.pointsPerVisit

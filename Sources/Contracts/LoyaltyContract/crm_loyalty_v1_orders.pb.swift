@@ -558,6 +558,12 @@ public nonisolated struct Crm_Loyalty_V1_Order: @unchecked Sendable {
     set {_uniqueStorage()._rewards = newValue}
   }
 
+  /// it earned the program's birthday bonus
+  public var birthdayBonus: Bool {
+    get {_storage._birthdayBonus}
+    set {_uniqueStorage()._birthdayBonus = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1334,7 +1340,7 @@ nonisolated extension Crm_Loyalty_V1_TenderReturn: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Order"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}order_ref\0\u{3}person_id\0\u{1}currency\0\u{1}lines\0\u{1}subtotal\0\u{3}discount_total\0\u{3}tax_total\0\u{1}total\0\u{1}status\0\u{3}refunded_amount\0\u{1}refunds\0\u{3}points_account_id\0\u{3}program_id\0\u{3}points_earned\0\u{3}points_clawed_back\0\u{3}earn_posting_id\0\u{3}points_available_unix_us\0\u{1}location\0\u{1}owner\0\u{3}created_by\0\u{3}placed_unix_us\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{1}tenders\0\u{1}rewards\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}order_ref\0\u{3}person_id\0\u{1}currency\0\u{1}lines\0\u{1}subtotal\0\u{3}discount_total\0\u{3}tax_total\0\u{1}total\0\u{1}status\0\u{3}refunded_amount\0\u{1}refunds\0\u{3}points_account_id\0\u{3}program_id\0\u{3}points_earned\0\u{3}points_clawed_back\0\u{3}earn_posting_id\0\u{3}points_available_unix_us\0\u{1}location\0\u{1}owner\0\u{3}created_by\0\u{3}placed_unix_us\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{1}tenders\0\u{1}rewards\0\u{3}birthday_bonus\0")
 
   fileprivate class _StorageClass {
     var _id: Int64 = 0
@@ -1363,6 +1369,7 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
     var _updatedUnixUs: Int64 = 0
     var _tenders: [Crm_Loyalty_V1_Tender] = []
     var _rewards: [Crm_Loyalty_V1_AppliedReward] = []
+    var _birthdayBonus: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -1399,6 +1406,7 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
       _updatedUnixUs = source._updatedUnixUs
       _tenders = source._tenders
       _rewards = source._rewards
+      _birthdayBonus = source._birthdayBonus
     }
   }
 
@@ -1443,6 +1451,7 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
         case 24: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
         case 25: try { try decoder.decodeRepeatedMessageField(value: &_storage._tenders) }()
         case 26: try { try decoder.decodeRepeatedMessageField(value: &_storage._rewards) }()
+        case 27: try { try decoder.decodeSingularBoolField(value: &_storage._birthdayBonus) }()
         default: break
         }
       }
@@ -1529,6 +1538,9 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
       if !_storage._rewards.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._rewards, fieldNumber: 26)
       }
+      if _storage._birthdayBonus != false {
+        try visitor.visitSingularBoolField(value: _storage._birthdayBonus, fieldNumber: 27)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1564,6 +1576,7 @@ nonisolated extension Crm_Loyalty_V1_Order: SwiftProtobuf.Message, SwiftProtobuf
         if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
         if _storage._tenders != rhs_storage._tenders {return false}
         if _storage._rewards != rhs_storage._rewards {return false}
+        if _storage._birthdayBonus != rhs_storage._birthdayBonus {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -278,7 +278,8 @@ public nonisolated struct Crm_Loyalty_V1_BonusWindow: Sendable {
 /// rule points (an item_id rule wins over its category's) — multiplied by
 /// the largest multiplier_percent among the bonus windows the order's time
 /// falls in (rounded down) — + first_order_bonus on the account's first
-/// order (one refunded in full still counts: the bonus is paid once); then capped by max_points_per_order and by what max_points_per_day
+/// order (one refunded in full still counts: the bonus is paid once) +
+/// birthday_bonus on the first order in the person's birthday window; then capped by max_points_per_order and by what max_points_per_day
 /// leaves of the account's day (the day of the order's time in time_zone).
 public nonisolated struct Crm_Loyalty_V1_Program: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -408,6 +409,30 @@ public nonisolated struct Crm_Loyalty_V1_Program: @unchecked Sendable {
   public var redeemValue: Int64 {
     get {_storage._redeemValue}
     set {_uniqueStorage()._redeemValue = newValue}
+  }
+
+  /// A birthday bonus: birthday_bonus points (0 to 10^6) on the first order
+  /// placed from the person's birthday to birthday_window_days (0 to 31)
+  /// days after it (local dates in time_zone; 29 February is 28 February in
+  /// other years), read from the contacts custom field `birthday_field` (a
+  /// DATE field of people, YYYY-MM-DD; the year does not matter). Added
+  /// after the bonus windows' multiplier, as first_order_bonus is, then
+  /// capped. An order refunded in full still counts: the bonus is paid once
+  /// per birthday. birthday_field and birthday_bonus are set together or
+  /// not at all.
+  public var birthdayField: String {
+    get {_storage._birthdayField}
+    set {_uniqueStorage()._birthdayField = newValue}
+  }
+
+  public var birthdayBonus: Int64 {
+    get {_storage._birthdayBonus}
+    set {_uniqueStorage()._birthdayBonus = newValue}
+  }
+
+  public var birthdayWindowDays: Int32 {
+    get {_storage._birthdayWindowDays}
+    set {_uniqueStorage()._birthdayWindowDays = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -862,7 +887,7 @@ nonisolated extension Crm_Loyalty_V1_BonusWindow: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Program"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}currency\0\u{1}status\0\u{3}points_per_step\0\u{3}spend_step\0\u{3}points_per_visit\0\u{3}item_rules\0\u{3}bonus_windows\0\u{3}first_order_bonus\0\u{3}max_points_per_order\0\u{3}max_points_per_day\0\u{3}pending_seconds\0\u{3}expiry_seconds\0\u{3}expiry_rounding\0\u{3}time_zone\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}redeem_points\0\u{3}redeem_value\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}name\0\u{1}currency\0\u{1}status\0\u{3}points_per_step\0\u{3}spend_step\0\u{3}points_per_visit\0\u{3}item_rules\0\u{3}bonus_windows\0\u{3}first_order_bonus\0\u{3}max_points_per_order\0\u{3}max_points_per_day\0\u{3}pending_seconds\0\u{3}expiry_seconds\0\u{3}expiry_rounding\0\u{3}time_zone\0\u{1}version\0\u{3}created_unix_us\0\u{3}updated_unix_us\0\u{3}redeem_points\0\u{3}redeem_value\0\u{3}birthday_field\0\u{3}birthday_bonus\0\u{3}birthday_window_days\0")
 
   fileprivate class _StorageClass {
     var _id: Int64 = 0
@@ -886,6 +911,9 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
     var _updatedUnixUs: Int64 = 0
     var _redeemPoints: Int64 = 0
     var _redeemValue: Int64 = 0
+    var _birthdayField: String = String()
+    var _birthdayBonus: Int64 = 0
+    var _birthdayWindowDays: Int32 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -917,6 +945,9 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
       _updatedUnixUs = source._updatedUnixUs
       _redeemPoints = source._redeemPoints
       _redeemValue = source._redeemValue
+      _birthdayField = source._birthdayField
+      _birthdayBonus = source._birthdayBonus
+      _birthdayWindowDays = source._birthdayWindowDays
     }
   }
 
@@ -956,6 +987,9 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
         case 19: try { try decoder.decodeSingularInt64Field(value: &_storage._updatedUnixUs) }()
         case 20: try { try decoder.decodeSingularInt64Field(value: &_storage._redeemPoints) }()
         case 21: try { try decoder.decodeSingularInt64Field(value: &_storage._redeemValue) }()
+        case 22: try { try decoder.decodeSingularStringField(value: &_storage._birthdayField) }()
+        case 23: try { try decoder.decodeSingularInt64Field(value: &_storage._birthdayBonus) }()
+        case 24: try { try decoder.decodeSingularInt32Field(value: &_storage._birthdayWindowDays) }()
         default: break
         }
       }
@@ -1027,6 +1061,15 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
       if _storage._redeemValue != 0 {
         try visitor.visitSingularInt64Field(value: _storage._redeemValue, fieldNumber: 21)
       }
+      if !_storage._birthdayField.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._birthdayField, fieldNumber: 22)
+      }
+      if _storage._birthdayBonus != 0 {
+        try visitor.visitSingularInt64Field(value: _storage._birthdayBonus, fieldNumber: 23)
+      }
+      if _storage._birthdayWindowDays != 0 {
+        try visitor.visitSingularInt32Field(value: _storage._birthdayWindowDays, fieldNumber: 24)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -1057,6 +1100,9 @@ nonisolated extension Crm_Loyalty_V1_Program: SwiftProtobuf.Message, SwiftProtob
         if _storage._updatedUnixUs != rhs_storage._updatedUnixUs {return false}
         if _storage._redeemPoints != rhs_storage._redeemPoints {return false}
         if _storage._redeemValue != rhs_storage._redeemValue {return false}
+        if _storage._birthdayField != rhs_storage._birthdayField {return false}
+        if _storage._birthdayBonus != rhs_storage._birthdayBonus {return false}
+        if _storage._birthdayWindowDays != rhs_storage._birthdayWindowDays {return false}
         return true
       }
       if !storagesAreEqual {return false}
