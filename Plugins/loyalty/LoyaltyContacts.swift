@@ -141,7 +141,8 @@ enum LoyaltyContacts {
 
     /// An erased person's orders stay (what was sold, for the menu's
     /// figures and the ledger's postings) without them: no person, and no
-    /// refund reasons typed at the till; their audit and events redacted.
+    /// refund reasons or tender references typed at the till; their audit
+    /// and events redacted.
     static func eraseOrders(_ ctx: CallContext, _ db: Database, person: Int64) throws {
         guard person > 0 else { return }
         for row in try db.query("SELECT id, owner FROM loyalty_orders WHERE person_id = ? ORDER BY id", [.integer(person)]) {
@@ -151,6 +152,9 @@ enum LoyaltyContacts {
         }
         try db.execute("""
             UPDATE loyalty_order_refunds SET reason = '' WHERE order_id IN (SELECT id FROM loyalty_orders WHERE person_id = ?)
+            """, [.integer(person)])
+        try db.execute("""
+            UPDATE loyalty_order_tenders SET method = '', reference = '' WHERE order_id IN (SELECT id FROM loyalty_orders WHERE person_id = ?)
             """, [.integer(person)])
         try db.execute("UPDATE loyalty_orders SET person_id = NULL, updated_us = ? WHERE person_id = ?",
                        [.integer(UTCClock.nowMicros()), .integer(person)])

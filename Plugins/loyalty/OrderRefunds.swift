@@ -47,6 +47,10 @@ enum OrderRefunds {
                     """, [.integer(after), .integer(line.refundedAmount), .integer(order.id), .integer(Int64(line.lineNumber))])
             }
             let everything = order.lines.allSatisfy { (refundedAfter[$0.lineNumber] ?? 0) >= $0.quantity }
+            // What the order spent comes back first, so the points a tender
+            // or a reward gives back are there for the clawback to take.
+            let tenderReturns = try OrderTenderReturns.giveBack(ctx, db, order: order, amount: amount)
+            let rewardPoints = try OrderRewards.giveBack(ctx, db, order: order, refundedAfter: refundedAfter, everything: everything)
             var result = Crm_Loyalty_V1_OrderResult()
             var clawed: Int64 = 0
             var short: Int64 = 0
@@ -88,9 +92,8 @@ enum OrderRefunds {
                 """, [.integer(status), .integer(amount), .integer(owedPoints), .integer(now), .integer(order.id)])
             var refund = OrderRefund()
             refund.lines = out
-            refund.tenderReturns = try OrderTenderReturns.giveBack(ctx, db, order: order, amount: amount)
-            refund.rewardPointsReturned = try OrderRewards.giveBack(ctx, db, order: order, refundedAfter: refundedAfter,
-                                                                    everything: everything)
+            refund.tenderReturns = tenderReturns
+            refund.rewardPointsReturned = rewardPoints
             let refundID = try db.execute("""
                 INSERT INTO loyalty_order_refunds (order_id, amount, points_clawed_back, points_not_recovered, clawback_posting_id, lines,
                                                    reason, created_by, created_us)

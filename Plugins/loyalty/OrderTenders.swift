@@ -46,32 +46,39 @@ enum OrderTenders {
             func none(_ set: Bool, _ name: String) throws {
                 if set { throw PluginError.invalidArgument("\(field).\(name) is not for a \(kindName(tender.kind)) tender") }
             }
-            let cardSet = tender.giftCardID != 0 || !tender.giftCardCode.isEmpty
-            let houseSet = tender.houseAccountID != 0 || tender.chargedByPersonID != 0
-            let externalSet = !tender.method.isEmpty || !tender.reference.isEmpty
             switch tender.kind {
             case .giftCard:
                 guard (tender.giftCardID != 0) != !tender.giftCardCode.isEmpty else {
                     throw PluginError.invalidArgument("\(field): exactly one of gift_card_id and gift_card_code names the card")
                 }
-                if tender.giftCardID != 0 { try Check.id(tender.giftCardID, "\(field).gift_card_id") }
-                else { _ = try GiftCardCodes.parse(tender.giftCardCode) }
-                try none(houseSet, "house_account_id"); try none(externalSet, "method")
+                if tender.giftCardID != 0 {
+                    try Check.id(tender.giftCardID, "\(field).gift_card_id")
+                } else {
+                    do { _ = try GiftCardCodes.parse(tender.giftCardCode) } catch let error as PluginError {
+                        throw PluginError.invalidArgument("\(field).gift_card_code: \(error.message)")
+                    }
+                }
+                try none(tender.houseAccountID != 0, "house_account_id"); try none(tender.chargedByPersonID != 0, "charged_by_person_id")
+                try none(!tender.method.isEmpty, "method"); try none(!tender.reference.isEmpty, "reference")
                 t.giftCardID = tender.giftCardID
                 t.giftCardCode = tender.giftCardCode
             case .houseAccount:
                 try Check.id(tender.houseAccountID, "\(field).house_account_id")
                 try Validate.optionalID(tender.chargedByPersonID, "\(field).charged_by_person_id")
-                try none(cardSet, "gift_card_id"); try none(externalSet, "method")
+                try none(tender.giftCardID != 0, "gift_card_id"); try none(!tender.giftCardCode.isEmpty, "gift_card_code")
+                try none(!tender.method.isEmpty, "method"); try none(!tender.reference.isEmpty, "reference")
                 t.houseAccountID = tender.houseAccountID
                 t.chargedByPersonID = tender.chargedByPersonID
             case .points:
                 guard personID != 0 else { throw PluginError.invalidArgument("\(field): a POINTS tender needs the order's person_id") }
-                try none(cardSet, "gift_card_id"); try none(houseSet, "house_account_id"); try none(externalSet, "method")
+                try none(tender.giftCardID != 0, "gift_card_id"); try none(!tender.giftCardCode.isEmpty, "gift_card_code")
+                try none(tender.houseAccountID != 0, "house_account_id"); try none(tender.chargedByPersonID != 0, "charged_by_person_id")
+                try none(!tender.method.isEmpty, "method"); try none(!tender.reference.isEmpty, "reference")
             case .external:
                 t.method = try Check.text(tender.method, "\(field).method", max: 50, required: true)
                 t.reference = try Check.text(tender.reference, "\(field).reference", max: 100)
-                try none(cardSet, "gift_card_id"); try none(houseSet, "house_account_id")
+                try none(tender.giftCardID != 0, "gift_card_id"); try none(!tender.giftCardCode.isEmpty, "gift_card_code")
+                try none(tender.houseAccountID != 0, "house_account_id"); try none(tender.chargedByPersonID != 0, "charged_by_person_id")
             default:
                 throw PluginError.invalidArgument("\(field).kind must be EXTERNAL, GIFT_CARD, HOUSE_ACCOUNT or POINTS")
             }
@@ -87,6 +94,18 @@ enum OrderTenders {
         }
     }
 
+    /// The permission a tender spends under: the one of the method that
+    /// spends that way on its own (a till allowed to post orders is not
+    /// thereby allowed to drain a card by its id).
+    static func permission(_ kind: Crm_Loyalty_V1_TenderKind) -> String? {
+        switch kind {
+        case .giftCard: return "loyalty.gift_card.redeem"
+        case .houseAccount: return "loyalty.house_account.charge"
+        case .points: return "loyalty.points.redeem"
+        default: return nil
+        }
+    }
+
     /// Spends every tender and stores it; the order row exists already.
     static func pay(_ ctx: CallContext, _ db: Database, order: Int64, label: String, personID: Int64, currency: String,
                     tenders: [Tender], now: Int64) throws -> [Tender] {
@@ -94,19 +113,37 @@ enum OrderTenders {
         let reason = "order \(label)"
         for var tender in tenders {
             let field = "tenders[\(tender.tenderNumber - 1)]"
+            var own = RecordScope.everything
+            if let permission = permission(tender.kind) {
+                own = ctx.scope(for: permission)
+                guard own.reach != .none else {
+                    throw PluginError(.permissionDenied, "\(field): a \(kindName(tender.kind)) tender needs the permission \(permission)")
+                }
+            }
             switch tender.kind {
             case .giftCard:
                 let row = tender.giftCardID != 0
                     ? try GiftCards.require(ctx, db, tender.giftCardID, field: "\(field).gift_card_id", write: true)
                     : try GiftCards.byCode(ctx, db, tender.giftCardCode, key: try Secrets.existing(ctx, db, cache: false))
+                try own.checkWritable(owner: ownerOrNil(row.account.owner), "gift card \(row.card.id)")
                 try sameCurrency(row.account, currency, "gift card \(row.card.id)")
                 let result = try GiftCardMethods.spend(ctx, db, row, amount: tender.amount, reason: reason)
                 tender.accountID = row.account.id
                 tender.postingID = result.posting.id
             case .houseAccount:
-                let account = try HouseAccounts.require(ctx, db, tender.houseAccountID, write: true)
+                // Unknown, of another kind or out of reach: one NOT_FOUND, naming the field.
+                guard let account = try LedgerStore.loadAccount(db, tender.houseAccountID, decorated: false),
+                      account.kind == .houseAccount, ctx.scope.includes(owner: ownerOrNil(account.owner)) else {
+                    throw PluginError.notFound("no house account \(tender.houseAccountID) (\(field).house_account_id)")
+                }
+                try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "house account \(account.id)")
+                try own.checkWritable(owner: ownerOrNil(account.owner), "house account \(account.id)")
                 try sameCurrency(account, currency, "house account \(account.id)")
                 let by = tender.chargedByPersonID != 0 ? tender.chargedByPersonID : personID
+                if by == 0 && account.personID == 0 {
+                    throw PluginError.invalidArgument("\(field).charged_by_person_id is required: name the member charging "
+                                                      + "the account of \(HouseAccounts.holderName(account))")
+                }
                 let result = try HouseAccountMethods.charge(ctx, db, account, by: by, amount: tender.amount, orderRef: label, memo: reason)
                 tender.accountID = account.id
                 tender.postingID = result.posting.id
@@ -119,6 +156,7 @@ enum OrderTenders {
                 }
                 let points = try pointsFor(tender.amount, program)
                 try ctx.scope.checkWritable(owner: ownerOrNil(account.owner), "points account \(account.id)")
+                try own.checkWritable(owner: ownerOrNil(account.owner), "points account \(account.id)")
                 let result = try PointsMethods.spend(ctx, db, account, points: points, reason: reason, now: now)
                 tender.accountID = account.id
                 tender.points = points

@@ -120,7 +120,8 @@ enum Programs {
     static func summary(_ p: Program) -> String {
         "\(p.name): \(p.pointsPerStep) per \(p.spendStep), visit \(p.pointsPerVisit), \(p.itemRules.count) item rules, "
             + "\(p.bonusWindows.count) bonus windows, first order \(p.firstOrderBonus), caps \(p.maxPointsPerOrder)/\(p.maxPointsPerDay), "
-            + "pending \(p.pendingSeconds) s, expiry \(p.expirySeconds) s \(p.expiryRounding), \(p.timeZone)"
+            + "pending \(p.pendingSeconds) s, expiry \(p.expirySeconds) s \(p.expiryRounding), \(p.timeZone), "
+            + "\(p.redeemPoints) points pay \(p.redeemValue), birthday \(p.birthdayBonus) (\(p.birthdayField), \(p.birthdayWindowDays) days)"
     }
 
     /// The rules of a request, checked and with defaults filled in; each

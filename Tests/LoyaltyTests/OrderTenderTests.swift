@@ -77,7 +77,7 @@ import Testing
         try await world.expectClean()
     }
 
-    @Test func tendersAreCheckedBeforeAnythingMoves() async throws {
+    @Test func badTendersAreRefusedWithTheFieldNamed() async throws {
         let world = try LoyaltyWorld()
         let person = try await world.person("Cy")
         let lines = [orderLine("tea", 1, 300)]
@@ -91,7 +91,9 @@ import Testing
              "tenders[0].method is not for a GIFT_CARD tender"),
             ([.with { $0.kind = .houseAccount; $0.amount = 300 }], "tenders[0].house_account_id"),
             ([.with { $0.kind = .points; $0.amount = 300; $0.houseAccountID = 4 }], "house_account_id is not for a POINTS tender"),
-            ([.giftCard(code: "not a code", 300)], "code"),
+            ([.giftCard(code: "not a code", 300)], "tenders[0].gift_card_code"),
+            ([.with { $0.kind = .giftCard; $0.amount = 300; $0.giftCardID = 1; $0.chargedByPersonID = 2 }],
+             "tenders[0].charged_by_person_id is not for a GIFT_CARD tender"),
             (Array(repeating: .external("cash", 30), count: 11), "more than 10 tenders"),
         ]
         for (tenders, message) in cases {
@@ -197,6 +199,95 @@ import Testing
             _ = try await world.loyalty.refund(card.id, posting: posted.order.tenders[0].postingID, key: "card-refund")
         }
         #expect(try await world.loyalty.account(card.id).balance == 0)
+        try await world.expectClean()
+    }
+
+    /// A till allowed only to post orders cannot spend a card, a house
+    /// account or points through a tender: each needs its own permission.
+    @Test func aTenderNeedsThePermissionOfTheSpendItMakes() async throws {
+        let crmd = try AccessSupport.start(plugins: ["contacts", "loyalty"], arguments: ["--enable", "contacts,loyalty"])
+        let connection = try crmd.connect()
+        _ = try await connection.call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
+            $0.name = "kiosk"
+            $0.permissions = [.with { $0.permission = "loyalty.order.post"; $0.scope = .all },
+                              .with { $0.permission = "contacts.person.read"; $0.scope = .all }]
+        }, as: Crm_Kernel_V1_Role.self)
+        try await AccessSupport.createUser(crmd, "kim", roles: ["kiosk"])
+        try await AccessSupport.createUser(crmd, "tess", roles: ["cashier"])
+        let admin = LoyaltyClient(connection: connection)
+        let kiosk = LoyaltyClient(connection: connection, metadata: AccessSupport.actingAs("kim"))
+        let till = LoyaltyClient(connection: connection, metadata: AccessSupport.actingAs("tess"))
+        _ = try await admin.createProgram(cafeProgram { $0.redeemPoints = 1; $0.redeemValue = 1 })
+        let person = try await ContactsClient(connection: connection).createPerson("Kay", "Kiosk").id
+        let points = try await admin.pointsAccount(person: person).id
+        _ = try await admin.earn(points, 500, key: "seed")
+        let card = try #require(try await admin.issueDigital(500, key: "card").cards.first)
+        let house = try await admin.houseAccount(person: person).id
+        _ = try await admin.setCreditLimit(house, 5_000)
+        let lines = [orderLine("tea", 1, 300)]
+        for (tender, permission) in [(LTender.giftCard(card.id, 300), "loyalty.gift_card.redeem"),
+                                     (.house(house, 300), "loyalty.house_account.charge"), (.points(300), "loyalty.points.redeem")] {
+            await expectRPCError(.permissionDenied, mentioning: "needs the permission \(permission)") {
+                _ = try await kiosk.postOrder(person: person, lines: lines, tenders: [tender], key: "k-\(permission)")
+            }
+        }
+        _ = try await kiosk.postOrder(person: person, lines: lines, tenders: [.external("cash", 300)], key: "k-cash")
+        // The cashier holds all three.
+        _ = try await till.postOrder(person: person, lines: [orderLine("tea", 3, 300)],
+                                     tenders: [.giftCard(card.id, 300), .house(house, 300), .points(300)], key: "t")
+        let cardBalance = try await admin.account(card.id).balance
+        let houseBalance = try await admin.account(house).balance
+        #expect(cardBalance == 200 && houseBalance == -300)
+        let report = try await admin.reconcile()
+        #expect(report.clean, "\(report.mismatches)")
+    }
+
+    /// The points a refund gives back to a POINTS tender are there for the
+    /// clawback of what the order earned: the customer who spent the
+    /// order's points keeps no free points.
+    @Test func aRefundGivesBackBeforeItTakesBack() async throws {
+        let world = try LoyaltyWorld()
+        _ = try await world.loyalty.createProgram(cafeProgram { $0.redeemPoints = 1; $0.redeemValue = 1 })
+        let (person, points) = try await world.member("Lee", points: 1_000)
+        let posted = try await world.loyalty.postOrder(person: person, lines: [orderLine("menu", 1, 1_000)], tenders: [.points(1_000)], key: "o")
+        #expect(posted.order.pointsEarned == 10 && posted.pointsAccount.balance == 10)
+        _ = try await world.loyalty.redeemPoints(points, 10, key: "spend-them")
+        let refund = try await world.loyalty.refundOrder(posted.order.id, key: "r")
+        #expect(refund.refund.tenderReturns.first?.points == 1_000)
+        #expect(refund.refund.pointsClawedBack == 10 && refund.refund.pointsNotRecovered == 0)
+        #expect(try await world.loyalty.account(points).balance == 990)
+        try await world.expectClean()
+    }
+
+    /// A member's monthly limit counts what refunds gave back; the points
+    /// tender's posting, as the others', is put right only by the refund.
+    @Test func aRefundFreesTheMembersMonthAndAPointsTenderIsTheOrders() async throws {
+        let world = try LoyaltyWorld()
+        _ = try await world.loyalty.createProgram(cafeProgram { $0.redeemPoints = 1; $0.redeemValue = 1 })
+        let firm = try await world.contacts.createOrganization("Firm").id
+        let (ann, _) = try await world.member("Ann", points: 100)
+        let account = try await world.loyalty.houseAccount(organization: firm).id
+        _ = try await world.loyalty.setCreditLimit(account, 10_000)
+        _ = try await world.loyalty.setMember(account, ann, monthlyLimit: 1_000)
+        let posted = try await world.loyalty.postOrder(person: ann, lines: [orderLine("lunch", 1, 1_000)],
+                                                       tenders: [.house(account, 900), .points(100)], key: "o")
+        #expect(posted.order.tenders[0].chargedByPersonID == ann)
+        await expectRPCError(.failedPrecondition, mentioning: "monthly limit") {
+            _ = try await world.loyalty.charge(account, 200, by: ann, key: "c1")
+        }
+        await expectRPCError(.failedPrecondition, mentioning: "pays order \(posted.order.id)") {
+            _ = try await world.loyalty.reverse(posted.order.tenders[1].postingID, key: "rev")
+        }
+        _ = try await world.loyalty.refundOrder(posted.order.id, key: "r")
+        #expect(try await world.loyalty.members(account).members.first?.spentThisMonth == 0)
+        _ = try await world.loyalty.charge(account, 1_000, by: ann, key: "c2")
+        await expectRPCError(.invalidArgument, mentioning: "tenders[0].charged_by_person_id is required") {
+            _ = try await world.loyalty.postOrder(lines: [orderLine("tea", 1, 300)], tenders: [.house(account, 300)], key: "anon")
+        }
+        await expectRPCError(.notFound, mentioning: "no house account \(posted.order.tenders[1].accountID) (tenders[0].house_account_id)") {
+            _ = try await world.loyalty.postOrder(person: ann, lines: [orderLine("tea", 1, 300)],
+                                                  tenders: [.house(posted.order.tenders[1].accountID, 300)], key: "points-as-house")
+        }
         try await world.expectClean()
     }
 }

@@ -196,7 +196,8 @@ import Testing
         let world = try LoyaltyWorld()
         let survivor = try await world.person("Hal")
         let merged = try await world.person("Hal2")
-        let order = try await world.loyalty.postOrder(person: merged, lines: [orderLine("pie", 1, 400)], key: "o").order.id
+        let order = try await world.loyalty.postOrder(person: merged, lines: [orderLine("pie", 1, 400)],
+                                                      tenders: [.external("card", 400, reference: "VISA 4242 auth 81723")], key: "o").order.id
         let _: CPerson = try await world.contacts.call("MergePeople", Crm_Contacts_V1_MergePeopleRequest.with {
             $0.survivorID = survivor
             $0.mergedID = merged
@@ -212,6 +213,7 @@ import Testing
         #expect(try await eventually { try await world.loyalty.order(order).personID == 0 })
         let kept = try await world.loyalty.order(order)
         #expect(kept.lines.count == 1 && kept.total == 400 && kept.refunds.first?.reason == "")
+        #expect(kept.tenders.first?.reference == "" && kept.tenders.first?.method == "" && kept.tenders.first?.amount == 400)
     }
 
     /// A cashier posts and refunds orders and reads programs; changing a

@@ -44,8 +44,8 @@
 /// does not depend on how it was paid.
 ///
 /// Returns. A refund's amount goes back to the tenders in proportion to
-/// what each has left to return (rounded down, the remainder one minor
-/// unit at a time to the last tenders with something left), so a full
+/// what each has left to return (rounded down, the remainder to the last
+/// tender with room, then the one before it), so a full
 /// refund returns every tender exactly: a gift card gets a REFUND posting
 /// referencing its redemption, a house account a REFUND posting
 /// referencing its charge (a credit on its statement), a points tender its
@@ -404,7 +404,7 @@ public nonisolated struct Crm_Loyalty_V1_TenderReturn: Sendable {
   /// POINTS: the points given back
   public var points: Int64 = 0
 
-  /// the REFUND posting (0: a pay-out)
+  /// the REFUND posting (0: a pay-out, or a POINTS share that rounds to no point yet)
   public var postingID: Int64 = 0
 
   /// The till pays `amount` out itself: an EXTERNAL tender, or a card or
