@@ -16,7 +16,7 @@ enum LoyaltySchema {
         def.migration(4, "point_lots", PointLots.schema)
         def.migration(5, "programs_and_orders", Programs.schema + OrderStore.schema)
         def.migration(6, "tenders_and_rewards", OrderTenders.schema + Rewards.schema + OrderRewards.schema
-                      + OrderStore.birthdayColumn)
+                      + OrderStore.birthdayColumn + PointLots.coveringIndexes)
     }
 
     static let ledger = """

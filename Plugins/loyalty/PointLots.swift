@@ -231,6 +231,16 @@ enum PointLots {
         account.available = max(spendable, 0)
     }
 
+    /// Migration 6: the spend and pending indexes cover what balance reads
+    /// and spends read of a lot (remaining, available_us), so an account
+    /// with thousands of pending lots is summed from the index alone.
+    static let coveringIndexes = """
+    DROP INDEX loyalty_point_lots_spend;
+    CREATE INDEX loyalty_point_lots_spend ON loyalty_point_lots (account_id, expires_us, id, available_us, remaining) WHERE remaining > 0;
+    DROP INDEX loyalty_point_lots_pending;
+    CREATE INDEX loyalty_point_lots_pending ON loyalty_point_lots (account_id, available_us, remaining) WHERE remaining > 0;
+    """
+
     static let lotColumns = "id, account_id, posting_id, order_id, points, remaining, available_us, expires_us, created_us"
 
     static func lot(_ row: [SQLValue], now: Int64) -> PointLot {
