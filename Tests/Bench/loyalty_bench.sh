@@ -8,7 +8,8 @@
 #      (one fresh key per call, so no call is a replay);
 #   2. gift-card redemptions/s (RedeemGiftCard by card id) at 64 in flight;
 #      orders posted/s with a program's earn rules (PostOrder, 3 lines, each
-#      earning: an EARN posting and a lot), 1 and 64 in flight;
+#      earning: an EARN posting and a lot), 1 and 64 in flight, by one diner
+#      and spread over DINERS (default 200), and paid on a house account;
 #   3. balance reads at 64 in flight: GetAccount, and LookupGiftCard by
 #      code (the per-caller limit lifted for the run: code_lookups_per_second
 #      and code_lookup_burst), with crmctl bench;
@@ -69,10 +70,30 @@ order="{\"personId\":\"$diner\",\"currency\":\"EUR\",\"location\":\"bench\",\"li
   {\"itemId\":\"mug\",\"name\":\"Mug\",\"category\":\"merch\",\"quantity\":\"1\",\"unitPrice\":\"1200\"}]}"
 order="$(echo "$order" | tr -d '\n')"
 for flight in 1 64; do
-  echo "PostOrder (3 lines, earning), 1 x $flight in flight:"
+  echo "PostOrder (3 lines, earning), one diner, 1 x $flight in flight:"
   "$ctl" bench --method /crm.loyalty.v1.Orders/PostOrder --json "$order" --unique-field idempotency_key \
     --in-flight "$flight" --duration "$seconds" | sed -n 2,4p
 done
+# A café's regulars rather than one diner with thousands of pending lots:
+# DINERS people with a points account each, orders spread over them at random.
+diners="${DINERS:-200}"
+first=""
+for _ in $(seq "$diners"); do
+  id=$("$ctl" call /crm.contacts.v1.Contacts/CreatePerson '{"person":{"firstName":"Regular","lastName":"Bench"}}' | field id)
+  "$ctl" call "$lo/CreateAccount" "{\"kind\":\"ACCOUNT_KIND_POINTS\",\"personId\":\"$id\"}" >/dev/null
+  first="${first:-$id}"
+done
+spread="$(echo "$order" | sed "s/\"personId\":\"$diner\"/\"personId\":\"\$RANDOM\"/")"
+echo "PostOrder (3 lines, earning), $diners diners, 1 x 64 in flight:"
+"$ctl" bench --method /crm.loyalty.v1.Orders/PostOrder --json "$spread" --random "$first:$id" --unique-field idempotency_key \
+  --in-flight 64 --duration "$seconds" | sed -n 2,4p
+# The same orders paid on a house account (a CHARGE posting more per order).
+tab=$("$ctl" call "$lo/CreateAccount" "{\"kind\":\"ACCOUNT_KIND_HOUSE_ACCOUNT\",\"currency\":\"EUR\",\"personId\":\"$diner\"}" | field id)
+"$ctl" call /crm.loyalty.v1.HouseAccounts/SetCreditLimit "{\"accountId\":\"$tab\",\"creditLimit\":\"1000000000000000\",\"reason\":\"bench\"}" >/dev/null
+tendered="$(echo "$spread" | sed "s/}]}\$/}],\"tenders\":[{\"kind\":\"TENDER_KIND_HOUSE_ACCOUNT\",\"houseAccountId\":\"$tab\",\"chargedByPersonId\":\"$diner\",\"amount\":\"2170\"}]}/")"
+echo "PostOrder paid on a house account, $diners diners, 1 x 64 in flight:"
+"$ctl" bench --method /crm.loyalty.v1.Orders/PostOrder --json "$tendered" --random "$first:$id" --unique-field idempotency_key \
+  --in-flight 64 --duration "$seconds" | sed -n 2,4p
 
 echo "== balance reads, 64 in flight"
 "$ctl" bench --method "$lo/GetAccount" --json "{\"id\":\"$account\"}" --in-flight 64 --duration "$seconds" | sed -n 3,4p
