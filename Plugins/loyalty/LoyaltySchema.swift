@@ -15,6 +15,7 @@ enum LoyaltySchema {
         def.migration(3, "house_accounts", HouseAccounts.schema)
         def.migration(4, "point_lots", PointLots.schema)
         def.migration(5, "programs_and_orders", Programs.schema + OrderStore.schema)
+        def.migration(7, "tiers", Tiers.schema)
     }
 
     static let ledger = """

@@ -105,15 +105,17 @@ enum OrderMethods {
                 """, [.integer(account.id), .integer(day.start), .integer(day.end)]).first?.int(0) ?? 0
             allowance = min(allowance, max(program.maxPointsPerDay &- earned, 0))
         }
+        let tierPercent = try TierStore.percent(db, account: account.id, program: program.id)
         let context = EarnRules.Context(minuteOfWeek: EarnRules.minuteOfWeek(placed, zone: program.timeZone),
-                                        firstOrder: first, allowance: allowance)
+                                        firstOrder: first, allowance: allowance, tierPercent: tierPercent)
         let points = EarnRules.points(program, OrderStore.earnLines(lines, refunded: [:]), context)
         let available = now &+ program.pendingSeconds &* 1_000_000  // bounded by validation
         try db.execute("""
             UPDATE loyalty_orders SET account_id = ?, program_id = ?, program_body = ?, first_order = ?, allowance = ?,
-                   points_earned = ?, points_available_us = ? WHERE id = ?
+                   points_earned = ?, points_available_us = ?, tier_percent = ? WHERE id = ?
             """, [.integer(account.id), .integer(program.id), .blob(try program.serializedBytes()), .integer(first ? 1 : 0),
-                  .integer(allowance), .integer(points), .integer(available), .integer(order)])
+                  .integer(allowance), .integer(points), .integer(available), .integer(tierPercent), .integer(order)])
+        try TierStore.afterOrder(ctx, db, account: account, program: program, order: order, placed: placed, now: now)
         var result = Crm_Loyalty_V1_OrderResult()
         result.pointsAccount = account
         guard points > 0 else { return result }
