@@ -15,6 +15,9 @@ enum LoyaltySchema {
         def.migration(3, "house_accounts", HouseAccounts.schema)
         def.migration(4, "point_lots", PointLots.schema)
         def.migration(5, "programs_and_orders", Programs.schema + OrderStore.schema)
+        // 6 is the tenders and rewards branch's: this placeholder only keeps
+        // the kernel's 1, 2, 3... numbering until that branch lands; drop it then.
+        def.migration(6, "reserved", "-- reserved for tenders and rewards")
         def.migration(7, "tiers", Tiers.schema)
     }
 
