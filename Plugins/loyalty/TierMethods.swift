@@ -12,11 +12,8 @@ enum TierMethods {
     }
 
     static func get(_ ctx: CallContext, _ req: Crm_Loyalty_V1_GetAccountTierRequest) throws -> AccountTier {
-        try Check.id(req.accountID, "account_id")
-        try Check.id(req.programID, "program_id")
         let db = try ctx.database
-        let account = try PointExpiry.pointsAccount(ctx, db, req.accountID, write: false)
-        let (program, ladder) = try Tiers.program(db, req.programID)
+        let (account, program, ladder) = try Tiers.subject(ctx, db, account: req.accountID, program: req.programID, write: false)
         return try TierStore.view(db, account: account.id, program: program, ladder: ladder, now: UTCClock.nowMicros())
     }
 
@@ -47,8 +44,7 @@ enum TierMethods {
             }
         }
         return try Replay.run(ctx, ctx.method, req, key: \.idempotencyKey) { db in
-            let account = try PointExpiry.pointsAccount(ctx, db, req.accountID, write: true)
-            let (program, ladder) = try Tiers.program(db, req.programID)
+            let (account, program, ladder) = try Tiers.subject(ctx, db, account: req.accountID, program: req.programID, write: true)
             guard Int(req.rank) <= ladder.tiers.count else {
                 throw PluginError.invalidArgument("rank must be 0 to \(ladder.tiers.count) (the ladder's top), got \(req.rank)")
             }

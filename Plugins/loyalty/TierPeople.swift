@@ -60,6 +60,10 @@ enum TierPeople {
                     try TierStore.record(ctx, db, account: earner, program: program, ladder: ladder,
                                          .init(reason: .merge, to: row.int(1), value: value, window: window, review: row[2].int,
                                                note: "from account \(other)"), now: now)
+                    try ctx.audit(AuditEntry(entity: "loyalty.account_tier", recordID: "\(earner.id):\(programID)", action: "merge",
+                                             owner: ownerOrNil(earner.owner),
+                                             changes: [FieldChange("rank", old: String(mine?.rank ?? 0), new: String(row.int(1))),
+                                                       FieldChange("from_account", old: nil, new: String(other))]))
                 }
                 try db.execute("DELETE FROM loyalty_account_tiers WHERE account_id = ? AND program_id = ?",
                                [.integer(other), .integer(programID)])

@@ -18,11 +18,8 @@ enum TierReview {
     }
 
     static func reviewAccount(_ ctx: CallContext, _ req: Crm_Loyalty_V1_ReviewAccountTierRequest) throws -> AccountTier {
-        try Check.id(req.accountID, "account_id")
-        try Check.id(req.programID, "program_id")
         let db = try ctx.database
-        let account = try PointExpiry.pointsAccount(ctx, db, req.accountID, write: true)
-        let (program, ladder) = try Tiers.program(db, req.programID)
+        let (account, program, ladder) = try Tiers.subject(ctx, db, account: req.accountID, program: req.programID, write: true)
         let now = UTCClock.nowMicros()
         try review(ctx, db, account: account, program: program, ladder: ladder, now: now)
         return try TierStore.view(db, account: account.id, program: program, ladder: ladder, now: now)

@@ -107,6 +107,16 @@ enum Tiers {
         return (program, ladder)
     }
 
+    /// The POINTS account and the program (with its ladder) a request names, checked.
+    static func subject(_ ctx: CallContext, _ db: Database, account: Int64, program: Int64,
+                        write: Bool) throws -> (account: Account, program: Program, ladder: TierLadder) {
+        try Check.id(account, "account_id")
+        try Check.id(program, "program_id")
+        let points = try PointExpiry.pointsAccount(ctx, db, account, write: write)
+        let (found, ladder) = try Tiers.program(db, program)
+        return (points, found, ladder)
+    }
+
     /// The tier of `rank` (a rank above the top reads as the top; 0 as no tier).
     static func tier(_ ladder: TierLadder, rank: Int64) -> Tier {
         guard rank > 0, let top = ladder.tiers.last else { return Tier() }
