@@ -98,6 +98,7 @@ enum TierStore {
                            placed: Int64, now: Int64) throws {
         guard let ladder = try Tiers.load(db, program.id) else { return }
         let old = try state(db, account: account.id, program: program.id)
+        guard (old?.rank ?? 0) < Int64(ladder.tiers.count) else { return }  // at the top: nothing to sum
         let window = TierWindows.window(ladder, zone: program.timeZone, endingAt: placed)
         let value = try TierWindows.value(db, ladder, account: account.id, program: program.id, window)
         let reached = Tiers.rank(ladder, reachedBy: value)

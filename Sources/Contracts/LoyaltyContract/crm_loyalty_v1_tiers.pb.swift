@@ -41,7 +41,10 @@
 ///   ROLLING: a tier reached at p holds until p + window_length. At the
 ///   review at r the account gets the tier reached by the rolling window
 ///   ending at r, which holds until r + window_length.
-/// A review may drop several tiers at once (to no tier: rank 0, which is
+/// A review at another time (the end of a manual tier's hold_until) decides
+/// on the calendar year holding the instant before it, or on the rolling
+/// window ending then, and its tier holds as above (through the end of the
+/// next year, or window_length on). A review may drop several tiers at once (to no tier: rank 0, which is
 /// never reviewed). Refunds lower the value but never move a tier before
 /// its review. A review due while crmd was down runs when it is back, one
 /// window after the other, each with its own history entry. RunTierReview
