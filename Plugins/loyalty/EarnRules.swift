@@ -21,6 +21,7 @@ enum EarnRules {
         var firstOrder: Bool
         var birthday = false
         var allowance: Int64  // what the caps leave for this order
+        var tierPercent: Int64 = 100  // the account's tier's earn multiplier (tiers.proto), 100 to 1000
     }
 
     static func points(_ program: Program, _ lines: [Line], _ context: Context) -> Int64 {
@@ -41,6 +42,7 @@ enum EarnRules {
                 && context.minuteOfWeek.minute >= window.startMinute && context.minuteOfWeek.minute < window.endMinute
         }.map { Int64($0.multiplierPercent) }.max() ?? 100
         total = multiply(total, percent) / 100
+        if context.tierPercent != 100 { total = multiply(total, context.tierPercent) / 100 }
         if context.firstOrder { total = add(total, program.firstOrderBonus) }
         if context.birthday { total = add(total, program.birthdayBonus) }
         return min(total, max(context.allowance, 0))

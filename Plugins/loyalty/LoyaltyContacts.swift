@@ -30,7 +30,9 @@ enum LoyaltyContacts {
             try repoint(ctx, db, column: "person_id", from: change.mergedID, to: change.person.id)
             try repointMember(ctx, db, from: change.mergedID, to: change.person.id)
             try repointOrders(ctx, db, from: change.mergedID, to: change.person.id)
+            try TierPeople.merge(ctx, db, survivor: change.person.id)
         case "contacts.contact.erased":
+            try TierPeople.erase(ctx, db, person: change.person.id)  // while the accounts still name the person
             try erase(ctx, db, person: change.person.id)
             try eraseMember(ctx, db, person: change.person.id)
             try eraseOrders(ctx, db, person: change.person.id)

@@ -47,6 +47,9 @@ enum LoyaltyGdpr {
                                     [.integer(account.id)]) {
                 try add(PointLots.lot(lot, now: now))
             }
+            if account.kind == .points {
+                for record in try TierPeople.export(db, account: account.id) { try add(record) }
+            }
         }
         // Memberships of house accounts (theirs or others') and the charges
         // they made, in the caller's scope of those accounts.

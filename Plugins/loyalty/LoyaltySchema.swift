@@ -17,6 +17,7 @@ enum LoyaltySchema {
         def.migration(5, "programs_and_orders", Programs.schema + OrderStore.schema)
         def.migration(6, "tenders_and_rewards", OrderTenders.schema + Rewards.schema + OrderRewards.schema
                       + OrderStore.birthdayColumn + PointLots.coveringIndexes)
+        def.migration(7, "tiers", Tiers.schema)
     }
 
     static let ledger = """

@@ -126,15 +126,18 @@ enum OrderMethods {
             birthday = try db.query("SELECT 1 FROM loyalty_orders WHERE account_id = ? AND birthday = 1 AND placed_us >= ? AND placed_us < ? LIMIT 1",
                                     [.integer(account.id), .integer(window.start), .integer(window.end)]).isEmpty
         }
+        let tierPercent = try TierStore.percent(db, account: account.id, program: program.id)
         let context = EarnRules.Context(minuteOfWeek: EarnRules.minuteOfWeek(placed, zone: program.timeZone),
-                                        firstOrder: first, birthday: birthday, allowance: allowance)
+                                        firstOrder: first, birthday: birthday, allowance: allowance, tierPercent: tierPercent)
         let points = EarnRules.points(program, OrderStore.earnLines(lines, refunded: [:]), context)
         let available = now &+ program.pendingSeconds &* 1_000_000  // bounded by validation
         try db.execute("""
             UPDATE loyalty_orders SET account_id = ?, program_id = ?, program_body = ?, first_order = ?, allowance = ?,
-                   points_earned = ?, points_available_us = ?, birthday = ? WHERE id = ?
+                   points_earned = ?, points_available_us = ?, birthday = ?, tier_percent = ? WHERE id = ?
             """, [.integer(account.id), .integer(program.id), .blob(try program.serializedBytes()), .integer(first ? 1 : 0),
-                  .integer(allowance), .integer(points), .integer(available), .integer(birthday ? 1 : 0), .integer(order)])
+                  .integer(allowance), .integer(points), .integer(available), .integer(birthday ? 1 : 0), .integer(tierPercent),
+                  .integer(order)])
+        try TierStore.afterOrder(ctx, db, account: account, program: program, order: order, placed: placed, now: now)
         var result = Crm_Loyalty_V1_OrderResult()
         result.pointsAccount = account
         guard points > 0 else { return result }

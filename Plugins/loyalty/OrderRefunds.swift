@@ -146,11 +146,12 @@ enum OrderRefunds {
     /// rules and context it was posted with, less what earlier refunds took.
     private static func pointsToTakeBack(_ db: Database, _ order: Order, refundedAfter: [Int32: Int64]) throws -> Int64 {
         guard order.pointsEarned > 0,
-              let row = try db.query("SELECT program_body, first_order, allowance, birthday FROM loyalty_orders WHERE id = ?",
+              let row = try db.query("SELECT program_body, first_order, allowance, birthday, tier_percent FROM loyalty_orders WHERE id = ?",
                                      [.integer(order.id)]).first,
               let program = try? Program(serializedBytes: row[0].bytes ?? []) else { return 0 }
         let context = EarnRules.Context(minuteOfWeek: EarnRules.minuteOfWeek(order.placedUnixUs, zone: program.timeZone),
-                                        firstOrder: row.int(1) != 0, birthday: row.int(3) != 0, allowance: row.int(2))
+                                        firstOrder: row.int(1) != 0, birthday: row.int(3) != 0, allowance: row.int(2),
+                                        tierPercent: row.int(4))
         let keeps = min(EarnRules.points(program, OrderStore.earnLines(order.lines, refunded: refundedAfter), context), order.pointsEarned)
         return max(order.pointsEarned - keeps - order.pointsClawedBack, 0)
     }

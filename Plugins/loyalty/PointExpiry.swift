@@ -17,7 +17,7 @@ enum PointExpiry {
         def.unary(Programs.service + "RunPointExpiry", run)
     }
 
-    private static func pointsAccount(_ ctx: CallContext, _ db: Database, _ id: Int64, write: Bool) throws -> Account {
+    static func pointsAccount(_ ctx: CallContext, _ db: Database, _ id: Int64, write: Bool) throws -> Account {
         let account = try Ledger.customerAccount(ctx, db, id, write: write)
         guard account.kind == .points else { throw PluginError.failedPrecondition("account \(id) is not a POINTS account") }
         return account

@@ -107,7 +107,7 @@ import Testing
             roles += page.roles.map(\.name)
             token = page.nextPageToken
         } while !token.isEmpty
-        #expect(roles == ["administrator", "cashier", "marketing", "read_only", "sales_manager", "sales_rep",
+        #expect(roles == ["administrator", "cashier", "loyalty_manager", "marketing", "read_only", "sales_manager", "sales_rep",
                           "service_agent", "service_manager"])
         await #expect(throws: RPCError(.invalidArgument, "page_token is not valid")) {
             _ = try await client.call(service + "ListTeams", Crm_Kernel_V1_ListTeamsRequest.with { $0.pageToken = "nope" },

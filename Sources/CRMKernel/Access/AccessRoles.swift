@@ -49,15 +49,24 @@ enum FirstPartyRoles {
         // A cashier charges and redeems; adjusting balances, reversing
         // postings, voiding or expiring cards, credit limits, house-account
         // members and reconciling are an administrator's (or a custom role's).
-        role("cashier", "Loyalty at the till: enrol, post and refund orders, earn, redeem, holds, sell and refund gift cards, charge and pay house accounts; reads people.",
-             [("loyalty.account.*", .all), ("loyalty.points.*", .all), ("loyalty.hold.*", .all),
-              ("loyalty.ledger.read", .all), ("loyalty.gift_card.issue", .all), ("loyalty.gift_card.activate", .all),
-              ("loyalty.gift_card.load", .all), ("loyalty.gift_card.redeem", .all), ("loyalty.gift_card.refund", .all),
-              ("loyalty.gift_card.read", .all), ("loyalty.gift_card.lookup", .all),
-              ("loyalty.house_account.charge", .all), ("loyalty.house_account.pay", .all),
-              ("loyalty.house_account.read", .all), ("loyalty.order.*", .all), ("loyalty.program.read", .all),
-              ("contacts.person.read", .all), subscribe]),
+        role("cashier", "Loyalty at the till: enrol, post and refund orders, earn, redeem, holds, sell and refund gift cards, charge and pay house accounts; reads tiers and people.",
+             till + [("loyalty.program.read", .all), ("loyalty.tier.read", .all), ("contacts.person.read", .all), subscribe]),
+        // A loyalty manager also runs the programme: programs, tier
+        // ladders, tiers set by hand; still no balance corrections.
+        role("loyalty_manager", "A cashier's rights, plus programs, tier ladders and tiers set by hand (with a reason, audited).",
+             till + [("loyalty.program.*", .all), ("loyalty.tier.read", .all), ("loyalty.tier.set", .all),
+                     ("contacts.person.read", .all), subscribe]),
         role("read_only", "Reads everything, writes nothing.", [("*.read", .all), subscribe]),
+    ]
+
+    /// What a cashier does at the till (a loyalty manager too).
+    private static let till: [(String, Crm_Kernel_V1_RecordScope)] = [
+        ("loyalty.account.*", .all), ("loyalty.points.*", .all), ("loyalty.hold.*", .all),
+        ("loyalty.ledger.read", .all), ("loyalty.gift_card.issue", .all), ("loyalty.gift_card.activate", .all),
+        ("loyalty.gift_card.load", .all), ("loyalty.gift_card.redeem", .all), ("loyalty.gift_card.refund", .all),
+        ("loyalty.gift_card.read", .all), ("loyalty.gift_card.lookup", .all),
+        ("loyalty.house_account.charge", .all), ("loyalty.house_account.pay", .all),
+        ("loyalty.house_account.read", .all), ("loyalty.order.*", .all),
     ]
 
     /// Every role may open an event stream: crmd sends each caller only

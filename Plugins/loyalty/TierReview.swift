@@ -1,0 +1,67 @@
+import CRMPluginKit
+import LoyaltyContract
+import Synchronization
+
+/// Reviews at the end of a window (tiers.proto, "What holds after a window
+/// ends"): the job finds accounts whose review time has come by the index
+/// on it, never by a scan of accounts, and reviews each in a transaction of
+/// its own.
+enum TierReview {
+    static let running = Atomic<Bool>(false)
+    static let batch = 100
+    /// One call's windows: a bounded transaction, the job comes back for more.
+    static let windowsPerCall = 100
+
+    static func register(on def: PluginDefinition) {
+        def.unary(Tiers.service + "ReviewAccountTier", reviewAccount)
+        def.unary(Tiers.service + "RunTierReview", run)
+    }
+
+    static func reviewAccount(_ ctx: CallContext, _ req: Crm_Loyalty_V1_ReviewAccountTierRequest) throws -> AccountTier {
+        let db = try ctx.database
+        let (account, program, ladder) = try Tiers.subject(ctx, db, account: req.accountID, program: req.programID, write: true)
+        let now = UTCClock.nowMicros()
+        try review(ctx, db, account: account, program: program, ladder: ladder, now: now)
+        return try TierStore.view(db, account: account.id, program: program, ladder: ladder, now: now)
+    }
+
+    /// Every review due by `now`, window after window (at most windowsPerCall).
+    static func review(_ ctx: CallContext, _ db: Database, account: Account, program: Program, ladder: TierLadder, now: Int64) throws {
+        guard var state = try TierStore.state(db, account: account.id, program: program.id) else { return }
+        for _ in 0..<windowsPerCall {
+            guard let due = state.review, due <= now else { return }
+            let window = TierWindows.reviewed(ladder, zone: program.timeZone, at: due)
+            let value = try TierWindows.value(db, ladder, account: account.id, program: program.id, window)
+            let reached = Tiers.rank(ladder, reachedBy: value)
+            let held = min(state.rank, Int64(ladder.tiers.count))
+            let reason: Crm_Loyalty_V1_TierChangeReason = reached < held ? .downgrade : reached == held ? .kept : .upgrade
+            let next = TierWindows.holdUntil(ladder, zone: program.timeZone, after: window)
+            try TierStore.record(ctx, db, account: account, program: program, ladder: ladder,
+                                 .init(reason: reason, to: reached, value: value, window: window, review: next), now: now)
+            state = State(rank: reached, since: state.since, review: reached == 0 ? nil : next)
+        }
+    }
+
+    private typealias State = TierStore.State
+
+    static func run(_ ctx: CallContext, _ req: Crm_Loyalty_V1_RunTierReviewRequest) throws -> Crm_Loyalty_V1_RunTierReviewResponse {
+        guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return .init() }
+        defer { running.store(false, ordering: .releasing) }
+        let due = try ctx.database.query("""
+            SELECT account_id, program_id FROM loyalty_account_tiers INDEXED BY loyalty_account_tiers_review
+            WHERE review_us IS NOT NULL AND review_us <= ? ORDER BY review_us LIMIT ?
+            """, [.integer(UTCClock.nowMicros()), .integer(Int64(batch))])
+        var response = Crm_Loyalty_V1_RunTierReviewResponse()
+        for row in due {
+            let request = Crm_Loyalty_V1_ReviewAccountTierRequest.with { $0.accountID = row.int(0); $0.programID = row.int(1) }
+            do {
+                _ = try ctx.host.invoke(Tiers.service + "ReviewAccountTier", request: try request.serializedBytes(), parent: ctx)
+                response.accountsReviewed += 1
+            } catch let error as PluginError {
+                ctx.host.log(.warning, "tier review of account \(row.int(0)) in program \(row.int(1)) failed: \(error.message)")
+                response.failed += 1
+            }
+        }
+        return response
+    }
+}
