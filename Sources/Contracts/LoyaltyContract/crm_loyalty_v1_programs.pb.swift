@@ -277,10 +277,13 @@ public nonisolated struct Crm_Loyalty_V1_BonusWindow: Sendable {
 /// exclude_from_spend rule left out) + points_per_visit + each line's item
 /// rule points (an item_id rule wins over its category's) — multiplied by
 /// the largest multiplier_percent among the bonus windows the order's time
-/// falls in (rounded down) — + first_order_bonus on the account's first
-/// order (one refunded in full still counts: the bonus is paid once) +
-/// birthday_bonus on the first order in the person's birthday window; then capped by max_points_per_order and by what max_points_per_day
-/// leaves of the account's day (the day of the order's time in time_zone).
+/// falls in (rounded down), then by the account's tier's
+/// earn_multiplier_percent (tiers.proto; rounded down) — +
+/// first_order_bonus on the account's first order (one refunded in full
+/// still counts: the bonus is paid once) + birthday_bonus on the first
+/// order in the person's birthday window; then capped by
+/// max_points_per_order and by what max_points_per_day leaves of the
+/// account's day (the day of the order's time in time_zone).
 public nonisolated struct Crm_Loyalty_V1_Program: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
