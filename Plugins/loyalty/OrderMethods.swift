@@ -126,6 +126,9 @@ enum OrderMethods {
             birthday = try db.query("SELECT 1 FROM loyalty_orders WHERE account_id = ? AND birthday = 1 AND placed_us >= ? AND placed_us < ? LIMIT 1",
                                     [.integer(account.id), .integer(window.start), .integer(window.end)]).isEmpty
         }
+        // A review overdue (the job runs 100 accounts a second) happens first:
+        // the order earns at the tier the account holds now, and may upgrade it.
+        try TierReview.catchUp(ctx, db, account: account, program: program, now: now)
         let tierPercent = try TierStore.percent(db, account: account.id, program: program.id)
         let context = EarnRules.Context(minuteOfWeek: EarnRules.minuteOfWeek(placed, zone: program.timeZone),
                                         firstOrder: first, birthday: birthday, allowance: allowance, tierPercent: tierPercent)

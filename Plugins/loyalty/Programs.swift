@@ -63,7 +63,6 @@ enum Programs {
         let replacement = req.retire ? nil : try validated(req.program)
         let db = try ctx.database
         guard let old = try load(db, req.id) else { throw PluginError.notFound("no program \(req.id) (id)") }
-        try Validate.expectedVersion(req.expectedVersion, old.version, noun: "program \(req.id)")
         if old.status == .retired && req.retire { return old }  // a repeat records nothing
         guard old.status == .active else { throw PluginError.failedPrecondition("program \(req.id) is retired") }
         var program = replacement ?? old
@@ -76,7 +75,8 @@ enum Programs {
         unchanged.version = 0
         program.updatedUnixUs = 0
         program.version = 0
-        if program == unchanged { return old }  // a repeat records nothing
+        if program == unchanged { return old }  // a repeat records nothing, whatever version it expected
+        try Validate.expectedVersion(req.expectedVersion, old.version, noun: "program \(req.id)")
         program.version = old.version &+ 1
         program.updatedUnixUs = UTCClock.nowMicros()
         try db.execute("UPDATE loyalty_programs SET status = ?, body = ?, updated_us = ? WHERE id = ?",

@@ -57,7 +57,6 @@ enum Rewards {
         try Check.id(req.id, "id")
         let db = try ctx.database
         guard let old = try load(db, req.id) else { throw PluginError.notFound("no reward \(req.id) (id)") }
-        try Validate.expectedVersion(req.expectedVersion, old.version, noun: "reward \(req.id)")
         if old.status == .retired && req.retire { return old }  // a repeat records nothing
         guard old.status == .active else { throw PluginError.failedPrecondition("reward \(req.id) is retired") }
         let replacement = req.retire ? nil : try validated(req.reward, kind: old.kind)
@@ -68,7 +67,8 @@ enum Rewards {
         reward.createdUnixUs = old.createdUnixUs
         reward.version = old.version
         reward.updatedUnixUs = old.updatedUnixUs
-        if reward == old { return old }  // a repeat records nothing
+        if reward == old { return old }  // a repeat records nothing, whatever version it expected
+        try Validate.expectedVersion(req.expectedVersion, old.version, noun: "reward \(req.id)")
         reward.version = old.version &+ 1
         reward.updatedUnixUs = UTCClock.nowMicros()
         try db.execute("UPDATE loyalty_rewards SET status = ?, body = ?, updated_us = ? WHERE id = ?",

@@ -69,5 +69,10 @@ enum TierPeople {
                                [.integer(other), .integer(programID)])
             }
         }
+        // Both people's orders now count for one: their sum may reach a higher tier at once.
+        for row in try db.query("SELECT program_id FROM loyalty_tier_ladders ORDER BY program_id") {
+            guard let program = try Programs.load(db, row.int(0)) else { continue }
+            try TierStore.afterOrder(ctx, db, account: earner, program: program, order: 0, placed: now, now: now)
+        }
     }
 }

@@ -25,6 +25,12 @@ enum TierReview {
         return try TierStore.view(db, account: account.id, program: program, ladder: ladder, now: now)
     }
 
+    /// The account's overdue reviews, if its program has a ladder (before an order earns).
+    static func catchUp(_ ctx: CallContext, _ db: Database, account: Account, program: Program, now: Int64) throws {
+        guard let ladder = try Tiers.load(db, program.id) else { return }
+        try review(ctx, db, account: account, program: program, ladder: ladder, now: now)
+    }
+
     /// Every review due by `now`, window after window (at most windowsPerCall).
     static func review(_ ctx: CallContext, _ db: Database, account: Account, program: Program, ladder: TierLadder, now: Int64) throws {
         guard var state = try TierStore.state(db, account: account.id, program: program.id) else { return }
@@ -44,23 +50,42 @@ enum TierReview {
 
     private typealias State = TierStore.State
 
+    /// Reviews that failed, and when to try them again: they back off (a
+    /// minute), so a hundred that always fail cannot starve the others.
+    static let backoff = Mutex<[String: Int64]>([:])
+    static let retryAfter: Int64 = 60_000_000
+    /// Batches a run takes at most (a year's end makes every account of a
+    /// calendar-year ladder due at once).
+    static let batchesPerRun = 10
+
     static func run(_ ctx: CallContext, _ req: Crm_Loyalty_V1_RunTierReviewRequest) throws -> Crm_Loyalty_V1_RunTierReviewResponse {
         guard running.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return .init() }
         defer { running.store(false, ordering: .releasing) }
-        let due = try ctx.database.query("""
-            SELECT account_id, program_id FROM loyalty_account_tiers INDEXED BY loyalty_account_tiers_review
-            WHERE review_us IS NOT NULL AND review_us <= ? ORDER BY review_us LIMIT ?
-            """, [.integer(UTCClock.nowMicros()), .integer(Int64(batch))])
         var response = Crm_Loyalty_V1_RunTierReviewResponse()
-        for row in due {
-            let request = Crm_Loyalty_V1_ReviewAccountTierRequest.with { $0.accountID = row.int(0); $0.programID = row.int(1) }
-            do {
-                _ = try ctx.host.invoke(Tiers.service + "ReviewAccountTier", request: try request.serializedBytes(), parent: ctx)
-                response.accountsReviewed += 1
-            } catch let error as PluginError {
-                ctx.host.log(.warning, "tier review of account \(row.int(0)) in program \(row.int(1)) failed: \(error.message)")
-                response.failed += 1
+        var after: (review: Int64, account: Int64, program: Int64) = (Int64.min, 0, 0)
+        for _ in 0..<batchesPerRun {
+            let now = UTCClock.nowMicros()
+            let waiting = backoff.withLock { list in list = list.filter { $0.value > now }; return list }
+            let due = try ctx.database.query("""
+                SELECT account_id, program_id, review_us FROM loyalty_account_tiers INDEXED BY loyalty_account_tiers_review
+                WHERE review_us IS NOT NULL AND review_us <= ? AND (review_us, account_id, program_id) > (?, ?, ?)
+                ORDER BY review_us, account_id, program_id LIMIT ?
+                """, [.integer(now), .integer(after.review), .integer(after.account), .integer(after.program), .integer(Int64(batch))])
+            for row in due {
+                after = (row.int(2), row.int(0), row.int(1))
+                let key = "\(row.int(0)):\(row.int(1))"
+                if waiting[key] != nil { continue }
+                let request = Crm_Loyalty_V1_ReviewAccountTierRequest.with { $0.accountID = row.int(0); $0.programID = row.int(1) }
+                do {
+                    _ = try ctx.host.invoke(Tiers.service + "ReviewAccountTier", request: try request.serializedBytes(), parent: ctx)
+                    response.accountsReviewed += 1
+                } catch let error as PluginError {
+                    ctx.host.log(.warning, "tier review of account \(row.int(0)) in program \(row.int(1)) failed: \(error.message)")
+                    backoff.withLock { $0[key] = now &+ retryAfter }
+                    response.failed += 1
+                }
             }
+            if due.count < batch { break }
         }
         return response
     }

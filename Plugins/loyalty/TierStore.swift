@@ -43,7 +43,7 @@ enum TierStore {
     static func record(_ ctx: CallContext, _ db: Database, account: Account, program: Program, ladder: TierLadder,
                        _ change: Change, now: Int64) throws -> TierChange {
         let old = try state(db, account: account.id, program: program.id)
-        let from = old?.rank ?? 0
+        let from = min(old?.rank ?? 0, Int64(ladder.tiers.count))  // a rank above a shrunk ladder is its top
         let review = change.to == 0 ? nil : change.review
         let since = from == change.to && change.reason != .manual ? (old?.since ?? now) : now
         try db.execute("""
@@ -83,6 +83,7 @@ enum TierStore {
             let verb = change.to > from ? "up" : "down"
             event.about = About.with {
                 if account.personID > 0 { $0.personIds = [account.personID] }
+                if account.organizationID > 0 { $0.organizationIds = [account.organizationID] }
                 $0.summary = "Tier \(verb): \(entry.fromName.isEmpty ? "none" : entry.fromName) → "
                     + "\(entry.toName.isEmpty ? "none" : entry.toName) (\(program.name))"
             }

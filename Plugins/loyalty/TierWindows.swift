@@ -59,9 +59,13 @@ enum TierWindows {
     /// refuses a sum past int64 (an error, never a wrap).
     static func value(_ db: Database, _ ladder: TierLadder, account: Int64, program: Int64, _ w: Window) throws -> Int64 {
         let part = ladder.basis == .spend ? "total - refunded_amount" : "points_earned - points_clawed_back"
+        // The orders of every points account of the account's person: a merge
+        // leaves the merged person's account (and its orders) beside the survivor's.
         let sum = try db.query("""
             SELECT COALESCE(sum(\(part)), 0) FROM loyalty_orders
-            WHERE account_id = ? AND placed_us >= ? AND placed_us < ? AND program_id = ?
+            WHERE account_id IN (SELECT ?1 UNION SELECT o.id FROM loyalty_accounts a JOIN loyalty_accounts o
+                                 ON o.person_id = a.person_id AND o.kind = 1 WHERE a.id = ?1 AND a.person_id IS NOT NULL)
+              AND placed_us >= ?2 AND placed_us < ?3 AND program_id = ?4
             """, [.integer(account), .integer(w.start), .integer(w.end), .integer(program)]).first?.int(0) ?? 0
         return max(sum, 0)
     }

@@ -68,13 +68,15 @@ enum Tiers {
         guard let program = try Programs.load(db, req.programID) else { throw PluginError.notFound("no program \(req.programID) (program_id)") }
         guard program.status == .active else { throw PluginError.failedPrecondition("program \(program.id) is retired") }
         let old = try load(db, program.id)
-        try Validate.expectedVersion(req.expectedVersion, old?.version ?? 0, noun: "the tier ladder of program \(program.id)")
         ladder.programID = program.id
         if let old {
             var unchanged = old
             (unchanged.version, unchanged.createdUnixUs, unchanged.updatedUnixUs) = (0, 0, 0)
-            if unchanged == ladder { return old }  // a repeat records nothing
+            // A repeat records nothing and answers the ladder, whatever version it
+            // expected: the retry of a call whose answer was lost is safe.
+            if unchanged == ladder { return old }
         }
+        try Validate.expectedVersion(req.expectedVersion, old?.version ?? 0, noun: "the tier ladder of program \(program.id)")
         let now = UTCClock.nowMicros()
         ladder.version = (old?.version ?? 0) &+ 1  // a count of changes: far from overflow
         ladder.createdUnixUs = old?.createdUnixUs ?? now

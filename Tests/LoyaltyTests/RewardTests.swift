@@ -36,6 +36,8 @@ import Testing
         cheaper.pointsCost = 80
         let updated = try await world.loyalty.updateReward(latte.id, cheaper, expectedVersion: 1)
         #expect(updated.pointsCost == 80 && updated.version == 2 && updated.kind == .freeItem)
+        #expect(try await world.loyalty.updateReward(latte.id, cheaper, expectedVersion: 1) == updated, "a retry is answered")
+        cheaper.pointsCost = 70
         await expectRPCError(.aborted, mentioning: "version") { _ = try await world.loyalty.updateReward(latte.id, cheaper, expectedVersion: 1) }
         let retired = try await world.loyalty.updateReward(fiver.id, retire: true)
         #expect(retired.status == .retired)

@@ -195,7 +195,10 @@ func yearStart(_ offset: Int, zone: String) -> Int64 {
         #expect(set.version == 1 && set.tiers.map(\.rank) == [1, 2] && set.tiers.map(\.earnMultiplierPercent) == [100, 100])
         #expect(try await world.loyalty.setLadder(program.id, ladder(good)) == set, "a repeat changes nothing")
         #expect(try await world.loyalty.ladder(program.id) == set)
-        await expectRPCError(.aborted, mentioning: "version 1") { try await world.loyalty.setLadder(program.id, ladder(good), expectedVersion: 4) }
+        #expect(try await world.loyalty.setLadder(program.id, ladder(good), expectedVersion: 4) == set, "a repeat is answered, whatever it expected")
+        await expectRPCError(.aborted, mentioning: "version 1") {
+            try await world.loyalty.setLadder(program.id, ladder([tier("Silver", 150)]), expectedVersion: 4)
+        }
 
         let account = try await world.loyalty.pointsAccount().id
         let house = try await world.loyalty.houseAccount(label: "Team lunch").id
@@ -286,5 +289,39 @@ func yearStart(_ offset: Int, zone: String) -> Int64 {
         #expect(try await eventually { try await world.loyalty.account(kept).personID == 0 })
         #expect(try world.database.rows("SELECT count(*) FROM loyalty_tier_changes WHERE note LIKE '%cousin%'") == [["0"]])
         #expect(try await world.loyalty.tier(kept, program: program.id).tier.name == "Gold", "the tier stays with the account")
+    }
+
+    /// A merge leaves the merged person's points account (and its orders)
+    /// beside the survivor's: their spend counts together, at once.
+    @Test func aMergeCountsBothPeoplesOrdersAndUpgradesOnTheirSum() async throws {
+        let world = try LoyaltyWorld()
+        let program = try await world.loyalty.createProgram(cafeProgram())
+        _ = try await world.loyalty.setLadder(program.id, ladder(.spend, .calendarYear, [tier("Silver", 1_000), tier("Gold", 2_000)]))
+        let (survivor, kept) = try await world.member("Fay")
+        let (merged, _) = try await world.member("Fay2")
+        _ = try await world.loyalty.postOrder(person: survivor, lines: [orderLine("menu", 1, 1_200)], key: "a")
+        _ = try await world.loyalty.postOrder(person: merged, lines: [orderLine("menu", 1, 1_200)], key: "b")
+        #expect(try await world.loyalty.tier(kept, program: program.id).tier.name == "Silver")
+        let _: CPerson = try await world.contacts.call("MergePeople", Crm_Contacts_V1_MergePeopleRequest.with {
+            $0.survivorID = survivor
+            $0.mergedID = merged
+        })
+        #expect(try await eventually { try await world.loyalty.tier(kept, program: program.id).tier.name == "Gold" })
+        let view = try await world.loyalty.tier(kept, program: program.id)
+        #expect(view.qualifyingValue == 2_400)
+    }
+
+    /// Retrying a ladder change whose answer was lost, with the version it
+    /// expected, is answered, not ABORTED.
+    @Test func aRetriedLadderChangeWithItsExpectedVersionIsAnswered() async throws {
+        let world = try LoyaltyWorld()
+        let program = try await world.loyalty.createProgram(cafeProgram())
+        let first = try await world.loyalty.setLadder(program.id, ladder([tier("Silver", 100)]))
+        let second = try await world.loyalty.setLadder(program.id, ladder([tier("Silver", 200)]), expectedVersion: first.version)
+        let retry = try await world.loyalty.setLadder(program.id, ladder([tier("Silver", 200)]), expectedVersion: first.version)
+        #expect(second.version == 2 && retry == second)
+        await expectRPCError(.aborted, mentioning: "version") {
+            _ = try await world.loyalty.setLadder(program.id, ladder([tier("Silver", 300)]), expectedVersion: first.version)
+        }
     }
 }
