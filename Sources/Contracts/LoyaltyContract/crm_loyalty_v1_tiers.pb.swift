@@ -24,6 +24,11 @@
 ///   ROLLING_MONTHS / ROLLING_DAYS: the window "ending at" a time t is
 ///   (t − window_length months or days, t]: after the start, up to and
 ///   including t. Windows are reported as [start, end) in microseconds.
+///   Months and days are local calendar arithmetic, which clamps to a
+///   month's end (31 January + 1 month is 28 February) and keeps the wall
+///   time across a DST change: the windows of two reviews in a row may
+///   overlap, or leave out, up to 3 days after a 29th to 31st and an hour
+///   at a DST change.
 ///
 /// Upgrade at once: a posted order that brings the value of its window to a
 /// higher tier's threshold moves the account up to the highest tier
