@@ -324,4 +324,22 @@ func yearStart(_ offset: Int, zone: String) -> Int64 {
             _ = try await world.loyalty.setLadder(program.id, ladder([tier("Silver", 300)]), expectedVersion: first.version)
         }
     }
+
+    /// An order to an account whose review is overdue (the job had no time
+    /// yet) runs the review first and earns at the tier held after it.
+    @Test func anOrderRunsAnOverdueReviewBeforeItEarns() async throws {
+        let world = try LoyaltyWorld()
+        let program = try await world.loyalty.createProgram(cafeProgram())
+        _ = try await world.loyalty.setLadder(program.id, ladder(.spend, .rollingDays, length: 1, [tier("Silver", 1000, percent: 200)]))
+        let (person, account) = try await world.member("Dov")
+        let p = nowMicros() - 3 * dayUs
+        // Silver at p, held until p + 1 day: two days overdue at once.
+        let first = try await world.loyalty.postOrder(person: person, lines: [orderLine("dinner", 1, 1500)], placed: p, key: "o1")
+        let second = try await world.loyalty.postOrder(person: person, lines: [orderLine("tea", 1, 300)], key: "o2")
+        #expect(first.order.pointsEarned == 15)
+        // The review on (p, p + 1 day] finds nothing: no tier, so 3 points, not Silver's 6.
+        #expect(second.order.pointsEarned == 3)
+        let history = try await world.loyalty.tierChanges(account).changes
+        #expect(history.map(\.reason) == [.downgrade, .upgrade] && history.map(\.toRank) == [0, 1])
+    }
 }
