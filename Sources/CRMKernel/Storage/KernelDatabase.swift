@@ -54,6 +54,10 @@ final class KernelDatabase {
                 PRAGMA journal_mode = WAL;
                 PRAGMA synchronous = \(synchronousFull ? "FULL" : "NORMAL");
                 PRAGMA foreign_keys = ON;
+                -- The writer's temporary files in memory: each call's savepoint
+                -- keeps a statement journal, which past 64 KiB was a temp file
+                -- written per call (probe Put +40% at 1 in flight, ledger +23..39%).
+                PRAGMA temp_store = MEMORY;
                 CREATE TABLE IF NOT EXISTS kernel_migrations (
                     plugin TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
                     applied_at TEXT NOT NULL, PRIMARY KEY (plugin, version));
