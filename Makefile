@@ -14,7 +14,7 @@ SWIFT ?= swift
 CC ?= cc
 SWIFT_FLAGS = -c $(CONFIG)
 SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
-DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
+DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libgmime-3.0-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
         test-swift test-python test-web abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty bench-service bench-service-kb fuzz clean install-sdk

@@ -63,6 +63,7 @@ enum ContactEvents {
         }
         try db.execute("UPDATE service_messages SET author_person_id = ? WHERE author_person_id = ?",
                        [.integer(survivor), .integer(merged)])
+        try MailStore(db: db).repoint(from: merged, to: survivor)
     }
 
     /// The person's tickets keep their workflow (status, times, priority,
@@ -108,5 +109,6 @@ enum ContactEvents {
             try ServiceAudit.message(ctx, "erase", old: before, new: after, owner: "")
             try ctx.redact(entity: "service.message", recordID: String(before.id))
         }
+        try MailStore(db: db).erase(ctx, person: person, marker: erased)
     }
 }

@@ -24,6 +24,18 @@ enum ServiceAudit {
                                                               new: action == "unlink" ? [:] : values)))
     }
 
+    /// An inbound email as filed (its sender and subject are the person's
+    /// data: erasure redacts the entry).
+    static func inboundEmail(_ ctx: CallContext, _ e: InboundEmail) throws {
+        let changes = values([
+            ("message_id", e.messageID), ("from_address", e.fromAddress), ("subject", e.subject),
+            ("outcome", name(e.outcome.rawValue, "\(e.outcome)")), ("reason", e.reason), ("ticket_id", id(e.ticketID)),
+            ("person_id", id(e.personID)),
+        ])
+        try ctx.audit(AuditEntry(entity: "service.inbound_email", recordID: String(e.id), action: "receive",
+                                 changes: FieldChange.between(old: [:], new: changes)))
+    }
+
     static func fields(_ t: Ticket) -> [String: String] {
         values([
             ("subject", t.subject), ("description", t.description_p), ("requester_id", id(t.requesterID)),

@@ -6,7 +6,8 @@ import SwiftProtobuf
 /// Service's part of a GDPR export: the tickets the person requested, each
 /// with every message on it (internal notes too: they are data about the
 /// person, and the export goes to whoever handles the request, not to the
-/// portal), and the customer messages they wrote on other tickets. Only
+/// portal), the customer messages they wrote on other tickets, and the
+/// email they sent (its record: sender, subject, outcome). Only
 /// tickets in the caller's service.person.gdpr_export scope.
 enum ServiceGdpr {
     static func register(on def: PluginDefinition) {
@@ -47,6 +48,9 @@ enum ServiceGdpr {
             """, elsewhere.parameters) {
             let message = MessageStore.decode(row)
             if !own.contains(message.ticketID) { add(message) }
+        }
+        for email in try MailStore(db: db).sent(by: req.personID) where try MailIngest.reaches(db, scope, email) {
+            add(email)
         }
         return data
     }

@@ -51,6 +51,10 @@ enum Service {
         ArticleSearch.register(on: def)
         def.onInit = { host in SlaEngine.leadMicros.store(ServiceConfig.slaWarningLeadMicros(host), ordering: .relaxed) }
         RequesterMethods.register(on: def)
+        MailSchema.register(on: def)
+        Mailboxes.register(on: def)
+        MailIngest.register(on: def)
+        MailReplies.register(on: def)
         ServiceGdpr.register(on: def)
         ContactEvents.register(on: def)
         return def

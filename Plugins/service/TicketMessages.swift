@@ -67,7 +67,7 @@ enum TicketMessages {
     /// Writes a message and applies its effects (ServiceContract's
     /// AddMessage comment has them); shared with the portal's reply.
     static func post(_ ctx: CallContext, _ db: Database, ticketID: Int64, field: String, kind: Kind, author: Author,
-                     body: String, status: TicketStatus, scope: RecordScope) throws -> Outcome {
+                     body: String, status: TicketStatus, scope: RecordScope, authorPersonID: Int64 = 0) throws -> Outcome {
         let store = TicketStore(db: db)
         let requested = try store.require(ticketID, field: field, writableIn: scope)
         var ticket = try store.resolved(requested)
@@ -95,7 +95,8 @@ enum TicketMessages {
         message.kind = kind
         message.authorKind = author
         message.authorUser = author == .agent ? (ctx.user ?? "") : ""
-        message.authorPersonID = author == .customer ? ticket.requesterID : 0
+        // By email the author is the sender, who may be someone copied in.
+        message.authorPersonID = author == .customer ? (authorPersonID != 0 ? authorPersonID : ticket.requesterID) : 0
         message.body = body
         message.createdUnixUs = now
         try MessageStore(db: db).insert(&message)

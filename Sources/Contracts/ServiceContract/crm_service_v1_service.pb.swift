@@ -338,6 +338,10 @@ public nonisolated enum Crm_Service_V1_AuthorKind: SwiftProtobuf.Enum, Swift.Cas
   case unspecified // = 0
   case agent // = 1
   case customer // = 2
+
+  /// A note the module writes itself (an automatic reply or a bounce that
+  /// came in by email, crm/service/v1/mailbox.proto); always INTERNAL.
+  case system // = 3
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -349,6 +353,7 @@ public nonisolated enum Crm_Service_V1_AuthorKind: SwiftProtobuf.Enum, Swift.Cas
     case 0: self = .unspecified
     case 1: self = .agent
     case 2: self = .customer
+    case 3: self = .system
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -358,6 +363,7 @@ public nonisolated enum Crm_Service_V1_AuthorKind: SwiftProtobuf.Enum, Swift.Cas
     case .unspecified: return 0
     case .agent: return 1
     case .customer: return 2
+    case .system: return 3
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -367,6 +373,7 @@ public nonisolated enum Crm_Service_V1_AuthorKind: SwiftProtobuf.Enum, Swift.Cas
     .unspecified,
     .agent,
     .customer,
+    .system,
   ]
 
 }
@@ -1361,7 +1368,7 @@ public nonisolated struct Crm_Service_V1_TicketMessage: Sendable {
   /// AGENT: the CRM user who wrote it
   public var authorUser: String = String()
 
-  /// CUSTOMER: the requester at the time
+  /// CUSTOMER: the requester at the time (by email: the sender)
   public var authorPersonID: Int64 = 0
 
   public var body: String = String()
@@ -3840,7 +3847,7 @@ nonisolated extension Crm_Service_V1_MessageKind: SwiftProtobuf._ProtoNameProvid
 }
 
 nonisolated extension Crm_Service_V1_AuthorKind: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUTHOR_KIND_UNSPECIFIED\0\u{1}AGENT\0\u{1}CUSTOMER\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0AUTHOR_KIND_UNSPECIFIED\0\u{1}AGENT\0\u{1}CUSTOMER\0\u{1}SYSTEM\0")
 }
 
 nonisolated extension Crm_Service_V1_LinkKind: SwiftProtobuf._ProtoNameProviding {
