@@ -21,7 +21,7 @@ struct CrmCtl: AsyncParsableCommand {
         subcommands: [HealthCommand.self, PluginsCommand.self, ServicesCommand.self,
                       CallCommand.self, BenchCommand.self, EventsCommand.self, BackupCommand.self,
                       ContactsCommand.self, SeedCommand.self, PluginCommand.self, AccessCommand.self,
-                      AuditCommand.self, BenchEventsCommand.self])
+                      AuditCommand.self, BenchEventsCommand.self, IngestEmailCommand.self])
 
     static func main() async {
         var arguments = Array(CommandLine.arguments.dropFirst())

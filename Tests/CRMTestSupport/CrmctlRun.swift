@@ -8,8 +8,9 @@ public struct CrmctlRun {
 
     /// Runs crmctl with `CRM_SOCKET` set to `socket`, as a user's shell would;
     /// with `uid`, as that uid and gid without supplementary groups (through
-    /// util-linux's setpriv, so the tests must run as root).
-    public static func run(_ arguments: [String], socket: String, uid: UInt32? = nil) throws -> CrmctlRun {
+    /// util-linux's setpriv, so the tests must run as root); with `stdin`,
+    /// that file on its standard input.
+    public static func run(_ arguments: [String], socket: String, uid: UInt32? = nil, stdin: String? = nil) throws -> CrmctlRun {
         let process = Process()
         let crmctl = CrmdProcess.buildDir + "/bin/crmctl"
         if let uid {
@@ -25,6 +26,10 @@ public struct CrmctlRun {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        if let stdin {
+            guard let input = FileHandle(forReadingAtPath: stdin) else { throw CocoaError(.fileReadNoSuchFile) }
+            process.standardInput = input
+        }
         try process.run()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()

@@ -43,6 +43,10 @@ enum FirstPartyRoles {
         role("service_agent", "Works tickets assigned to them or their team; reads contacts.",
              [("service.*", .team), ("contacts.person.read", .all), ("contacts.organization.read", .all),
               ("contacts.timeline.read", .all), subscribe]),
+        // What a mail server's pipe (crmctl ingest-email) runs as: it files
+        // mail for anyone, so it finds and makes contacts at scope all.
+        role("service_mail_gateway", "Files inbound email as tickets and replies and reads what it filed (service's Mailbox); finds and creates the senders as contacts.",
+             [("service.email.ingest", .all), ("service.email.read", .all), ("contacts.person.read", .all), ("contacts.person.write", .all)]),
         role("service_manager", "All of service, every record; reads contacts.",
              [("service.*", .all), ("contacts.person.read", .all),
               ("contacts.organization.read", .all), ("contacts.timeline.read", .all), subscribe]),
