@@ -108,7 +108,7 @@ import Testing
             token = page.nextPageToken
         } while !token.isEmpty
         #expect(roles == ["administrator", "cashier", "loyalty_manager", "marketing", "read_only", "sales_manager", "sales_rep",
-                          "service_agent", "service_manager"])
+                          "service_agent", "service_mail_gateway", "service_manager"])
         await #expect(throws: RPCError(.invalidArgument, "page_token is not valid")) {
             _ = try await client.call(service + "ListTeams", Crm_Kernel_V1_ListTeamsRequest.with { $0.pageToken = "nope" },
                                       as: Crm_Kernel_V1_ListTeamsResponse.self)
