@@ -37,11 +37,10 @@ enum FollowUps {
         // The old ticket's values were valid when written; a definition
         // changed since must not make the customer's reply fail.
         var ticket = try TicketMethods.open(ctx, db, given, field: "follow_up.", scope: scope, customFields: false)
+        let routed = try RoutingEngine.placeNew(db, &ticket)
         try store.insert(&ticket)
-        try ServiceAudit.ticket(ctx, "create", old: nil, new: ticket)
-        try ServiceEvents.publish(ctx, "created", ticket, summary: "opened as a follow-up of ticket #\(old.id)")
+        try RoutingEngine.record(ctx, ticket, routed, summary: "opened as a follow-up of ticket #\(old.id)")
         _ = try TicketLinks.insert(ctx, db, ticket: ticket.id, kind: .related, other: old.id, owner: ticket.assignee, now: now)
-        try RoutingEngine.routeNew(ctx, db, &ticket)
         return ticket
     }
 }

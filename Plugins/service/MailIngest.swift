@@ -135,12 +135,10 @@ enum MailIngest {
             given.priority = mailbox?.priority ?? .unspecified
             given.type = mailbox?.type ?? .unspecified
             var ticket = try TicketMethods.open(ctx, db, given, field: "", scope: scope)
-            let tickets = TicketStore(db: db)
-            try tickets.insert(&ticket)
-            try ServiceAudit.ticket(ctx, "create", old: nil, new: ticket)
+            let routed = try RoutingEngine.placeNew(db, &ticket)
+            try TicketStore(db: db).insert(&ticket)
             _ = try store.makeToken(for: ticket.id)
-            try ServiceEvents.publish(ctx, "created", ticket, summary: "opened by email")
-            try RoutingEngine.routeNew(ctx, db, &ticket)
+            try RoutingEngine.record(ctx, ticket, routed, summary: "opened by email")
             email.outcome = .newTicket
             email.ticketID = ticket.id
             return nil

@@ -96,11 +96,10 @@ enum RequesterMethods {
         given.channel = req.channel == .unspecified ? .web : req.channel
         given.team = req.team
         var ticket = try TicketMethods.open(ctx, db, given, field: "", scope: scope)
+        let routed = try RoutingEngine.placeNew(db, &ticket)
         try store.insert(&ticket)
-        try ServiceAudit.ticket(ctx, "create", old: nil, new: ticket)
         try Service.idempotency.record(db, claim, resultID: ticket.id)
-        try ServiceEvents.publish(ctx, "created", ticket, summary: "opened by the customer")
-        try RoutingEngine.routeNew(ctx, db, &ticket)
+        try RoutingEngine.record(ctx, ticket, routed, summary: "opened by the customer")
         return try view(db, ticket, first)
     }
 

@@ -53,15 +53,17 @@ enum RoutingEngine {
               mode != .manual, mode != .unspecified else { return nil }
         var agents: [Agent] = []
         var rosterSkills = Set<String>()
+        // The roster with each agent's load in one query: routing runs on
+        // every create into the team.
         for r in try db.query("""
-            SELECT a.agent, g.availability, g.max_open, g.skills FROM service_team_agents a
-            LEFT JOIN service_agents g ON g.agent = a.agent WHERE a.team = ? ORDER BY a.agent
+            SELECT a.agent, g.availability, g.max_open, g.skills, l.open FROM service_team_agents a
+            LEFT JOIN service_agents g ON g.agent = a.agent LEFT JOIN service_agent_load l ON l.agent = a.agent
+            WHERE a.team = ? ORDER BY a.agent
             """, [.text(name)]) {
             let own = Set(skills(r[3].string ?? ""))
             rosterSkills.formUnion(own)
             guard r[1].int == online else { continue }
-            let agent = r.text(0)
-            agents.append(Agent(name: agent, open: try openTickets(db, agent), maxOpen: r[2].int ?? 0, skills: own))
+            agents.append(Agent(name: r.text(0), open: max(0, r[4].int ?? 0), maxOpen: r[2].int ?? 0, skills: own))
         }
         return Team(name: name, mode: mode, requireSkills: row.int(1) != 0, lastAssigned: row.text(2),
                     agents: agents, rosterSkills: rosterSkills)
@@ -127,8 +129,51 @@ enum RoutingEngine {
         t.assignee.isEmpty && !t.team.isEmpty && t.mergedIntoID == 0 && TicketStore.bucket(t.status) == 1
     }
 
-    /// A new (or newly queued) ticket: routed now if its team routes and
-    /// someone can take it; otherwise it waits in the team's queue.
+    /// A routed create: the ticket as given and the mode that placed it.
+    struct Placement {
+        let unplaced: Ticket
+        let mode: RoutingMode
+    }
+
+    /// A ticket about to be written for the first time: its agent is
+    /// picked now, so the row is written once. An insert and then a
+    /// reassignment wrote the ticket, its queue indexes and its SLA state
+    /// twice, and published three events where two say it all. nil when
+    /// it waits in the queue; the caller inserts it, then `record`s.
+    static func placeNew(_ db: Database, _ t: inout Ticket) throws -> Placement? {
+        guard routable(t), var team = try load(db, team: t.team), let i = pick(team, t) else { return nil }
+        let unplaced = t
+        t.assignee = team.agents[i].name
+        if t.status == .new { TicketWorkflow.move(&t, to: .open, now: t.createdUnixUs) }
+        team.lastAssigned = t.assignee
+        try db.execute("UPDATE service_team_routing SET last_assigned = ? WHERE team = ?", [.text(team.lastAssigned), .text(team.name)])
+        return Placement(unplaced: unplaced, mode: team.mode)
+    }
+
+    /// The audit and events of a new ticket, `t` as inserted: "create" (as
+    /// it was given) and `created`; when routing placed it, also "route"
+    /// (given → placed) and `assigned` with source ROUTING. The ticket is
+    /// created OPEN, so there is no status_changed.
+    static func record(_ ctx: CallContext, _ t: Ticket, _ placement: Placement?, summary: String) throws {
+        var given = placement?.unplaced ?? t
+        given.id = t.id
+        given.slaDueUnixUs = t.slaDueUnixUs
+        try ServiceAudit.ticket(ctx, "create", old: nil, new: given)
+        if let placement {
+            try ServiceAudit.ticket(ctx, "route", old: given, new: t)
+        }
+        try ServiceEvents.publish(ctx, "created", t, summary: summary)
+        guard let placement else { return }
+        let why = " by \(modeName(placement.mode)) routing"
+        try ServiceEvents.publish(ctx, "assigned", t, summary: "assigned to \(t.assignee) in team \(t.team)" + why) {
+            $0.previousAssignee = ""
+            $0.previousTeam = t.team
+            $0.source = .routing
+        }
+    }
+
+    /// A ticket already written that joined a routed team's queue: routed
+    /// now if someone can take it; otherwise it waits in the queue.
     @discardableResult
     static func routeNew(_ ctx: CallContext, _ db: Database, _ t: inout Ticket) throws -> Bool {
         guard routable(t), var team = try load(db, team: t.team) else { return false }

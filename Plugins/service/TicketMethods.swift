@@ -27,11 +27,10 @@ enum TicketMethods {
             throw PluginError.invalidArgument("ticket.status: a new ticket is NEW (or OPEN when assigned); SetTicketStatus moves it")
         }
         var ticket = try open(ctx, db, req.ticket, field: "ticket.", scope: scope)
+        let routed = try RoutingEngine.placeNew(db, &ticket)
         try store.insert(&ticket)
-        try ServiceAudit.ticket(ctx, "create", old: nil, new: ticket)
         try Service.idempotency.record(db, claim, resultID: ticket.id)
-        try ServiceEvents.publish(ctx, "created", ticket, summary: "opened")
-        try RoutingEngine.routeNew(ctx, db, &ticket)
+        try RoutingEngine.record(ctx, ticket, routed, summary: "opened")
         return ticket
     }
 
