@@ -17,7 +17,7 @@ SWIFT_BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path 2>/dev/null)
 DEBIAN_PACKAGES = libsqlite3-dev libcurl4-openssl-dev libgmime-3.0-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev pkg-config python3 python3-pip
 
 .PHONY: all build run test deps bench-storage swift-build install-swift c-plugins c-test-plugins \
-        test-swift test-python test-web abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty bench-service bench-service-kb fuzz clean install-sdk
+        test-swift test-python test-web abi-header-check c-sdk-check check-generated bench bench-contacts bench-marketing bench-b2b bench-loyalty bench-service bench-service-kb bench-service-email fuzz clean install-sdk
 
 all: build
 
@@ -157,14 +157,19 @@ bench-loyalty: build
 # Tickets created at 64 in flight, then queue pages timed one at a time
 # (TICKETS=100000 make bench-service for a quicker run); routing; and the
 # knowledge base's search over ARTICLES (100,000) seeded articles, also
-# alone as bench-service-kb.
+# alone as bench-service-kb; MESSAGES (2,000) emails piped through crmctl
+# ingest-email, also alone as bench-service-email.
 bench-service: build
 	Tests/Bench/service_bench.sh $(BUILD) $(or $(TICKETS),1000000)
 	Tests/Bench/service_routing_bench.sh $(BUILD) $(or $(ROUTED_TICKETS),50000)
 	Tests/Bench/service_kb_bench.sh $(BUILD) $(or $(ARTICLES),100000)
+	Tests/Bench/service_email_bench.sh $(BUILD) $(or $(MESSAGES),2000)
 
 bench-service-kb: build
 	Tests/Bench/service_kb_bench.sh $(BUILD) $(or $(ARTICLES),100000)
+
+bench-service-email: build
+	Tests/Bench/service_email_bench.sh $(BUILD) $(or $(MESSAGES),2000)
 
 $(BUILD)/bench/sqlite_direct_insert: Tests/Bench/sqlite_direct_insert.c
 	@mkdir -p $(dir $@)

@@ -8,13 +8,7 @@ import Testing
 /// The knowledge base's audit trail, and crmctl calling its methods with JSON.
 @Suite struct ServiceArticleAuditTests {
     func audit(_ world: ServiceWorld, _ entity: String, _ record: Int64) async throws -> [Crm_Kernel_V1_AuditEntry] {
-        let response: Crm_Kernel_V1_ListAuditResponse = try await world.connection.call(
-            "/crm.kernel.v1.Audit/List", Crm_Kernel_V1_ListAuditRequest.with {
-                $0.entity = entity
-                $0.recordID = String(record)
-                $0.pageSize = 1000
-            })
-        return Array(response.entries.reversed())  // the trail lists newest first
+        Array(try await world.audit(entity, record).reversed())  // the trail lists newest first
     }
 
     @Test func everyArticleWriteIsAuditedWithItsAuthorAsOwner() async throws {

@@ -9,16 +9,6 @@ import Testing
 /// Living with contacts: GDPR export and erasure, merges followed, the
 /// audit trail of every write, and crmctl calling the methods with JSON.
 @Suite struct ServiceContactsTests {
-    func audit(_ world: ServiceWorld, _ entity: String, _ record: Int64) async throws -> [Crm_Kernel_V1_AuditEntry] {
-        let response: Crm_Kernel_V1_ListAuditResponse = try await world.connection.call(
-            "/crm.kernel.v1.Audit/List", Crm_Kernel_V1_ListAuditRequest.with {
-                $0.entity = entity
-                $0.recordID = String(record)
-                $0.pageSize = 1000
-            })
-        return response.entries
-    }
-
     @Test func aPersonsExportHoldsTheirTicketsAndMessagesAndErasureBlanksThem() async throws {
         let world = try await ServiceWorld.start()
         let ada = try await world.person("Ada", "Lovelace")
@@ -46,7 +36,7 @@ import Testing
                 "the workflow stays for reports; the personal data goes")
         #expect(try await world.admin.messages(t.id).messages.allSatisfy { $0.body == "(erased)" })
         #expect(try await world.admin.get(other.id).subject == "Bea's printer", "another requester's ticket is untouched")
-        let trail = try await audit(world, "service.ticket", t.id)
+        let trail = try await world.audit("service.ticket", t.id)
         #expect(!trail.isEmpty && trail.allSatisfy(\.redacted))
         #expect(!trail.flatMap(\.changes).contains { ($0.oldValue + $0.newValue).contains("laptop") })
         let entries = try await world.contacts.timeline(person: ada, pageSize: 500).entries
@@ -74,7 +64,7 @@ import Testing
                 $0.mergedID = acmeToo.id
             })
         #expect(try await eventually { try await world.admin.get(t.id).organizationID == acme.id })
-        let actions = try await audit(world, "service.ticket", t.id).map(\.action)
+        let actions = try await world.audit("service.ticket", t.id).map(\.action)
         #expect(actions.filter { $0 == "reassign_person" }.count == 2)
     }
 
@@ -85,13 +75,13 @@ import Testing
         _ = try await world.ana.update(STicket.with { $0.id = t.id; $0.priority = .high })
         _ = try await world.ana.assign(t.id, to: "ben", team: "billing")
         let reply = try await world.ana.reply(t.id, "on it", status: .pending)
-        let entries = Array(try await audit(world, "service.ticket", t.id).reversed())  // the trail lists newest first
+        let entries = Array(try await world.audit("service.ticket", t.id).reversed())  // the trail lists newest first
         #expect(entries.map(\.action) == ["create", "update", "assign", "status"])
         #expect(entries.allSatisfy { $0.user == "ana" })
         let update = entries[1].changes.map { "\($0.field): \($0.oldValue) -> \($0.newValue)" }
         #expect(update == ["priority: NORMAL -> HIGH"])
         #expect(entries[2].owner == "ben" && entries[2].changes.contains { $0.field == "assignee" && $0.newValue == "ben" })
-        let message = try await audit(world, "service.message", reply.message.id)
+        let message = try await world.audit("service.message", reply.message.id)
         #expect(message.map(\.action) == ["create"] && message[0].changes.contains { $0.field == "body" && $0.newValue == "on it" })
     }
 

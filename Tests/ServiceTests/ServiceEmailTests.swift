@@ -16,16 +16,6 @@ import Testing
         return (world, MailClient(connection: world.connection, metadata: AccessSupport.actingAs("gw")))
     }
 
-    func audit(_ world: ServiceWorld, _ entity: String, _ record: Int64) async throws -> [Crm_Kernel_V1_AuditEntry] {
-        let response: Crm_Kernel_V1_ListAuditResponse = try await world.connection.call(
-            "/crm.kernel.v1.Audit/List", Crm_Kernel_V1_ListAuditRequest.with {
-                $0.entity = entity
-                $0.recordID = String(record)
-                $0.pageSize = 1000
-            })
-        return response.entries
-    }
-
     @Test func aNewMessageOpensATicketForANewSenderAndTheSameMessageAgainChangesNothing() async throws {
         let (world, gw) = try await Self.start()
         // An encoded-word subject and a quoted-printable body: GMime decodes both.
@@ -234,7 +224,7 @@ import Testing
         #expect(try await eventually { try await gw.get(filed.email.id).fromAddress == "(erased)" })
         let erased = try await gw.get(filed.email.id)
         #expect(erased.subject == "(erased)" && erased.fromName.isEmpty && erased.outcome == .newTicket)
-        let trail = try await audit(world, "service.inbound_email", filed.email.id)
+        let trail = try await world.audit("service.inbound_email", filed.email.id)
         #expect(!trail.isEmpty && trail.allSatisfy(\.redacted))
     }
 

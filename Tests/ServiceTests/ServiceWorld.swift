@@ -72,6 +72,17 @@ struct ServiceWorld {
                             cy: client("cy"), mia: client("mia"), pat: client("pat"))
     }
 
+    /// The audit trail of one record, newest first (as the kernel lists it).
+    func audit(_ entity: String, _ record: Int64) async throws -> [Crm_Kernel_V1_AuditEntry] {
+        let response: Crm_Kernel_V1_ListAuditResponse = try await connection.call(
+            "/crm.kernel.v1.Audit/List", Crm_Kernel_V1_ListAuditRequest.with {
+                $0.entity = entity
+                $0.recordID = String(record)
+                $0.pageSize = 1000
+            })
+        return response.entries
+    }
+
     /// A person in contacts (created by the administrator).
     func person(_ first: String, _ last: String, organization: Int64 = 0) async throws -> Int64 {
         try await contacts.createPerson(first, last, email: "\(first.lowercased())@example.com", organization: organization).id
