@@ -220,8 +220,9 @@ let package = Package(
         .target(
             name: "ServicePlugin",
             dependencies: [
-                "ContactsLinkKit", "CRMPluginKit", "ServiceContract", "ContactsContract",
+                "ContactsLinkKit", "CRMPluginKit", "ServiceContract", "ContactsContract", "MarketingContract",
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Plugins/service",
             exclude: ["service.plugin.json"],
