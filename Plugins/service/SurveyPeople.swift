@@ -17,7 +17,7 @@ enum SurveyPeople {
         }
     }
 
-    /// Erasure: free text blanked, pending invitations cancelled (never
+    /// Erasure: free-text answers deleted, pending invitations cancelled (never
     /// sent), every link of the person dead (NOT_FOUND). Each invitation is
     /// audited, then its audit values and stored events are redacted.
     static func erase(_ ctx: CallContext, _ db: Database, person: Int64) throws {
@@ -27,7 +27,8 @@ enum SurveyPeople {
             var before = row.invitation
             before.answers = try SurveyInvitations.answers(db, before)
             let id = SQLValue.integer(before.id)
-            try db.execute("UPDATE service_survey_answers SET text = '' WHERE invitation_id = ?", [id])
+            try db.execute("DELETE FROM service_survey_answers WHERE invitation_id = ? AND kind = ?",
+                           [id, .integer(Int64(Crm_Service_V1_SurveyQuestionKind.text.rawValue))])
             try db.execute("""
                 UPDATE service_survey_invitations SET erased = 1, dispatch = CASE WHEN dispatch = ? THEN ? ELSE dispatch END WHERE id = ?
                 """, [.integer(Int64(Crm_Service_V1_SurveyDispatch.pending.rawValue)),
