@@ -16,8 +16,9 @@
 /// agent availability, capacity and SLA escalation rules (part 3); macros
 /// with mustache templates, applied to one ticket or many (part 4); a
 /// knowledge base of articles with revisions and ranked full-text search
-/// (part 5). Needs the contacts module. Surveys and email to ticket come
-/// in later parts (docs/SERVICE.md says where each fits).
+/// (part 5). Needs the contacts module. Satisfaction surveys (part 6) are
+/// the Surveys service of crm/service/v1/surveys.proto; email to ticket
+/// comes in a later part (docs/SERVICE.md says where it fits).
 ///
 /// Conventions as in crm/contacts/v1/contacts.proto: positive int64 ids
 /// (negative ones are INVALID_ARGUMENT), times in microseconds since the
