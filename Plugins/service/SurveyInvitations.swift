@@ -79,6 +79,8 @@ enum SurveyInvitations {
     /// SOLVED invites, in the same transaction.
     static func afterStatusChange(_ ctx: CallContext, _ db: Database, from previous: TicketStatus, _ ticket: Ticket) throws {
         guard ticket.status == .solved, previous != .solved, ticket.mergedIntoID == 0, ticket.requesterID > 0 else { return }
+        // An erased requester's tickets carry erasure's subject: nobody to ask.
+        if ticket.subject == ContactEvents.erased && ticket.description_p.isEmpty { return }
         guard let survey = try SurveyDefinitions.chosen(db, team: ticket.team) else { return }
         let now = UTCClock.nowMicros()
         // A reopen and re-solve invites again, but not within the cool-down.

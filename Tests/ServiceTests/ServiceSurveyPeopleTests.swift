@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func answersAreOnTheTimelineExportedAndErased() async throws {
-        let s = try await SurveyWorld.start()
+        let s = try await SurveyWorld.start(environment: ["CRM_PLUGIN_SERVICE_SURVEY_COOLDOWN_SECONDS": "0"])
         let w = s.world
         _ = try await w.mia.createSurvey("Everyone", isDefault: true)
         let ada = try await w.person("Ada", "Lovelace")
@@ -55,6 +55,10 @@ import Testing
         let trail = try await audit(w, invitation.id)
         #expect(trail.map(\.action).contains("erase") && trail.allSatisfy(\.redacted))
         #expect(!trail.flatMap(\.changes).contains { ($0.oldValue + $0.newValue).contains("private") })
+        // The erased person's ticket solved again (no cool-down here) invites nobody.
+        _ = try await w.ana.setStatus(ticket.id, .open)
+        _ = try await w.ana.setStatus(ticket.id, .solved)
+        #expect(try await w.admin.invitations(ticket: ticket.id).count == 1)
     }
 
     @Test func invitationsFollowAMergeOfPeople() async throws {
