@@ -63,6 +63,18 @@ import Testing
         let again = try await w.admin.invitations(ticket: t2.id)
         #expect(again.count == 2 && again[0].id > again[1].id, "newest first")
         #expect(again[0].link != again[1].link, "each invitation has its own link")
+        // Keyset pages, newest first.
+        let page1: Crm_Service_V1_ListSurveyInvitationsResponse = try await w.admin.surveys("ListSurveyInvitations", Crm_Service_V1_ListSurveyInvitationsRequest.with {
+            $0.requesterID = ada
+            $0.pageSize = 2
+        })
+        let page2: Crm_Service_V1_ListSurveyInvitationsResponse = try await w.admin.surveys("ListSurveyInvitations", Crm_Service_V1_ListSurveyInvitationsRequest.with {
+            $0.requesterID = ada
+            $0.pageSize = 2
+            $0.pageToken = page1.nextPageToken
+        })
+        #expect(page1.invitations.map(\.id) == again.map(\.id) && !page1.nextPageToken.isEmpty)
+        #expect(page2.invitations.map(\.ticketID) == [t1.id] && page2.nextPageToken.isEmpty)
     }
 
     @Test func aWebEdgeAnswersThroughTheLinkAndMayChangeTheAnswersUntilItExpires() async throws {
