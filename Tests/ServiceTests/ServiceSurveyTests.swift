@@ -39,6 +39,18 @@ import Testing
         let replied = try await w.ana.create("Reply and solve", requester: ada, assignee: "ana", team: "billing")
         try await w.ana.reply(replied.id, "Done, closing", status: .solved)
         #expect(try await w.admin.invitations(ticket: replied.id).count == 1)
+        // So does a macro that solves, with a reply or without.
+        let solveMacro = try await w.mia.createMacro("Solve") { $0.status = .solved }
+        let replyMacro = try await w.mia.createMacro("Reply and solve") {
+            $0.status = .solved
+            $0.messageKind = .public
+            $0.messageTemplate = "Fixed, {{requester.first_name}}."
+        }
+        for macro in [solveMacro, replyMacro] {
+            let viaMacro = try await w.ana.create("Macro \(macro.name)", requester: ada, assignee: "ana", team: "billing")
+            _ = try await w.ana.applyMacro(macro.id, to: viaMacro.id)
+            #expect(try await w.admin.invitations(ticket: viaMacro.id).count == 1, "\(macro.name)")
+        }
         let closed = try await w.ana.create("Closed directly", requester: ada, assignee: "ana", team: "billing")
         _ = try await w.ana.setStatus(closed.id, .closed)
         #expect(try await w.admin.invitations(ticket: closed.id).isEmpty)
