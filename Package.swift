@@ -222,8 +222,9 @@ let package = Package(
         .target(
             name: "ServicePlugin",
             dependencies: [
-                "ContactsLinkKit", "CRMPluginKit", "ServiceContract", "ContactsContract", "CGMime",
+                "ContactsLinkKit", "CRMPluginKit", "ServiceContract", "ContactsContract", "MarketingContract", "CGMime",
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Plugins/service",
             exclude: ["service.plugin.json"],

@@ -160,7 +160,7 @@ contract SalesContract sales crm/sales/v1/sales.proto
 contract MarketingContract marketing crm/marketing/v1/marketing.proto
 contract B2BContract b2b crm/b2b/v1/b2b.proto
 contract LoyaltyContract loyalty crm/loyalty/v1/{loyalty,house_accounts,programs,orders,tiers}.proto
-contract ServiceContract service crm/service/v1/{service,mailbox}.proto
+contract ServiceContract service crm/service/v1/{service,surveys,mailbox}.proto
 contract ProbeContract probe crm/testing/v1/probe.proto
 contract TableBookingContract tableBooking tablebooking/tablebooking.proto
 

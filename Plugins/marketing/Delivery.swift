@@ -28,5 +28,6 @@ enum Delivery {
         def.unary(Marketing.service + "RetryDelivery", DeliveryMethods.retry)
         def.unary(Marketing.service + "GetDeliveryStatus", DeliveryMethods.status)
         def.unary(Marketing.service + "SendTestEmail", DeliveryMethods.sendTest)
+        def.unary(Marketing.service + "QueueTransactionalEmail", DeliveryTransactional.queue)
     }
 }

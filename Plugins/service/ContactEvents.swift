@@ -54,6 +54,7 @@ enum ContactEvents {
             try ServiceAudit.ticket(ctx, "reassign_person", old: before, new: after)
         }
         guard column == "requester_id" else { return }
+        try SurveyPeople.repoint(ctx, db, from: merged, to: survivor)
         for row in try db.query("SELECT \(MessageStore.columns) FROM service_messages WHERE author_person_id = ? ORDER BY id",
                                 [.integer(merged)]) {
             let before = MessageStore.decode(row)
@@ -99,6 +100,7 @@ enum ContactEvents {
         }
         messages += try db.query("SELECT \(MessageStore.columns) FROM service_messages WHERE author_person_id = ? AND body <> ? ORDER BY id",
                                  [.integer(person), .text(erased)])
+        try SurveyPeople.erase(ctx, db, person: person)
         var done = Set<Int64>()
         for row in messages {
             let before = MessageStore.decode(row)

@@ -4,14 +4,14 @@ import SwiftProtobuf
 
 typealias InboundEmail = Crm_Service_V1_InboundEmail
 
-/// Email to ticket's tables (migration 11): each inbound message filed
+/// Email to ticket's tables (migration 12): each inbound message filed
 /// (unique by message-id, so a mail server's redelivery changes nothing),
 /// every message-id a ticket's mail carries (threading is one primary-key
 /// lookup per id a reply names), each ticket's subject token, and the
 /// mailboxes that place new tickets.
 enum MailSchema {
     static func register(on def: PluginDefinition) {
-        def.migration(11, "email to ticket", """
+        def.migration(12, "email to ticket", """
             CREATE TABLE service_inbound_emails (
                 id INTEGER PRIMARY KEY,
                 message_id TEXT NOT NULL UNIQUE,

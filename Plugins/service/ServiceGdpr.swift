@@ -38,6 +38,7 @@ enum ServiceGdpr {
                                         [.integer(ticket.id)]) {
                 add(MessageStore.decode(message))
             }
+            for invitation in try SurveyPeople.export(db, ticketID: ticket.id) { add(invitation) }
         }
         var elsewhere = SQLFilter()
         elsewhere.add("m.author_person_id = ?", .integer(req.personID))

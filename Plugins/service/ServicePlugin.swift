@@ -13,16 +13,16 @@ typealias Organization = Crm_Contacts_V1_Organization
 /// The customer service module: tickets and their conversation, merges
 /// and links, custom fields, team queues, the requester portal (part 1),
 /// SLA calendars, policies and clocks (part 2), routing and escalation
-/// (part 3), macros (part 4), the knowledge base (part 5) and email to
-/// ticket (part 7). Surveys are a later part (docs/SERVICE.md "What comes
-/// next").
+/// (part 3), macros (part 4), the knowledge base (part 5), satisfaction
+/// surveys (part 6, the crm.service.v1.Surveys service) and email to
+/// ticket (part 7, the crm.service.v1.Mailbox service).
 enum Service {
     static let service = "/crm.service.v1.Service/"
     static let idempotency = IdempotencyKeys(table: "service_idempotency")
 
     static let definition: PluginDefinition = {
         let def = PluginDefinition(name: "service", version: "1.0.0",
-                                   summary: "Tickets, replies and notes, merges and links, team queues, SLA clocks on business hours, routing and escalation, macros, a knowledge base with full-text search, email to ticket, a requester portal")
+                                   summary: "Tickets, replies and notes, merges and links, team queues, SLA clocks on business hours, routing and escalation, macros, a knowledge base with full-text search, satisfaction surveys, email to ticket, a requester portal")
         def.descriptorSet = serviceDescriptorSet
         def.dependsOn("contacts", ">=1.0.0 <2.0.0")
         ServiceSchema.register(on: def)
@@ -50,7 +50,17 @@ enum Service {
         ArticleMethods.register(on: def)
         ArticlePublishing.register(on: def)
         ArticleSearch.register(on: def)
-        def.onInit = { host in SlaEngine.leadMicros.store(ServiceConfig.slaWarningLeadMicros(host), ordering: .relaxed) }
+        SurveySchema.register(on: def)
+        SurveyDefinitions.register(on: def)
+        SurveyInvitations.register(on: def)
+        SurveyAnswers.register(on: def)
+        SurveyDispatch.register(on: def)
+        SurveyResults.register(on: def)
+        SurveyComments.register(on: def)
+        def.onInit = { host in
+            SlaEngine.leadMicros.store(ServiceConfig.slaWarningLeadMicros(host), ordering: .relaxed)
+            SurveyConfig.load(host)
+        }
         RequesterMethods.register(on: def)
         MailSchema.register(on: def)
         Mailboxes.register(on: def)

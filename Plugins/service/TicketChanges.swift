@@ -38,6 +38,7 @@ enum TicketChanges {
             try ServiceEvents.publish(ctx, "status_changed", ticket, summary: "is \(ServiceEvents.statusName(ticket.status))" + why) {
                 $0.previousStatus = before.status
             }
+            try SurveyInvitations.afterStatusChange(ctx, db, from: before.status, ticket)
         }
     }
 

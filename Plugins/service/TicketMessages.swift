@@ -135,6 +135,7 @@ enum TicketMessages {
         if ticket.status != before.status {
             let how = before.status == .solved ? "reopened by the customer's reply" : "is \(ServiceEvents.statusName(ticket.status))"
             try ServiceEvents.publish(ctx, "status_changed", ticket, summary: how) { $0.previousStatus = before.status }
+            try SurveyInvitations.afterStatusChange(ctx, store.db, from: before.status, ticket)
         }
         return Outcome(message: message, ticket: ticket, followUp: followUp)
     }

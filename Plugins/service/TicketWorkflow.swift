@@ -57,6 +57,7 @@ enum TicketWorkflow {
         try ServiceEvents.publish(ctx, "status_changed", ticket, summary: "is \(ServiceEvents.statusName(ticket.status))") {
             $0.previousStatus = before.status
         }
+        try SurveyInvitations.afterStatusChange(ctx, db, from: before.status, ticket)
         return ticket
     }
 

@@ -27,9 +27,10 @@ struct ServiceWorld {
     let mia: ServiceClient
     let pat: ServiceClient
 
-    static func start(environment: [String: String] = [:], dataDir: String? = nil) async throws -> ServiceWorld {
+    static func start(environment: [String: String] = [:], dataDir: String? = nil,
+                      plugins: [String] = ["contacts", "service"]) async throws -> ServiceWorld {
         // As AccessSupport.start, with the plugin settings in `environment`.
-        let crmd = try launch(environment: environment, dataDir: dataDir)
+        let crmd = try launch(environment: environment, dataDir: dataDir, plugins: plugins)
         // The portal's role, as docs/SERVICE.md tells an administrator to make it.
         _ = try await crmd.connect().call("/crm.kernel.v1.Access/CreateRole", Crm_Kernel_V1_CreateRoleRequest.with {
             $0.name = "service_portal"
@@ -51,12 +52,13 @@ struct ServiceWorld {
 
     /// crmd again on the data of a world started with `dataDir` (its users,
     /// roles and teams are in the database).
-    static func reopen(dataDir: String, environment: [String: String] = [:]) throws -> ServiceWorld {
-        try clients(try launch(environment: environment, dataDir: dataDir))
+    static func reopen(dataDir: String, environment: [String: String] = [:],
+                       plugins: [String] = ["contacts", "service"]) throws -> ServiceWorld {
+        try clients(try launch(environment: environment, dataDir: dataDir, plugins: plugins))
     }
 
-    private static func launch(environment: [String: String], dataDir: String?) throws -> CrmdProcess {
-        let crmd = try CrmdProcess(plugins: ["contacts", "service"], arguments: [
+    private static func launch(environment: [String: String], dataDir: String?, plugins: [String]) throws -> CrmdProcess {
+        let crmd = try CrmdProcess(plugins: plugins, arguments: [
             "--socket-mode", "0666", "--trusted-proxy-uid", "\(getuid())"], environment: environment, dataDir: dataDir)
         chmod(crmd.dir, 0o755)
         return crmd

@@ -2464,6 +2464,31 @@ public nonisolated struct Crm_Marketing_V1_SendTestEmailRequest: Sendable {
   public init() {}
 }
 
+public nonisolated struct Crm_Marketing_V1_QueueTransactionalEmailRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var personID: Int64 = 0
+
+  public var subject: String = String()
+
+  /// sent as written (the caller escapes it)
+  public var htmlBody: String = String()
+
+  public var textBody: String = String()
+
+  /// Delivery.purpose
+  public var purpose: String = String()
+
+  /// required
+  public var idempotencyKey: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Crm_Marketing_V1_CampaignVariant: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -7535,6 +7560,61 @@ nonisolated extension Crm_Marketing_V1_SendTestEmailRequest: SwiftProtobuf.Messa
     if lhs.templateID != rhs.templateID {return false}
     if lhs.personID != rhs.personID {return false}
     if lhs.toAddress != rhs.toAddress {return false}
+    if lhs.idempotencyKey != rhs.idempotencyKey {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Crm_Marketing_V1_QueueTransactionalEmailRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QueueTransactionalEmailRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}person_id\0\u{1}subject\0\u{3}html_body\0\u{3}text_body\0\u{1}purpose\0\u{3}idempotency_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt64Field(value: &self.personID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.subject) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.htmlBody) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.textBody) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.purpose) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.idempotencyKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.personID != 0 {
+      try visitor.visitSingularInt64Field(value: self.personID, fieldNumber: 1)
+    }
+    if !self.subject.isEmpty {
+      try visitor.visitSingularStringField(value: self.subject, fieldNumber: 2)
+    }
+    if !self.htmlBody.isEmpty {
+      try visitor.visitSingularStringField(value: self.htmlBody, fieldNumber: 3)
+    }
+    if !self.textBody.isEmpty {
+      try visitor.visitSingularStringField(value: self.textBody, fieldNumber: 4)
+    }
+    if !self.purpose.isEmpty {
+      try visitor.visitSingularStringField(value: self.purpose, fieldNumber: 5)
+    }
+    if !self.idempotencyKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.idempotencyKey, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Crm_Marketing_V1_QueueTransactionalEmailRequest, rhs: Crm_Marketing_V1_QueueTransactionalEmailRequest) -> Bool {
+    if lhs.personID != rhs.personID {return false}
+    if lhs.subject != rhs.subject {return false}
+    if lhs.htmlBody != rhs.htmlBody {return false}
+    if lhs.textBody != rhs.textBody {return false}
+    if lhs.purpose != rhs.purpose {return false}
     if lhs.idempotencyKey != rhs.idempotencyKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

@@ -16,9 +16,9 @@
 /// agent availability, capacity and SLA escalation rules (part 3); macros
 /// with mustache templates, applied to one ticket or many (part 4); a
 /// knowledge base of articles with revisions and ranked full-text search
-/// (part 5). Email to ticket (part 7) is the Mailbox service of
-/// crm/service/v1/mailbox.proto. Needs the contacts module. Surveys come
-/// in a later part (docs/SERVICE.md says where it fits).
+/// (part 5). Needs the contacts module. Satisfaction surveys (part 6) are
+/// the Surveys service of crm/service/v1/surveys.proto; email to ticket
+/// (part 7) is the Mailbox service of crm/service/v1/mailbox.proto.
 ///
 /// Conventions as in crm/contacts/v1/contacts.proto: positive int64 ids
 /// (negative ones are INVALID_ARGUMENT), times in microseconds since the
