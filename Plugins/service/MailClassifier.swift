@@ -18,31 +18,42 @@ enum MailClassifier {
         return daemon && (m.returnPath == nil || m.returnPath == "<>" || m.returnPath == "")
     }
 
-    /// RFC 3834's Auto-Submitted, and the headers autoresponders that
-    /// predate it still send (Exchange's X-Auto-Response-Suppress, the
-    /// Precedence of vacation programs and list servers).
+    /// RFC 3834's Auto-Submitted, the headers autoresponders that predate
+    /// it still send (X-Autoreply, the Precedence of vacation programs),
+    /// and read receipts. Not Precedence: list (a support address may be a
+    /// list whose mail is the customers') nor X-Auto-Response-Suppress
+    /// (it asks others not to answer; ordinary mail carries it).
     static func isAutoReply(_ m: InboundMessage) -> Bool {
+        if m.isReadReceipt { return true }
         if let submitted = m.headers["auto-submitted"]?.lowercased(), !submitted.isEmpty,
            submitted.split(separator: ";").first.map({ $0.trimmedSpaces }) != "no" { return true }
         if m.headers["x-autoreply"] != nil || m.headers["x-autorespond"] != nil { return true }
-        if let suppress = m.headers["x-auto-response-suppress"]?.lowercased(),
-           ["all", "oof", "autoreply"].contains(where: suppress.contains) { return true }
-        if let precedence = m.headers["precedence"]?.lowercased(),
-           ["auto_reply", "bulk", "junk", "list"].contains(precedence) { return true }
+        if let precedence = m.headers["precedence"]?.lowercased(), ["auto_reply", "bulk", "junk"].contains(precedence) {
+            return true
+        }
         return false
     }
 
-    /// The new part of a reply: the text up to the line introducing the
-    /// quoted history ("On ... wrote:") or the first block of ">" lines,
-    /// when something is left above it.
+    /// The new part of a reply: the text above the quoted history, which
+    /// is the line introducing it ("On ... wrote:", "-----Original
+    /// Message-----") or else the block of ">" lines that ends the message.
+    /// Quotes the customer answers between ("> Which version?" / "3.2")
+    /// stay. The whole text when nothing would be left.
     static func newText(_ text: String) -> String {
         let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         var cut = lines.count
-        for (i, line) in lines.enumerated() {
+        if let intro = lines.firstIndex(where: { line in
             let trimmed = line.trimmedSpaces
-            if trimmed.hasPrefix(">") { cut = i; break }
-            if trimmed.hasPrefix("On ") && trimmed.hasSuffix("wrote:") { cut = i; break }
-            if trimmed == "-----Original Message-----" { cut = i; break }
+            return (trimmed.hasPrefix("On ") && trimmed.hasSuffix("wrote:")) || trimmed == "-----Original Message-----"
+        }) {
+            cut = intro
+        } else {
+            // The trailing quote: from the first ">" line after which only
+            // quoted or empty lines follow.
+            var i = lines.count
+            while i > 0, lines[i - 1].trimmedSpaces.isEmpty || lines[i - 1].trimmedSpaces.hasPrefix(">") { i -= 1 }
+            while i < lines.count, !lines[i].trimmedSpaces.hasPrefix(">") { i += 1 }
+            cut = i
         }
         let kept = lines[..<cut].joined(separator: "\n").trimmedSpacesAndNewlines
         return kept.isEmpty ? text.trimmedSpacesAndNewlines : kept

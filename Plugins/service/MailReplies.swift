@@ -9,17 +9,6 @@ enum MailReplies {
         def.unary(Mailboxes.service + "PrepareReplyEmail", prepare)
     }
 
-    /// `email_domain` setting: the right-hand side of the Message-IDs this
-    /// module makes ("crm.invalid" unless set: a reserved name, so no
-    /// real host's ids can collide).
-    static func domain(_ host: Host) -> String {
-        let value = (host.config("email_domain") ?? "").trimmedSpaces.lowercased()
-        let allowed = value.utf8.allSatisfy { c in
-            (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 46 || c == 45
-        }
-        return !value.isEmpty && value.utf8.count <= 200 && allowed ? value : "crm.invalid"
-    }
-
     static func prepare(_ ctx: CallContext, _ req: Crm_Service_V1_PrepareReplyEmailRequest) throws -> Crm_Service_V1_ReplyEmail {
         try Validate.positiveID(req.ticketMessageID, "ticket_message_id")
         let db = try ctx.database
@@ -31,8 +20,8 @@ enum MailReplies {
         guard message.kind == .public, message.authorKind == .agent else {
             throw PluginError.failedPrecondition("ticket_message_id: message \(message.id) is not an agent's public reply")
         }
-        guard let person = try ContactsLink.person(ctx, ticket.requesterID), let to = person.emails.first?.address,
-              !to.isEmpty else {
+        let person = try ContactsLink.requireLivePerson(ctx, ticket.requesterID, field: "ticket_message_id: the requester")
+        guard let to = person.emails.first?.address, !to.isEmpty else {
             throw PluginError.failedPrecondition("ticket_message_id: the requester of ticket \(ticket.id) has no email address")
         }
         let store = MailStore(db: db)
@@ -43,7 +32,7 @@ enum MailReplies {
         } else {
             // The token keeps ids of different tickets apart, and a fresh
             // database's message ids from an old one's.
-            messageID = "ticket-\(ticket.id).\(message.id).\(token)@\(domain(ctx.host))"
+            messageID = "ticket-\(ticket.id).\(message.id).\(token)@\(ServiceConfig.emailDomain(ctx.host))"
             try store.addThread(messageID, ticket: ticket.id, message: message.id, outbound: true)
         }
         let inbound = try store.inboundIDs(of: ticket.id, limit: 10)

@@ -121,6 +121,16 @@ struct MailStore {
             """, [.text(messageID), .integer(ticket), .integer(message), .integer(outbound ? 1 : 0)])
     }
 
+    /// Whether an id is one this module gave an agent's reply.
+    func isOutbound(_ messageID: String) throws -> Bool {
+        try !db.query("SELECT 1 FROM service_email_threads WHERE message_id = ? AND outbound = 1", [.text(messageID)]).isEmpty
+    }
+
+    /// A follow-up took over a closed ticket's conversation.
+    func moveThreads(from closed: Int64, to followUp: Int64) throws {
+        try db.execute("UPDATE service_email_threads SET ticket_id = ? WHERE ticket_id = ?", [.integer(followUp), .integer(closed)])
+    }
+
     /// The message-id already given to an agent's reply.
     func outboundID(of ticketMessage: Int64) throws -> String? {
         try db.query("SELECT message_id FROM service_email_threads WHERE ticket_message_id = ? AND outbound = 1",
@@ -136,10 +146,12 @@ struct MailStore {
             """, [.integer(ticket), .integer(Int64(limit))]).map { $0.text(0) }.reversed()
     }
 
-    // Subject tokens: 8 characters of a 32-letter alphabet (40 random
-    // bits) beside the ticket id, so a token in a subject can't be guessed
-    // from the id alone.
+    // Subject tokens: 10 characters of a 31-letter alphabet (no i, l, o,
+    // 0, 1: read aloud or retyped, they are not mistaken; 49 random bits)
+    // beside the ticket id, so a token in a subject can't be guessed from
+    // the id alone.
     static let tokenAlphabet = Array("abcdefghjkmnpqrstuvwxyz23456789")
+    static let tokenLength = 10
 
     func token(of ticket: Int64) throws -> String? {
         try db.query("SELECT token FROM service_ticket_email_tokens WHERE ticket_id = ?", [.integer(ticket)]).first?.text(0)
@@ -148,7 +160,7 @@ struct MailStore {
     func makeToken(for ticket: Int64) throws -> String {
         if let existing = try token(of: ticket) { return existing }
         var generator = SystemRandomNumberGenerator()
-        let token = String((0..<8).map { _ in Self.tokenAlphabet[Int.random(in: 0..<Self.tokenAlphabet.count, using: &generator)] })
+        let token = String((0..<Self.tokenLength).map { _ in Self.tokenAlphabet[Int.random(in: 0..<Self.tokenAlphabet.count, using: &generator)] })
         try db.execute("INSERT INTO service_ticket_email_tokens (ticket_id, token) VALUES (?, ?)", [.integer(ticket), .text(token)])
         return token
     }
@@ -159,8 +171,10 @@ struct MailStore {
     /// The ticket whose tag a subject carries, if the token is that
     /// ticket's.
     func ticket(inSubject subject: String) throws -> Int64? {
-        var rest = Substring(subject)
-        while let open = rest.firstRange(of: "[#") {
+        var rest = Substring(subject.prefix(300))
+        var looked = 0
+        while looked < 3, let open = rest.firstRange(of: "[#") {
+            looked += 1
             rest = rest[open.upperBound...]
             guard let close = rest.firstIndex(of: "]") else { return nil }
             let inside = rest[..<close]
@@ -187,14 +201,18 @@ extension MailStore {
         try db.execute("UPDATE service_inbound_emails SET person_id = ? WHERE person_id = ?", [.integer(survivor), .integer(merged)])
     }
 
-    /// Erasure: sender, subject and attachment names go (the outcome,
-    /// ticket and times stay for reports), the audit entries too.
+    /// Erasure: sender, subject, reason and attachment names go, and the
+    /// message-id (ids often carry a name or a personal domain) becomes
+    /// its hash, out of the threading table too; the outcome, ticket and
+    /// times stay for reports. The audit entries are redacted.
     func erase(_ ctx: CallContext, person: Int64, marker: String) throws {
         for email in try sent(by: person) where email.fromAddress != marker {
+            try db.execute("DELETE FROM service_email_threads WHERE message_id = ?", [.text(email.messageID)])
             try db.execute("""
-                UPDATE service_inbound_emails SET from_address = ?, from_name = '', subject = ?, reason = '', attachments = ?
-                WHERE id = ?
-                """, [.text(marker), .text(marker), .blob([]), .integer(email.id)])
+                UPDATE service_inbound_emails SET message_id = ?, from_address = ?, from_name = '', subject = ?, reason = '',
+                    attachments = ? WHERE id = ?
+                """, [.text("erased:" + SHA256.hexDigest(Array(email.messageID.utf8))), .text(marker), .text(marker),
+                      .blob([]), .integer(email.id)])
             try ctx.redact(entity: "service.inbound_email", recordID: String(email.id))
         }
     }

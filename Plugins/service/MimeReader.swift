@@ -32,7 +32,10 @@ struct InboundMessage {
     /// Lower-cased header name → first value, for the headers the
     /// classifier reads.
     var headers: [String: String] = [:]
+    /// A delivery status notification (RFC 3464).
     var isReport = false
+    /// A read receipt (RFC 8098 disposition notification).
+    var isReadReceipt = false
     var text = ""
     var html = ""
     var attachments: [Attachment] = []
@@ -69,9 +72,10 @@ enum MimeReader {
             if let value = crm_mime_header(message, name) { out.headers[name] = String(cString: value).trimmedSpaces }
         }
         if let body = crm_mime_body(message) {
-            if crm_mime_kind(body) == 1, lower(crm_mime_media_subtype(body)) == "report",
-               lower(crm_mime_type_parameter(body, "report-type")) == "delivery-status" {
-                out.isReport = true
+            if crm_mime_kind(body) == 1, lower(crm_mime_media_subtype(body)) == "report" {
+                let kind = lower(crm_mime_type_parameter(body, "report-type"))
+                out.isReport = kind == "delivery-status"
+                out.isReadReceipt = kind == "disposition-notification"
             }
             walk(body, into: &out, depth: 0)
         }

@@ -34,4 +34,18 @@ enum ServiceConfig {
         }
         return seconds * 1_000_000
     }
+
+    /// `email_domain`: the right-hand side of the Message-IDs email to
+    /// ticket makes ("crm.invalid" unless set: a reserved name, so no real
+    /// host's ids can collide). A value that is not a host name is logged.
+    static func emailDomain(_ host: Host) -> String {
+        let value = (host.config("email_domain") ?? "").trimmedSpaces.lowercased()
+        guard !value.isEmpty else { return "crm.invalid" }
+        let allowed = value.utf8.allSatisfy { c in (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c == 46 || c == 45 }
+        guard allowed, value.utf8.count <= 200 else {
+            host.log(.warning, "email_domain \"\(value.prefix(40))\" is not a host name; using crm.invalid")
+            return "crm.invalid"
+        }
+        return value
+    }
 }

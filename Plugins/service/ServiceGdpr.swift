@@ -50,7 +50,7 @@ enum ServiceGdpr {
             let message = MessageStore.decode(row)
             if !own.contains(message.ticketID) { add(message) }
         }
-        for email in try MailStore(db: db).sent(by: req.personID) where try MailIngest.reaches(db, scope, email) {
+        for email in try MailStore(db: db).sent(by: req.personID) where try MailLog.reaches(db, scope, email) {
             add(email)
         }
         return data

@@ -65,6 +65,7 @@ enum Service {
         MailSchema.register(on: def)
         Mailboxes.register(on: def)
         MailIngest.register(on: def)
+        MailLog.register(on: def)
         MailReplies.register(on: def)
         ServiceGdpr.register(on: def)
         ContactEvents.register(on: def)

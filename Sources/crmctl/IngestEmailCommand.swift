@@ -13,8 +13,10 @@ struct IngestEmailCommand: AsyncParsableCommand {
         discussion: """
         Prints the inbound email's record (outcome, ticket_id, reason, duplicate) as one JSON line.
         With --sysexits the exit status is what mail servers expect of a pipe: 0 filed (or rejected on
-        purpose), 75 (EX_TEMPFAIL, try again later) when crmd cannot be reached or is busy, 65
-        (EX_DATAERR) for a message crmd refuses, 77 (EX_NOPERM) without the permission. Postfix:
+        purpose); 75 (EX_TEMPFAIL: the mail server keeps the message and tries again) when crmd cannot
+        be reached or is busy, and also when the call lacks the permission or scope (a setup mistake:
+        fixing it must not cost the queued mail); 65 (EX_DATAERR, bounced) only for a message crmd
+        cannot read (INVALID_ARGUMENT) or one over its max message size. Postfix:
           support: "|crmctl --socket /run/crm/crm.sock ingest-email --sysexits --recipient support@example.com"
         """)
 
@@ -31,6 +33,10 @@ struct IngestEmailCommand: AsyncParsableCommand {
         var request = Crm_Service_V1_IngestEmailRequest()
         request.raw = raw
         request.recipient = recipient ?? ""
+        if let recipient, !recipient.contains("@") {
+            // A setup mistake too: refuse before reading the message.
+            throw ValidationError("--recipient must be an email address")
+        }
         do {
             let client = try connection.connect()
             let response = try await client.call("/crm.service.v1.Mailbox/IngestEmail", request,
@@ -45,15 +51,16 @@ struct IngestEmailCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("crmctl: \(error.code.name): \(error.message)\n".utf8))
             guard sysexits else { throw ExitCode(Int32(error.code.rawValue)) }
             switch error.code {
-            case .unavailable, .deadlineExceeded, .aborted, .internal, .unknown:
-                throw ExitCode(75)
-            case .resourceExhausted where error.message.contains("in flight"):
-                throw ExitCode(75)
-            case .permissionDenied, .unauthenticated:
-                throw ExitCode(77)
-            default:
+            case .invalidArgument:
                 throw ExitCode(65)
+            case .resourceExhausted where !error.message.contains("in flight"):
+                throw ExitCode(65)
+            default:
+                throw ExitCode(75)
             }
+        } catch where sysexits && !(error is ExitCode) {
+            FileHandle.standardError.write(Data("crmctl: \(error)\n".utf8))
+            throw ExitCode(75)
         }
     }
 }

@@ -13,14 +13,19 @@
 /// input), or a poller hands over what it fetched, as the raw RFC 5322
 /// bytes. The message is parsed with GMime, then:
 ///
-/// - a reply to a ticket threads onto it: its In-Reply-To or References
-///   name a message the ticket already has (an inbound one, or an agent
-///   reply whose headers PrepareReplyEmail gave), or its subject carries
-///   the ticket's token "[#<ticket id>-<8 letters and digits>]". It is a
-///   CUSTOMER reply with the effects of AddMessage: it reopens a pending,
-///   on-hold or recently solved ticket and restarts the next-response
-///   clock; to a closed ticket (or one solved longer ago than the reopen
-///   window) it opens a follow-up ticket.
+/// - a reply to a ticket threads onto it: its In-Reply-To (the first 5
+///   ids) or References (the last 20) name a message the ticket already
+///   has (an inbound one, or an agent reply whose headers
+///   PrepareReplyEmail gave), or its subject carries the ticket's token
+///   "[#<ticket id>-<10 letters and digits>]". From the requester, or a
+///   person of the ticket's organization, it is a CUSTOMER reply with the
+///   effects of AddMessage: it reopens a pending, on-hold or recently
+///   solved ticket and restarts the next-response clock; to a closed
+///   ticket (or one solved longer ago than the reopen window) it opens a
+///   follow-up ticket, and later replies to the closed ticket's mail go to
+///   that follow-up. From anyone else (a forwarded copy, someone copied
+///   in) it is an internal SYSTEM note naming the sender
+///   (OTHER_SENDER_NOTED), which changes nothing else.
 /// - any other message opens a ticket (channel EMAIL) for its sender: the
 ///   live person whose email is the From address (case-insensitive; the
 ///   lowest id when several have it), or a new person with that email and
@@ -28,16 +33,20 @@
 ///   when empty), the text the description; the mailbox it was sent to
 ///   (SetMailbox) names the team, priority and type.
 /// - an automatic reply (RFC 3834 Auto-Submitted other than "no",
-///   X-Autoreply, X-Autorespond, X-Auto-Response-Suppress, Precedence
-///   auto_reply, bulk, junk or list) never opens a ticket and never reopens
-///   one: when it threads it is kept on the ticket as an internal SYSTEM
-///   note, and the ticket's status and clocks do not change.
-/// - a bounce (a multipart/report delivery status notification, or a
-///   message from MAILER-DAEMON or postmaster with an empty Return-Path)
-///   never opens or reopens a ticket either: when it names a message the
-///   ticket has, an internal SYSTEM note on the ticket tells the agents the
-///   recipient and status that failed.
-/// - a message from one of the mailboxes themselves (a loop) is rejected.
+///   X-Autoreply, X-Autorespond, Precedence auto_reply, bulk or junk, a
+///   read receipt: multipart/report; report-type=disposition-notification)
+///   never opens a ticket and never reopens one: when it threads it is
+///   kept on the ticket as an internal SYSTEM note, and the ticket's status
+///   and clocks do not change.
+/// - a bounce (a multipart/report delivery status notification, a message
+///   with X-Failed-Recipients, or one from MAILER-DAEMON or postmaster with
+///   an empty Return-Path) never opens or reopens a ticket either: when it
+///   names a message the ticket has, an internal SYSTEM note on the ticket
+///   tells the agents the recipient and status that failed (or that
+///   delivery is delayed); a report that the mail was delivered, relayed
+///   or expanded is ignored.
+/// - a message from one of the mailboxes themselves (a loop), or a copy of
+///   an agent reply's own Message-ID, is rejected.
 ///
 /// The text kept is the text/plain part (else the text/html part with its
 /// tags removed), with the quoted history of a reply (the "On ... wrote:"
@@ -47,7 +56,10 @@
 ///
 /// Each message is ingested once: its Message-ID is its idempotency key
 /// (the SHA-256 of its bytes when it has none). The same message again
-/// answers the first outcome with duplicate = true and changes nothing.
+/// (the same Message-ID from the same sender) answers the first outcome
+/// with duplicate = true and changes nothing; another sender's message
+/// reusing an id is filed as a message of its own (message_id
+/// "<id>#<16 hex digits of its SHA-256>").
 ///
 /// Statuses, besides the kernel's: INVALID_ARGUMENT for an empty raw
 /// message or one GMime cannot read as a message; a message over the
@@ -97,6 +109,9 @@ public nonisolated enum Crm_Service_V1_InboundOutcome: SwiftProtobuf.Enum, Swift
 
   /// not filed; reason says why
   case rejected // = 7
+
+  /// a reply from someone neither the requester nor of the ticket's organization, kept as a note
+  case otherSenderNoted // = 8
   case UNRECOGNIZED(Int)
 
   public init() {
@@ -113,6 +128,7 @@ public nonisolated enum Crm_Service_V1_InboundOutcome: SwiftProtobuf.Enum, Swift
     case 5: self = .bounceNoted
     case 6: self = .bounceIgnored
     case 7: self = .rejected
+    case 8: self = .otherSenderNoted
     default: self = .UNRECOGNIZED(rawValue)
     }
   }
@@ -127,6 +143,7 @@ public nonisolated enum Crm_Service_V1_InboundOutcome: SwiftProtobuf.Enum, Swift
     case .bounceNoted: return 5
     case .bounceIgnored: return 6
     case .rejected: return 7
+    case .otherSenderNoted: return 8
     case .UNRECOGNIZED(let i): return i
     }
   }
@@ -141,6 +158,7 @@ public nonisolated enum Crm_Service_V1_InboundOutcome: SwiftProtobuf.Enum, Swift
     .bounceNoted,
     .bounceIgnored,
     .rejected,
+    .otherSenderNoted,
   ]
 
 }
@@ -337,7 +355,7 @@ public nonisolated struct Crm_Service_V1_InboundEmail: @unchecked Sendable {
     set {_uniqueStorage()._ticketMessageID = newValue}
   }
 
-  /// the sender as a contact (0: none)
+  /// the sender as a contact (a bounce: the failed recipient; 0: none)
   public var personID: Int64 {
     get {_storage._personID}
     set {_uniqueStorage()._personID = newValue}
@@ -453,7 +471,7 @@ public nonisolated struct Crm_Service_V1_ReplyEmail: Sendable {
 
   public var toName: String = String()
 
-  /// "Re: <ticket subject> [#<id>-<token>]"
+  /// "Re: <ticket subject> [#<id>-<token>]" (the token: 10 letters and digits)
   public var subject: String = String()
 
   /// "<...@domain>", the `email_domain` setting (default "crm.invalid")
@@ -462,7 +480,7 @@ public nonisolated struct Crm_Service_V1_ReplyEmail: Sendable {
   /// "<...>", the ticket's newest inbound message ("" for none)
   public var inReplyTo: String = String()
 
-  /// up to 10 "<...>" of the ticket's mail, oldest first, space-separated
+  /// up to 10 "<...>" of the ticket's inbound mail, oldest first, space-separated
   public var references: String = String()
 
   /// the reply's text
@@ -574,7 +592,7 @@ public nonisolated struct Crm_Service_V1_DeleteMailboxResponse: Sendable {
 fileprivate nonisolated let _protobuf_package = "crm.service.v1"
 
 nonisolated extension Crm_Service_V1_InboundOutcome: SwiftProtobuf._ProtoNameProviding {
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INBOUND_OUTCOME_UNSPECIFIED\0\u{1}NEW_TICKET\0\u{1}REPLY\0\u{1}AUTO_REPLY_NOTED\0\u{1}AUTO_REPLY_IGNORED\0\u{1}BOUNCE_NOTED\0\u{1}BOUNCE_IGNORED\0\u{1}REJECTED\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0INBOUND_OUTCOME_UNSPECIFIED\0\u{1}NEW_TICKET\0\u{1}REPLY\0\u{1}AUTO_REPLY_NOTED\0\u{1}AUTO_REPLY_IGNORED\0\u{1}BOUNCE_NOTED\0\u{1}BOUNCE_IGNORED\0\u{1}REJECTED\0\u{1}OTHER_SENDER_NOTED\0")
 }
 
 nonisolated extension Crm_Service_V1_ThreadedBy: SwiftProtobuf._ProtoNameProviding {
