@@ -158,12 +158,14 @@ bench-loyalty: build
 # (TICKETS=100000 make bench-service for a quicker run); routing; and the
 # knowledge base's search over ARTICLES (100,000) seeded articles, also
 # alone as bench-service-kb; MESSAGES (2,000) emails piped through crmctl
-# ingest-email, also alone as bench-service-email.
+# ingest-email, also alone as bench-service-email; and the lag of SLA
+# breach events beside OPEN_TICKETS (100,000) running clocks.
 bench-service: build
 	Tests/Bench/service_bench.sh $(BUILD) $(or $(TICKETS),1000000)
 	Tests/Bench/service_routing_bench.sh $(BUILD) $(or $(ROUTED_TICKETS),50000)
 	Tests/Bench/service_kb_bench.sh $(BUILD) $(or $(ARTICLES),100000)
 	Tests/Bench/service_email_bench.sh $(BUILD) $(or $(MESSAGES),2000)
+	Tests/Bench/service_sla_bench.sh $(BUILD) $(or $(OPEN_TICKETS),100000)
 
 bench-service-kb: build
 	Tests/Bench/service_kb_bench.sh $(BUILD) $(or $(ARTICLES),100000)
