@@ -260,7 +260,9 @@ import Testing
     }
 
     @Test func aReplyKeepsAnswersBetweenQuotesAndCutsOnlyTheTrailingHistory() async throws {
-        let (_, gw) = try await Self.start()
+        // The world is kept: dropping it would stop its crmd (CrmdProcess's deinit kills it).
+        let (world, gw) = try await Self.start()
+        defer { withExtendedLifetime(world) {} }
         let opened = try await gw.ingest(rawMail(from: "ada@example.com", subject: "Crash", messageID: "k1@example.com"))
         let inline = try await gw.ingest(rawMail(
             from: "ada@example.com", subject: "Re: Crash", messageID: "k2@example.com", inReplyTo: "<k1@example.com>",
