@@ -143,7 +143,7 @@ let package = Package(
         .target(
             name: "CRMWeb",
             dependencies: [
-                "CRMClient", "CRMWire", "CRMRPCContract", "ContactsContract", "CSQLite",
+                "CRMClient", "CRMWire", "CRMRPCContract", "ContactsContract", "ServiceContract", "CSQLite",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),

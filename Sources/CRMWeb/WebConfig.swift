@@ -22,6 +22,9 @@ public struct WebConfig: Sendable {
     /// Failed sign-ins in a row that lock a name, and for how long.
     public var lockoutFailures = 5
     public var lockoutSeconds: Int64 = 15 * 60
+    /// The CRM user survey links are answered as (a role with
+    /// service.survey.respond only); nil: /service/survey is not served.
+    public var surveyUser: String?
 
     public init(socketPath: String) { self.socketPath = socketPath }
 

@@ -40,6 +40,8 @@ struct Serve: AsyncParsableCommand {
     var lockoutFailures = 5
     @Option(help: "How long a locked name stays locked, in seconds.")
     var lockoutSeconds: Int64 = 900
+    @Option(help: "The CRM user survey links (/service/survey) are answered as: a role with service.survey.respond only (default: not served).")
+    var surveyUser: String?
 
     func validate() throws {
         guard WebConfig.parseListen(listen) != nil else { throw ValidationError("--listen must be HOST:PORT, got \(listen)") }
@@ -62,6 +64,7 @@ struct Serve: AsyncParsableCommand {
         config.sessionMaxSeconds = sessionMaxSeconds
         config.lockoutFailures = lockoutFailures
         config.lockoutSeconds = lockoutSeconds
+        config.surveyUser = surveyUser
         try await WebApp(config: config).run()
     }
 }

@@ -71,6 +71,10 @@ enum Assets {
         label { display: block; font-weight: 600; margin-top: .8em; }
         input, textarea, select { font: inherit; padding: .35em .5em; width: 100%; box-sizing: border-box; max-width: 32em; }
         button, a.button { font: inherit; padding: .35em 1em; margin-top: 1em; cursor: pointer; }
+        fieldset.scale { display: flex; flex-wrap: wrap; gap: 1.2em; border: 1px solid #c9ced8; margin: 1em 0 0; padding: .6em 1em; }
+        fieldset.scale label { display: inline-flex; align-items: center; gap: .3em; font-weight: 400; margin: 0; }
+        #survey textarea { display: block; width: 100%; max-width: 36em; }
+        #survey button { display: block; }
         .error, .field-error { color: #a4161a; }
         .field-error { margin: .2em 0 0; font-size: .92em; }
         .invalid { border: 2px solid #a4161a; }

@@ -11,6 +11,8 @@ public struct WebApp: Sendable {
     let signIn: SignInGuard
     let sessions: SessionStore
     let contacts: ContactsAPI
+    let surveys: SurveysAPI?
+    let surveyLimits = SurveyLimits()
     let logger: Logger
 
     static let sessionCookie = "crm_session"
@@ -26,7 +28,9 @@ public struct WebApp: Sendable {
         signIn = SignInGuard(users: users, maxFailures: config.lockoutFailures,
                              lockoutSeconds: config.lockoutSeconds, bcryptCost: config.bcryptCost)
         sessions = SessionStore(idleSeconds: config.sessionIdleSeconds, maxSeconds: config.sessionMaxSeconds)
-        contacts = ContactsAPI(gateway: CRMGateway(socketPath: config.socketPath))
+        let gateway = CRMGateway(socketPath: config.socketPath)
+        contacts = ContactsAPI(gateway: gateway)
+        surveys = config.surveyUser.map { SurveysAPI(gateway: gateway, user: $0) }
     }
 
     public func buildRouter() -> Router<BasicRequestContext> {
@@ -35,6 +39,7 @@ public struct WebApp: Sendable {
         router.add(middleware: OriginCheckMiddleware(expectedOrigin: { [self] in expectedOrigin($0) }))
         addSignInRoutes(to: router)
         addPeopleRoutes(to: router)
+        addSurveyRoutes(to: router)
         router.get("/static/app.js") { _, _ in Responses.asset(Assets.script, type: "text/javascript; charset=utf-8") }
         router.get("/static/app.css") { _, _ in Responses.asset(Assets.style, type: "text/css; charset=utf-8") }
         return router
